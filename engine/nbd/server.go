@@ -1,0 +1,304 @@
+package nbd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+
+	"github.com/faultline/faultline/engine/bdev"
+)
+
+// ErrServerClosed is returned by Serve and AddExport after Close.
+var ErrServerClosed = errors.New("nbd: server closed")
+
+// ExportOptions configures one export.
+type ExportOptions struct {
+	// ReadOnly refuses writes, trims and write-zeroes with EPERM and
+	// advertises NBD_FLAG_READ_ONLY.
+	ReadOnly bool
+	// Description is sent to clients that ask for NBD_INFO_DESCRIPTION.
+	Description string
+}
+
+// ExportInfo describes an export for listings.
+type ExportInfo struct {
+	Name        string
+	Size        int64
+	ReadOnly    bool
+	Description string
+	Connections int
+}
+
+// export is a device published under a name, with the connections to it.
+type export struct {
+	name  string
+	dev   bdev.Device
+	opts  ExportOptions
+	conns map[*conn]struct{}
+}
+
+// Server serves exports over NBD. Its methods are safe for concurrent use.
+type Server struct {
+	log *slog.Logger
+	buf bufferPool
+
+	mu        sync.Mutex
+	closed    bool
+	exports   map[string]*export
+	conns     map[*conn]struct{}
+	listeners map[net.Listener]struct{}
+	serving   sync.WaitGroup // Serve calls
+}
+
+// NewServer returns a server with no exports. A nil log discards messages.
+func NewServer(log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{
+		log:       log,
+		exports:   make(map[string]*export),
+		conns:     make(map[*conn]struct{}),
+		listeners: make(map[net.Listener]struct{}),
+	}
+}
+
+// AddExport publishes dev under name. Names are unique.
+func (s *Server) AddExport(name string, dev bdev.Device, opts ExportOptions) error {
+	if len(name) > maxStringLen {
+		return fmt.Errorf("add export: name of %d bytes exceeds %d", len(name), maxStringLen)
+	}
+	if len(opts.Description) > maxStringLen {
+		return fmt.Errorf("add export %q: description of %d bytes exceeds %d", name, len(opts.Description), maxStringLen)
+	}
+	if dev == nil {
+		return fmt.Errorf("add export %q: nil device", name)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("add export %q: %w", name, ErrServerClosed)
+	}
+	if _, ok := s.exports[name]; ok {
+		return fmt.Errorf("add export %q: already exported", name)
+	}
+	s.exports[name] = &export{name: name, dev: dev, opts: opts, conns: make(map[*conn]struct{})}
+	s.log.Info("nbd export added", "export", name, "size", dev.Size(), "read_only", opts.ReadOnly)
+	return nil
+}
+
+// RemoveExport unpublishes an export: new connections to it are refused at
+// once, live ones stop reading requests, finish those in flight and close.
+// It returns when every connection to the export is closed, so the caller
+// may then close the device.
+func (s *Server) RemoveExport(name string) error {
+	s.mu.Lock()
+	e, ok := s.exports[name]
+	if !ok {
+		s.mu.Unlock()
+		return fmt.Errorf("remove export %q: no such export", name)
+	}
+	delete(s.exports, name)
+	conns := make([]*conn, 0, len(e.conns))
+	for c := range e.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.stop()
+	}
+	for _, c := range conns {
+		<-c.done
+	}
+	s.log.Info("nbd export removed", "export", name, "connections_closed", len(conns))
+	return nil
+}
+
+// Exports lists the exports sorted by name.
+func (s *Server) Exports() []ExportInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]ExportInfo, 0, len(s.exports))
+	for _, e := range s.exports {
+		out = append(out, ExportInfo{
+			Name:        e.name,
+			Size:        e.dev.Size(),
+			ReadOnly:    e.opts.ReadOnly,
+			Description: e.opts.Description,
+			Connections: len(e.conns),
+		})
+	}
+	slices.SortFunc(out, func(a, b ExportInfo) int {
+		if a.Name < b.Name {
+			return -1
+		}
+		if a.Name > b.Name {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// Serve accepts connections on l until ctx is done, l is closed or the
+// server is closed. Connections it accepted are then stopped (in-flight
+// requests finish) and Serve returns once they are closed. It returns nil
+// when stopped by ctx or Close, and the accept error otherwise.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.serving.Add(1)
+	s.mu.Unlock()
+	defer s.serving.Done()
+	stopAfter := context.AfterFunc(ctx, func() { l.Close() })
+	defer stopAfter()
+
+	mine := make(map[*conn]struct{})
+	var err error
+	for {
+		nc, aerr := l.Accept()
+		if aerr != nil {
+			err = aerr
+			break
+		}
+		if tc, ok := nc.(*net.TCPConn); ok {
+			if err := tc.SetNoDelay(true); err != nil {
+				s.log.Warn("nbd: set TCP_NODELAY", "remote", nc.RemoteAddr(), "err", err)
+			}
+		}
+		c := s.newConn(nc)
+		if c == nil {
+			nc.Close()
+			break
+		}
+		mine[c] = struct{}{}
+		go c.serve()
+		// Forget connections that ended so a long Serve does not grow.
+		for c := range mine {
+			select {
+			case <-c.done:
+				delete(mine, c)
+			default:
+			}
+		}
+	}
+	s.mu.Lock()
+	delete(s.listeners, l)
+	closed := s.closed
+	s.mu.Unlock()
+	l.Close()
+	for c := range mine {
+		c.stop()
+	}
+	for c := range mine {
+		<-c.done
+	}
+	if ctx.Err() != nil || closed {
+		return nil
+	}
+	return fmt.Errorf("nbd serve %s: %w", l.Addr(), err)
+}
+
+// handle serves one already accepted connection and returns when it is
+// closed. It exists for tests and for callers with their own accept loop.
+func (s *Server) handle(nc net.Conn) {
+	c := s.newConn(nc)
+	if c == nil {
+		nc.Close()
+		return
+	}
+	c.serve()
+}
+
+// Close stops accepting, stops every connection after its in-flight
+// requests and waits for them and for every Serve call to return.
+// Exports stay registered; devices are not closed.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.stop()
+	}
+	for _, c := range conns {
+		<-c.done
+	}
+	s.serving.Wait()
+	return nil
+}
+
+// newConn registers a connection, or returns nil if the server is closed.
+func (s *Server) newConn(nc net.Conn) *conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	c := &conn{
+		srv:  s,
+		nc:   nc,
+		log:  s.log.With("remote", nc.RemoteAddr().String()),
+		sem:  make(chan struct{}, maxOutstandingPerConn),
+		done: make(chan struct{}),
+	}
+	c.budget.init(maxConnPayloadBytes)
+	s.conns[c] = struct{}{}
+	return c
+}
+
+// attach binds c to the export called name, or returns nil if there is none.
+func (s *Server) attach(c *conn, name string) *export {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.exports[name]
+	if !ok || s.closed {
+		return nil
+	}
+	e.conns[c] = struct{}{}
+	c.exp = e
+	return e
+}
+
+// lookup returns the export called name, or nil.
+func (s *Server) lookup(name string) *export {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.exports[name]
+}
+
+// exportNames lists export names for NBD_OPT_LIST.
+func (s *Server) exportNames() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := make([]string, 0, len(s.exports))
+	for n := range s.exports {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// forget drops a closed connection from the server and its export.
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+	if c.exp != nil {
+		delete(c.exp.conns, c)
+	}
+}

@@ -1,0 +1,169 @@
+package nbd
+
+import (
+	"errors"
+	"io"
+	"math"
+	"net"
+	"os"
+
+	"github.com/faultline/faultline/engine/bdev"
+)
+
+// transmit reads requests and hands each to its own goroutine, at most
+// maxOutstandingPerConn at once; a full window blocks the reader, which
+// pushes back on the client. It returns on DISC, on a protocol violation,
+// when the client goes away or when the connection is stopped; the
+// caller then waits for the requests in flight.
+func (c *conn) transmit(e *export) {
+	var hb [requestHeaderLen]byte
+	for {
+		if c.stopping.Load() {
+			return
+		}
+		if _, err := io.ReadFull(c.nc, hb[:]); err != nil {
+			if !c.stopping.Load() && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				c.log.Debug("nbd: read request", "export", e.name, "err", err)
+			}
+			return
+		}
+		r, err := parseRequestHeader(hb[:])
+		if err != nil {
+			c.log.Warn("nbd: dropping connection", "export", e.name, "err", err)
+			return
+		}
+		if r.cmd == cmdDisc {
+			return
+		}
+		held := 0
+		if (r.cmd == cmdRead || r.cmd == cmdWrite) && r.length <= MaxPayload {
+			held = int(r.length)
+		}
+		if r.cmd == cmdWrite && r.length > MaxPayload {
+			// The payload cannot be skipped safely: give up on the stream.
+			c.log.Warn("nbd: dropping connection: write payload too large", "export", e.name, "length", r.length)
+			return
+		}
+		c.sem <- struct{}{}
+		c.budget.acquire(held)
+		var payload []byte
+		if r.cmd == cmdWrite {
+			payload = c.srv.buf.get(int(r.length))
+			if _, err := io.ReadFull(c.nc, payload); err != nil {
+				c.srv.buf.put(payload)
+				c.budget.release(held)
+				<-c.sem
+				c.log.Debug("nbd: read write payload", "export", e.name, "err", err)
+				return
+			}
+		}
+		c.inflight.Add(1)
+		go c.do(e, r, payload, held)
+	}
+}
+
+// do serves one request and sends its reply.
+func (c *conn) do(e *export, r request, payload []byte, held int) {
+	defer func() {
+		c.budget.release(held)
+		<-c.sem
+		c.inflight.Done()
+	}()
+	errno, data := c.exec(e, r, payload)
+	c.reply(r.cookie, errno, data)
+	c.srv.buf.put(payload)
+	c.srv.buf.put(data)
+}
+
+// exec performs a request on the export's device. For a successful READ
+// it returns the data in a pooled buffer.
+func (c *conn) exec(e *export, r request, payload []byte) (errno uint32, data []byte) {
+	allowed := cmdFlagFUA
+	if r.cmd == cmdWriteZeroes {
+		allowed |= cmdFlagNoHole
+	}
+	if r.flags&^allowed != 0 {
+		return errInval, nil
+	}
+	dev := e.dev
+	modifies := r.cmd == cmdWrite || r.cmd == cmdTrim || r.cmd == cmdWriteZeroes
+	if modifies && e.opts.ReadOnly {
+		return errPerm, nil
+	}
+	var off int64
+	if r.cmd != cmdFlush {
+		if r.offset > math.MaxInt64 {
+			return errnoFor(bdev.ErrOutOfRange, r.cmd != cmdRead && r.cmd != cmdTrim), nil
+		}
+		off = int64(r.offset)
+		if err := bdev.CheckRange(off, int64(r.length), dev.Size(), dev.BlockSize()); err != nil {
+			return errnoFor(err, r.cmd != cmdRead && r.cmd != cmdTrim), nil
+		}
+	}
+	var err error
+	switch r.cmd {
+	case cmdRead:
+		if r.length > MaxPayload {
+			return errInval, nil
+		}
+		data = c.srv.buf.get(int(r.length))
+		var n int
+		n, err = dev.ReadAt(data, off)
+		if err != nil && !(errors.Is(err, io.EOF) && n == len(data)) {
+			c.srv.buf.put(data)
+			return c.deviceErr(e, r, err), nil
+		}
+		return 0, data
+	case cmdWrite:
+		_, err = dev.WriteAt(payload, off)
+	case cmdFlush:
+		err = dev.Flush()
+	case cmdTrim:
+		err = dev.Unmap(off, int64(r.length))
+	case cmdWriteZeroes:
+		err = dev.WriteZeroes(off, int64(r.length))
+	default:
+		return errInval, nil
+	}
+	if err == nil && r.flags&cmdFlagFUA != 0 && r.cmd != cmdFlush {
+		err = dev.Flush()
+	}
+	if err != nil {
+		return c.deviceErr(e, r, err), nil
+	}
+	return 0, nil
+}
+
+// deviceErr logs a failed device call and maps it to an NBD error.
+func (c *conn) deviceErr(e *export, r request, err error) uint32 {
+	errno := errnoFor(err, r.cmd != cmdRead && r.cmd != cmdTrim)
+	c.log.Debug("nbd: request failed", "export", e.name, "cmd", r.cmd, "offset", r.offset, "length", r.length, "errno", errno, "err", err)
+	return errno
+}
+
+// reply sends a simple reply, with data for a successful READ. Replies go
+// out in completion order under one mutex. A failed write breaks the
+// connection: the socket is closed, which also ends the reader.
+func (c *conn) reply(cookie uint64, errno uint32, data []byte) {
+	var hb [replyHeaderLen]byte
+	h := appendReplyHeader(hb[:0], reply{errno: errno, cookie: cookie})
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.broken {
+		return
+	}
+	var err error
+	if len(data) > 0 {
+		bufs := net.Buffers{h, data}
+		_, err = bufs.WriteTo(c.nc)
+	} else {
+		_, err = c.nc.Write(h)
+	}
+	if err != nil {
+		c.broken = true
+		if !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) {
+			c.log.Debug("nbd: send reply", "err", err)
+		}
+		c.close()
+	}
+}
