@@ -1,0 +1,370 @@
+package jsonrpc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sort"
+	"sync"
+)
+
+// Handler serves one method. params is the raw "params" member (nil when
+// absent). The returned value is marshalled as the result; a returned
+// *Error chooses the error code, any other error becomes -32603 with the
+// error's text. ctx is cancelled when the server shuts down.
+type Handler func(ctx context.Context, params json.RawMessage) (any, error)
+
+// Limits as in SPDK's lib/jsonrpc/jsonrpc_internal.h, except where noted.
+const (
+	// MaxConns is the number of connections served at once; more are
+	// closed as soon as they are accepted.
+	MaxConns = 64
+	// MaxRequestSize bounds one JSON value (a request or a batch) in bytes.
+	MaxRequestSize = 256 << 10
+	// maxInFlight bounds the requests one connection may have running; the
+	// reader stops reading until one completes (backpressure).
+	maxInFlight = 64
+)
+
+// Server dispatches JSON-RPC requests to registered handlers.
+type Server struct {
+	log *slog.Logger
+
+	mu      sync.RWMutex
+	methods map[string]Handler
+}
+
+// NewServer returns a server with no methods. A nil log discards logs.
+func NewServer(log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{log: log, methods: map[string]Handler{}}
+}
+
+// Register adds or replaces the handler of a method.
+func (s *Server) Register(method string, h Handler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.methods[method] = h
+}
+
+// Methods returns the registered method names, sorted.
+func (s *Server) Methods() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	names := make([]string, 0, len(s.methods))
+	for n := range s.methods {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (s *Server) handler(method string) (Handler, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	h, ok := s.methods[method]
+	return h, ok
+}
+
+// Serve accepts connections on l and serves each until ctx is done or l
+// fails. It closes l and every connection before returning, after waiting
+// for their handlers.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	go func() {
+		<-ctx.Done()
+		l.Close()
+	}()
+	slots := make(chan struct{}, MaxConns)
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("json-rpc accept on %s: %w", l.Addr(), err)
+		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			s.log.Warn("json-rpc connection refused: too many connections", "limit", MaxConns)
+			conn.Close()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			s.ServeConn(ctx, conn)
+		}()
+	}
+}
+
+// ServeConn serves one connection until the peer closes it, sends bytes
+// that do not parse, or ctx is done; then it closes the connection.
+func (s *Server) ServeConn(ctx context.Context, conn io.ReadWriteCloser) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	s.serveStream(ctx, conn, conn)
+	conn.Close()
+}
+
+// serveStream reads requests from r and writes replies to w until r ends or
+// fails to parse, and returns once every reply has been written.
+func (s *Server) serveStream(ctx context.Context, r io.Reader, w io.Writer) {
+	out := &replyWriter{w: w}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	inflight := make(chan struct{}, maxInFlight)
+	br := &boundedReader{r: r, max: MaxRequestSize}
+	dec := json.NewDecoder(br)
+	br.dec = dec
+	for {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || ctx.Err() != nil {
+				return
+			}
+			var syn *json.SyntaxError
+			if errors.As(err, &syn) || errors.Is(err, errTooLarge) {
+				// A streaming parser cannot resynchronise: reply and close.
+				s.log.Debug("json-rpc parse error", "err", err)
+				out.write(errorReply(nil, &Error{Code: CodeParseError, Message: "Parse error"}))
+			}
+			return
+		}
+		if len(raw) > MaxRequestSize {
+			out.write(errorReply(nil, &Error{Code: CodeParseError, Message: "Parse error"}))
+			return
+		}
+		select {
+		case inflight <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-inflight }()
+			if reply := s.dispatch(ctx, raw); reply != nil {
+				out.write(reply)
+			}
+		}()
+	}
+}
+
+// dispatch serves one top-level JSON value, a request or a batch, and
+// returns the encoded reply, or nil when nothing is to be sent.
+func (s *Server) dispatch(ctx context.Context, raw json.RawMessage) []byte {
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case len(raw) > 0 && raw[0] == '{':
+		return s.handle(ctx, raw)
+	case len(raw) > 0 && raw[0] == '[':
+		var items []json.RawMessage
+		if err := json.Unmarshal(raw, &items); err != nil || len(items) == 0 {
+			return errorReply(nil, &Error{Code: CodeInvalidRequest, Message: "Invalid request"})
+		}
+		replies := make([][]byte, len(items))
+		var wg sync.WaitGroup
+		for i, item := range items {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				item = bytes.TrimSpace(item)
+				if len(item) == 0 || item[0] != '{' {
+					replies[i] = errorReply(nil, &Error{Code: CodeInvalidRequest, Message: "Invalid request"})
+					return
+				}
+				replies[i] = s.handle(ctx, item)
+			}()
+		}
+		wg.Wait()
+		var buf bytes.Buffer
+		for _, r := range replies {
+			if r == nil {
+				continue
+			}
+			if buf.Len() == 0 {
+				buf.WriteByte('[')
+			} else {
+				buf.WriteByte(',')
+			}
+			buf.Write(bytes.TrimSuffix(r, []byte("\n")))
+		}
+		if buf.Len() == 0 {
+			return nil
+		}
+		buf.WriteString("]\n")
+		return buf.Bytes()
+	default:
+		return errorReply(nil, &Error{Code: CodeInvalidRequest, Message: "Invalid request"})
+	}
+}
+
+// handle validates one request object, runs its handler and returns the
+// encoded reply (nil for a notification that succeeded).
+func (s *Server) handle(ctx context.Context, raw json.RawMessage) []byte {
+	req, id, rerr := parseRequest(raw)
+	if rerr != nil {
+		return errorReply(id, rerr)
+	}
+	h, ok := s.handler(req.method)
+	if !ok {
+		return errorReply(id, &Error{Code: CodeMethodNotFound, Message: "Method not found"})
+	}
+	result, err := s.call(ctx, h, req)
+	if err != nil {
+		e := asError(err)
+		s.log.Debug("json-rpc method failed", "method", req.method, "code", e.Code, "message", e.Message)
+		return errorReply(id, e)
+	}
+	if id == nil {
+		return nil // notification: the result is suppressed
+	}
+	reply, err := json.Marshal(struct {
+		JSONRPC string          `json:"jsonrpc"`
+		ID      json.RawMessage `json:"id"`
+		Result  any             `json:"result"`
+	}{"2.0", id, result})
+	if err != nil {
+		return errorReply(id, Errorf(CodeInternalError, "encode result of %s: %v", req.method, err))
+	}
+	return append(reply, '\n')
+}
+
+// call runs a handler, turning a panic into an internal error so one bad
+// method cannot take the server down.
+func (s *Server) call(ctx context.Context, h Handler, req request) (result any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("json-rpc handler panicked", "method", req.method, "panic", p)
+			result, err = nil, &Error{Code: CodeInternalError, Message: "Internal error"}
+		}
+	}()
+	return h(ctx, req.params)
+}
+
+type request struct {
+	method string
+	params json.RawMessage
+}
+
+// parseRequest applies SPDK's parse_single_request rules. It returns the
+// id to echo (nil for a notification or an invalid id) and an *Error for an
+// invalid envelope.
+func parseRequest(raw json.RawMessage) (request, json.RawMessage, *Error) {
+	invalid := &Error{Code: CodeInvalidRequest, Message: "Invalid request"}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &members); err != nil {
+		return request{}, nil, invalid
+	}
+	var id json.RawMessage
+	if v, ok := members["id"]; ok {
+		v = bytes.TrimSpace(v)
+		switch {
+		case string(v) == "null":
+		case len(v) > 0 && (v[0] == '"' || v[0] == '-' || (v[0] >= '0' && v[0] <= '9')):
+			id = v
+		default:
+			return request{}, nil, invalid
+		}
+	}
+	for k := range members {
+		switch k {
+		case "jsonrpc", "method", "id", "params":
+		default:
+			return request{}, id, invalid
+		}
+	}
+	if v, ok := members["jsonrpc"]; ok {
+		var version string
+		if json.Unmarshal(v, &version) != nil || version != "2.0" {
+			return request{}, id, invalid
+		}
+	}
+	var req request
+	v, ok := members["method"]
+	if !ok || json.Unmarshal(v, &req.method) != nil || bytes.TrimSpace(v)[0] != '"' {
+		return request{}, id, invalid
+	}
+	if v, ok := members["params"]; ok {
+		v = bytes.TrimSpace(v)
+		switch {
+		case string(v) == "null":
+		case v[0] == '{' || v[0] == '[':
+			req.params = v
+		default:
+			return request{}, id, invalid
+		}
+	}
+	return req, id, nil
+}
+
+// errorReply encodes an error reply; a nil id is sent as null.
+func errorReply(id json.RawMessage, e *Error) []byte {
+	if id == nil {
+		id = json.RawMessage("null")
+	}
+	reply, err := json.Marshal(struct {
+		JSONRPC string          `json:"jsonrpc"`
+		ID      json.RawMessage `json:"id"`
+		Error   *Error          `json:"error"`
+	}{"2.0", id, e})
+	if err != nil {
+		// Only a malformed id could fail, and ids are validated tokens.
+		reply = []byte(`{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"Internal error"}}`)
+	}
+	return append(reply, '\n')
+}
+
+// replyWriter serialises replies onto the connection. After the first
+// write error it drops the rest: the peer is gone.
+type replyWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	failed bool
+}
+
+func (rw *replyWriter) write(b []byte) {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	if rw.failed {
+		return
+	}
+	if _, err := rw.w.Write(b); err != nil {
+		rw.failed = true
+	}
+}
+
+var errTooLarge = errors.New("json-rpc request exceeds the size limit")
+
+// boundedReader refuses to buffer more than max bytes of one JSON value:
+// the decoder's input offset marks the start of the value being read.
+type boundedReader struct {
+	r    io.Reader
+	dec  *json.Decoder
+	read int64
+	max  int64
+}
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	if b.read-b.dec.InputOffset() > b.max {
+		return 0, errTooLarge
+	}
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	return n, err
+}
