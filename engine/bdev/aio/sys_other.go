@@ -1,0 +1,14 @@
+//go:build !linux
+
+package aio
+
+import "errors"
+
+// errPunchUnsupported means the platform cannot punch holes; zeros are
+// written instead.
+var errPunchUnsupported = errors.New("punching holes not supported")
+
+// syncData falls back to a full fsync where fdatasync is not available.
+func syncData(d *Device) error { return d.f.Sync() }
+
+func punchHole(fd uintptr, off, length int64) error { return errPunchUnsupported }
