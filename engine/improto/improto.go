@@ -1,0 +1,163 @@
+// Package improto is the wire contract between the refengine manager and a
+// node's instance manager: JSON-RPC method names and their request and
+// response bodies. The manager calls these methods over the node's JSON-RPC
+// socket (the same server that serves the SPDK-compatible target), and the
+// node implements exactly these. Names follow SPDK's snake_case style with an
+// "im_" prefix so they cannot clash with SPDK's own methods.
+package improto
+
+// JSON-RPC method names served by a node's instance manager.
+const (
+	MethodReplicaCreate = "im_replica_create"
+	MethodReplicaDelete = "im_replica_delete"
+	MethodReplicaGet    = "im_replica_get"
+	MethodReplicaList   = "im_replica_list"
+
+	MethodEngineCreate        = "im_engine_create"
+	MethodEngineDelete        = "im_engine_delete"
+	MethodEngineGet           = "im_engine_get"
+	MethodEngineList          = "im_engine_list"
+	MethodEngineSnapshot      = "im_engine_snapshot"
+	MethodEngineReplicaAdd    = "im_engine_replica_add"
+	MethodEngineReplicaRemove = "im_engine_replica_remove"
+	MethodEngineUpgrade       = "im_engine_upgrade"
+)
+
+// Instance states reported by the node.
+const (
+	StatePending = "pending"
+	StateRunning = "running"
+	StateStopped = "stopped"
+	StateError   = "error"
+)
+
+// Replica modes inside an engine.
+const (
+	ModeRW  = "RW"
+	ModeWO  = "WO"
+	ModeERR = "ERR"
+)
+
+// ReplicaCreateRequest asks a node to make a replica available: find its head
+// lvol on disk (reuse it when it exists; never create it twice), else create
+// it (cloned from the backing image when one is named), and export it over NBD.
+type ReplicaCreateRequest struct {
+	Name        string `json:"name"`
+	Volume      string `json:"volume"`
+	LvstoreName string `json:"lvs_name"`
+	LvstoreUUID string `json:"lvs_uuid,omitempty"`
+	Size        int64  `json:"size"`
+	// BackingImage is the image name; the node resolves it to its own
+	// per-disk lvol bi-<name>-disk-<lvstore uuid>.
+	BackingImage string `json:"backing_image,omitempty"`
+	// BackingImageURL is where to fetch the image from when the disk does
+	// not hold it yet (the manager's download endpoint).
+	BackingImageURL    string `json:"backing_image_url,omitempty"`
+	BackingImageSHA512 string `json:"backing_image_sha512,omitempty"`
+}
+
+// ReplicaDeleteRequest stops a replica; with CleanupDisk its lvols are
+// removed from disk too, otherwise they stay for a later ReplicaCreate.
+type ReplicaDeleteRequest struct {
+	Name        string `json:"name"`
+	CleanupDisk bool   `json:"cleanup_disk"`
+}
+
+// NameRequest names one instance (get, delete of engines).
+type NameRequest struct {
+	Name string `json:"name"`
+}
+
+// ReplicaInfo describes a replica on a node.
+type ReplicaInfo struct {
+	Name        string `json:"name"`
+	Volume      string `json:"volume"`
+	LvstoreName string `json:"lvs_name"`
+	LvstoreUUID string `json:"lvs_uuid"`
+	Size        int64  `json:"size"`
+	State       string `json:"state"`
+	// Address is host:port of the NBD server, Export the export name of the head.
+	Address string `json:"address"`
+	Export  string `json:"export"`
+	// Chain lists the lvol names from the base (backing image or oldest
+	// snapshot) to the head.
+	Chain        []string `json:"chain"`
+	BackingImage string   `json:"backing_image,omitempty"`
+	// Revision is the data generation the engine advanced on this replica.
+	Revision uint64 `json:"revision"`
+	Error    string `json:"error,omitempty"`
+}
+
+// ReplicaList is the result of im_replica_list.
+type ReplicaList struct {
+	Replicas []ReplicaInfo `json:"replicas"`
+}
+
+// EngineReplica is one member the engine should assemble.
+type EngineReplica struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+	Export  string `json:"export"`
+}
+
+// EngineCreateRequest starts an engine: raid1 over Replicas (attached over
+// NBD, or locally when the replica lives on the same node) and an NBD
+// frontend export named FrontendExport.
+type EngineCreateRequest struct {
+	Name           string          `json:"name"`
+	Volume         string          `json:"volume"`
+	Size           int64           `json:"size"`
+	Replicas       []EngineReplica `json:"replicas"`
+	FrontendExport string          `json:"frontend_export"`
+	// ImagePath is the engine image binary to run the engine from; empty
+	// means the node's own binary.
+	ImagePath string `json:"image_path,omitempty"`
+	// Salvage asks the engine to accept replicas that were ERR.
+	Salvage bool `json:"salvage,omitempty"`
+}
+
+// EngineInfo describes an engine on a node.
+type EngineInfo struct {
+	Name     string `json:"name"`
+	Volume   string `json:"volume"`
+	Size     int64  `json:"size"`
+	State    string `json:"state"`
+	Endpoint string `json:"endpoint"`
+	// ReplicaModes maps replica name to RW, WO or ERR.
+	ReplicaModes map[string]string `json:"replica_modes"`
+	ImagePath    string            `json:"image_path,omitempty"`
+	Error        string            `json:"error,omitempty"`
+}
+
+// EngineList is the result of im_engine_list.
+type EngineList struct {
+	Engines []EngineInfo `json:"engines"`
+}
+
+// EngineSnapshotRequest takes a snapshot on every replica of the engine at
+// one consistent point (frontend I/O quiesced around it).
+type EngineSnapshotRequest struct {
+	Name     string `json:"name"`
+	Snapshot string `json:"snapshot"`
+}
+
+// EngineReplicaAddRequest adds a replica to a running engine and rebuilds it
+// (write-only join, rebuild snapshot, shallow copies, re-parent, then RW).
+// The call returns once the rebuild started; progress shows in EngineInfo.
+type EngineReplicaAddRequest struct {
+	Name    string        `json:"name"`
+	Replica EngineReplica `json:"replica"`
+}
+
+// EngineReplicaRemoveRequest takes a replica out of a running engine.
+type EngineReplicaRemoveRequest struct {
+	Name    string `json:"name"`
+	Replica string `json:"replica"`
+}
+
+// EngineUpgradeRequest switches a running engine to another engine image
+// binary without taking the frontend down.
+type EngineUpgradeRequest struct {
+	Name      string `json:"name"`
+	ImagePath string `json:"image_path"`
+}

@@ -1,0 +1,166 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/faultline/faultline/engine/api"
+	"github.com/faultline/faultline/engine/improto"
+	"github.com/faultline/faultline/engine/jsonrpc"
+)
+
+// RPCDialer reaches nodes over JSON-RPC at the rpcAddress of their heartbeat
+// and keeps one connection per node, redialled after a transport failure
+// (a restarted node process is a new server).
+type RPCDialer struct {
+	mu      sync.Mutex
+	clients map[string]*rpcAgent // node name → agent
+}
+
+// NewRPCDialer returns an RPCDialer with no connections yet.
+func NewRPCDialer() *RPCDialer { return &RPCDialer{clients: map[string]*rpcAgent{}} }
+
+// Agent returns the node's agent, dialling when needed.
+func (d *RPCDialer) Agent(ctx context.Context, node api.Node) (NodeAgent, error) {
+	network, addr, err := ParseRPCAddress(node.Spec.RPCAddress)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %w", node.Name, err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if a, ok := d.clients[node.Name]; ok && a.network == network && a.addr == addr && !a.isBroken() {
+		return a, nil
+	}
+	if a, ok := d.clients[node.Name]; ok {
+		a.c.Close()
+		delete(d.clients, node.Name)
+	}
+	c, err := jsonrpc.Dial(ctx, network, addr)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %w", node.Name, err)
+	}
+	a := &rpcAgent{c: c, network: network, addr: addr}
+	d.clients[node.Name] = a
+	return a, nil
+}
+
+// Close closes every connection.
+func (d *RPCDialer) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for name, a := range d.clients {
+		a.c.Close()
+		delete(d.clients, name)
+	}
+	return nil
+}
+
+// ParseRPCAddress splits "unix:/path", "tcp:host:port", "/path" (unix) or
+// "host:port" (tcp) into a network and an address for net.Dial.
+func ParseRPCAddress(s string) (network, addr string, err error) {
+	switch {
+	case strings.HasPrefix(s, "unix:"):
+		network, addr = "unix", strings.TrimPrefix(s, "unix:")
+	case strings.HasPrefix(s, "tcp:"):
+		network, addr = "tcp", strings.TrimPrefix(s, "tcp:")
+	case strings.HasPrefix(s, "/"):
+		network, addr = "unix", s
+	default:
+		network, addr = "tcp", s
+	}
+	if addr == "" {
+		return "", "", fmt.Errorf("rpc address %q is empty", s)
+	}
+	return network, addr, nil
+}
+
+// rpcAgent is a NodeAgent over one JSON-RPC connection.
+type rpcAgent struct {
+	c             *jsonrpc.Client
+	network, addr string
+
+	mu     sync.Mutex
+	broken bool
+}
+
+func (a *rpcAgent) isBroken() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.broken
+}
+
+// call marks the connection broken on transport errors (anything that is
+// not a JSON-RPC error reply) so the next Agent call redials.
+func (a *rpcAgent) call(ctx context.Context, method string, params, result any) error {
+	err := a.c.Call(ctx, method, params, result)
+	var rpcErr *jsonrpc.Error
+	if err != nil && !errors.As(err, &rpcErr) && ctx.Err() == nil {
+		a.mu.Lock()
+		a.broken = true
+		a.mu.Unlock()
+	}
+	return err
+}
+
+func (a *rpcAgent) ReplicaCreate(ctx context.Context, req improto.ReplicaCreateRequest) (improto.ReplicaInfo, error) {
+	var info improto.ReplicaInfo
+	err := a.call(ctx, improto.MethodReplicaCreate, req, &info)
+	return info, err
+}
+
+func (a *rpcAgent) ReplicaDelete(ctx context.Context, name string, cleanupDisk bool) error {
+	return a.call(ctx, improto.MethodReplicaDelete, improto.ReplicaDeleteRequest{Name: name, CleanupDisk: cleanupDisk}, nil)
+}
+
+func (a *rpcAgent) ReplicaGet(ctx context.Context, name string) (improto.ReplicaInfo, error) {
+	var info improto.ReplicaInfo
+	err := a.call(ctx, improto.MethodReplicaGet, improto.NameRequest{Name: name}, &info)
+	return info, err
+}
+
+func (a *rpcAgent) ReplicaList(ctx context.Context) ([]improto.ReplicaInfo, error) {
+	var l improto.ReplicaList
+	err := a.call(ctx, improto.MethodReplicaList, nil, &l)
+	return l.Replicas, err
+}
+
+func (a *rpcAgent) EngineCreate(ctx context.Context, req improto.EngineCreateRequest) (improto.EngineInfo, error) {
+	var info improto.EngineInfo
+	err := a.call(ctx, improto.MethodEngineCreate, req, &info)
+	return info, err
+}
+
+func (a *rpcAgent) EngineDelete(ctx context.Context, name string) error {
+	return a.call(ctx, improto.MethodEngineDelete, improto.NameRequest{Name: name}, nil)
+}
+
+func (a *rpcAgent) EngineGet(ctx context.Context, name string) (improto.EngineInfo, error) {
+	var info improto.EngineInfo
+	err := a.call(ctx, improto.MethodEngineGet, improto.NameRequest{Name: name}, &info)
+	return info, err
+}
+
+func (a *rpcAgent) EngineList(ctx context.Context) ([]improto.EngineInfo, error) {
+	var l improto.EngineList
+	err := a.call(ctx, improto.MethodEngineList, nil, &l)
+	return l.Engines, err
+}
+
+func (a *rpcAgent) EngineSnapshot(ctx context.Context, engine, snapshot string) error {
+	return a.call(ctx, improto.MethodEngineSnapshot, improto.EngineSnapshotRequest{Name: engine, Snapshot: snapshot}, nil)
+}
+
+func (a *rpcAgent) EngineReplicaAdd(ctx context.Context, engine string, replica improto.EngineReplica) error {
+	return a.call(ctx, improto.MethodEngineReplicaAdd, improto.EngineReplicaAddRequest{Name: engine, Replica: replica}, nil)
+}
+
+func (a *rpcAgent) EngineReplicaRemove(ctx context.Context, engine, replica string) error {
+	return a.call(ctx, improto.MethodEngineReplicaRemove, improto.EngineReplicaRemoveRequest{Name: engine, Replica: replica}, nil)
+}
+
+func (a *rpcAgent) EngineUpgrade(ctx context.Context, engine, imagePath string) error {
+	return a.call(ctx, improto.MethodEngineUpgrade, improto.EngineUpgradeRequest{Name: engine, ImagePath: imagePath}, nil)
+}
