@@ -139,7 +139,7 @@ func (c Checker) ReplicasEqual(ctx context.Context, replicas map[string]checkers
 		ev = append(ev, e)
 	}
 	return checkers.Record(c.Recorder, checkers.Verdict{Checker: name, Outcome: checkers.Fail,
-		Summary: fmt.Sprintf("%d of %d replicas differ from %s: %s", len(differ), len(names), ref, strings.Join(differ, ", ")),
+		Summary:  fmt.Sprintf("%d of %d replicas differ from %s: %s", len(differ), len(names), ref, strings.Join(differ, ", ")),
 		Evidence: ev})
 }
 
