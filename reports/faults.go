@@ -1,0 +1,38 @@
+package reports
+
+import (
+	"time"
+
+	"github.com/faultline/faultline/timeline"
+)
+
+// Fault is one fault window taken from a scenario's timeline.
+type Fault struct {
+	Name   string            `json:"name"`
+	Target string            `json:"target,omitempty"`
+	Start  time.Time         `json:"start"`
+	End    time.Time         `json:"end,omitzero"`
+	Healed bool              `json:"healed"`
+	Detail map[string]string `json:"detail,omitempty"`
+}
+
+// FaultsOf returns the fault windows of events in time order. A fault event
+// without an End was never healed (or the heal was not recorded), and the
+// report says so rather than inventing an end.
+func FaultsOf(events []timeline.Event) []Fault {
+	var out []Fault
+	for _, e := range events {
+		if e.Kind != timeline.KindFault || e.Time.IsZero() {
+			continue
+		}
+		out = append(out, Fault{
+			Name:   e.Name,
+			Target: e.Lane,
+			Start:  e.Time,
+			End:    e.End,
+			Healed: !e.End.IsZero(),
+			Detail: e.Detail,
+		})
+	}
+	return out
+}
