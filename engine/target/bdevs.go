@@ -1,0 +1,128 @@
+package target
+
+import (
+	"context"
+	"time"
+
+	"github.com/faultline/faultline/engine/lvstore"
+)
+
+type getBdevsParams struct {
+	Name    string `json:"name"`
+	Timeout uint64 `json:"timeout"`
+}
+
+// getBdevs serves bdev_get_bdevs: always an array; with a name, waits up
+// to timeout ms for the bdev to appear, then -19.
+func (t *Target) getBdevs(ctx context.Context, p *getBdevsParams) (any, error) {
+	var deadline <-chan time.Time
+	if p.Timeout > 0 {
+		timer := time.NewTimer(time.Duration(p.Timeout) * time.Millisecond)
+		defer timer.Stop()
+		deadline = timer.C
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		t.mu.Lock()
+		if t.closed {
+			t.mu.Unlock()
+			return nil, errClosed
+		}
+		if p.Name == "" {
+			out := []map[string]any{}
+			for _, v := range t.listLocked() {
+				out = append(out, t.describeLocked(v))
+			}
+			t.mu.Unlock()
+			return out, nil
+		}
+		v, ok := t.lookupLocked(p.Name)
+		if ok {
+			out := []map[string]any{t.describeLocked(v)}
+			t.mu.Unlock()
+			return out, nil
+		}
+		t.mu.Unlock()
+		if deadline == nil {
+			return nil, errNoDevice
+		}
+		select {
+		case <-deadline:
+			return nil, errNoDevice
+		case <-ctx.Done():
+			return nil, errNoDevice
+		case <-tick.C:
+		}
+	}
+}
+
+// describeLocked renders one bdev as SPDK's rpc_dump_bdev_info does.
+func (t *Target) describeLocked(v *view) map[string]any {
+	bs := v.dev.BlockSize()
+	readOnly := v.lvol != nil && v.lvol.IsReadOnly()
+	out := map[string]any{
+		"name":         v.name,
+		"aliases":      v.aliases,
+		"product_name": v.product,
+		"block_size":   bs,
+		"num_blocks":   uint64(v.dev.Size()) / uint64(bs),
+		"uuid":         v.uuid,
+		"zoned":        false,
+		"supported_io_types": map[string]bool{
+			"read": true, "write": !readOnly, "unmap": !readOnly, "write_zeroes": !readOnly,
+			"flush": true, "reset": false, "compare": false, "compare_and_write": false,
+			"abort": false, "nvme_admin": false, "nvme_io": false,
+		},
+		"assigned_rate_limits": map[string]uint64{
+			"rw_ios_per_sec": 0, "rw_mbytes_per_sec": 0, "r_mbytes_per_sec": 0, "w_mbytes_per_sec": 0,
+		},
+		"md_size":       0,
+		"md_interleave": false,
+		"dif_type":      0,
+	}
+	claim := t.claimOf(v)
+	out["claimed"] = claim != ""
+	if claim != "" {
+		out["claim_type"] = claim
+	}
+	switch {
+	case v.lvol != nil:
+		out["creation_time"] = v.lvol.CreationTime().UTC().Format(time.RFC3339)
+		out["driver_specific"] = map[string]any{"lvol": t.lvolDriverLocked(v.lvol)}
+	case v.base.driver != nil:
+		out["driver_specific"] = v.base.driver()
+	default:
+		out["driver_specific"] = map[string]any{}
+	}
+	return out
+}
+
+// lvolDriverLocked is driver_specific.lvol (reference §6.2): parent and
+// clones by plain lvol name, which Longhorn rebuilds its chains from.
+func (t *Target) lvolDriverLocked(lv *lvstore.Lvol) map[string]any {
+	s := lv.Store()
+	d := map[string]any{
+		"lvol_store_uuid":        s.UUID(),
+		"base_bdev":              t.baseOfStore(s),
+		"thin_provision":         lv.IsThin(),
+		"snapshot":               lv.IsSnapshot(),
+		"clone":                  lv.IsClone(),
+		"esnap_clone":            lv.IsEsnapClone(),
+		"num_allocated_clusters": lv.NumAllocatedClusters(),
+	}
+	if parent := lv.Parent(); parent != nil {
+		d["base_snapshot"] = parent.Name()
+	}
+	if children := lv.Children(); len(children) > 0 {
+		names := make([]string, len(children))
+		for i, c := range children {
+			names[i] = c.Name()
+		}
+		d["clones"] = names
+	}
+	if ext := lv.ExternalParent(); ext != "" {
+		d["external_snapshot_name"] = ext
+	}
+	return d
+}

@@ -1,0 +1,103 @@
+package target
+
+import (
+	"context"
+	"sync"
+	"syscall"
+)
+
+type shallowCopyParams struct {
+	SrcLvolName string `json:"src_lvol_name"`
+	DstBdevName string `json:"dst_bdev_name"`
+}
+
+type checkCopyParams struct {
+	OperationID uint32 `json:"operation_id"`
+}
+
+// copyOp is one shallow copy running in the background.
+type copyOp struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu             sync.Mutex
+	copied, total  uint64
+	finished       bool
+	err            error
+}
+
+// startShallowCopy serves bdev_lvol_start_shallow_copy: it checks what
+// SPDK checks before starting, claims the destination and copies in the
+// background; check_shallow_copy reports progress.
+func (t *Target) startShallowCopy(ctx context.Context, p *shallowCopyParams) (any, error) {
+	src, err := t.lvolLocked(p.SrcLvolName)
+	if err != nil {
+		return nil, err
+	}
+	dst, ok := t.lookupLocked(p.DstBdevName)
+	if !ok {
+		return nil, asyncError(syscall.ENODEV)
+	}
+	if t.busyLocked(dst) || (dst.base != nil && dst.base.store != nil) {
+		return nil, asyncError(syscall.EBUSY)
+	}
+	if !src.IsReadOnly() {
+		return nil, asyncError(syscall.EPERM)
+	}
+	if dst.dev.Size() < src.Size() || src.BlockSize()%dst.dev.BlockSize() != 0 {
+		return nil, asyncError(syscall.EINVAL)
+	}
+	t.nextOp++
+	id := t.nextOp
+	holder := "shallow_copy:" + src.UUID()
+	t.claimLocked(dst.name, holder, claimExclusive)
+	cctx, cancel := context.WithCancel(context.Background())
+	op := &copyOp{cancel: cancel, done: make(chan struct{})}
+	t.copies[id] = op
+	s, dstName, dstDev := src.Store(), dst.name, dst.dev
+	t.log.Info("shallow copy started", "operation_id", id, "src", src.Alias(), "dst", dstName)
+	go func() {
+		defer close(op.done)
+		err := s.ShallowCopy(cctx, src, dstDev, func(copied, total uint64) {
+			op.mu.Lock()
+			op.copied, op.total = copied, total
+			op.mu.Unlock()
+		})
+		if err == nil {
+			err = dstDev.Flush()
+		}
+		op.mu.Lock()
+		op.finished, op.err = true, err
+		op.mu.Unlock()
+		t.mu.Lock()
+		t.releaseLocked(dstName, holder)
+		t.mu.Unlock()
+		t.log.Info("shallow copy finished", "operation_id", id, "err", err)
+	}()
+	return map[string]uint32{"operation_id": id}, nil
+}
+
+func (t *Target) checkShallowCopy(ctx context.Context, p *checkCopyParams) (any, error) {
+	op, ok := t.copies[p.OperationID]
+	if !ok {
+		return nil, errNoDevice
+	}
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	out := map[string]any{"copied_clusters": op.copied, "total_clusters": op.total, "state": "in progress"}
+	if op.finished {
+		// A terminal state is reported once; the entry is freed.
+		delete(t.copies, p.OperationID)
+		if op.err != nil {
+			out["state"] = "error"
+			if e, ok := errnoOf(op.err); ok {
+				out["error"] = strerror(e)
+			} else {
+				out["error"] = op.err.Error()
+			}
+		} else {
+			out["state"] = "complete"
+		}
+	}
+	return out, nil
+}

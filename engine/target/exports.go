@@ -1,0 +1,83 @@
+package target
+
+import (
+	"context"
+	"syscall"
+
+	"github.com/faultline/faultline/engine/jsonrpc"
+	"github.com/faultline/faultline/engine/nbd"
+)
+
+type exportStartParams struct {
+	BdevName   string `json:"bdev_name"`
+	ExportName string `json:"export_name"`
+	ReadOnly   bool   `json:"read_only"`
+}
+
+type exportStopParams struct {
+	ExportName string `json:"export_name"`
+}
+
+// nbdHandlers are extensions: SPDK's nbd_start_disk hands a bdev to the
+// kernel; refengine serves it over the network instead.
+func (t *Target) nbdHandlers(m map[string]jsonrpc.Handler) {
+	m["nbd_export_start"] = method(t, decodeLvol, req("bdev_name"), func(ctx context.Context, p *exportStartParams) (any, error) {
+		v, ok := t.lookupLocked(p.BdevName)
+		if !ok {
+			return nil, errNoDevice
+		}
+		name := p.ExportName
+		if name == "" {
+			name = p.BdevName
+		}
+		if _, dup := t.exports[name]; dup {
+			return nil, errnoError(syscall.EEXIST)
+		}
+		if v.base != nil && v.base.store != nil {
+			return nil, errnoError(syscall.EBUSY) // the lvstore owns its base bdev
+		}
+		if err := t.nbd.AddExport(name, v.dev, nbd.ExportOptions{ReadOnly: p.ReadOnly, Description: v.name}); err != nil {
+			return nil, syncErrorOr(err, syscall.EEXIST)
+		}
+		typ := claimExclusive
+		if p.ReadOnly {
+			typ = claimReadOnly
+		}
+		t.claimLocked(v.name, "nbd:"+name, typ)
+		t.exports[name] = v.name
+		t.log.Info("nbd export started", "export", name, "bdev", v.name, "read_only", p.ReadOnly)
+		return name, nil
+	})
+	m["nbd_export_stop"] = method(t, decodeLvol, req("export_name"), func(ctx context.Context, p *exportStopParams) (any, error) {
+		if _, ok := t.exports[p.ExportName]; !ok {
+			return nil, errNoDevice
+		}
+		t.stopExportLocked(p.ExportName)
+		return true, nil
+	})
+	m["nbd_get_exports"] = method(t, decodeLvol, nil, func(ctx context.Context, p *struct{}) (any, error) {
+		out := []map[string]any{}
+		for _, e := range t.nbd.Exports() {
+			out = append(out, map[string]any{
+				"export_name": e.Name,
+				"bdev_name":   t.exports[e.Name],
+				"read_only":   e.ReadOnly,
+				"size":        e.Size,
+				"connections": e.Connections,
+			})
+		}
+		return out, nil
+	})
+}
+
+// stopExportLocked removes an export; live connections finish their
+// requests in flight and are closed.
+func (t *Target) stopExportLocked(name string) {
+	bdevName := t.exports[name]
+	if err := t.nbd.RemoveExport(name); err != nil {
+		t.log.Warn("remove nbd export", "export", name, "err", err)
+	}
+	delete(t.exports, name)
+	t.releaseLocked(bdevName, "nbd:"+name)
+	t.log.Info("nbd export stopped", "export", name, "bdev", bdevName)
+}

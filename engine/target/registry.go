@@ -1,0 +1,252 @@
+package target
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/faultline/faultline/engine/bdev"
+	"github.com/faultline/faultline/engine/lvstore"
+	"github.com/faultline/faultline/engine/raid1"
+)
+
+// Product names as SPDK reports them in bdev_get_bdevs.
+const (
+	productAio    = "AIO disk"
+	productMalloc = "Malloc disk"
+	productLvol   = "Logical Volume"
+	productRaid   = "Raid Volume"
+	productRemote = "Remote NBD disk" // extension
+)
+
+// Claim types as SPDK prints them.
+const (
+	claimExclusive = "exclusive_write"
+	claimReadOnly  = "read_many_write_none"
+)
+
+// baseBdev is a bdev the target created directly (everything but lvols,
+// which live in their lvstore and are listed from it).
+type baseBdev struct {
+	seq     uint64
+	name    string
+	uuid    string
+	product string
+	dev     bdev.Device
+	// driver returns the driver_specific object.
+	driver func() map[string]any
+	// store is the lvstore found on (or created on) this bdev, if any.
+	store *lvstore.Store
+	// raid is set for raid bdevs.
+	raid *raid1.Raid
+	// raidLevel, members in order, for bdev_raid_get_bdevs.
+	raidMembers []string
+}
+
+// view is one bdev as bdev_get_bdevs shows it.
+type view struct {
+	name    string
+	aliases []string
+	uuid    string
+	product string
+	dev     bdev.Device
+	base    *baseBdev     // nil for lvols
+	lvol    *lvstore.Lvol // nil for others
+}
+
+func (t *Target) sortedBases() []*baseBdev {
+	out := make([]*baseBdev, 0, len(t.bdevs))
+	for _, b := range t.bdevs {
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].seq < out[j].seq })
+	return out
+}
+
+func (t *Target) sortedStores() []*lvstore.Store {
+	out := make([]*lvstore.Store, 0, len(t.stores))
+	for _, s := range t.stores {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+	return out
+}
+
+func baseView(b *baseBdev) *view {
+	return &view{name: b.name, aliases: []string{}, uuid: b.uuid, product: b.product, dev: b.dev, base: b}
+}
+
+func lvolView(lv *lvstore.Lvol) *view {
+	return &view{name: lv.UUID(), aliases: []string{lv.Alias()}, uuid: lv.UUID(), product: productLvol, dev: lv, lvol: lv}
+}
+
+// listLocked returns every bdev: base bdevs in creation order, then the
+// lvols of each lvstore (degraded lvols have no bdev).
+func (t *Target) listLocked() []*view {
+	var out []*view
+	for _, b := range t.sortedBases() {
+		out = append(out, baseView(b))
+	}
+	for _, s := range t.sortedStores() {
+		for _, lv := range s.Lvols() {
+			if !lv.IsDegraded() {
+				out = append(out, lvolView(lv))
+			}
+		}
+	}
+	return out
+}
+
+// lookupLocked finds a bdev by name, alias or UUID.
+func (t *Target) lookupLocked(name string) (*view, bool) {
+	if name == "" {
+		return nil, false
+	}
+	if b, ok := t.bdevs[name]; ok {
+		return baseView(b), true
+	}
+	if lv, ok := t.findLvolLocked(name); ok && !lv.IsDegraded() {
+		return lvolView(lv), true
+	}
+	for _, b := range t.bdevs {
+		if b.uuid == name {
+			return baseView(b), true
+		}
+	}
+	return nil, false
+}
+
+// findLvolLocked finds an lvol, degraded ones included, by UUID or by its
+// "lvs/lvol" alias.
+func (t *Target) findLvolLocked(name string) (*lvstore.Lvol, bool) {
+	if lvs, lvName, ok := strings.Cut(name, "/"); ok {
+		s, ok := t.storeByNameLocked(lvs)
+		if !ok {
+			return nil, false
+		}
+		lv, err := s.Lvol(lvName)
+		if err != nil || lv.Name() != lvName {
+			return nil, false
+		}
+		return lv, true
+	}
+	for _, s := range t.stores {
+		for _, lv := range s.Lvols() {
+			if lv.UUID() == name {
+				return lv, true
+			}
+		}
+	}
+	return nil, false
+}
+
+func (t *Target) storeByNameLocked(name string) (*lvstore.Store, bool) {
+	for _, s := range t.stores {
+		if s.Name() == name {
+			return s, true
+		}
+	}
+	return nil, false
+}
+
+// baseOfStore is the bdev an lvstore lives on.
+func (t *Target) baseOfStore(s *lvstore.Store) string {
+	for _, b := range t.bdevs {
+		if b.store == s {
+			return b.name
+		}
+	}
+	return ""
+}
+
+// claimLocked records that holder uses bdev name.
+func (t *Target) claimLocked(name, holder, typ string) {
+	m := t.claims[name]
+	if m == nil {
+		m = map[string]string{}
+		t.claims[name] = m
+	}
+	m[holder] = typ
+}
+
+func (t *Target) releaseLocked(name, holder string) {
+	delete(t.claims[name], holder)
+	if len(t.claims[name]) == 0 {
+		delete(t.claims, name)
+	}
+}
+
+// claimOf returns the claim type of a bdev, or "" when it is not claimed.
+// An external snapshot of an esnap clone is claimed read-only by the lvol
+// module for as long as the clone exists.
+func (t *Target) claimOf(v *view) string {
+	if m := t.claims[v.name]; len(m) > 0 {
+		holders := make([]string, 0, len(m))
+		for h := range m {
+			holders = append(holders, h)
+		}
+		sort.Strings(holders)
+		return m[holders[0]]
+	}
+	for _, s := range t.stores {
+		for _, lv := range s.Lvols() {
+			if ext := lv.ExternalParent(); ext != "" && ext == v.uuid {
+				return claimReadOnly
+			}
+		}
+	}
+	if v.base != nil && v.base.store != nil {
+		return claimExclusive // the lvstore's base bdev
+	}
+	return ""
+}
+
+// busyLocked reports whether a bdev may not be deleted: someone other than
+// its lvstore holds it.
+func (t *Target) busyLocked(v *view) bool {
+	if len(t.claims[v.name]) > 0 {
+		return true
+	}
+	for _, s := range t.stores {
+		for _, lv := range s.Lvols() {
+			if ext := lv.ExternalParent(); ext != "" && ext == v.uuid {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// resolverLocked returns an ExternalResolver over a snapshot of the
+// registry, so lvstore may call it without the target's lock.
+func (t *Target) resolverLocked() lvstore.ExternalResolver {
+	devs := map[string]bdev.Device{}
+	for _, v := range t.listLocked() {
+		devs[v.uuid] = v.dev
+	}
+	return func(uuid string) (bdev.Device, bool) {
+		d, ok := devs[uuid]
+		return d, ok
+	}
+}
+
+// announceLocked tells every lvstore that a bdev appeared, so degraded
+// esnap clones waiting for it come back.
+func (t *Target) announceLocked(uuid string, dev bdev.Device) {
+	for _, s := range t.stores {
+		s.ResolveExternal(uuid, dev)
+	}
+}
+
+func (t *Target) addBaseLocked(b *baseBdev) {
+	t.seq++
+	b.seq = t.seq
+	t.bdevs[b.name] = b
+	t.announceLocked(b.uuid, b.dev)
+}
+
+// nameTakenLocked reports whether a new bdev name collides with a bdev
+// name, alias or UUID.
+func (t *Target) nameTakenLocked(name string) bool {
+	_, ok := t.lookupLocked(name)
+	return ok
+}

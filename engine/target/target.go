@@ -1,0 +1,180 @@
+package target
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+
+	"github.com/faultline/faultline/engine/jsonrpc"
+	"github.com/faultline/faultline/engine/lvstore"
+	"github.com/faultline/faultline/engine/nbd"
+)
+
+// Options configure a Target.
+type Options struct {
+	// Log receives the target's logs; nil discards them.
+	Log *slog.Logger
+	// Defects are the defect switches turned on (DESIGN.md "Defect
+	// switches"); the target only records them for code built on it.
+	Defects []string
+}
+
+// Target holds the bdevs, lvstores and NBD exports of one node.
+type Target struct {
+	log     *slog.Logger
+	defects map[string]bool
+	nbd     *nbd.Server
+	methods map[string]jsonrpc.Handler
+
+	mu     sync.Mutex
+	seq    uint64
+	bdevs  map[string]*baseBdev       // aio, malloc, raid and remote bdevs by name
+	stores map[string]*lvstore.Store  // lvstores by UUID
+	claims map[string]map[string]string // bdev name → holder → claim type
+	exports map[string]string           // NBD export name → bdev name
+	copies  map[uint32]*copyOp          // shallow copies by operation id
+	nextOp  uint32
+	closed  bool
+}
+
+// New returns an empty target.
+func New(opts Options) *Target {
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	t := &Target{
+		log:     log,
+		defects: map[string]bool{},
+		nbd:     nbd.NewServer(log.With("component", "nbd")),
+		bdevs:   map[string]*baseBdev{},
+		stores:  map[string]*lvstore.Store{},
+		claims:  map[string]map[string]string{},
+		exports: map[string]string{},
+		copies:  map[uint32]*copyOp{},
+	}
+	for _, d := range opts.Defects {
+		t.defects[d] = true
+	}
+	t.methods = t.handlers()
+	return t
+}
+
+// Defect reports whether a defect switch is on.
+func (t *Target) Defect(name string) bool { return t.defects[name] }
+
+// NBD is the target's NBD server; the caller serves it on a listener.
+func (t *Target) NBD() *nbd.Server { return t.nbd }
+
+// Register adds every target method to srv. Other packages may register
+// their own methods on the same server.
+func (t *Target) Register(srv *jsonrpc.Server) {
+	for name, h := range t.methods {
+		srv.Register(name, h)
+	}
+	srv.Register("rpc_get_methods", func(ctx context.Context, params json.RawMessage) (any, error) {
+		var p struct {
+			Current        bool `json:"current"`
+			IncludeAliases bool `json:"include_aliases"`
+		}
+		if err := jsonrpc.DecodeParams(params, &p, decodeLvol); err != nil {
+			return nil, err
+		}
+		return srv.Methods(), nil
+	})
+}
+
+// Methods lists the methods the target serves (without rpc_get_methods,
+// which belongs to the server it is registered on).
+func (t *Target) Methods() []string {
+	names := make([]string, 0, len(t.methods))
+	for n := range t.methods {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Call runs a method in process, exactly as if it came over JSON-RPC:
+// params are marshalled to JSON, the result is unmarshalled into result
+// (when not nil), and a failure is a *jsonrpc.Error with SPDK's code.
+func (t *Target) Call(ctx context.Context, method string, params any, result any) error {
+	h, ok := t.methods[method]
+	if !ok {
+		return &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound, Message: "Method not found"}
+	}
+	var raw json.RawMessage
+	if params != nil {
+		b, err := json.Marshal(params)
+		if err != nil {
+			return fmt.Errorf("encode %s params: %w", method, err)
+		}
+		raw = b
+	}
+	res, err := h(ctx, raw)
+	if err != nil {
+		var e *jsonrpc.Error
+		if errors.As(err, &e) {
+			return e
+		}
+		return &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: err.Error()}
+	}
+	if result == nil {
+		return nil
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return fmt.Errorf("encode %s result: %w", method, err)
+	}
+	return json.Unmarshal(b, result)
+}
+
+// Close stops every export and copy, flushes and closes every lvstore and
+// closes every bdev. Data already flushed is on disk either way; Close
+// makes the rest durable.
+func (t *Target) Close() error {
+	t.nbd.Close()
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil
+	}
+	t.closed = true
+	copies := make([]*copyOp, 0, len(t.copies))
+	for _, op := range t.copies {
+		op.cancel()
+		copies = append(copies, op)
+	}
+	t.mu.Unlock()
+	// A finishing copy takes the lock to release its claim.
+	for _, op := range copies {
+		<-op.done
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var errs []error
+	// Raids first (they sit on lvols and remotes), then lvstores, then the
+	// devices under them.
+	for _, b := range t.sortedBases() {
+		if b.raid != nil {
+			errs = append(errs, b.raid.Close())
+		}
+	}
+	for _, s := range t.stores {
+		if err := s.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close lvstore %s: %w", s.Name(), err))
+		}
+	}
+	for _, b := range t.sortedBases() {
+		if b.raid == nil {
+			if err := b.dev.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close bdev %s: %w", b.name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
