@@ -20,10 +20,10 @@ type copyOp struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu             sync.Mutex
-	copied, total  uint64
-	finished       bool
-	err            error
+	mu            sync.Mutex
+	copied, total uint64
+	finished      bool
+	err           error
 }
 
 // startShallowCopy serves bdev_lvol_start_shallow_copy: it checks what

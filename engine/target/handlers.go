@@ -63,9 +63,9 @@ func (t *Target) handlers() map[string]jsonrpc.Handler {
 
 // Version is the SPDK release whose RPC interface the target follows.
 const (
-	versionMajor = 24
-	versionMinor = 9
-	versionPatch = 0
+	versionMajor  = 24
+	versionMinor  = 9
+	versionPatch  = 0
 	versionSuffix = "-refengine"
 )
 

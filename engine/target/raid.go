@@ -273,16 +273,16 @@ func (t *Target) raidInfoLocked(b *baseBdev) map[string]any {
 		state = "online"
 	}
 	return map[string]any{
-		"name":                        b.name,
-		"uuid":                        b.uuid,
-		"strip_size_kb":               0,
-		"state":                       state,
-		"raid_level":                  "raid1",
-		"superblock":                  false,
-		"num_base_bdevs":              len(members),
-		"num_base_bdevs_discovered":   len(members),
-		"num_base_bdevs_operational":  operational,
-		"base_bdevs_list":             list,
+		"name":                       b.name,
+		"uuid":                       b.uuid,
+		"strip_size_kb":              0,
+		"state":                      state,
+		"raid_level":                 "raid1",
+		"superblock":                 false,
+		"num_base_bdevs":             len(members),
+		"num_base_bdevs_discovered":  len(members),
+		"num_base_bdevs_operational": operational,
+		"base_bdevs_list":            list,
 	}
 }
 

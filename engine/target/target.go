@@ -30,13 +30,13 @@ type Target struct {
 	nbd     *nbd.Server
 	methods map[string]jsonrpc.Handler
 
-	mu     sync.Mutex
-	seq    uint64
-	bdevs  map[string]*baseBdev       // aio, malloc, raid and remote bdevs by name
-	stores map[string]*lvstore.Store  // lvstores by UUID
-	claims map[string]map[string]string // bdev name → holder → claim type
-	exports map[string]string           // NBD export name → bdev name
-	copies  map[uint32]*copyOp          // shallow copies by operation id
+	mu      sync.Mutex
+	seq     uint64
+	bdevs   map[string]*baseBdev         // aio, malloc, raid and remote bdevs by name
+	stores  map[string]*lvstore.Store    // lvstores by UUID
+	claims  map[string]map[string]string // bdev name → holder → claim type
+	exports map[string]string            // NBD export name → bdev name
+	copies  map[uint32]*copyOp           // shallow copies by operation id
 	nextOp  uint32
 	closed  bool
 }
