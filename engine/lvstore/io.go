@@ -1,0 +1,341 @@
+package lvstore
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+
+	"github.com/faultline/faultline/engine/bdev"
+)
+
+// errNeedCommit means an allocation found no free cluster but some are
+// waiting for a commit; the caller drops its locks, flushes and retries.
+var errNeedCommit = errors.New("free clusters wait for a metadata commit")
+
+func (s *Store) physOff(phys uint32) int64 {
+	return int64(s.sb.dataOffset + uint64(phys)*uint64(s.sb.clusterSize))
+}
+
+// usableLocked reports whether I/O may proceed; caller holds lv.mu.
+func (lv *Lvol) usableLocked() error {
+	switch {
+	case lv.deleted || lv.s.closed.Load():
+		return fmt.Errorf("lvol %s: %w", lv.name, bdev.ErrClosed)
+	case lv.extUUID != "" && lv.extDev == nil:
+		return errno(syscall.ENODEV, "lvol %s is degraded: external snapshot %s missing", lv.name, lv.extUUID)
+	}
+	return nil
+}
+
+func (lv *Lvol) checkRangeLocked(off int64, n int) error {
+	size := int64(lv.numClusters * uint64(lv.s.sb.clusterSize))
+	if err := bdev.CheckRange(off, int64(n), size, int(lv.s.sb.blockSize)); err != nil {
+		return fmt.Errorf("lvol %s: %d bytes at %d (size %d): %w", lv.name, n, off, size, err)
+	}
+	return nil
+}
+
+// segments calls fn for each cluster-bounded piece of [off, off+n).
+func (lv *Lvol) segments(off int64, n int, fn func(ci uint32, within int64, lo, hi int) error) error {
+	cs := int64(lv.s.sb.clusterSize)
+	for done := 0; done < n; {
+		pos := off + int64(done)
+		within := pos % cs
+		step := int(min(cs-within, int64(n-done)))
+		if err := fn(uint32(pos/cs), within, done, done+step); err != nil {
+			return err
+		}
+		done += step
+	}
+	return nil
+}
+
+// ReadAt reads through the lvol: own clusters, then the parent chain, the
+// external snapshot, or zeros.
+func (lv *Lvol) ReadAt(p []byte, off int64) (int, error) {
+	lv.mu.RLock()
+	defer lv.mu.RUnlock()
+	if err := lv.usableLocked(); err != nil {
+		return 0, err
+	}
+	if err := lv.checkRangeLocked(off, len(p)); err != nil {
+		return 0, err
+	}
+	err := lv.segments(off, len(p), func(ci uint32, within int64, lo, hi int) error {
+		return lv.readLocked(ci, within, p[lo:hi])
+	})
+	if err != nil {
+		return 0, fmt.Errorf("read lvol %s at %d: %w", lv.name, off, err)
+	}
+	return len(p), nil
+}
+
+// readLocked reads part of virtual cluster ci; caller holds lv.mu.
+func (lv *Lvol) readLocked(ci uint32, within int64, p []byte) error {
+	if phys, ok := lv.clusters[ci]; ok {
+		_, err := lv.s.dev.ReadAt(p, lv.s.physOff(phys)+within)
+		return err
+	}
+	return lv.readBackingLocked(ci, within, p)
+}
+
+// readBackingLocked reads what lv shows where it owns no cluster.
+func (lv *Lvol) readBackingLocked(ci uint32, within int64, p []byte) error {
+	switch {
+	case lv.parent != nil:
+		par := lv.parent
+		par.mu.RLock()
+		defer par.mu.RUnlock()
+		if uint64(ci) >= par.numClusters {
+			clear(p)
+			return nil
+		}
+		return par.readLocked(ci, within, p)
+	case lv.extUUID != "":
+		if lv.extDev == nil {
+			return errno(syscall.ENODEV, "external snapshot %s missing", lv.extUUID)
+		}
+		clear(p)
+		pos := int64(ci)*int64(lv.s.sb.clusterSize) + within
+		if size := lv.extDev.Size(); pos < size {
+			n := min(int64(len(p)), size-pos)
+			if _, err := lv.extDev.ReadAt(p[:n], pos); err != nil {
+				return fmt.Errorf("external snapshot %s: %w", lv.extUUID, err)
+			}
+		}
+		return nil
+	default:
+		clear(p)
+		return nil
+	}
+}
+
+// backingIsZeroLocked reports whether cluster ci reads as zeros where lv
+// owns nothing; caller holds lv.mu.
+func (lv *Lvol) backingIsZeroLocked(ci uint32) bool {
+	switch {
+	case lv.parent != nil:
+		par := lv.parent
+		par.mu.RLock()
+		defer par.mu.RUnlock()
+		if uint64(ci) >= par.numClusters {
+			return true
+		}
+		if _, ok := par.clusters[ci]; ok {
+			return false
+		}
+		return par.backingIsZeroLocked(ci)
+	case lv.extUUID != "":
+		return false
+	default:
+		return true
+	}
+}
+
+func (lv *Lvol) checkWriteLocked(off int64, n int) error {
+	if err := lv.usableLocked(); err != nil {
+		return err
+	}
+	if lv.readOnly {
+		return fmt.Errorf("lvol %s: %w", lv.name, bdev.ErrReadOnly)
+	}
+	return lv.checkRangeLocked(off, n)
+}
+
+// WriteAt writes p at off. Writes to owned clusters are one pwrite each
+// under the shared lock; the first write to a cluster allocates it and
+// fills the rest of it from the backing chain (copy-on-write).
+func (lv *Lvol) WriteAt(p []byte, off int64) (int, error) {
+	lv.mu.RLock()
+	if err := lv.checkWriteLocked(off, len(p)); err != nil {
+		lv.mu.RUnlock()
+		return 0, err
+	}
+	if lv.ownsRangeLocked(off, len(p)) {
+		err := lv.writeOwnedLocked(p, off)
+		lv.mu.RUnlock()
+		if err != nil {
+			return 0, fmt.Errorf("write lvol %s at %d: %w", lv.name, off, err)
+		}
+		return len(p), nil
+	}
+	lv.mu.RUnlock()
+	err := lv.exclusive(func() error {
+		if err := lv.checkWriteLocked(off, len(p)); err != nil {
+			return err
+		}
+		return lv.segments(off, len(p), func(ci uint32, within int64, lo, hi int) error {
+			return lv.writeClusterLocked(ci, within, p[lo:hi], 0)
+		})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("write lvol %s at %d: %w", lv.Name(), off, err)
+	}
+	return len(p), nil
+}
+
+// exclusive runs fn under lv.mu, retrying after a commit when fn ran out
+// of clusters while freed ones waited for that commit.
+func (lv *Lvol) exclusive(fn func() error) error {
+	for attempt := 0; ; attempt++ {
+		lv.mu.Lock()
+		err := fn()
+		lv.mu.Unlock()
+		if !errors.Is(err, errNeedCommit) || attempt > 0 {
+			if errors.Is(err, errNeedCommit) {
+				return errno(syscall.ENOSPC, "lvstore %s has no free cluster", lv.s.Name())
+			}
+			return err
+		}
+		if err := lv.s.Flush(); err != nil {
+			return err
+		}
+	}
+}
+
+func (lv *Lvol) ownsRangeLocked(off int64, n int) bool {
+	cs := int64(lv.s.sb.clusterSize)
+	for ci := off / cs; ci <= (off+int64(n)-1)/cs; ci++ {
+		if _, ok := lv.clusters[uint32(ci)]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func (lv *Lvol) writeOwnedLocked(p []byte, off int64) error {
+	return lv.segments(off, len(p), func(ci uint32, within int64, lo, hi int) error {
+		_, err := lv.s.dev.WriteAt(p[lo:hi], lv.s.physOff(lv.clusters[ci])+within)
+		return err
+	})
+}
+
+// writeClusterLocked writes data into cluster ci at within, or, when data
+// is nil, zeroLen zero bytes. Caller holds lv.mu exclusively.
+func (lv *Lvol) writeClusterLocked(ci uint32, within int64, data []byte, zeroLen int64) error {
+	s := lv.s
+	n := int64(len(data))
+	if data == nil {
+		n = zeroLen
+	}
+	if phys, ok := lv.clusters[ci]; ok {
+		if data == nil {
+			return s.dev.WriteZeroes(s.physOff(phys)+within, n)
+		}
+		_, err := s.dev.WriteAt(data, s.physOff(phys)+within)
+		return err
+	}
+	phys, err := lv.s.allocCluster()
+	if err != nil {
+		return err
+	}
+	cs := int64(s.sb.clusterSize)
+	if data == nil && lv.backingIsZeroLocked(ci) {
+		err = s.dev.WriteZeroes(s.physOff(phys), cs)
+	} else {
+		buf := data
+		if within != 0 || n != cs {
+			buf = make([]byte, cs)
+			if err := lv.readBackingLocked(ci, 0, buf); err != nil {
+				s.alloc.release([]uint32{phys})
+				return fmt.Errorf("copy-on-write fill: %w", err)
+			}
+			if data == nil {
+				clear(buf[within : within+n])
+			} else {
+				copy(buf[within:], data)
+			}
+		} else if data == nil {
+			buf = make([]byte, cs)
+		}
+		_, err = s.dev.WriteAt(buf, s.physOff(phys))
+	}
+	if err != nil {
+		s.alloc.release([]uint32{phys})
+		return err
+	}
+	// Publish only after the fill is written: a commit that sees the
+	// mapping flushes the data before it writes the metadata.
+	lv.clusters[ci] = phys
+	s.dirty.Store(true)
+	return nil
+}
+
+// allocCluster takes a free cluster.
+func (s *Store) allocCluster() (uint32, error) {
+	if c, ok := s.alloc.alloc(); ok {
+		return c, nil
+	}
+	s.alloc.mu.Lock()
+	waiting := len(s.alloc.pending) > 0
+	s.alloc.mu.Unlock()
+	if waiting {
+		return 0, errNeedCommit
+	}
+	return 0, errno(syscall.ENOSPC, "lvstore %s has no free cluster", s.Name())
+}
+
+// Flush makes completed writes to the lvol durable (it flushes the store).
+func (lv *Lvol) Flush() error {
+	lv.mu.RLock()
+	err := lv.usableLocked()
+	lv.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	if err := lv.s.Flush(); err != nil {
+		return fmt.Errorf("flush lvol %s: %w", lv.Name(), err)
+	}
+	return nil
+}
+
+// Unmap behaves as WriteZeroes: the range reads as zeros afterwards.
+func (lv *Lvol) Unmap(off, length int64) error { return lv.WriteZeroes(off, length) }
+
+// WriteZeroes makes a range read as zeros. Whole clusters whose backing
+// reads as zeros are deallocated; elsewhere zeros are written, allocating
+// a cluster where a parent holds data.
+func (lv *Lvol) WriteZeroes(off, length int64) error {
+	if length < 0 || length > 1<<62 {
+		return fmt.Errorf("write zeroes lvol %s: length %d: %w", lv.Name(), length, bdev.ErrOutOfRange)
+	}
+	cs := int64(lv.s.sb.clusterSize)
+	err := lv.exclusive(func() error {
+		if err := lv.checkWriteLocked(off, 0); err != nil {
+			return err
+		}
+		if err := lv.checkRangeLocked(off, 0); err != nil {
+			return err
+		}
+		size := int64(lv.numClusters) * cs
+		if length > size-off || length%int64(lv.s.sb.blockSize) != 0 {
+			return fmt.Errorf("lvol %s: %d bytes at %d: %w", lv.name, length, off, bdev.ErrOutOfRange)
+		}
+		for done := int64(0); done < length; {
+			pos := off + done
+			ci, within := uint32(pos/cs), pos%cs
+			n := min(cs-within, length-done)
+			done += n
+			phys, owned := lv.clusters[ci]
+			if n == cs && lv.backingIsZeroLocked(ci) {
+				if owned {
+					delete(lv.clusters, ci)
+					lv.s.alloc.deferFree(phys)
+					lv.s.dirty.Store(true)
+				}
+				continue
+			}
+			if !owned && lv.backingIsZeroLocked(ci) {
+				continue
+			}
+			if err := lv.writeClusterLocked(ci, within, nil, n); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("write zeroes lvol %s at %d+%d: %w", lv.Name(), off, length, err)
+	}
+	return nil
+}
