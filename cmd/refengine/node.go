@@ -1,4 +1,294 @@
 package main
 
-// registerNode adds the node subcommand(s). Placeholder until implemented.
-func registerNode(cmds map[string]subcommand) {}
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/faultline/faultline/engine/jsonrpc"
+	"github.com/faultline/faultline/engine/target"
+)
+
+// registerNode adds `refengine node`, the per-node daemon serving the
+// SPDK-compatible target.
+func registerNode(cmds map[string]subcommand) {
+	cmds["node"] = subcommand{
+		summary: "run a node: the SPDK-compatible target (JSON-RPC + NBD) over local disks",
+		run:     runNode,
+	}
+}
+
+// diskFlag is one --disk NAME=PATH[:SIZE].
+type diskFlag struct {
+	name, path string
+	size       int64 // 0: the file must exist
+}
+
+type diskList []diskFlag
+
+func (d *diskList) String() string { return "" }
+
+func (d *diskList) Set(v string) error {
+	name, rest, ok := strings.Cut(v, "=")
+	if !ok || name == "" || rest == "" {
+		return fmt.Errorf("want NAME=PATH[:SIZE], got %q", v)
+	}
+	disk := diskFlag{name: name, path: rest}
+	if i := strings.LastIndex(rest, ":"); i >= 0 {
+		size, err := parseSize(rest[i+1:])
+		if err != nil {
+			return fmt.Errorf("disk %s: %w", name, err)
+		}
+		disk.path, disk.size = rest[:i], size
+	}
+	if disk.path == "" {
+		return fmt.Errorf("disk %s: empty path", name)
+	}
+	for _, other := range *d {
+		if other.name == name {
+			return fmt.Errorf("disk %s given twice", name)
+		}
+	}
+	*d = append(*d, disk)
+	return nil
+}
+
+// parseSize reads a byte count with an optional binary suffix K, M, G or T
+// (KiB, MiB, ...), e.g. 512M.
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	if n := len(s); n > 0 {
+		switch strings.ToUpper(s[n-1:]) {
+		case "K":
+			mult = 1 << 10
+		case "M":
+			mult = 1 << 20
+		case "G":
+			mult = 1 << 30
+		case "T":
+			mult = 1 << 40
+		}
+		if mult > 1 {
+			s = s[:n-1]
+		}
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v <= 0 || v > (1<<62)/mult {
+		return 0, fmt.Errorf("size %q: want a positive number of bytes with an optional K, M, G or T suffix", s)
+	}
+	return v * mult, nil
+}
+
+type nodeConfig struct {
+	name, dataDir, rpcSocket, rpcListen, nbdListen, logLevel string
+	disks                                                    diskList
+	defects                                                  []string
+}
+
+func parseNodeFlags(args []string, stderr io.Writer) (*nodeConfig, error) {
+	var c nodeConfig
+	var defects string
+	fs := flag.NewFlagSet("refengine node", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.name, "name", "", "node name (required)")
+	fs.StringVar(&c.dataDir, "data-dir", "", "directory for this node's files; relative disk paths are resolved in it (required)")
+	fs.StringVar(&c.rpcSocket, "rpc-socket", "", "Unix socket path of the SPDK-compatible JSON-RPC server (required)")
+	fs.StringVar(&c.rpcListen, "rpc-listen", "", "also serve JSON-RPC on this TCP address, e.g. 127.0.0.1:5260")
+	fs.StringVar(&c.nbdListen, "nbd-listen", "", "TCP address of the NBD server, e.g. 127.0.0.1:10809 (required)")
+	fs.Var(&c.disks, "disk", "NAME=PATH[:SIZE]: register PATH as aio bdev NAME at start, creating a sparse file of SIZE (K/M/G/T) if missing; its lvstore is examined (repeatable)")
+	fs.StringVar(&defects, "defects", os.Getenv("REFENGINE_DEFECTS"), "comma-separated defect switches to turn on (default $REFENGINE_DEFECTS); for proving checkers only")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, `usage: refengine node --name N --data-dir D --rpc-socket S --nbd-listen ADDR [flags]
+
+Runs one node's SPDK-compatible storage target: aio disks with their
+lvstores and lvols, raid1 volumes, NBD exports and remote bdevs, driven by
+SPDK-style JSON-RPC on --rpc-socket (see docs/jsonrpc.md). Logs go to
+stderr. SIGTERM or SIGINT shuts down cleanly (flushing every lvstore).
+
+flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	for _, f := range []struct{ flag, value string }{
+		{"name", c.name}, {"data-dir", c.dataDir}, {"rpc-socket", c.rpcSocket}, {"nbd-listen", c.nbdListen},
+	} {
+		if f.value == "" {
+			return nil, fmt.Errorf("--%s is required", f.flag)
+		}
+	}
+	for _, addr := range []string{c.nbdListen, c.rpcListen} {
+		if addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("listen address %q: %w", addr, err)
+		}
+	}
+	switch c.logLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.logLevel)
+	}
+	for _, d := range strings.Split(defects, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			c.defects = append(c.defects, d)
+		}
+	}
+	return &c, nil
+}
+
+func runNode(args []string) int {
+	c, err := parseNodeFlags(args, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "refengine node: %v\n", err)
+		return 2
+	}
+	var level slog.Level
+	level.UnmarshalText([]byte(c.logLevel))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", c.name)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := serveNode(ctx, c, log); err != nil {
+		log.Error("node failed", "err", err)
+		return 1
+	}
+	log.Info("node stopped")
+	return 0
+}
+
+// serveNode runs the node until ctx is done or a server fails.
+func serveNode(ctx context.Context, c *nodeConfig, log *slog.Logger) error {
+	if len(c.defects) > 0 {
+		log.Warn("DEFECT SWITCHES ON: this node re-introduces known bugs on purpose", "defects", c.defects)
+	}
+	if err := os.MkdirAll(c.dataDir, 0o755); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	t := target.New(target.Options{Log: log, Defects: c.defects})
+	defer func() {
+		if err := t.Close(); err != nil {
+			log.Error("target close", "err", err)
+		}
+	}()
+	for _, d := range c.disks {
+		path := d.path
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(c.dataDir, path)
+		}
+		if err := ensureDisk(path, d.size); err != nil {
+			return fmt.Errorf("disk %s: %w", d.name, err)
+		}
+		if err := t.CreateAio(d.name, path, 0); err != nil {
+			return fmt.Errorf("disk %s: %w", d.name, err)
+		}
+	}
+
+	rpcL, err := jsonrpc.ListenUnix(c.rpcSocket)
+	if err != nil {
+		return err
+	}
+	listeners := []net.Listener{rpcL}
+	if c.rpcListen != "" {
+		l, err := net.Listen("tcp", c.rpcListen)
+		if err != nil {
+			rpcL.Close()
+			return fmt.Errorf("listen json-rpc on %s: %w", c.rpcListen, err)
+		}
+		listeners = append(listeners, l)
+	}
+	nbdL, err := net.Listen("tcp", c.nbdListen)
+	if err != nil {
+		for _, l := range listeners {
+			l.Close()
+		}
+		return fmt.Errorf("listen nbd on %s: %w", c.nbdListen, err)
+	}
+
+	srv := jsonrpc.NewServer(log.With("component", "jsonrpc"))
+	t.Register(srv)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(listeners)+1)
+	var wg sync.WaitGroup
+	for _, l := range listeners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- srv.Serve(ctx, l)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		errs <- t.NBD().Serve(ctx, nbdL)
+	}()
+	log.Info("node ready", "rpc_socket", c.rpcSocket, "rpc_listen", c.rpcListen, "nbd_listen", nbdL.Addr().String(), "disks", len(c.disks))
+	var first error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case first = <-errs:
+		log.Error("server stopped", "err", first)
+	}
+	cancel()
+	t.NBD().Close()
+	wg.Wait()
+	return first
+}
+
+// ensureDisk creates a sparse file of size bytes at path if none exists.
+func ensureDisk(path string, size int64) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if size == 0 {
+		return fmt.Errorf("%s does not exist and no size was given to create it", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := f.Truncate(size); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	dir, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return dir.Sync()
+}
