@@ -29,6 +29,12 @@ type Device interface {
 	Size() int64
 }
 
+// FUAWriter is a device that can write with Forced Unit Access: the write
+// returns once it is durable (NBD's FUA flag).
+type FUAWriter interface {
+	WriteAtFUA(p []byte, off int64) (int, error)
+}
+
 // Pattern chooses the offset of each write.
 type Pattern string
 
@@ -60,6 +66,9 @@ type Config struct {
 	Seed        uint64        // seeds the offset choice of Random and Hotspot
 	Generation  uint64        // written into every block
 	Writer      uint32        // written into every block
+	// FUA writes every block with Forced Unit Access; the device must be a
+	// FUAWriter. Such writes are durable once acknowledged.
+	FUA bool
 
 	// Classify maps errors to outcomes; default Classify.
 	Classify Classifier
@@ -148,13 +157,20 @@ func (g *Generator) Run(ctx context.Context, dev Device) (*History, error) {
 		return g.hist, fmt.Errorf("workload %s: region [%d, +%d) does not fit a %d-byte device", cfg.Volume, cfg.Offset, length, size)
 	}
 	blocks := length / bs
+	var fua FUAWriter
+	if cfg.FUA {
+		var ok bool
+		if fua, ok = dev.(FUAWriter); !ok {
+			return g.hist, fmt.Errorf("workload %s: FUA requested but the device (%T) has no WriteAtFUA", cfg.Volume, dev)
+		}
+	}
 
 	if cfg.Duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cfg.Duration)
 		defer cancel()
 	}
-	r := &run{g: g, dev: dev, blocks: blocks, start: time.Now()}
+	r := &run{g: g, dev: dev, fua: fua, blocks: blocks, start: time.Now()}
 	if cfg.Rate > 0 {
 		r.interval = time.Duration(float64(time.Second) / cfg.Rate)
 	}
@@ -195,6 +211,7 @@ func (g *Generator) Flush(ctx context.Context, dev Device) error {
 type run struct {
 	g        *Generator
 	dev      Device
+	fua      FUAWriter // set when every write uses FUA
 	blocks   int64
 	start    time.Time
 	interval time.Duration
@@ -259,8 +276,13 @@ func (r *run) write(buf []byte, off int64) Outcome {
 		g.cfg.Logger.Error("workload encode", "volume", g.cfg.Volume, "offset", off, "err", err)
 		return Failed
 	}
-	i := g.hist.Invoke(Op{Kind: OpWrite, Offset: off, Length: len(buf), WriteID: id, Generation: h.Generation, Writer: h.Writer})
-	_, err := r.dev.WriteAt(buf, off)
+	i := g.hist.Invoke(Op{Kind: OpWrite, Offset: off, Length: len(buf), WriteID: id, Generation: h.Generation, Writer: h.Writer, FUA: r.fua != nil})
+	var err error
+	if r.fua != nil {
+		_, err = r.fua.WriteAtFUA(buf, off)
+	} else {
+		_, err = r.dev.WriteAt(buf, off)
+	}
 	outcome := g.cfg.Classify(err)
 	g.hist.Complete(i, outcome, err)
 	if err != nil {
@@ -294,11 +316,13 @@ func (g *Generator) report() (stop func()) {
 	}
 	done := make(chan struct{})
 	finished := make(chan struct{})
+	// Taken before Run starts its writers, so no write escapes the first
+	// window.
+	last, since := g.hist.Counts(), time.Now()
 	go func() {
 		defer close(finished)
 		ticker := time.NewTicker(cfg.ReportEvery)
 		defer ticker.Stop()
-		last, since := g.hist.Counts(), time.Now()
 		emit := func() {
 			now, c := time.Now(), g.hist.Counts()
 			if cfg.Recorder != nil && c != last {

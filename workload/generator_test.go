@@ -245,3 +245,44 @@ func TestConfigErrors(t *testing.T) {
 		t.Fatal("Run accepted a region outside the device")
 	}
 }
+
+// fuaDevice counts FUA writes.
+type fuaDevice struct {
+	*fileDevice
+	mu   sync.Mutex
+	fuas int
+}
+
+func (d *fuaDevice) WriteAtFUA(p []byte, off int64) (int, error) {
+	d.mu.Lock()
+	d.fuas++
+	d.mu.Unlock()
+	n, err := d.WriteAt(p, off)
+	if err == nil {
+		err = d.Flush()
+	}
+	return n, err
+}
+
+func TestRunFUA(t *testing.T) {
+	g, err := New(Config{Volume: "v", BlockSize: 512, Count: 5, FUA: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Run(context.Background(), newFileDevice(t, 8*512)); err == nil {
+		t.Fatal("FUA run accepted a device without WriteAtFUA")
+	}
+	dev := &fuaDevice{fileDevice: newFileDevice(t, 8*512)}
+	h, err := g.Run(context.Background(), dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dev.fuas != 5 {
+		t.Fatalf("%d FUA writes, want 5", dev.fuas)
+	}
+	for _, op := range h.Ops() {
+		if !op.FUA {
+			t.Fatalf("op %+v not marked FUA", op)
+		}
+	}
+}
