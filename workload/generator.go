@@ -171,6 +171,11 @@ func (g *Generator) Run(ctx context.Context, dev Device) (*History, error) {
 		defer cancel()
 	}
 	r := &run{g: g, dev: dev, fua: fua, blocks: blocks, start: time.Now()}
+	if cfg.Duration > 0 {
+		// The writers check this as well as ctx: a context's deadline is
+		// delivered by a timer that can lag behind the writers' own timers.
+		r.stopAt = r.start.Add(cfg.Duration)
+	}
 	if cfg.Rate > 0 {
 		r.interval = time.Duration(float64(time.Second) / cfg.Rate)
 	}
@@ -215,6 +220,7 @@ type run struct {
 	blocks   int64
 	start    time.Time
 	interval time.Duration
+	stopAt   time.Time    // zero: no Duration
 	claimed  atomic.Int64 // ops handed out
 	written  atomic.Int64 // writes returned, for FlushEvery
 }
@@ -230,10 +236,14 @@ func (r *run) writer(ctx context.Context, w int) {
 		if cfg.Count > 0 && n >= int64(cfg.Count) {
 			return
 		}
-		if r.interval > 0 && !waitUntil(ctx, r.start.Add(time.Duration(n)*r.interval)) {
+		slot := r.start.Add(time.Duration(n) * r.interval)
+		if !r.stopAt.IsZero() && !slot.Before(r.stopAt) {
+			return // the slot is past the end: a rate-limited run stops on time
+		}
+		if r.interval > 0 && !waitUntil(ctx, slot) {
 			return
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || (!r.stopAt.IsZero() && !time.Now().Before(r.stopAt)) {
 			return
 		}
 		off := cfg.Offset + r.block(n, rng)*int64(cfg.BlockSize)
