@@ -1,0 +1,246 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Baseline is the target the others are compared with.
+const Baseline = "nbdkit-file"
+
+// Config is one benchmark run.
+type Config struct {
+	// Refengine is the refengine binary; empty builds ./cmd/refengine
+	// into the work directory (the current directory must be the module).
+	Refengine string
+	// Fio and Nbdkit are the programs to run.
+	Fio, Nbdkit string
+	// Size is the bytes each job spans (the file and lvol size).
+	Size int64
+	// Runtime is how long each job runs (fio's time_based runtime).
+	Runtime time.Duration
+	// Targets to run, by name; empty runs all (see TargetNames).
+	Targets []string
+	// Workloads to run on each target; empty runs DefaultWorkloads.
+	Workloads []Workload
+	// WorkDir holds files, sockets and logs; empty makes a temporary one.
+	WorkDir string
+	// Keep leaves the work directory in place.
+	Keep bool
+	// Log receives progress; nil discards.
+	Log *slog.Logger
+}
+
+// target brings an NBD export up and returns its URI. Whatever it starts
+// it registers with env.defer_.
+type target struct {
+	name  string
+	start func(context.Context, *env) (string, error)
+}
+
+func targets() []target {
+	return []target{
+		{Baseline, startNbdkit},
+		{"refengine-lvol", startLvol},
+		{"refengine-raid1x2", startRaid(2)},
+		{"refengine-raid1x3", startRaid(3)},
+	}
+}
+
+// TargetNames lists the targets in the order they run.
+func TargetNames() []string {
+	var names []string
+	for _, t := range targets() {
+		names = append(names, t.name)
+	}
+	return names
+}
+
+// env is the state of one run: its directory, the processes it started
+// and what to undo at the end.
+type env struct {
+	cfg      Config
+	dir      string
+	log      *slog.Logger
+	nodes    map[string]*node
+	nodeErrs map[string]error
+	cleanups []func()
+	// buildErr is why there is no refengine binary, if there is none.
+	buildErr error
+}
+
+// defer_ registers fn to run when the run ends, last registered first.
+func (e *env) defer_(fn func()) { e.cleanups = append(e.cleanups, fn) }
+
+func (e *env) cleanup() {
+	for i := len(e.cleanups) - 1; i >= 0; i-- {
+		e.cleanups[i]()
+	}
+	e.cleanups = nil
+}
+
+// Run measures every selected target under every workload, in one go, and
+// returns the report. A target that cannot start gets results carrying the
+// error rather than stopping the run; Run's own error is for a run that
+// could not happen at all (bad config, missing fio).
+func Run(ctx context.Context, cfg Config) (Report, error) {
+	if err := cfg.fill(); err != nil {
+		return Report{}, err
+	}
+	rep := Report{
+		Started:  time.Now().UTC(),
+		Runtime:  cfg.Runtime.String(),
+		Size:     cfg.Size,
+		Baseline: Baseline,
+		Work:     cfg.Workloads,
+		Host: Host{
+			CPUs:          runtime.NumCPU(),
+			GoVersion:     runtime.Version(),
+			FioVersion:    version(ctx, cfg.Fio, "--version"),
+			NbdkitVersion: version(ctx, cfg.Nbdkit, "--version"),
+		},
+	}
+	e := &env{cfg: cfg, log: cfg.Log, nodes: map[string]*node{}, nodeErrs: map[string]error{}}
+	var err error
+	if e.dir, err = workDir(cfg); err != nil {
+		return Report{}, err
+	}
+	defer func() {
+		e.cleanup()
+		if !cfg.Keep && cfg.WorkDir == "" {
+			os.RemoveAll(e.dir)
+		}
+	}()
+	if e.cfg.Refengine == "" && needsRefengine(cfg.Targets) {
+		e.cfg.Refengine, e.buildErr = buildRefengine(ctx, e.dir)
+		if e.buildErr != nil {
+			e.log.Warn("refengine targets will fail", "err", e.buildErr)
+		}
+	}
+	for _, t := range targets() {
+		if !slices.Contains(cfg.Targets, t.name) {
+			continue
+		}
+		rep.Results = append(rep.Results, e.runTarget(ctx, t)...)
+		if ctx.Err() != nil {
+			return rep, ctx.Err()
+		}
+	}
+	ComputeRatios(rep.Results, Baseline)
+	return rep, nil
+}
+
+// runTarget starts t and runs every workload on it.
+func (e *env) runTarget(ctx context.Context, t target) []Result {
+	var out []Result
+	e.log.Info("starting target", "target", t.name)
+	uri, err := t.start(ctx, e)
+	for _, w := range e.cfg.Workloads {
+		r := Result{Target: t.name, Workload: w.Name}
+		if err != nil {
+			r.Error = fmt.Sprintf("start: %v", err)
+			out = append(out, r)
+			continue
+		}
+		e.log.Info("running fio", "target", t.name, "workload", w.Name, "uri", uri, "runtime", e.cfg.Runtime)
+		fctx, cancel := context.WithTimeout(ctx, e.cfg.Runtime+2*time.Minute)
+		res, ferr := RunFio(fctx, e.cfg.Fio, FioArgs(w, uri, e.cfg.Size, e.cfg.Runtime))
+		cancel()
+		if ferr != nil {
+			r.Error = ferr.Error()
+		} else {
+			r.Fio, r.MBps, r.IOPS = res, res.MBps(), res.IOPS()
+		}
+		e.log.Info("fio done", "target", t.name, "workload", w.Name, "MB/s", fmt.Sprintf("%.1f", r.MBps), "IOPS", fmt.Sprintf("%.0f", r.IOPS), "err", r.Error)
+		out = append(out, r)
+	}
+	return out
+}
+
+func (c *Config) fill() error {
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.Fio == "" {
+		c.Fio = "fio"
+	}
+	if c.Nbdkit == "" {
+		c.Nbdkit = "nbdkit"
+	}
+	if c.Size <= 0 || c.Size%(1<<20) != 0 {
+		return fmt.Errorf("size %d: must be a positive multiple of 1 MiB", c.Size)
+	}
+	if c.Runtime < time.Second {
+		return fmt.Errorf("runtime %s: must be at least 1s", c.Runtime)
+	}
+	if len(c.Workloads) == 0 {
+		c.Workloads = DefaultWorkloads()
+	}
+	all := TargetNames()
+	if len(c.Targets) == 0 {
+		c.Targets = all
+	}
+	for _, t := range c.Targets {
+		if !slices.Contains(all, t) {
+			return fmt.Errorf("unknown target %q (have %s)", t, strings.Join(all, ", "))
+		}
+	}
+	if _, err := exec.LookPath(c.Fio); err != nil {
+		return fmt.Errorf("fio: %w (install the Debian package fio)", err)
+	}
+	if slices.Contains(c.Targets, Baseline) {
+		if _, err := exec.LookPath(c.Nbdkit); err != nil {
+			return fmt.Errorf("nbdkit: %w (install the Debian package nbdkit)", err)
+		}
+	}
+	return nil
+}
+
+func needsRefengine(targets []string) bool {
+	return slices.ContainsFunc(targets, func(t string) bool { return t != Baseline })
+}
+
+func workDir(cfg Config) (string, error) {
+	if cfg.WorkDir != "" {
+		if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
+			return "", fmt.Errorf("work directory: %w", err)
+		}
+		return cfg.WorkDir, nil
+	}
+	dir, err := os.MkdirTemp("", "refbench-")
+	if err != nil {
+		return "", fmt.Errorf("work directory: %w", err)
+	}
+	return dir, nil
+}
+
+// buildRefengine builds ./cmd/refengine into dir.
+func buildRefengine(ctx context.Context, dir string) (string, error) {
+	out := filepath.Join(dir, "refengine")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/refengine")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/refengine: %w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return out, nil
+}
+
+// version returns the first line a program prints for flag, or "".
+func version(ctx context.Context, prog, flag string) string {
+	out, err := exec.CommandContext(ctx, prog, flag).Output()
+	if err != nil {
+		return ""
+	}
+	line, _, _ := strings.Cut(string(out), "\n")
+	return strings.TrimSpace(line)
+}

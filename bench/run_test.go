@@ -1,0 +1,66 @@
+package bench
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/internal/testtool"
+)
+
+// TestRunBaseline runs the real harness against nbdkit with fio for a
+// second per workload, and a refengine target whose binary is missing,
+// which must turn into error rows rather than stop the run.
+func TestRunBaseline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs fio and nbdkit")
+	}
+	fio := testtool.Require(t, "fio", "fio")
+	nbdkit := testtool.Require(t, "nbdkit", "nbdkit")
+	rep, err := Run(t.Context(), Config{
+		Refengine: "/nonexistent/refengine",
+		Fio:       fio,
+		Nbdkit:    nbdkit,
+		Size:      16 << 20,
+		Runtime:   time.Second,
+		Targets:   []string{Baseline, "refengine-lvol"},
+		WorkDir:   t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 4 {
+		t.Fatalf("results %+v, want 2 targets x 2 workloads", rep.Results)
+	}
+	for _, r := range rep.Results[:2] {
+		if r.Target != Baseline || r.Error != "" || r.MBps <= 0 || r.IOPS <= 0 || r.Ratio != 1 {
+			t.Errorf("baseline result %+v, want figures and ratio 1", r)
+		}
+	}
+	for _, r := range rep.Results[2:] {
+		if r.Target != "refengine-lvol" || !strings.Contains(r.Error, "refengine") || r.Ratio != 0 {
+			t.Errorf("result %+v, want an error naming refengine", r)
+		}
+	}
+	if rep.Host.FioVersion == "" || rep.Host.NbdkitVersion == "" {
+		t.Errorf("host %+v lacks tool versions", rep.Host)
+	}
+}
+
+func TestConfigRejects(t *testing.T) {
+	tests := map[string]Config{
+		"zero size":      {Size: 0, Runtime: time.Second},
+		"unaligned size": {Size: 1<<20 + 1, Runtime: time.Second},
+		"short runtime":  {Size: 1 << 20, Runtime: time.Millisecond},
+		"unknown target": {Size: 1 << 20, Runtime: time.Second, Targets: []string{"nope"}},
+		"fio missing":    {Size: 1 << 20, Runtime: time.Second, Fio: "/nonexistent/fio"},
+		"nbdkit missing": {Size: 1 << 20, Runtime: time.Second, Fio: "true", Nbdkit: "/nonexistent/nbdkit"},
+	}
+	for name, cfg := range tests {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Run(t.Context(), cfg); err == nil {
+				t.Fatal("Run succeeded, want an error")
+			}
+		})
+	}
+}

@@ -1,0 +1,117 @@
+// Command refbench runs fio (nbd engine) against nbdkit's file plugin, the
+// baseline, and against refengine's exports (one lvol, raid1 of two and of
+// three), prints a table of MB/s, IOPS and the ratio to the baseline, and
+// writes the figures as JSON. `make bench` runs it; see docs/benchmarks.md.
+//
+// Exit status: 0 every target measured, 1 some target failed (its rows
+// say why), 2 the run could not happen (flags, missing fio).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/faultline/faultline/bench"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("refbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		refengine = fs.String("refengine", "", "refengine binary (default: build ./cmd/refengine)")
+		fio       = fs.String("fio", "fio", "fio binary")
+		nbdkit    = fs.String("nbdkit", "nbdkit", "nbdkit binary")
+		runtime   = fs.Duration("runtime", 10*time.Second, "run time of each fio job")
+		size      = fs.String("size", "256MiB", "bytes each job spans (file and lvol size)")
+		out       = fs.String("out", "bench.json", "write the figures as JSON here (empty: don't)")
+		targets   = fs.String("targets", strings.Join(bench.TargetNames(), ","), "comma-separated targets to run")
+		workdir   = fs.String("workdir", "", "directory for files, sockets and logs (default: a temporary one, removed)")
+		keep      = fs.Bool("keep", false, "keep the temporary work directory")
+		quiet     = fs.Bool("quiet", false, "no progress on stderr")
+	)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: refbench [flags]\n\nflags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "refbench: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	n, err := bench.ParseSize(*size)
+	if err != nil {
+		fmt.Fprintf(stderr, "refbench: --size: %v\n", err)
+		return 2
+	}
+	level := slog.LevelInfo
+	if *quiet {
+		level = slog.LevelWarn
+	}
+	cfg := bench.Config{
+		Refengine: *refengine,
+		Fio:       *fio,
+		Nbdkit:    *nbdkit,
+		Size:      n,
+		Runtime:   *runtime,
+		Targets:   splitList(*targets),
+		WorkDir:   *workdir,
+		Keep:      *keep,
+		Log:       slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := bench.Run(ctx, cfg)
+	if err != nil && len(rep.Results) == 0 {
+		fmt.Fprintf(stderr, "refbench: %v\n", err)
+		return 2
+	}
+	if err := bench.WriteTable(stdout, rep.Results); err != nil {
+		fmt.Fprintf(stderr, "refbench: %v\n", err)
+		return 2
+	}
+	if *out != "" {
+		if err := bench.WriteJSON(*out, rep); err != nil {
+			fmt.Fprintf(stderr, "refbench: %v\n", err)
+			return 2
+		}
+		fmt.Fprintf(stderr, "figures written to %s\n", *out)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "refbench: %v\n", err)
+		return 1
+	}
+	for _, r := range rep.Results {
+		if r.Error != "" {
+			return 1
+		}
+	}
+	return 0
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
