@@ -189,6 +189,9 @@ type ReplicaSpec struct {
 	DiskUUID     string `json:"diskUUID,omitempty"`
 	Size         int64  `json:"size"`
 	BackingImage string `json:"backingImage,omitempty"`
+	// Deleting is set by DELETE /v1/replicas/{name}; the controller removes
+	// the replica from its engine and node, then the record.
+	Deleting bool `json:"deleting,omitempty"`
 }
 
 // ReplicaStatus is the replica's observed state.

@@ -1,0 +1,223 @@
+package manager
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/faultline/faultline/engine/api"
+)
+
+// Queue keys that are not "volume/<name>".
+const (
+	keyResync       = "resync"
+	keyEngineImages = "engineimages"
+	volumeKeyPrefix = "volume/"
+)
+
+// Controller reconciles the store toward the desired state. Work is keyed
+// by volume: every committed change to a volume, its replicas, engine or
+// snapshots queues that volume; node changes, heartbeat timeouts and a
+// periodic resync queue all of them. Attached volumes are re-queued every
+// MonitorInterval to poll their engines.
+type Controller struct {
+	m     *Manager
+	log   *slog.Logger
+	queue *workQueue
+
+	mu       sync.Mutex
+	failures map[string]int // key → consecutive failures, for backoff
+}
+
+func newController(m *Manager) *Controller {
+	return &Controller{m: m, log: m.log.With("component", "controller"), queue: newWorkQueue(), failures: map[string]int{}}
+}
+
+// onEvents maps committed changes to queue keys.
+func (c *Controller) onEvents(evs []api.Event) {
+	for _, ev := range evs {
+		switch ev.Kind {
+		case api.KindVolume:
+			c.queue.Add(volumeKeyPrefix + ev.Name)
+			c.queue.Add(keyEngineImages)
+		case api.KindReplica, api.KindEngine, api.KindSnapshot:
+			var obj struct {
+				Spec struct {
+					Volume string `json:"volume"`
+				} `json:"spec"`
+			}
+			if json.Unmarshal(ev.Object, &obj) == nil && obj.Spec.Volume != "" {
+				c.queue.Add(volumeKeyPrefix + obj.Spec.Volume)
+			}
+		case api.KindNode:
+			c.queue.Add(keyResync)
+		case api.KindEngineImage:
+			c.queue.Add(keyEngineImages)
+		}
+	}
+}
+
+// Run runs two workers, the node liveness check and the periodic resync
+// until ctx is done.
+func (c *Controller) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.worker(ctx)
+		}()
+	}
+	c.queue.Add(keyResync)
+	c.queue.Add(keyEngineImages)
+
+	livenessEvery := c.m.cfg.NodeTimeout / 5
+	if livenessEvery < 50*time.Millisecond {
+		livenessEvery = 50 * time.Millisecond
+	}
+	liveness := time.NewTicker(livenessEvery)
+	resync := time.NewTicker(c.m.cfg.ResyncInterval)
+	defer liveness.Stop()
+	defer resync.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			c.queue.ShutDown()
+			wg.Wait()
+			return nil
+		case <-liveness.C:
+			if err := c.checkNodes(); err != nil {
+				c.log.Error("node liveness", "err", err)
+			}
+		case <-resync.C:
+			c.queue.Add(keyResync)
+		}
+	}
+}
+
+func (c *Controller) worker(ctx context.Context) {
+	for {
+		key, ok := c.queue.Get()
+		if !ok {
+			return
+		}
+		err := c.process(ctx, key)
+		c.queue.Done(key)
+		c.mu.Lock()
+		if err != nil {
+			c.failures[key]++
+			n := c.failures[key]
+			c.mu.Unlock()
+			delay := backoff(n)
+			if ctx.Err() == nil {
+				c.log.Warn("reconcile failed", "key", key, "attempt", n, "retry_in", delay, "err", err)
+			}
+			c.queue.AddAfter(key, delay)
+			continue
+		}
+		delete(c.failures, key)
+		c.mu.Unlock()
+	}
+}
+
+// backoff doubles from 200ms up to 10s.
+func backoff(failures int) time.Duration {
+	d := 200 * time.Millisecond
+	for i := 1; i < failures && d < 10*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 10*time.Second)
+}
+
+func (c *Controller) process(ctx context.Context, key string) error {
+	switch {
+	case key == keyResync:
+		var vols []api.Volume
+		err := c.m.store.View(func(tx *Tx) error {
+			var err error
+			vols, err = list[api.Volume](tx, api.KindVolume, nil)
+			return err
+		})
+		for _, v := range vols {
+			c.queue.Add(volumeKeyPrefix + v.Name)
+		}
+		return err
+	case key == keyEngineImages:
+		return c.reconcileEngineImages()
+	case strings.HasPrefix(key, volumeKeyPrefix):
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		return c.reconcileVolume(ctx, strings.TrimPrefix(key, volumeKeyPrefix))
+	}
+	return nil
+}
+
+// checkNodes marks nodes down whose last heartbeat is older than the node
+// timeout. A node comes back up with its next heartbeat.
+func (c *Controller) checkNodes() error {
+	now := time.Now()
+	var stale []string
+	err := c.m.store.View(func(tx *Tx) error {
+		nodes, err := list[api.Node](tx, api.KindNode, nil)
+		for _, n := range nodes {
+			if n.Status.State == api.NodeUp && now.Sub(c.m.beats.lastSeen(n.Name)) > c.m.cfg.NodeTimeout {
+				stale = append(stale, n.Name)
+			}
+		}
+		return err
+	})
+	if err != nil || len(stale) == 0 {
+		return err
+	}
+	return c.m.store.Update(func(tx *Tx) error {
+		for _, name := range stale {
+			n, ok, err := get[api.Node](tx, api.KindNode, name)
+			if err != nil {
+				return err
+			}
+			// Re-check inside the transaction: a heartbeat may have won.
+			if !ok || n.Status.State != api.NodeUp || time.Since(c.m.beats.lastSeen(name)) <= c.m.cfg.NodeTimeout {
+				continue
+			}
+			n.Status.State = api.NodeDown
+			c.log.Warn("node missed heartbeats", "node", name, "timeout", c.m.cfg.NodeTimeout)
+			if err := tx.Put(api.KindNode, name, n); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// reconcileEngineImages keeps each engine image's reference count equal to
+// the number of volumes that name it in spec or status.
+func (c *Controller) reconcileEngineImages() error {
+	return c.m.store.Update(func(tx *Tx) error {
+		vols, err := list[api.Volume](tx, api.KindVolume, nil)
+		if err != nil {
+			return err
+		}
+		imgs, err := list[api.EngineImage](tx, api.KindEngineImage, nil)
+		if err != nil {
+			return err
+		}
+		for _, ei := range imgs {
+			n := 0
+			for _, v := range vols {
+				if v.Spec.EngineImage == ei.Name || v.Status.CurrentImage == ei.Name {
+					n++
+				}
+			}
+			if ei.Status.RefCount != n {
+				ei.Status.RefCount = n
+				if err := tx.Put(api.KindEngineImage, ei.Name, ei); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}

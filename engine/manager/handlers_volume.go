@@ -1,0 +1,250 @@
+package manager
+
+import (
+	"net/http"
+
+	"github.com/faultline/faultline/engine/api"
+)
+
+func (m *Manager) createVolume(w http.ResponseWriter, r *http.Request) error {
+	var req api.VolumeCreateRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		return err
+	}
+	req.Normalize()
+	if err := req.Validate(); err != nil {
+		return err
+	}
+	var vol api.Volume
+	err := m.store.Update(func(tx *Tx) error {
+		if _, ok, err := get[api.Volume](tx, api.KindVolume, req.Name); err != nil {
+			return err
+		} else if ok {
+			return api.Conflict("volume %q already exists", req.Name)
+		}
+		if req.BackingImage != "" {
+			bi, ok, err := get[api.BackingImage](tx, api.KindBackingImage, req.BackingImage)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return api.Invalid("backing image %q does not exist", req.BackingImage)
+			}
+			if bi.Status.Size > req.Size {
+				return api.Invalid("backing image %q is %d bytes, larger than the volume size %d", req.BackingImage, bi.Status.Size, req.Size)
+			}
+		}
+		if req.EngineImage != "" {
+			if _, ok, err := get[api.EngineImage](tx, api.KindEngineImage, req.EngineImage); err != nil {
+				return err
+			} else if !ok {
+				return api.Invalid("engine image %q does not exist", req.EngineImage)
+			}
+		}
+		vol = api.Volume{
+			Name: req.Name,
+			Spec: api.VolumeSpec{
+				Size:             req.Size,
+				NumberOfReplicas: req.NumberOfReplicas,
+				BackingImage:     req.BackingImage,
+				EngineImage:      req.EngineImage,
+				Frontend:         req.Frontend,
+			},
+			Status: api.VolumeStatus{
+				State:        api.VolumeCreating,
+				Robustness:   api.RobustnessUnknown,
+				CurrentImage: req.EngineImage,
+			},
+		}
+		return tx.Put(api.KindVolume, vol.Name, vol)
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, vol)
+	return nil
+}
+
+func (m *Manager) listVolumes(w http.ResponseWriter, r *http.Request) error {
+	return listAll[api.Volume](m, w, api.KindVolume, nil)
+}
+
+func (m *Manager) getVolume(w http.ResponseWriter, r *http.Request) error {
+	return getOne[api.Volume](m, w, r, api.KindVolume, false)
+}
+
+// updateVolume loads the named volume, lets fn change it (or refuse with an
+// error) and stores it, all in one transaction; it answers with the result.
+func (m *Manager) updateVolume(w http.ResponseWriter, r *http.Request, status int, fn func(tx *Tx, v *api.Volume) error) error {
+	name, err := pathName(r, api.KindVolume, false)
+	if err != nil {
+		return err
+	}
+	var vol api.Volume
+	err = m.store.Update(func(tx *Tx) error {
+		v, ok, err := get[api.Volume](tx, api.KindVolume, name)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return api.NotFound(api.KindVolume, name)
+		}
+		if err := fn(tx, &v); err != nil {
+			return err
+		}
+		vol = v
+		return tx.Put(api.KindVolume, v.Name, v)
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, status, vol)
+	return nil
+}
+
+// deleteVolume marks the volume deleting; the volume controller detaches
+// it, deletes its replicas and engine, and finally removes it.
+func (m *Manager) deleteVolume(w http.ResponseWriter, r *http.Request) error {
+	return m.updateVolume(w, r, http.StatusAccepted, func(tx *Tx, v *api.Volume) error {
+		v.Spec.NodeID = ""
+		v.Status.State = api.VolumeDeleting
+		return nil
+	})
+}
+
+func (m *Manager) attachVolume(w http.ResponseWriter, r *http.Request) error {
+	var req api.AttachRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		return err
+	}
+	if err := api.ValidateName(api.KindNode, req.Node); err != nil {
+		return err
+	}
+	return m.updateVolume(w, r, http.StatusAccepted, func(tx *Tx, v *api.Volume) error {
+		node, ok, err := get[api.Node](tx, api.KindNode, req.Node)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return api.Invalid("node %q does not exist", req.Node)
+		}
+		if node.Status.State != api.NodeUp {
+			return api.Conflict("node %q is %s", req.Node, node.Status.State)
+		}
+		switch {
+		case v.Spec.NodeID == req.Node:
+			return nil // already attached or attaching there: idempotent
+		case v.Spec.NodeID != "":
+			return api.Conflict("volume %q is attached to node %q; detach it first", v.Name, v.Spec.NodeID)
+		case v.Status.State != api.VolumeDetached:
+			return api.Conflict("volume %q is %s; it can be attached when detached", v.Name, v.Status.State)
+		}
+		v.Spec.NodeID = req.Node
+		v.Status.State = api.VolumeAttaching
+		return nil
+	})
+}
+
+func (m *Manager) detachVolume(w http.ResponseWriter, r *http.Request) error {
+	if r.ContentLength != 0 {
+		var empty struct{}
+		if err := decodeBody(w, r, &empty); err != nil {
+			return err
+		}
+	}
+	return m.updateVolume(w, r, http.StatusAccepted, func(tx *Tx, v *api.Volume) error {
+		if v.Status.State == api.VolumeDeleting || v.Status.State == api.VolumeCreating {
+			return api.Conflict("volume %q is %s", v.Name, v.Status.State)
+		}
+		if v.Spec.NodeID == "" {
+			return nil
+		}
+		v.Spec.NodeID = ""
+		if v.Status.State == api.VolumeAttached || v.Status.State == api.VolumeAttaching {
+			v.Status.State = api.VolumeDetaching
+		}
+		return nil
+	})
+}
+
+// snapshotVolume records a snapshot request; the controller takes it through
+// the engine on every replica and marks it ready or error.
+func (m *Manager) snapshotVolume(w http.ResponseWriter, r *http.Request) error {
+	var req api.SnapshotRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		return err
+	}
+	if err := api.ValidateName(api.KindSnapshot, req.Name); err != nil {
+		return err
+	}
+	name, err := pathName(r, api.KindVolume, false)
+	if err != nil {
+		return err
+	}
+	var snap api.Snapshot
+	err = m.store.Update(func(tx *Tx) error {
+		v, ok, err := get[api.Volume](tx, api.KindVolume, name)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return api.NotFound(api.KindVolume, name)
+		}
+		if v.Status.State != api.VolumeAttached {
+			return api.Conflict("volume %q is %s; snapshots need an attached volume", v.Name, v.Status.State)
+		}
+		snap = api.Snapshot{
+			Name:   api.SnapshotResourceName(v.Name, req.Name),
+			Spec:   api.SnapshotSpec{Volume: v.Name, SnapshotName: req.Name},
+			Status: api.SnapshotStatus{State: api.SnapshotCreating},
+		}
+		if _, ok, err := get[api.Snapshot](tx, api.KindSnapshot, snap.Name); err != nil {
+			return err
+		} else if ok {
+			return api.Conflict("snapshot %q of volume %q already exists", req.Name, v.Name)
+		}
+		return tx.Put(api.KindSnapshot, snap.Name, snap)
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, snap)
+	return nil
+}
+
+// upgradeVolume changes the volume's engine image. A detached volume takes
+// it at once; an attached one only when healthy, live, by the controller.
+func (m *Manager) upgradeVolume(w http.ResponseWriter, r *http.Request) error {
+	var req api.UpgradeRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		return err
+	}
+	if err := api.ValidateName(api.KindEngineImage, req.EngineImage); err != nil {
+		return err
+	}
+	return m.updateVolume(w, r, http.StatusAccepted, func(tx *Tx, v *api.Volume) error {
+		ei, ok, err := get[api.EngineImage](tx, api.KindEngineImage, req.EngineImage)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return api.Invalid("engine image %q does not exist", req.EngineImage)
+		}
+		if ei.Status.State != api.EngineImageReady {
+			return api.Conflict("engine image %q is %s", ei.Name, ei.Status.State)
+		}
+		switch v.Status.State {
+		case api.VolumeDetached:
+			v.Spec.EngineImage = req.EngineImage
+			v.Status.CurrentImage = req.EngineImage
+			return nil
+		case api.VolumeAttached:
+			if v.Status.Robustness != api.RobustnessHealthy {
+				return api.Conflict("volume %q is %s; live upgrade needs a healthy volume", v.Name, v.Status.Robustness)
+			}
+			v.Spec.EngineImage = req.EngineImage
+			return nil
+		}
+		return api.Conflict("volume %q is %s; upgrade needs it attached (live) or detached (offline)", v.Name, v.Status.State)
+	})
+}

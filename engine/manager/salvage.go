@@ -1,0 +1,67 @@
+package manager
+
+import (
+	"time"
+
+	"github.com/faultline/faultline/engine/api"
+)
+
+// SalvageWindow is how close to the last failure a replica must have failed
+// to be revived by auto-salvage.
+const SalvageWindow = time.Minute
+
+// salvageCandidates picks the failed replicas auto-salvage may revive when
+// no replica of a volume is usable: those on up nodes that were healthy
+// once, failed within SalvageWindow of the latest failure, and hold the
+// newest data (the highest revision). A stale replica is never revived over
+// a fresher one.
+//
+// preferOldest re-introduces the defect upgrade-crash-loses-attachment: it
+// keeps the replicas with the lowest revision instead.
+func salvageCandidates(reps []api.Replica, nodeUp func(string) bool, preferOldest bool) []api.Replica {
+	var failed []api.Replica
+	var latest time.Time
+	for _, r := range reps {
+		if r.Spec.Deleting || r.Status.FailedAt.IsZero() || r.Status.HealthyAt.IsZero() || !nodeUp(r.Spec.Node) {
+			continue
+		}
+		failed = append(failed, r)
+		if r.Status.FailedAt.After(latest) {
+			latest = r.Status.FailedAt
+		}
+	}
+	var recent []api.Replica
+	for _, r := range failed {
+		if latest.Sub(r.Status.FailedAt) <= SalvageWindow {
+			recent = append(recent, r)
+		}
+	}
+	if len(recent) == 0 {
+		return nil
+	}
+	pick := recent[0].Status.Revision
+	for _, r := range recent {
+		if (!preferOldest && r.Status.Revision > pick) || (preferOldest && r.Status.Revision < pick) {
+			pick = r.Status.Revision
+		}
+	}
+	var out []api.Replica
+	for _, r := range recent {
+		if r.Status.Revision == pick {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// robustness derives a volume's robustness from its replicas' modes: RW
+// replicas ≥ wanted → healthy, some → degraded, none → faulted.
+func robustness(rw, wanted int) string {
+	switch {
+	case rw >= wanted:
+		return api.RobustnessHealthy
+	case rw > 0:
+		return api.RobustnessDegraded
+	}
+	return api.RobustnessFaulted
+}
