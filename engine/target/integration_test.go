@@ -1,0 +1,288 @@
+package target
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/engine/jsonrpc"
+	"github.com/faultline/faultline/engine/nbd"
+)
+
+// refengineBin is the refengine binary TestMain builds for the tests that
+// run real node processes; empty under -short.
+var refengineBin string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	dir, err := os.MkdirTemp("", "refengine-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	refengineBin = filepath.Join(dir, "refengine")
+	build := exec.Command("go", "build", "-o", refengineBin, "github.com/faultline/faultline/cmd/refengine")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build refengine:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// node is a `refengine node` process.
+type node struct {
+	t       *testing.T
+	name    string
+	dir     string
+	sock    string
+	args    []string
+	cmd     *exec.Cmd
+	nbdAddr string
+	exited  chan struct{}
+	logMu   sync.Mutex
+	log     bytes.Buffer
+}
+
+var readyRE = regexp.MustCompile(`msg="node ready".*nbd_listen=(\S+)`)
+
+// startNode starts a node with one 128 MiB disk "disk0" in dir.
+func startNode(t *testing.T, name, dir string) *node {
+	t.Helper()
+	if refengineBin == "" {
+		t.Skip("integration test: runs real processes (skipped with -short)")
+	}
+	n := &node{t: t, name: name, dir: dir, sock: filepath.Join(dir, "rpc.sock")}
+	n.args = []string{"node", "--name", name, "--data-dir", dir, "--rpc-socket", n.sock,
+		"--nbd-listen", "127.0.0.1:0", "--disk", "disk0=disk0.img:128M"}
+	n.start()
+	t.Cleanup(func() { n.kill() })
+	return n
+}
+
+func (n *node) start() {
+	n.t.Helper()
+	n.cmd = exec.Command(refengineBin, n.args...)
+	stderr, err := n.cmd.StderrPipe()
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	if err := n.cmd.Start(); err != nil {
+		n.t.Fatal(err)
+	}
+	n.exited = make(chan struct{})
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			n.logMu.Lock()
+			n.log.WriteString(line + "\n")
+			n.logMu.Unlock()
+			if m := readyRE.FindStringSubmatch(line); m != nil {
+				select {
+				case ready <- m[1]:
+				default:
+				}
+			}
+		}
+		io.Copy(io.Discard, stderr)
+		n.cmd.Wait()
+		close(n.exited)
+	}()
+	select {
+	case n.nbdAddr = <-ready:
+	case <-n.exited:
+		n.t.Fatalf("node %s exited before it was ready:\n%s", n.name, n.logs())
+	case <-time.After(30 * time.Second):
+		n.t.Fatalf("node %s not ready after 30s:\n%s", n.name, n.logs())
+	}
+}
+
+func (n *node) logs() string {
+	n.logMu.Lock()
+	defer n.logMu.Unlock()
+	return n.log.String()
+}
+
+// kill sends SIGKILL and waits for the process to go.
+func (n *node) kill() {
+	if n.cmd == nil || n.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-n.exited:
+		return
+	default:
+	}
+	n.cmd.Process.Kill()
+	<-n.exited
+}
+
+func (n *node) client(ctx context.Context) *jsonrpc.Client {
+	n.t.Helper()
+	c, err := jsonrpc.Dial(ctx, "unix", n.sock)
+	if err != nil {
+		n.t.Fatalf("dial %s: %v\n%s", n.name, err, n.logs())
+	}
+	n.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func call(t *testing.T, c *jsonrpc.Client, method string, params, result any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.Call(ctx, method, params, result); err != nil {
+		t.Fatalf("%s %v: %v", method, params, err)
+	}
+}
+
+// TestNodeSurvivesSIGKILL builds lvols and snapshots on a node, kills it
+// with SIGKILL, restarts it and finds them again with their data.
+func TestNodeSurvivesSIGKILL(t *testing.T) {
+	ctx := context.Background()
+	n := startNode(t, "n1", t.TempDir())
+	c := n.client(ctx)
+	var lvs, vol, snap string
+	call(t, c, "bdev_lvol_create_lvstore", map[string]any{"bdev_name": "disk0", "lvs_name": "lvs0", "cluster_sz": 1 << 20}, &lvs)
+	call(t, c, "bdev_lvol_create", map[string]any{"lvs_name": "lvs0", "lvol_name": "vol", "size_in_mib": 16, "thin_provision": true}, &vol)
+	call(t, c, "nbd_export_start", map[string]any{"bdev_name": "lvs0/vol", "export_name": "vol"}, nil)
+
+	before := pattern(21, 2<<20)
+	after := pattern(42, 1<<20)
+	writeExport(t, n.nbdAddr, "vol", 0, before)
+	call(t, c, "bdev_lvol_snapshot", map[string]any{"lvol_name": "lvs0/vol", "snapshot_name": "snap1"}, &snap)
+	writeExport(t, n.nbdAddr, "vol", 4<<20, after) // into the new head
+	call(t, c, "bdev_lvol_set_xattr", map[string]any{"name": "lvs0/vol", "xattr_name": "revision", "xattr_value": "2"}, nil)
+
+	n.kill()
+	n.start()
+	c = n.client(ctx)
+	var bdevs []bdevInfo
+	call(t, c, "bdev_get_bdevs", map[string]any{"name": "lvs0/vol"}, &bdevs)
+	if len(bdevs) != 1 || bdevs[0].Name != vol || bdevs[0].DriverSpecific.Lvol.BaseSnapshot != "snap1" {
+		t.Fatalf("vol after restart = %+v, want uuid %s with parent snap1", bdevs, vol)
+	}
+	call(t, c, "bdev_get_bdevs", map[string]any{"name": snap}, &bdevs)
+	if !bdevs[0].DriverSpecific.Lvol.Snapshot {
+		t.Errorf("snapshot after restart = %+v", bdevs[0])
+	}
+	var rev string
+	call(t, c, "bdev_lvol_get_xattr", map[string]any{"name": "lvs0/vol", "xattr_name": "revision"}, &rev)
+	if rev != "2" {
+		t.Errorf("xattr after restart = %q, want 2", rev)
+	}
+	call(t, c, "nbd_export_start", map[string]any{"bdev_name": "lvs0/vol", "export_name": "vol"}, nil)
+	if got := readExport(t, n.nbdAddr, "vol", 0, len(before)); !bytes.Equal(got, before) {
+		t.Error("data written before the snapshot lost after SIGKILL")
+	}
+	if got := readExport(t, n.nbdAddr, "vol", 4<<20, len(after)); !bytes.Equal(got, after) {
+		t.Error("data written after the snapshot lost after SIGKILL")
+	}
+}
+
+// TestNodeCleanShutdown: SIGTERM exits 0 and removes the socket and its
+// lock; a second node on the same socket is refused while the first runs.
+func TestNodeCleanShutdown(t *testing.T) {
+	dir := t.TempDir()
+	n := startNode(t, "n1", dir)
+	other := exec.Command(refengineBin, "node", "--name", "n2", "--data-dir", t.TempDir(), "--rpc-socket", n.sock, "--nbd-listen", "127.0.0.1:0")
+	out, err := other.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "in use") {
+		t.Errorf("second node on the same socket: err %v, output %s", err, out)
+	}
+	n.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-n.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("node did not stop on SIGTERM")
+	}
+	if code := n.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit code %d after SIGTERM\n%s", code, n.logs())
+	}
+	for _, p := range []string{n.sock, n.sock + ".lock"} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s left after shutdown", p)
+		}
+	}
+}
+
+func TestNodeBadFlags(t *testing.T) {
+	if refengineBin == "" {
+		t.Skip("needs the refengine binary (skipped with -short)")
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown flag", []string{"--bogus"}, "not defined"},
+		{"missing name", []string{"--data-dir", "d", "--rpc-socket", "s", "--nbd-listen", "127.0.0.1:1"}, "--name is required"},
+		{"bad disk", []string{"--name", "n", "--data-dir", "d", "--rpc-socket", "s", "--nbd-listen", "127.0.0.1:1", "--disk", "nopath"}, "NAME=PATH"},
+		{"bad size", []string{"--name", "n", "--data-dir", "d", "--rpc-socket", "s", "--nbd-listen", "127.0.0.1:1", "--disk", "d=x:12Q"}, "size"},
+		{"bad address", []string{"--name", "n", "--data-dir", "d", "--rpc-socket", "s", "--nbd-listen", "localhost"}, "listen address"},
+		{"extra args", []string{"--name", "n", "--data-dir", "d", "--rpc-socket", "s", "--nbd-listen", "127.0.0.1:1", "extra"}, "unexpected arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(refengineBin, append([]string{"node"}, tt.args...)...)
+			out, err := cmd.CombinedOutput()
+			if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), tt.want) {
+				t.Errorf("exit %v, output %q; want exit 2 mentioning %q", err, out, tt.want)
+			}
+		})
+	}
+}
+
+func dialExport(t *testing.T, addr, export string) *nbd.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := nbd.Dial(ctx, "tcp", addr, export)
+	if err != nil {
+		t.Fatalf("nbd dial %s/%s: %v", addr, export, err)
+	}
+	return c
+}
+
+func writeExport(t *testing.T, addr, export string, off int64, data []byte) {
+	t.Helper()
+	c := dialExport(t, addr, export)
+	defer c.Close()
+	if _, err := c.WriteAt(data, off); err != nil {
+		t.Fatalf("nbd write: %v", err)
+	}
+	if err := c.Flush(); err != nil {
+		t.Fatalf("nbd flush: %v", err)
+	}
+}
+
+func readExport(t *testing.T, addr, export string, off int64, n int) []byte {
+	t.Helper()
+	c := dialExport(t, addr, export)
+	defer c.Close()
+	buf := make([]byte, n)
+	if _, err := c.ReadAt(buf, off); err != nil {
+		t.Fatalf("nbd read: %v", err)
+	}
+	return buf
+}
