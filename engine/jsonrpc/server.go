@@ -89,6 +89,9 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	for {
 		conn, err := l.Accept()
 		if err != nil {
+			// Close here too: the closing goroutine may still be removing
+			// the socket's files, and the caller may exit right after.
+			l.Close()
 			if ctx.Err() != nil {
 				return nil
 			}
