@@ -1,19 +1,11 @@
 package checkers
 
 import (
-	"io"
 	"strconv"
 	"time"
 
 	"github.com/faultline/faultline/timeline"
 )
-
-// Device is what the data checkers read: a volume's frontend, a replica
-// export, a file. Any NBD client or bdev fits.
-type Device interface {
-	io.ReaderAt
-	Size() int64
-}
 
 // Record stamps v with the current time when it has none and, when rec is
 // not nil, adds it to the timeline as a KindChecker event on the checker's

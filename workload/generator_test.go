@@ -157,12 +157,15 @@ func TestRunStopsOnCancel(t *testing.T) {
 		_, err := g.Run(ctx, dev)
 		done <- err
 	}()
-	deadline := time.Now().Add(10 * time.Second)
+	ticker := time.NewTicker(time.Millisecond)
+	defer ticker.Stop()
+	deadline := time.After(10 * time.Second)
 	for g.History().Counts().OK < 5 {
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline:
 			t.Fatal("no writes within 10s")
+		case <-ticker.C:
 		}
-		time.Sleep(time.Millisecond)
 	}
 	cancel()
 	if err := <-done; err != nil {
