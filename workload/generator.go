@@ -115,8 +115,11 @@ func New(cfg Config) (*Generator, error) {
 	default:
 		return nil, fmt.Errorf("workload config: unknown pattern %q (want sequential, random or hotspot)", cfg.Pattern)
 	}
-	if cfg.Rate < 0 || cfg.Count < 0 || cfg.Duration < 0 || cfg.FlushEvery < 0 || cfg.Concurrency < 0 {
-		return nil, fmt.Errorf("workload config: negative rate, count, duration, flush interval or concurrency")
+	if !(cfg.Rate == 0 || cfg.Rate >= 0.001) {
+		return nil, fmt.Errorf("workload config: rate %v writes/s (want 0 for unlimited, or at least 0.001)", cfg.Rate)
+	}
+	if cfg.Count < 0 || cfg.Duration < 0 || cfg.FlushEvery < 0 || cfg.Concurrency < 0 {
+		return nil, fmt.Errorf("workload config: negative count, duration, flush interval or concurrency")
 	}
 	if cfg.Concurrency == 0 {
 		cfg.Concurrency = 1

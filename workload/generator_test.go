@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"sync"
 	"syscall"
@@ -232,6 +233,8 @@ func TestConfigErrors(t *testing.T) {
 		{"misaligned region", Config{Offset: 100}},
 		{"pattern", Config{Pattern: "zigzag"}},
 		{"negative rate", Config{Rate: -1}},
+		{"rate too small", Config{Rate: 1e-9}},
+		{"rate NaN", Config{Rate: math.NaN()}},
 		{"negative count", Config{Count: -1}},
 	}
 	for _, tt := range tests {

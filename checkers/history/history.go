@@ -61,6 +61,11 @@ func (c Checker) Check(ctx context.Context, h *workload.History, dev checkers.De
 	if maxEvidence <= 0 {
 		maxEvidence = DefaultMaxEvidence
 	}
+	bs := h.BlockSize()
+	if err := workload.CheckBlockSize(bs); err != nil {
+		return checkers.Record(c.Recorder, checkers.Verdict{Checker: Name, Outcome: checkers.Unknown,
+			Summary: fmt.Sprintf("history of %q: %v", h.Volume(), err)})
+	}
 	ops := h.Ops()
 	blocks, byID, durable := c.index(ops)
 	offsets := make([]int64, 0, len(blocks))
@@ -70,7 +75,6 @@ func (c Checker) Check(ctx context.Context, h *workload.History, dev checkers.De
 	slices.Sort(offsets)
 
 	r := &result{max: maxEvidence}
-	bs := h.BlockSize()
 	if err := readBlocks(ctx, dev, offsets, bs, func(off int64, data []byte, err error) {
 		r.blocks++
 		if err != nil {

@@ -170,3 +170,9 @@ func TestCheckCancelledAndRecorded(t *testing.T) {
 		t.Fatalf("events %+v", ev)
 	}
 }
+
+func TestCheckZeroHistory(t *testing.T) {
+	if v := (Checker{}).Check(context.Background(), &workload.History{}, newMem(1)); v.Outcome != checkers.Unknown {
+		t.Fatalf("zero history: %+v", v)
+	}
+}
