@@ -156,6 +156,9 @@ func withContext(ctx context.Context, nc net.Conn, f func() error) error {
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
 	err := f()
 	if !stop() {
+		if err == nil {
+			return ctx.Err()
+		}
 		return fmt.Errorf("%w (%w)", ctx.Err(), err)
 	}
 	if err != nil {

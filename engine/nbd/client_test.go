@@ -370,3 +370,30 @@ func waitUntil(t testing.TB, cond func() bool) {
 		}
 	}
 }
+
+func TestDialContextCancelled(t *testing.T) {
+	// A listener that accepts but never speaks: only ctx can end Dial.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if nc, err := l.Accept(); err == nil {
+			accepted <- nc
+		}
+	}()
+	ctx, cancel := context.WithCancel(t.Context())
+	dialed := make(chan error, 1)
+	go func() {
+		_, err := Dial(ctx, "tcp", l.Addr().String(), "disk")
+		dialed <- err
+	}()
+	nc := waitFor(t, accepted)
+	defer nc.Close()
+	cancel()
+	if err := waitFor(t, dialed); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Dial after cancel: %v", err)
+	}
+}

@@ -208,7 +208,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 }
 
 // handle serves one already accepted connection and returns when it is
-// closed. It exists for tests and for callers with their own accept loop.
+// closed. The fuzz tests drive the server through it over net.Pipe.
 func (s *Server) handle(nc net.Conn) {
 	c := s.newConn(nc)
 	if c == nil {
