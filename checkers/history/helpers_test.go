@@ -36,7 +36,7 @@ func (d *memDevice) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // put stores the block of write op at its offset.
-func (d *memDevice) put(t *testing.T, op workload.Op) {
+func (d *memDevice) put(t testing.TB, op workload.Op) {
 	t.Helper()
 	h := workload.Header{Volume: vol, Offset: op.Offset, WriteID: op.WriteID, Generation: op.Generation, Writer: op.Writer}
 	if err := workload.Encode(d.data[op.Offset:op.Offset+bs], h); err != nil {
@@ -58,7 +58,7 @@ func flush(ms int) workload.Op {
 
 // history builds a History with exactly these ops and times, through the
 // same JSON path a saved history takes.
-func history(t *testing.T, ops ...workload.Op) *workload.History {
+func history(t testing.TB, ops ...workload.Op) *workload.History {
 	t.Helper()
 	for i := range ops {
 		ops[i].ID = uint64(i + 1)
