@@ -36,6 +36,11 @@ func (t *Target) nbdHandlers(m map[string]jsonrpc.Handler) {
 		if v.base != nil && v.base.store != nil {
 			return nil, errnoError(syscall.EBUSY) // the lvstore owns its base bdev
 		}
+		// A writer beside a raid or another writer would bypass it; readers
+		// are always welcome.
+		if !p.ReadOnly && t.claimOf(v) == claimExclusive {
+			return nil, errnoError(syscall.EBUSY)
+		}
 		if err := t.nbd.AddExport(name, v.dev, nbd.ExportOptions{ReadOnly: p.ReadOnly, Description: v.name}); err != nil {
 			return nil, syncErrorOr(err, syscall.EEXIST)
 		}
