@@ -127,6 +127,9 @@ func layoutPicture(sc Scenario) *picture {
 			evs = append(evs, e)
 		}
 	}
+	if len(evs) == 0 && len(sc.Verdicts) == 0 {
+		return nil
+	}
 	sortEvents(evs)
 	t0, t1 := sc.Start, sc.End
 	for _, e := range evs {
