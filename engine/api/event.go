@@ -30,4 +30,6 @@ type Event struct {
 type EventList struct {
 	Events []Event `json:"events"`
 	Next   uint64  `json:"next"`
+	// Last is the newest seq the manager has assigned when it answered.
+	Last uint64 `json:"last"`
 }

@@ -65,7 +65,7 @@ func (m *Manager) getEvents(w http.ResponseWriter, r *http.Request) error {
 			if len(evs) > 0 {
 				next = evs[len(evs)-1].Seq
 			}
-			writeJSON(w, http.StatusOK, api.EventList{Events: append([]api.Event{}, evs...), Next: next})
+			writeJSON(w, http.StatusOK, api.EventList{Events: append([]api.Event{}, evs...), Next: next, Last: last})
 			return nil
 		}
 		select {

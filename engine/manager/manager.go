@@ -29,6 +29,8 @@ type Config struct {
 	// OverProvisioningPercent bounds the sum of replica sizes scheduled on a
 	// disk, as a percentage of its total bytes (lvols are thin).
 	OverProvisioningPercent int
+	// EventRetention is how many events the store keeps (0 = default).
+	EventRetention uint64
 	// Agents reaches nodes' instance managers; nil means NewRPCDialer().
 	Agents AgentDialer
 	// Defects are the defect switches turned on (see DESIGN.md).
@@ -83,6 +85,9 @@ func Open(cfg Config) (*Manager, error) {
 	st, err := OpenStore(filepath.Join(cfg.DataDir, "manager.db"))
 	if err != nil {
 		return nil, err
+	}
+	if cfg.EventRetention > 0 {
+		st.retention = cfg.EventRetention
 	}
 	m := &Manager{cfg: cfg, log: cfg.Logger, store: st, beats: newHeartbeats()}
 	m.ctrl = newController(m)

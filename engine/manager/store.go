@@ -270,3 +270,16 @@ func list[T any](t *Tx, kind string, keep func(T) bool) ([]T, error) {
 	})
 	return out, err
 }
+
+// LastSeq returns the newest event seq assigned (0 when none yet).
+func (s *Store) LastSeq() (uint64, error) {
+	var last uint64
+	err := s.View(func(tx *Tx) error {
+		b, err := tx.bucket(bucketEvents)
+		if err == nil {
+			last = b.Sequence()
+		}
+		return err
+	})
+	return last, err
+}
