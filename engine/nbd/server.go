@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/faultline/faultline/engine/bdev"
@@ -132,15 +133,7 @@ func (s *Server) Exports() []ExportInfo {
 			Connections: len(e.conns),
 		})
 	}
-	slices.SortFunc(out, func(a, b ExportInfo) int {
-		if a.Name < b.Name {
-			return -1
-		}
-		if a.Name > b.Name {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b ExportInfo) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
