@@ -19,8 +19,8 @@ const Baseline = "nbdkit-file"
 
 // Config is one benchmark run.
 type Config struct {
-	// Refengine is the refengine binary; empty builds ./cmd/refengine
-	// into the work directory (the current directory must be the module).
+	// Refengine is the refengine binary; empty builds cmd/refengine into
+	// the work directory (the current directory must be in the module).
 	Refengine string
 	// Fio and Nbdkit are the programs to run.
 	Fio, Nbdkit string
@@ -223,14 +223,18 @@ func workDir(cfg Config) (string, error) {
 	return dir, nil
 }
 
-// buildRefengine builds ./cmd/refengine into dir.
+// refenginePkg is the refengine command, built when no binary is given.
+const refenginePkg = "github.com/faultline/faultline/cmd/refengine"
+
+// buildRefengine builds the refengine command into dir. The current
+// directory must be inside the module.
 func buildRefengine(ctx context.Context, dir string) (string, error) {
 	out := filepath.Join(dir, "refengine")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/refengine")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, refenginePkg)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/refengine: %w: %s", err, strings.TrimSpace(stderr.String()))
+		return "", fmt.Errorf("go build %s: %w: %s", refenginePkg, err, strings.TrimSpace(stderr.String()))
 	}
 	return out, nil
 }

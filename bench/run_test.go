@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -62,5 +63,42 @@ func TestConfigRejects(t *testing.T) {
 				t.Fatal("Run succeeded, want an error")
 			}
 		})
+	}
+}
+
+// TestRunRefengine builds refengine and runs the harness against a single
+// lvol and a raid1 of a local and a remote lvol, each for a second: the
+// node processes start, take their JSON-RPC configuration and serve fio.
+func TestRunRefengine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds refengine and runs node processes with fio")
+	}
+	fio := testtool.Require(t, "fio", "fio")
+	dir := t.TempDir()
+	bin, err := buildRefengine(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(t.Context(), Config{
+		Refengine: bin,
+		Fio:       fio,
+		Size:      16 << 20,
+		Runtime:   time.Second,
+		Targets:   []string{"refengine-lvol", "refengine-raid1x2"},
+		WorkDir:   filepath.Join(dir, "work"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 4 {
+		t.Fatalf("results %+v, want 2 targets x 2 workloads", rep.Results)
+	}
+	for _, r := range rep.Results {
+		if r.Error != "" || r.MBps <= 0 || r.IOPS <= 0 {
+			t.Errorf("%s/%s: %+v, want figures", r.Target, r.Workload, r)
+		}
+		if r.Ratio != 0 {
+			t.Errorf("%s/%s: ratio %v without a baseline run", r.Target, r.Workload, r.Ratio)
+		}
 	}
 }
