@@ -165,6 +165,7 @@ func TestInteropFio(t *testing.T) {
 	ts.addFile(t, "disk", size)
 	out := run(t, fio, "--name=verify", "--ioengine=nbd", "--uri="+ts.exportURI("disk"),
 		"--rw=randwrite", "--bs=4k", "--iodepth=16", "--size=16m", "--verify=crc32c", "--do_verify=1",
+		"--verify_state_save=0", // keep fio from writing state files into the package directory
 		"--output-format=json")
 	var res struct {
 		Jobs []struct {
