@@ -10,6 +10,8 @@ import (
 	"fmt"
 
 	"github.com/faultline/faultline/cluster"
+	"github.com/faultline/faultline/engine/api"
+	"github.com/faultline/faultline/engine/client"
 )
 
 // Fault is one kind of damage done to the system under test.
@@ -93,10 +95,10 @@ func (f *engineCrash) Inject(ctx context.Context) error {
 }
 func (f *engineCrash) Heal(ctx context.Context) error { return nil }
 
-// ReplicaDeleter deletes a replica through the control plane's API
-// (engine/client's client has this method).
+// ReplicaDeleter deletes a replica through the control plane's API;
+// *engine/client.Client is one.
 type ReplicaDeleter interface {
-	DeleteReplica(ctx context.Context, name string) error
+	DeleteReplica(ctx context.Context, name string) (api.Replica, error)
 }
 
 // ReplicaDelete deletes a replica through the API. Heal does nothing: the
@@ -114,9 +116,11 @@ type replicaDelete struct {
 func (f *replicaDelete) Name() string              { return "replica-delete" }
 func (f *replicaDelete) Params() map[string]string { return map[string]string{"replica": f.replica} }
 func (f *replicaDelete) Inject(ctx context.Context) error {
-	if err := f.api.DeleteReplica(ctx, f.replica); err != nil {
+	if _, err := f.api.DeleteReplica(ctx, f.replica); err != nil {
 		return fmt.Errorf("replica delete %s: %w", f.replica, err)
 	}
 	return nil
 }
 func (f *replicaDelete) Heal(ctx context.Context) error { return nil }
+
+var _ ReplicaDeleter = (*client.Client)(nil)

@@ -44,8 +44,11 @@ type Config struct {
 	// MinBackoff and MaxBackoff bound the supervisor's restart delay;
 	// defaults 200ms and 5s.
 	MinBackoff, MaxBackoff time.Duration
-	Timeline               *timeline.Recorder // restarts are recorded here; one is made when nil
-	Logger                 *slog.Logger
+	// KeepProcesses lets the processes outlive this one (--keep-cluster);
+	// otherwise the kernel kills them when it exits (Pdeathsig).
+	KeepProcesses bool
+	Timeline      *timeline.Recorder // restarts are recorded here; one is made when nil
+	Logger        *slog.Logger
 }
 
 // Driver is the local cluster. It implements cluster.Driver.
@@ -130,6 +133,18 @@ func (d *Driver) SetSupervisor(pid int, control string) error {
 	return d.saveState()
 }
 
+// Detach leaves the processes running unsupervised, for a later
+// `faultline cluster down --dir`. Only useful with KeepProcesses.
+func (d *Driver) Detach() error {
+	d.mu.Lock()
+	keep := d.cfg.KeepProcesses
+	d.mu.Unlock()
+	if !keep {
+		return errors.New("local cluster: cannot detach: processes die with this one (KeepProcesses is off)")
+	}
+	return d.SetSupervisor(0, "")
+}
+
 // Timeline returns the recorder that holds process exits and restarts.
 func (d *Driver) Timeline() *timeline.Recorder { return d.rec }
 
@@ -210,7 +225,7 @@ func (d *Driver) plan() error {
 		margs = append(margs, "--defects", strings.Join(d.cfg.Defects, ","))
 	}
 	d.procs = map[string]*process{}
-	d.mgr = &process{name: "manager", args: margs, env: env, logPath: d.logPath("manager"), onStarted: d.persist}
+	d.mgr = &process{keep: d.cfg.KeepProcesses, name: "manager", args: margs, env: env, logPath: d.logPath("manager"), onStarted: d.persist}
 	url := d.mgrURL
 	d.mgr.ready = func(ctx context.Context) error { return managerReady(ctx, url) }
 	d.procs["manager"] = d.mgr
@@ -254,7 +269,7 @@ func (d *Driver) plan() error {
 		if len(d.cfg.Defects) > 0 && d.features.NodeDefects {
 			args = append(args, "--defects", strings.Join(d.cfg.Defects, ","))
 		}
-		p := &process{name: name, args: args, env: env, logPath: d.logPath(name), onStarted: d.persist}
+		p := &process{keep: d.cfg.KeepProcesses, name: name, args: args, env: env, logPath: d.logPath(name), onStarted: d.persist}
 		sock := n.Socket
 		p.ready = func(ctx context.Context) error { return nodeReady(ctx, sock) }
 		d.procs[name] = p

@@ -38,20 +38,32 @@ func Probe(ctx context.Context, refengine string) (Features, error) {
 	if err != nil {
 		return f, fmt.Errorf("probe %s manager: %w", refengine, err)
 	}
-	if !strings.Contains(mgr, "-listen") {
+	if !hasFlag(mgr, "listen") {
 		return f, fmt.Errorf("probe %s: %w", refengine, ErrNoManager)
 	}
 	node, err := help(ctx, refengine, "node")
 	if err != nil {
 		return f, fmt.Errorf("probe %s node: %w", refengine, err)
 	}
-	if !strings.Contains(node, "-rpc-socket") {
+	if !hasFlag(node, "rpc-socket") {
 		return f, fmt.Errorf("probe %s: %w", refengine, ErrNoNode)
 	}
-	f.NodeManagerFlag = strings.Contains(node, "-manager")
-	f.NodeDefects = strings.Contains(node, "-defects")
-	f.ManagerDefects = strings.Contains(mgr, "-defects")
+	f.NodeManagerFlag = hasFlag(node, "manager")
+	f.NodeDefects = hasFlag(node, "defects")
+	f.ManagerDefects = hasFlag(mgr, "defects")
 	return f, nil
+}
+
+// hasFlag reports whether a flag-package help text lists -name (a line
+// starting with "-name" after indentation).
+func hasFlag(help, name string) bool {
+	for _, line := range strings.Split(help, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && (f[0] == "-"+name || f[0] == "--"+name) {
+			return true
+		}
+	}
+	return false
 }
 
 // help returns the combined output of `refengine sub --help`; a non-zero

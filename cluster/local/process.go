@@ -19,6 +19,7 @@ import (
 // is stopped on purpose.
 type process struct {
 	name    string
+	keep    bool // no Pdeathsig: the process may outlive faultline
 	args    []string
 	env     []string
 	logPath string
@@ -62,7 +63,10 @@ func (p *process) spawn(bin string) (*incarnation, error) {
 	cmd.Env = append(os.Environ(), p.env...)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if !p.keep {
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	}
 	fmt.Fprintf(logf, "=== faultline: starting %s at %s: %s %q\n", p.name, time.Now().UTC().Format(time.RFC3339Nano), bin, p.args)
 	if err := cmd.Start(); err != nil {
 		logf.Close()

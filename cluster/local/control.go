@@ -1,0 +1,295 @@
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/faultline/faultline/cluster"
+)
+
+// The control socket lets a faultline process drive a cluster that another
+// process supervises (`faultline cluster up`): HTTP/JSON over a Unix
+// socket, loopback-only by construction.
+//
+//	GET  /status                         cluster.Status
+//	GET  /logs                           map process → log path
+//	GET  /logs/{process}?lines=N         text
+//	POST /nodes/{name}/stop|start|delete-instance-manager
+//	POST /down                           stops the cluster (the supervisor then exits)
+
+// ControlSocketPath returns where the control socket of a cluster in dir
+// lives: inside dir when the path fits in sun_path, else a short temp path.
+func ControlSocketPath(dir string) (string, error) {
+	p := filepath.Join(dir, "control.sock")
+	if len(p) < 100 {
+		return p, nil
+	}
+	tmp, err := os.MkdirTemp("", "faultline-ctl-")
+	if err != nil {
+		return "", fmt.Errorf("control socket: %w", err)
+	}
+	return filepath.Join(tmp, "control.sock"), nil
+}
+
+// ServeControl serves the control API for d on l until ctx ends. down is
+// called (once) when a client asks the cluster to go down.
+func ServeControl(ctx context.Context, d *Driver, l net.Listener, down func()) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		st, err := d.Status(r.Context())
+		reply(w, st, err)
+	})
+	mux.HandleFunc("GET /logs", func(w http.ResponseWriter, r *http.Request) {
+		logs, err := d.Logs(r.Context())
+		reply(w, logs, err)
+	})
+	mux.HandleFunc("GET /logs/{process}", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("lines"))
+		tail, err := d.LogTail(r.PathValue("process"), n)
+		reply(w, tail, err)
+	})
+	mux.HandleFunc("POST /nodes/{name}/{action}", func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		var err error
+		switch r.PathValue("action") {
+		case "stop":
+			err = d.StopNode(r.Context(), name)
+		case "start":
+			err = d.StartNode(r.Context(), name)
+		case "delete-instance-manager":
+			err = d.DeleteInstanceManager(r.Context(), name)
+		default:
+			http.Error(w, `{"error":"unknown action"}`, http.StatusNotFound)
+			return
+		}
+		reply(w, struct{}{}, err)
+	})
+	mux.HandleFunc("POST /down", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, struct{}{}, nil)
+		go down()
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	err := srv.Serve(l)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+func reply(w http.ResponseWriter, v any, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		code := http.StatusInternalServerError
+		if errors.Is(err, cluster.ErrUnknownNode) {
+			code = http.StatusNotFound
+		}
+		w.WriteHeader(code)
+		json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+		return
+	}
+	json.NewEncoder(w).Encode(v)
+}
+
+// Remote is a cluster.Driver for a local cluster that another faultline
+// process supervises, found through its cluster.json.
+type Remote struct {
+	dir   string
+	state State
+	http  *http.Client
+}
+
+var _ cluster.Driver = (*Remote)(nil)
+
+// Attach finds the cluster whose run directory is dir and checks that its
+// supervisor answers.
+func Attach(ctx context.Context, dir string) (*Remote, error) {
+	st, err := ReadState(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Up {
+		return nil, fmt.Errorf("cluster in %s is down", dir)
+	}
+	if st.Control == "" {
+		return nil, fmt.Errorf("cluster in %s has no supervisor to control it (start one with `faultline cluster up`)", dir)
+	}
+	sock := st.Control
+	r := &Remote{dir: dir, state: st, http: &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		},
+	}}}
+	if _, err := r.Status(ctx); err != nil {
+		return nil, fmt.Errorf("cluster in %s: supervisor (pid %d) does not answer: %w", dir, st.Supervisor, err)
+	}
+	return r, nil
+}
+
+func (r *Remote) call(ctx context.Context, method, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, "http://cluster"+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := r.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("cluster control %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return fmt.Errorf("cluster control %s %s: %w", method, path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error string }
+		json.Unmarshal(body, &e)
+		err := errors.New(e.Error)
+		if resp.StatusCode == http.StatusNotFound {
+			err = fmt.Errorf("%s: %w", e.Error, cluster.ErrUnknownNode)
+		}
+		return err
+	}
+	if out != nil {
+		if err := json.Unmarshal(body, out); err != nil {
+			return fmt.Errorf("cluster control %s %s: decode reply: %w", method, path, err)
+		}
+	}
+	return nil
+}
+
+// Up checks that the cluster answers; the supervisor started it already.
+func (r *Remote) Up(ctx context.Context) error {
+	_, err := r.Status(ctx)
+	return err
+}
+
+// Down asks the supervisor to stop the cluster and waits until it exits.
+func (r *Remote) Down(ctx context.Context) error {
+	if err := r.call(ctx, http.MethodPost, "/down", nil); err != nil {
+		return err
+	}
+	return waitGone(ctx, r.state.Supervisor)
+}
+
+func (r *Remote) Nodes() []cluster.Node { return append([]cluster.Node(nil), r.state.Nodes...) }
+func (r *Remote) ManagerURL() string    { return r.state.ManagerURL }
+
+func (r *Remote) nodeAction(ctx context.Context, name, action string) error {
+	return r.call(ctx, http.MethodPost, "/nodes/"+url.PathEscape(name)+"/"+action, nil)
+}
+
+func (r *Remote) StopNode(ctx context.Context, name string) error {
+	return r.nodeAction(ctx, name, "stop")
+}
+func (r *Remote) StartNode(ctx context.Context, name string) error {
+	return r.nodeAction(ctx, name, "start")
+}
+func (r *Remote) DeleteInstanceManager(ctx context.Context, name string) error {
+	return r.nodeAction(ctx, name, "delete-instance-manager")
+}
+
+func (r *Remote) Logs(ctx context.Context) (map[string]string, error) {
+	var out map[string]string
+	err := r.call(ctx, http.MethodGet, "/logs", &out)
+	return out, err
+}
+
+func (r *Remote) LogTail(process string, n int) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var out string
+	err := r.call(ctx, http.MethodGet, "/logs/"+url.PathEscape(process)+"?lines="+strconv.Itoa(n), &out)
+	return out, err
+}
+
+func (r *Remote) Status(ctx context.Context) (cluster.Status, error) {
+	var st cluster.Status
+	err := r.call(ctx, http.MethodGet, "/status", &st)
+	return st, err
+}
+
+// Alive reports whether pid is a live (not zombie) process.
+func Alive(pid int) bool {
+	if pid <= 0 || syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	s := string(b)
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == ')' {
+			return i+2 >= len(s) || s[i+2] != 'Z'
+		}
+	}
+	return true
+}
+
+// waitGone polls until pid has exited or ctx ends.
+func waitGone(ctx context.Context, pid int) error {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for Alive(pid) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for pid %d to exit: %w", pid, ctx.Err())
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// Teardown stops a cluster from its cluster.json alone: it asks the
+// supervisor to go down (SIGTERM) and then SIGKILLs the process group of
+// every pid still recorded. Used by `faultline cluster down` and for
+// clusters left behind by --keep-cluster.
+func Teardown(ctx context.Context, dir string) error {
+	st, err := ReadState(dir)
+	if err != nil {
+		return err
+	}
+	if st.Supervisor > 0 && st.Supervisor != os.Getpid() && Alive(st.Supervisor) {
+		syscall.Kill(st.Supervisor, syscall.SIGTERM)
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := waitGone(wctx, st.Supervisor)
+		cancel()
+		if err != nil {
+			syscall.Kill(st.Supervisor, syscall.SIGKILL)
+		}
+	}
+	for _, pid := range st.PIDs {
+		if Alive(pid) {
+			killGroup(pid, syscall.SIGKILL)
+		}
+	}
+	for name, pid := range st.PIDs {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := waitGone(wctx, pid)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("%s (pid %d) survived SIGKILL: %w", name, pid, err)
+		}
+	}
+	if latest, err := ReadState(dir); err == nil && latest.Up {
+		latest.Up, latest.PIDs, latest.Supervisor, latest.Control = false, map[string]int{}, 0, ""
+		latest.Updated = time.Now().UTC()
+		return writeState(dir, latest)
+	}
+	return nil
+}

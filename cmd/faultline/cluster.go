@@ -1,0 +1,289 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/faultline/faultline/cluster"
+	"github.com/faultline/faultline/cluster/local"
+	"github.com/faultline/faultline/scenarios"
+)
+
+const clusterSynopsis = `cluster up|down|status [flags]
+
+  up      start a local cluster in --dir. By default it starts a detached
+          supervisor process (faultline cluster up --foreground, in its own
+          session, logging to DIR/logs/supervisor.log) and returns once every
+          process answers; the cluster keeps running after this command exits.
+          With --foreground it runs in this terminal until Ctrl-C.
+  down    stop the cluster in --dir and wait until no process is left
+  status  show the processes of the cluster in --dir
+
+Use the cluster from scenarios with: faultline run --cluster-dir DIR`
+
+func clusterCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintf(stderr, "usage: faultline %s\n", clusterSynopsis)
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+			return exitPass
+		}
+		return exitNotRun
+	}
+	switch args[0] {
+	case "up":
+		return clusterUp(args[1:], stdout, stderr)
+	case "down":
+		return clusterDown(args[1:], stdout, stderr)
+	case "status":
+		return clusterStatus(args[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "faultline cluster: unknown subcommand %q (want up, down or status)\n", args[0])
+	return exitNotRun
+}
+
+func clusterUp(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("cluster up", "cluster up [--dir DIR] [flags]\n\nStarts a local cluster; see faultline cluster --help.", stderr)
+	dir := fs.String("dir", "runs/cluster", "run directory of the cluster (state, logs, disks)")
+	nodes := fs.Int("nodes", 3, "number of storage nodes")
+	refengine := fs.String("refengine", "", "refengine binary (default $FAULTLINE_REFENGINE, next to faultline, or PATH)")
+	defects := fs.String("defects", "", "comma-separated refengine defect switches")
+	diskSize := fs.Int64("disk-size", 1<<30, "bytes per node disk file (sparse; multiple of 1 MiB)")
+	foreground := fs.Bool("foreground", false, "run in this terminal until interrupted instead of detaching")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "faultline cluster up: unexpected argument %q\n", fs.Arg(0))
+		return exitNotRun
+	}
+	if *nodes < 1 || *nodes > 200 {
+		fmt.Fprintf(stderr, "faultline cluster up: --nodes %d: want 1..200\n", *nodes)
+		return exitNotRun
+	}
+	if *diskSize <= 0 || *diskSize%(1<<20) != 0 {
+		fmt.Fprintf(stderr, "faultline cluster up: --disk-size %d: want a positive multiple of 1 MiB\n", *diskSize)
+		return exitNotRun
+	}
+	abs, err := filepath.Abs(*dir)
+	if err != nil {
+		fmt.Fprintln(stderr, "faultline cluster up:", err)
+		return exitNotRun
+	}
+	if st, err := local.ReadState(abs); err == nil && st.Up && local.Alive(st.Supervisor) {
+		fmt.Fprintf(stderr, "faultline cluster up: a cluster is already running in %s (supervisor pid %d); stop it with faultline cluster down --dir %s\n", abs, st.Supervisor, abs)
+		return exitNotRun
+	}
+	if *refengine == "" {
+		if *refengine, err = local.FindRefengine(); err != nil {
+			fmt.Fprintln(stderr, "faultline cluster up:", err)
+			return exitNotRun
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(abs, "logs"), 0o755); err != nil {
+		fmt.Fprintln(stderr, "faultline cluster up:", err)
+		return exitNotRun
+	}
+	cfg := local.Config{Dir: abs, Refengine: *refengine, Nodes: *nodes, DiskSize: *diskSize, Defects: scenarios.SplitList(*defects)}
+	if *foreground {
+		return superviseForeground(cfg, stdout, stderr)
+	}
+	return startDetached(abs, args, stdout, stderr)
+}
+
+// startDetached re-runs `cluster up --foreground` in a new session and
+// waits until its cluster.json says the cluster is up.
+func startDetached(dir string, args []string, stdout, stderr io.Writer) int {
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(stderr, "faultline cluster up:", err)
+		return exitNotRun
+	}
+	logPath := filepath.Join(dir, "logs", "supervisor.log")
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		fmt.Fprintln(stderr, "faultline cluster up:", err)
+		return exitNotRun
+	}
+	defer logf.Close()
+	childArgs := append([]string{"cluster", "up", "--foreground"}, args...)
+	childArgs = append(childArgs, "--dir", dir)
+	cmd := exec.Command(exe, childArgs...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(stderr, "faultline cluster up: start supervisor:", err)
+		return exitNotRun
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(2 * time.Minute)
+	for {
+		if st, err := local.ReadState(dir); err == nil && st.Up && st.Supervisor == cmd.Process.Pid {
+			fmt.Fprintf(stdout, "cluster up in %s (supervisor pid %d, log %s)\n", dir, st.Supervisor, logPath)
+			printState(stdout, st)
+			return exitPass
+		}
+		select {
+		case err := <-exited:
+			tail, _ := os.ReadFile(logPath)
+			fmt.Fprintf(stderr, "faultline cluster up: supervisor exited (%v):\n%s", err, lastLines(string(tail), 30))
+			return exitNotRun
+		case <-deadline:
+			cmd.Process.Signal(syscall.SIGTERM)
+			fmt.Fprintf(stderr, "faultline cluster up: cluster not up after 2m; see %s\n", logPath)
+			return exitNotRun
+		case <-tick.C:
+		}
+	}
+}
+
+// superviseForeground runs the cluster and its control socket until a
+// signal or a `down` request arrives.
+func superviseForeground(cfg local.Config, stdout, stderr io.Writer) int {
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	d, err := local.New(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "faultline cluster up:", err)
+		return exitNotRun
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := d.Up(ctx); err != nil {
+		fmt.Fprintln(stderr, "faultline cluster up:", err)
+		return exitNotRun
+	}
+	sock, err := local.ControlSocketPath(cfg.Dir)
+	if err == nil {
+		os.Remove(sock)
+	}
+	var l net.Listener
+	if err == nil {
+		l, err = net.Listen("unix", sock)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "faultline cluster up: control socket:", err)
+		d.Down(context.Background())
+		return exitNotRun
+	}
+	defer os.Remove(sock)
+	srvCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go local.ServeControl(srvCtx, d, l, cancel)
+	if err := d.SetSupervisor(os.Getpid(), sock); err != nil {
+		fmt.Fprintln(stderr, "faultline cluster up:", err)
+	}
+	fmt.Fprintf(stdout, "cluster up in %s: manager %s; Ctrl-C or faultline cluster down --dir %s stops it\n", cfg.Dir, d.ManagerURL(), cfg.Dir)
+	<-srvCtx.Done()
+	fmt.Fprintln(stdout, "stopping the cluster")
+	dctx, dcancel := context.WithTimeout(context.Background(), time.Minute)
+	defer dcancel()
+	if err := d.Down(dctx); err != nil {
+		fmt.Fprintln(stderr, "faultline cluster down:", err)
+		return exitFail
+	}
+	d.SetSupervisor(0, "")
+	return exitPass
+}
+
+func clusterDown(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("cluster down", "cluster down [--dir DIR]", stderr)
+	dir := fs.String("dir", "runs/cluster", "run directory of the cluster")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := local.Teardown(ctx, *dir); err != nil {
+		fmt.Fprintln(stderr, "faultline cluster down:", err)
+		return exitNotRun
+	}
+	fmt.Fprintf(stdout, "cluster in %s is down\n", *dir)
+	return exitPass
+}
+
+func clusterStatus(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("cluster status", "cluster status [--dir DIR] [--json]", stderr)
+	dir := fs.String("dir", "runs/cluster", "run directory of the cluster")
+	asJSON := fs.Bool("json", false, "print the status as JSON")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := statusOf(ctx, *dir)
+	if err != nil {
+		fmt.Fprintln(stderr, "faultline cluster status:", err)
+		return exitNotRun
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(st)
+		return exitPass
+	}
+	fmt.Fprintf(stdout, "cluster %s (%s), manager %s\n", st.Dir, st.Driver, st.ManagerURL)
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROCESS\tPID\tRUNNING\tREADY\tSTOPPED\tRESTARTS\tLOG")
+	for _, p := range append([]cluster.ProcessStatus{st.Manager}, st.Nodes...) {
+		fmt.Fprintf(tw, "%s\t%d\t%t\t%t\t%t\t%d\t%s\n", p.Name, p.PID, p.Running, p.Ready, p.Stopped, p.Restarts, p.Log)
+	}
+	tw.Flush()
+	return exitPass
+}
+
+// statusOf asks the supervisor when there is one; otherwise it reports
+// from cluster.json and the process table alone.
+func statusOf(ctx context.Context, dir string) (cluster.Status, error) {
+	if r, err := local.Attach(ctx, dir); err == nil {
+		st, err := r.Status(ctx)
+		st.Dir = dir
+		return st, err
+	}
+	s, err := local.ReadState(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return cluster.Status{}, fmt.Errorf("no cluster in %s (no %s)", dir, local.StateFile)
+		}
+		return cluster.Status{}, err
+	}
+	st := cluster.Status{Driver: "local", Dir: dir, ManagerURL: s.ManagerURL}
+	proc := func(name string) cluster.ProcessStatus {
+		pid := s.PIDs[name]
+		return cluster.ProcessStatus{Name: name, PID: pid, Running: local.Alive(pid), Stopped: s.Stopped[name], Log: s.Logs[name]}
+	}
+	st.Manager = proc("manager")
+	for _, n := range s.Nodes {
+		st.Nodes = append(st.Nodes, proc(n.Name))
+	}
+	return st, nil
+}
+
+func printState(w io.Writer, s local.State) {
+	fmt.Fprintf(w, "manager %s\n", s.ManagerURL)
+	for _, n := range s.Nodes {
+		fmt.Fprintf(w, "%s  rpc %s  nbd %s  socket %s  pid %d\n", n.Name, n.RPC, n.NBD, n.Socket, s.PIDs[n.Name])
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n") + "\n"
+}

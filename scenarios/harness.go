@@ -1,0 +1,310 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/types"
+	. "github.com/onsi/gomega"
+
+	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/cluster"
+	"github.com/faultline/faultline/cluster/local"
+	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/timeline"
+)
+
+// Env is the suite's shared environment: the cluster and the run seed.
+type Env struct {
+	cfg     *Config
+	Seed    int64
+	Cluster cluster.Driver
+	started time.Time
+
+	mu       sync.Mutex
+	owned    *local.Driver // started by this suite (Down in AfterSuite)
+	setupErr error
+}
+
+// SetupError is the error that kept the suite from bringing its cluster up,
+// or nil. The CLI turns it into exit status 2 ("could not run").
+func (e *Env) SetupError() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.setupErr
+}
+
+// Register declares the suite nodes and every scenario's specs on Ginkgo's
+// global suite. Call it once per process, before RunSpecs.
+func Register(cfg *Config) *Env {
+	if cfg.Seed == 0 {
+		cfg.Seed = pickSeed()
+	}
+	env := &Env{cfg: cfg, Seed: cfg.Seed, started: time.Now()}
+	env.progressf("seed %d (rerun with --seed %d)", env.Seed, env.Seed)
+
+	BeforeSuite(env.setup, NodeTimeout(3*time.Minute))
+	AfterSuite(env.teardown, NodeTimeout(time.Minute))
+	ReportBeforeEach(func(r SpecReport) {
+		if r.LeafNodeType == types.NodeTypeIt && !r.State.Is(types.SpecStateSkipped|types.SpecStatePending) {
+			env.progressf("RUN  %s", r.FullText())
+		}
+	})
+	ReportAfterEach(func(r SpecReport) {
+		if r.LeafNodeType != types.NodeTypeIt {
+			return
+		}
+		env.progressf("%-4s %s (%s)", strings.ToUpper(resultWord(r.State)), r.FullText(), r.RunTime.Round(10*time.Millisecond))
+	})
+	ReportAfterSuite("faultline report", env.writeReport)
+
+	for _, sc := range all() {
+		Describe(sc.Name, Label(sc.Labels...), func() {
+			It(sc.Description, SpecTimeout(sc.Timeout), func(ctx SpecContext) {
+				sc.Body(ctx, env.newSpec(sc))
+			})
+		})
+	}
+	return env
+}
+
+func resultWord(s types.SpecState) string {
+	switch {
+	case s.Is(types.SpecStatePassed):
+		return "pass"
+	case s.Is(types.SpecStateSkipped | types.SpecStatePending):
+		return "skip"
+	default:
+		return "fail"
+	}
+}
+
+func (e *Env) progressf(format string, args ...any) {
+	if e.cfg.Progress == nil {
+		return
+	}
+	el := time.Since(e.started).Seconds()
+	fmt.Fprintf(e.cfg.Progress, "[%7.1fs] %s\n", el, fmt.Sprintf(format, args...))
+}
+
+// setup brings the cluster up, or attaches to the one named by ClusterDir.
+func (e *Env) setup(ctx SpecContext) {
+	d, err := e.startCluster(ctx)
+	e.mu.Lock()
+	e.setupErr = err
+	e.mu.Unlock()
+	if err != nil {
+		if e.cfg.SkipWithoutCluster && (errors.Is(err, local.ErrNoManager) || errors.Is(err, local.ErrNoNode)) {
+			Skip("refengine cannot run a cluster yet (" + err.Error() + "): scenarios skipped")
+		}
+		if d != nil {
+			attachLogs(d)
+		}
+		Fail("cluster could not start: " + err.Error())
+	}
+	e.Cluster = d
+}
+
+func (e *Env) startCluster(ctx context.Context) (cluster.Driver, error) {
+	if e.cfg.ClusterDir != "" {
+		e.progressf("using the cluster in %s", e.cfg.ClusterDir)
+		d, err := local.Attach(ctx, e.cfg.ClusterDir)
+		if err != nil {
+			return nil, fmt.Errorf("attach to cluster %s: %w", e.cfg.ClusterDir, err)
+		}
+		return d, nil
+	}
+	dir := filepath.Join(e.cfg.OutDir, "cluster")
+	if e.cfg.OutDir == "" {
+		dir = filepath.Join(GinkgoT().TempDir(), "cluster")
+	}
+	d, err := local.New(local.Config{Dir: dir, Refengine: e.cfg.Refengine, Nodes: e.cfg.Nodes, Defects: e.cfg.Defects})
+	if err != nil {
+		return nil, err
+	}
+	e.progressf("starting a local cluster in %s", dir)
+	if err := d.Up(ctx); err != nil {
+		return d, err
+	}
+	e.mu.Lock()
+	e.owned = d
+	e.mu.Unlock()
+	st, _ := d.Status(ctx)
+	e.progressf("cluster up: manager %s, %d nodes", d.ManagerURL(), len(st.Nodes))
+	return d, nil
+}
+
+func (e *Env) teardown(ctx SpecContext) {
+	e.mu.Lock()
+	d := e.owned
+	e.mu.Unlock()
+	if d == nil {
+		return
+	}
+	if e.cfg.KeepCluster {
+		e.progressf("keeping the cluster in %s (stop it with: faultline cluster down --dir %s)", d.Dir(), d.Dir())
+		Expect(d.Detach()).To(Succeed())
+		return
+	}
+	Expect(d.Down(ctx)).To(Succeed())
+	e.progressf("cluster down")
+}
+
+// attachLogs adds the tail of every process log as a report entry.
+func attachLogs(d cluster.Driver) {
+	logs, err := d.Logs(context.Background())
+	if err != nil {
+		return
+	}
+	tails := map[string]string{}
+	for name := range logs {
+		if t, err := d.LogTail(name, reports.LogTailLines); err == nil {
+			tails[name] = t
+		}
+	}
+	AddReportEntry(reports.EntryLogs, tails, ReportEntryVisibilityNever)
+}
+
+// Spec is what a scenario body works with: the cluster, a timeline of its
+// own, a fault injector seeded by the run seed, and helpers that record
+// steps and verdicts.
+type Spec struct {
+	Env      *Env
+	Name     string
+	Seed     int64
+	Rand     *rand.Rand
+	Timeline *timeline.Recorder
+	Faults   *faults.Injector
+
+	start   time.Time
+	mu      sync.Mutex
+	endStep func()
+}
+
+// newSpec prepares a spec and registers its cleanup: faults are healed
+// first, then the timeline, verdicts and (on failure) log tails are
+// attached (DeferCleanup runs last-registered first).
+func (e *Env) newSpec(sc scenario) *Spec {
+	Expect(e.Cluster).NotTo(BeNil(), "no cluster: suite setup failed")
+	rec := timeline.NewRecorder()
+	s := &Spec{
+		Env: e, Name: sc.Name, Seed: e.Seed,
+		Rand:     rand.New(rand.NewSource(e.Seed)),
+		Timeline: rec,
+		Faults:   faults.NewInjector(rec, e.Seed, nil),
+		start:    time.Now(),
+	}
+	AddReportEntry(reports.EntrySeed, e.Seed)
+	AddReportEntry(reports.EntryReproduce, e.Reproduce(sc.Name))
+	DeferCleanup(s.finish)
+	DeferCleanup(func(ctx SpecContext) {
+		s.Step("heal faults")
+		Expect(s.Faults.HealAll(ctx)).To(Succeed(), "heal faults in cleanup")
+	}, NodeTimeout(2*time.Minute))
+	return s
+}
+
+// Step marks a step: a Ginkgo By, a window on the spec's timeline that
+// lasts until the next step, and a progress line.
+func (s *Spec) Step(text string) {
+	By(text)
+	s.mu.Lock()
+	if s.endStep != nil {
+		s.endStep()
+	}
+	s.endStep = s.Timeline.Begin(timeline.KindStep, "steps", text, nil)
+	s.mu.Unlock()
+	s.Env.progressf("     %s: %s", s.Name, text)
+}
+
+// Check records a checker verdict on the timeline and in the report, and
+// fails the spec when it did not pass.
+func (s *Spec) Check(v checkers.Verdict) {
+	if v.At.IsZero() {
+		v.At = time.Now()
+	}
+	s.Timeline.Add(timeline.Event{Time: v.At, Kind: timeline.KindChecker, Lane: "checkers", Name: v.Checker,
+		Detail: map[string]string{"outcome": string(v.Outcome), "summary": v.Summary}})
+	AddReportEntry(reports.EntryVerdict, v, ReportEntryVisibilityFailureOrVerbose)
+	Expect(v.Outcome).To(Equal(checkers.Pass), "checker %s: %s", v.Checker, v.Summary)
+}
+
+// finish closes the last step and attaches the timeline (with the
+// cluster's process events of the spec's time span) and, on failure, the
+// log tails.
+func (s *Spec) finish() {
+	s.mu.Lock()
+	if s.endStep != nil {
+		s.endStep()
+		s.endStep = nil
+	}
+	s.mu.Unlock()
+	events := s.Timeline.Events()
+	if tl, ok := s.Env.Cluster.(interface{ Timeline() *timeline.Recorder }); ok {
+		for _, ev := range tl.Timeline().Events() {
+			if !ev.Time.Before(s.start) {
+				events = append(events, ev)
+			}
+		}
+	}
+	AddReportEntry(reports.EntryTimeline, events, ReportEntryVisibilityNever)
+	if CurrentSpecReport().Failed() {
+		attachLogs(s.Env.Cluster)
+	}
+}
+
+// Reproduce is the command that reruns one scenario with this run's seed.
+func (e *Env) Reproduce(name string) string {
+	parts := []string{"faultline", "run", "--scenario", name, "--seed", strconv.FormatInt(e.Seed, 10)}
+	if len(e.cfg.Defects) > 0 {
+		parts = append(parts, "--defects", strings.Join(e.cfg.Defects, ","))
+	}
+	if e.cfg.Iterations > 0 {
+		parts = append(parts, "--iterations", strconv.Itoa(e.cfg.Iterations))
+	}
+	if e.cfg.Nodes > 0 {
+		parts = append(parts, "--nodes", strconv.Itoa(e.cfg.Nodes))
+	}
+	return strings.Join(parts, " ")
+}
+
+// FocusFor returns the Ginkgo focus regexp that selects scenario name.
+func FocusFor(name string) string {
+	return "^" + regexp.QuoteMeta(name) + "( |$)"
+}
+
+// writeReport converts Ginkgo's report and writes the report directory.
+func (e *Env) writeReport(r Report) {
+	meta := reports.RunMeta{
+		ID:       filepath.Base(e.cfg.OutDir),
+		Command:  e.cfg.Command,
+		Seed:     e.Seed,
+		Defects:  e.cfg.Defects,
+		Versions: reports.HostVersions(e.cfg.FaultlineVersion, ""),
+		Cluster:  "local",
+	}
+	if meta.Command == "" {
+		meta.Command = "faultline run --seed " + strconv.FormatInt(e.Seed, 10)
+	}
+	run := reports.FromGinkgo(r, meta)
+	var err error
+	if e.cfg.OutDir != "" {
+		err = reports.WriteAll(e.cfg.OutDir, run, r)
+		if err == nil {
+			e.progressf("report written to %s", e.cfg.OutDir)
+		}
+	}
+	if e.cfg.OnReport != nil {
+		e.cfg.OnReport(run, err)
+	}
+}

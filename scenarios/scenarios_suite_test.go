@@ -1,0 +1,61 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/gomega"
+
+	"github.com/faultline/faultline/cluster/local"
+)
+
+// TestScenarios runs the same specs as `faultline run`, configured from
+// FAULTLINE_* environment variables (see FromEnv) and Ginkgo's own
+// -ginkgo.* flags (label filter, focus, ...). Without FAULTLINE_REFENGINE it
+// builds refengine from this module. While refengine cannot yet run a
+// cluster, the suite is skipped with the reason.
+func TestScenarios(t *testing.T) {
+	gomega.RegisterFailHandler(ginkgo.Fail)
+	cfg, err := FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Refengine == "" && cfg.ClusterDir == "" {
+		cfg.Refengine = filepath.Join(t.TempDir(), "refengine")
+		out, err := exec.Command("go", "build", "-o", cfg.Refengine, "github.com/faultline/faultline/cmd/refengine").CombinedOutput()
+		if err != nil {
+			t.Fatalf("build refengine: %v\n%s", err, out)
+		}
+	}
+	if cfg.OutDir == "" {
+		cfg.OutDir = filepath.Join(t.TempDir(), "report")
+	}
+	cfg.SkipWithoutCluster = os.Getenv("CI") != "true"
+	cfg.Progress = testWriter{t}
+	env := Register(&cfg)
+	sc, rc := ginkgo.GinkgoConfiguration()
+	if sc.RandomSeed == 0 || os.Getenv("FAULTLINE_SEED") != "" {
+		sc.RandomSeed = env.Seed
+	}
+	ginkgo.RunSpecs(t, "faultline scenarios", sc, rc)
+	t.Logf("report directory: %s", cfg.OutDir)
+	if err := env.SetupError(); err != nil {
+		if cfg.SkipWithoutCluster && (errors.Is(err, local.ErrNoManager) || errors.Is(err, local.ErrNoNode)) {
+			t.Skipf("scenarios skipped: refengine cannot run a cluster yet: %v", err)
+		}
+		t.Errorf("cluster setup: %v", err)
+	}
+}
+
+// testWriter sends progress lines to t.Log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(fmt.Sprintf("%s", p[:len(p)-min(1, len(p))]))
+	return len(p), nil
+}
