@@ -351,3 +351,18 @@ func TestOverSocket(t *testing.T) {
 		t.Errorf("malloc with generated name = %q, %v; want Malloc0", name, err)
 	}
 }
+
+// TestGetBdevsWaitsForTimeout: a bdev that appears within the timeout is
+// returned instead of -19.
+func TestGetBdevsWaitsForTimeout(t *testing.T) {
+	fx := newFixture(t, false)
+	result := make(chan error, 1)
+	go func() {
+		var out []bdevInfo
+		result <- fx.call("bdev_get_bdevs", map[string]any{"name": "late", "timeout": 20000}, &out)
+	}()
+	fx.must("bdev_malloc_create", map[string]any{"name": "late", "num_blocks": 16, "block_size": 512}, nil)
+	if err := <-result; err != nil {
+		t.Fatalf("bdev_get_bdevs with timeout: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -285,4 +286,53 @@ func readExport(t *testing.T, addr, export string, off int64, n int) []byte {
 		t.Fatalf("nbd read: %v", err)
 	}
 	return buf
+}
+
+// TestNodeRPCPyFraming drives a real node with the rpc.py stand-in
+// (engine/jsonrpc/testdata/rpcpy_client.py: indent 2, no newline, params
+// omitted when empty).
+func TestNodeRPCPyFraming(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not found: install the Debian package python3")
+	}
+	n := startNode(t, "n1", t.TempDir())
+	calls := `[{"method":"bdev_lvol_create_lvstore","params":{"bdev_name":"disk0","lvs_name":"lvs0","cluster_sz":1048576}},
+		{"method":"bdev_lvol_create","params":{"lvol_name":"vol","size_in_mib":16,"thin_provision":true,"lvs_name":"lvs0"}},
+		{"method":"bdev_get_bdevs","params":{"name":"lvs0/vol"}},
+		{"method":"bdev_lvol_create","params":{"lvol_name":"vol","size_in_mib":16,"lvs_name":"lvs0"}},
+		{"method":"spdk_get_version"}]`
+	out, err := exec.Command(python, "../jsonrpc/testdata/rpcpy_client.py", n.sock, calls).CombinedOutput()
+	if err != nil {
+		t.Fatalf("python client: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("got %d replies:\n%s", len(lines), out)
+	}
+	var replies []struct {
+		Result json.RawMessage
+		Error  *jsonrpc.Error
+	}
+	for _, l := range lines {
+		var r struct {
+			Result json.RawMessage
+			Error  *jsonrpc.Error
+		}
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatal(err)
+		}
+		replies = append(replies, r)
+	}
+	for _, i := range []int{0, 1, 2, 4} {
+		if replies[i].Error != nil {
+			t.Errorf("reply %d: %v", i, replies[i].Error)
+		}
+	}
+	if !strings.Contains(string(replies[2].Result), `"lvs0/vol"`) {
+		t.Errorf("bdev_get_bdevs result %s lacks the alias", replies[2].Result)
+	}
+	if e := replies[3].Error; e == nil || e.Code != -17 || e.Message != "File exists" {
+		t.Errorf("duplicate lvol over rpc.py framing: %+v, want -17 File exists", e)
+	}
 }
