@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/faultline/faultline/scenarios"
+)
+
+// cli runs faultline in-process and returns exit code, stdout and stderr.
+func cli(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := realMain(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestFlagErrorsExit2(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string // in stderr
+	}{
+		{"no command", nil, "usage: faultline"},
+		{"unknown command", []string{"explode"}, `unknown command "explode"`},
+		{"unknown flag", []string{"run", "--no-such-flag"}, "flag provided but not defined"},
+		{"bad cluster", []string{"run", "--cluster", "k8s"}, `--cluster "k8s": want local or kind`},
+		{"kind not built", []string{"run", "--cluster", "kind"}, "kind driver not built yet: use --cluster local"},
+		{"bad label filter", []string{"run", "--label-filter", "smoke &&"}, "--label-filter"},
+		{"unknown scenario", []string{"run", "--scenario", "nope"}, `no such scenario (have: smoke`},
+		{"bad seed", []string{"run", "--seed", "banana"}, "invalid value"},
+		{"negative seed", []string{"run", "--seed", "-4"}, "non-negative"},
+		{"zero repeat", []string{"run", "--repeat", "0"}, "--repeat 0"},
+		{"bad nodes", []string{"run", "--nodes", "0"}, "--nodes 0"},
+		{"bad iterations", []string{"run", "--iterations", "-1"}, "--iterations -1"},
+		{"bad defect", []string{"run", "--defects", "ok-one,Bad Name"}, `"Bad Name" is not a defect name`},
+		{"missing refengine", []string{"run", "--refengine", "/nonexistent/refengine"}, "--refengine"},
+		{"stray argument", []string{"run", "smoke"}, `unexpected argument "smoke"`},
+		{"list stray argument", []string{"list", "x"}, `unexpected argument "x"`},
+		{"report without dir", []string{"report"}, "want exactly one report directory"},
+		{"report of empty dir", []string{"report", t.TempDir()}, "faultline report:"},
+		{"mutation", []string{"mutation"}, "not available yet"},
+		{"cluster without verb", []string{"cluster"}, "usage: faultline cluster"},
+		{"cluster bad verb", []string{"cluster", "explode"}, `unknown subcommand "explode"`},
+		{"cluster status nothing there", []string{"cluster", "status", "--dir", t.TempDir()}, "no cluster in"},
+		{"cluster down nothing there", []string{"cluster", "down", "--dir", t.TempDir()}, "faultline cluster down:"},
+		{"cluster up bad nodes", []string{"cluster", "up", "--nodes", "0"}, "--nodes 0"},
+		{"cluster up bad disk", []string{"cluster", "up", "--disk-size", "1000"}, "--disk-size 1000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := cli(t, tc.args...)
+			if code != exitNotRun {
+				t.Errorf("exit %d, want 2; stderr:\n%s", code, stderr)
+			}
+			if !strings.Contains(stderr, tc.want) {
+				t.Errorf("stderr does not contain %q:\n%s", tc.want, stderr)
+			}
+			if strings.Contains(stderr, "\x1b[") || strings.Contains(stderr, "{{") {
+				t.Errorf("stderr has terminal escapes or templates:\n%q", stderr)
+			}
+		})
+	}
+}
+
+func TestHelpExits0(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"run", "--help"}, {"list", "-h"}, {"report", "--help"}, {"cluster", "--help"}, {"cluster", "up", "--help"}} {
+		code, stdout, stderr := cli(t, args...)
+		if code != exitPass {
+			t.Errorf("%v: exit %d", args, code)
+		}
+		if !strings.Contains(stdout+stderr, "usage: faultline") {
+			t.Errorf("%v: no usage text:\n%s%s", args, stdout, stderr)
+		}
+	}
+}
+
+func TestList(t *testing.T) {
+	code, stdout, stderr := cli(t, "list")
+	if code != exitPass {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if !strings.HasPrefix(lines[0], "SCENARIO") {
+		t.Errorf("no header: %q", lines[0])
+	}
+	cat := scenarios.Catalogue()
+	if len(lines) != len(cat)+1 {
+		t.Fatalf("want %d rows, got:\n%s", len(cat)+1, stdout)
+	}
+	for i, e := range cat {
+		f := strings.Fields(lines[i+1])
+		if f[0] != e.Name || f[1] != strings.Join(e.Labels, ",") || !strings.Contains(lines[i+1], e.Description) {
+			t.Errorf("row %q does not show %+v", lines[i+1], e)
+		}
+	}
+}
+
+func TestListJSON(t *testing.T) {
+	code, stdout, stderr := cli(t, "list", "--json")
+	if code != exitPass {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got []scenarios.Info
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&got); err != nil {
+		t.Fatalf("list --json does not parse: %v\n%s", err, stdout)
+	}
+	var smoke *scenarios.Info
+	for i := range got {
+		if got[i].Name == "smoke" {
+			smoke = &got[i]
+		}
+	}
+	if smoke == nil || len(smoke.Labels) == 0 || smoke.Labels[0] != "smoke" || smoke.Description == "" || smoke.Timeout == "" {
+		t.Fatalf("smoke missing or incomplete in %+v", got)
+	}
+}
+
+func TestPrepareOutDefault(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	a, err := prepareOut("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := prepareOut("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a == b {
+		t.Fatalf("two runs got the same directory %s", a)
+	}
+	link, err := os.Readlink(filepath.Join(dir, "runs", "latest"))
+	if err != nil || link != filepath.Base(b) {
+		t.Fatalf("runs/latest -> %q (%v), want %q", link, err, filepath.Base(b))
+	}
+}
