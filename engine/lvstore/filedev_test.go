@@ -209,3 +209,5 @@ func read(t *testing.T, d bdev.Device, off int64, n int) []byte {
 	}
 	return p
 }
+
+func quiet0() *slog.Logger { return slog.New(slog.DiscardHandler) }

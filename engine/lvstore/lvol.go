@@ -168,9 +168,17 @@ func (lv *Lvol) Fragmap(off, size uint64) ([]byte, error) {
 	}
 	first, n := off/cs, size/cs
 	bm := make([]byte, (n+7)/8)
-	for i := range n {
-		if _, ok := lv.clusters[uint32(first+i)]; ok {
-			bm[i/8] |= 1 << (i % 8)
+	if n <= uint64(len(lv.clusters)) {
+		for i := range n {
+			if _, ok := lv.clusters[uint32(first+i)]; ok {
+				bm[i/8] |= 1 << (i % 8)
+			}
+		}
+	} else {
+		for ci := range lv.clusters {
+			if i := uint64(ci) - first; uint64(ci) >= first && i < n {
+				bm[i/8] |= 1 << (i % 8)
+			}
 		}
 	}
 	return bm, nil

@@ -215,7 +215,12 @@ func (s *Store) Close() error {
 	if s.closed.Load() {
 		return nil
 	}
-	err := s.commitLocked()
+	var err error
+	if s.dirty.Load() {
+		err = s.commitLocked()
+	} else {
+		err = s.dev.Flush()
+	}
 	s.closed.Store(true)
 	if err != nil {
 		return fmt.Errorf("close lvstore %s: %w", s.Name(), err)
