@@ -21,6 +21,7 @@ func subcommands() map[string]subcommand {
 	registerNode(cmds)
 	registerManager(cmds)
 	registerAdmin(cmds)
+	registerEngine(cmds)
 	return cmds
 }
 

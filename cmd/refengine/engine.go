@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/faultline/faultline/engine/engineproc"
+	"github.com/faultline/faultline/engine/jsonrpc"
+)
+
+// registerEngine adds `refengine engine`, the engine process a node starts
+// for an attached volume.
+func registerEngine(cmds map[string]subcommand) {
+	cmds["engine"] = subcommand{
+		summary: "run one volume engine (raid1 over replica NBD exports); started by a node",
+		run:     runEngine,
+	}
+}
+
+// replicaList is the repeatable --replica NAME,ADDRESS,EXPORT flag.
+type replicaList []engineproc.Replica
+
+func (r *replicaList) String() string { return "" }
+
+func (r *replicaList) Set(v string) error {
+	parts := strings.Split(v, ",")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return fmt.Errorf("want NAME,ADDRESS,EXPORT, got %q", v)
+	}
+	*r = append(*r, engineproc.Replica{Name: parts[0], Address: parts[1], Export: parts[2]})
+	return nil
+}
+
+type engineConfig struct {
+	cfg      engineproc.Config
+	logLevel string
+}
+
+func parseEngineFlags(args []string, stderr io.Writer) (*engineConfig, error) {
+	var c engineConfig
+	var reps replicaList
+	var size string
+	fs := flag.NewFlagSet("refengine engine", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.cfg.Name, "name", "", "engine name (required)")
+	fs.StringVar(&size, "size", "", "volume size in bytes with an optional K, M, G or T suffix (required)")
+	fs.StringVar(&c.cfg.ControlSocket, "control-socket", "", "Unix socket for the JSON-RPC control channel (required)")
+	fs.StringVar(&c.cfg.NBDSocket, "nbd-socket", "", "Unix socket serving the volume over NBD as export \"engine\" (required)")
+	fs.Var(&reps, "replica", "NAME,ADDRESS,EXPORT of a replica's NBD export (repeatable, at least one)")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	for _, f := range []struct{ flag, value string }{
+		{"name", c.cfg.Name}, {"size", size}, {"control-socket", c.cfg.ControlSocket}, {"nbd-socket", c.cfg.NBDSocket},
+	} {
+		if f.value == "" {
+			return nil, fmt.Errorf("--%s is required", f.flag)
+		}
+	}
+	n, err := parseSize(size)
+	if err != nil {
+		return nil, fmt.Errorf("--size: %w", err)
+	}
+	c.cfg.Size = n
+	if len(reps) == 0 {
+		return nil, errors.New("at least one --replica is required")
+	}
+	c.cfg.Replicas = reps
+	switch c.logLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.logLevel)
+	}
+	return &c, nil
+}
+
+func runEngine(args []string) int {
+	c, err := parseEngineFlags(args, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "refengine engine: %v\n", err)
+		return 2
+	}
+	var level slog.Level
+	level.UnmarshalText([]byte(c.logLevel))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("engine", c.cfg.Name)
+	c.cfg.Log = log
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := serveEngine(ctx, c.cfg, log); err != nil {
+		log.Error("engine failed", "err", err)
+		return 1
+	}
+	log.Info("engine stopped")
+	return 0
+}
+
+func serveEngine(ctx context.Context, cfg engineproc.Config, log *slog.Logger) error {
+	e, err := engineproc.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(cfg.NBDSocket); err != nil && !errors.Is(err, os.ErrNotExist) {
+		e.Close()
+		return fmt.Errorf("remove stale nbd socket: %w", err)
+	}
+	nbdL, err := net.Listen("unix", cfg.NBDSocket)
+	if err != nil {
+		e.Close()
+		return fmt.Errorf("listen nbd: %w", err)
+	}
+	ctlL, err := jsonrpc.ListenUnix(cfg.ControlSocket)
+	if err != nil {
+		nbdL.Close()
+		e.Close()
+		return err
+	}
+	log.Info("engine ready", "size", e.Raid().Size(), "modes", e.Info().Modes)
+	return e.Serve(ctx, ctlL, nbdL)
+}

@@ -1,0 +1,225 @@
+// Package engineproc is the logic of an engine process (`refengine engine`):
+// a raid1 over NBD connections to a volume's replica exports, served on an
+// internal NBD socket for the node's frontend, with a small JSON-RPC control
+// channel. Running the engine as its own process makes an engine crash
+// abrupt (SIGKILL, no cleanup) and lets a live upgrade switch the code that
+// serves a volume while the node keeps the frontend up.
+package engineproc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/faultline/faultline/engine/jsonrpc"
+	"github.com/faultline/faultline/engine/nbd"
+	"github.com/faultline/faultline/engine/raid1"
+)
+
+// Config is what an engine process needs to start.
+type Config struct {
+	Name     string
+	Size     int64
+	Replicas []Replica
+	// ControlSocket and NBDSocket are Unix socket paths.
+	ControlSocket, NBDSocket string
+	// DialTimeout bounds connecting to each replica at start.
+	DialTimeout time.Duration
+	Log         *slog.Logger
+}
+
+// Engine is a running engine: the raid and the replica connections under it.
+type Engine struct {
+	name string
+	log  *slog.Logger
+	raid *raid1.Raid
+
+	mu      sync.Mutex
+	clients map[string]*nbd.Client // members, by replica name
+	failed  map[string]string      // replicas that could not be reached or were dropped
+}
+
+// dialReplica opens one replica's NBD export.
+func dialReplica(ctx context.Context, r Replica, timeout time.Duration) (*nbd.Client, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	network := "tcp"
+	if len(r.Address) > 0 && r.Address[0] == '/' {
+		network = "unix"
+	}
+	c, err := nbd.Dial(ctx, network, r.Address, r.Export)
+	if err != nil {
+		return nil, fmt.Errorf("replica %s: %w", r.Name, err)
+	}
+	return c, nil
+}
+
+// New connects to the replicas and builds the raid. Replicas that cannot
+// be reached are reported ERR; at least one must be reachable.
+func New(ctx context.Context, cfg Config) (*Engine, error) {
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = 10 * time.Second
+	}
+	e := &Engine{name: cfg.Name, log: log, clients: map[string]*nbd.Client{}, failed: map[string]string{}}
+	var members []raid1.Member
+	for _, r := range cfg.Replicas {
+		c, err := dialReplica(ctx, r, cfg.DialTimeout)
+		if err != nil {
+			log.Warn("replica unreachable at start", "replica", r.Name, "err", err)
+			e.failed[r.Name] = err.Error()
+			continue
+		}
+		if cfg.Size > 0 && c.Size() < cfg.Size {
+			c.Close()
+			e.failed[r.Name] = fmt.Sprintf("replica holds %d bytes, the volume %d", c.Size(), cfg.Size)
+			continue
+		}
+		e.clients[r.Name] = c
+		members = append(members, raid1.Member{Name: r.Name, Dev: c})
+	}
+	if len(members) == 0 {
+		return nil, fmt.Errorf("engine %s: no replica reachable: %v", cfg.Name, e.failed)
+	}
+	raid, err := raid1.New(cfg.Name, members, raid1.Options{
+		Log: log,
+		OnMemberFailed: func(name string, err error) {
+			log.Warn("replica failed", "replica", name, "err", err)
+		},
+	})
+	if err != nil {
+		e.closeClients()
+		return nil, fmt.Errorf("engine %s: %w", cfg.Name, err)
+	}
+	e.raid = raid
+	return e, nil
+}
+
+// Raid is the engine's volume device.
+func (e *Engine) Raid() *raid1.Raid { return e.raid }
+
+// Info reports the replicas' modes.
+func (e *Engine) Info() Info {
+	info := Info{Name: e.name, Size: e.raid.Size(), Modes: map[string]string{}, Errors: map[string]string{}, Suspended: e.raid.Suspended(), PID: os.Getpid()}
+	e.mu.Lock()
+	for n, why := range e.failed {
+		info.Modes[n] = string(raid1.StateERR)
+		info.Errors[n] = why
+	}
+	e.mu.Unlock()
+	for _, m := range e.raid.Members() {
+		info.Modes[m.Name] = string(m.State)
+		if m.Err != "" {
+			info.Errors[m.Name] = m.Err
+		}
+	}
+	return info
+}
+
+// AddReplica connects to a replica and joins it write-only.
+func (e *Engine) AddReplica(ctx context.Context, r Replica) error {
+	if r.Name == "" || r.Address == "" || r.Export == "" {
+		return errors.New("replica needs name, address and export")
+	}
+	e.mu.Lock()
+	_, exists := e.clients[r.Name]
+	e.mu.Unlock()
+	if exists {
+		return fmt.Errorf("replica %s is already a member", r.Name)
+	}
+	c, err := dialReplica(ctx, r, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	if c.Size() < e.raid.Size() {
+		c.Close()
+		return fmt.Errorf("replica %s holds %d bytes, the volume %d", r.Name, c.Size(), e.raid.Size())
+	}
+	if err := e.raid.AddMember(raid1.Member{Name: r.Name, Dev: c}); err != nil {
+		c.Close()
+		return fmt.Errorf("add replica %s: %w", r.Name, err)
+	}
+	e.mu.Lock()
+	e.clients[r.Name] = c
+	delete(e.failed, r.Name)
+	e.mu.Unlock()
+	return nil
+}
+
+// SetMode sets a member RW, WO or ERR.
+func (e *Engine) SetMode(name, mode string) error {
+	return e.raid.SetMemberState(name, raid1.State(mode))
+}
+
+// RemoveReplica takes a replica out and closes its connection.
+func (e *Engine) RemoveReplica(name string) error {
+	e.mu.Lock()
+	c, ok := e.clients[name]
+	_, failed := e.failed[name]
+	delete(e.failed, name)
+	delete(e.clients, name)
+	e.mu.Unlock()
+	if !ok {
+		if failed {
+			return nil
+		}
+		return fmt.Errorf("replica %s is not a member", name)
+	}
+	err := e.raid.RemoveMember(name)
+	c.Close()
+	if err != nil {
+		return fmt.Errorf("remove replica %s: %w", name, err)
+	}
+	return nil
+}
+
+func (e *Engine) closeClients() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, c := range e.clients {
+		c.Close()
+	}
+}
+
+// Close flushes the raid and closes the replica connections.
+func (e *Engine) Close() error {
+	ferr := e.raid.Flush()
+	err := e.raid.Close()
+	e.closeClients()
+	return errors.Join(ferr, err)
+}
+
+// Serve serves the raid on nbdL and the control methods on ctlL until ctx
+// is done, then closes the engine.
+func (e *Engine) Serve(ctx context.Context, ctlL, nbdL net.Listener) error {
+	srv := nbd.NewServer(e.log.With("component", "nbd"))
+	if err := srv.AddExport(ExportName, e.raid, nbd.ExportOptions{Description: e.name}); err != nil {
+		return err
+	}
+	rpc := jsonrpc.NewServer(e.log.With("component", "jsonrpc"))
+	e.Register(rpc)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, 2)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); errs <- srv.Serve(ctx, nbdL) }()
+	go func() { defer wg.Done(); errs <- rpc.Serve(ctx, ctlL) }()
+	var first error
+	select {
+	case <-ctx.Done():
+	case first = <-errs:
+	}
+	cancel()
+	srv.Close()
+	wg.Wait()
+	return errors.Join(first, e.Close())
+}
