@@ -111,8 +111,33 @@ type verdictView struct {
 	checkers.Verdict
 	Rows      []evidenceRow
 	RowsMore  int
-	Diff      string
+	DiffLines []diffLine
 	HasOffset bool
+}
+
+// diffLine is one line of a go-cmp diff, classed for colour: go-cmp marks
+// removed lines with a leading "-" and added ones with "+".
+type diffLine struct {
+	Class string
+	Text  string
+}
+
+func diffLines(diff string) []diffLine {
+	if diff == "" {
+		return nil
+	}
+	var out []diffLine
+	for _, l := range strings.Split(strings.TrimRight(diff, "\n"), "\n") {
+		d := diffLine{Text: l}
+		switch {
+		case strings.HasPrefix(l, "-"):
+			d.Class = "del"
+		case strings.HasPrefix(l, "+"):
+			d.Class = "ins"
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 type evidenceRow struct {
@@ -234,7 +259,7 @@ func newScenarioView(i int, sc Scenario) scenarioView {
 }
 
 func newVerdictView(vd checkers.Verdict) verdictView {
-	v := verdictView{Verdict: vd, Diff: truncate(vd.Diff, htmlDiffMax)}
+	v := verdictView{Verdict: vd, DiffLines: diffLines(truncate(vd.Diff, htmlDiffMax))}
 	for i, e := range vd.Evidence {
 		if i == htmlEvidenceMax {
 			v.RowsMore = len(vd.Evidence) - i
@@ -242,7 +267,7 @@ func newVerdictView(vd checkers.Verdict) verdictView {
 		}
 		r := evidenceRow{Evidence: e}
 		if e.Offset != nil {
-			r.Offset = strconv.FormatInt(*e.Offset, 10)
+			r.Offset = fmt.Sprintf("%d (%#x)", *e.Offset, *e.Offset)
 			v.HasOffset = true
 		}
 		v.Rows = append(v.Rows, r)

@@ -316,8 +316,16 @@ func TestHTMLEvidenceAndDetails(t *testing.T) {
 	if !strings.Contains(text(verdicts[1]), "30 more evidence rows") {
 		t.Error("cut evidence not announced")
 	}
-	if len(all(verdicts[0], tagClass("pre", "diff"))) != 1 {
-		t.Error("diff not shown in <pre>")
+	diffs := all(verdicts[0], tagClass("pre", "diff"))
+	if len(diffs) != 1 {
+		t.Fatal("diff not shown in <pre>")
+	}
+	del, ins := all(diffs[0], tagClass("span", "del")), all(diffs[0], tagClass("span", "ins"))
+	if len(del) != 1 || len(ins) != 1 || !strings.Contains(text(del[0]), `"healthy"`) || !strings.Contains(text(ins[0]), `"faulted"`) {
+		t.Errorf("diff lines not marked: %d removed, %d added", len(del), len(ins))
+	}
+	if !strings.Contains(text(verdicts[1]), "4194304 (0x400000)") {
+		t.Error("evidence offset not shown in decimal and hex")
 	}
 	logs := all(loop, tagClass("details", "log"))
 	if len(logs) != 2 || !strings.Contains(text(logs[1]), "-17 File exists") {
