@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -130,6 +131,9 @@ func ParseFio(out []byte) (FioResult, error) {
 	}
 	if ios == 0 {
 		return FioResult{}, errors.New("fio did no I/O")
+	}
+	if math.IsInf(r.MBps(), 0) || math.IsInf(r.IOPS(), 0) {
+		return FioResult{}, errors.New("parse fio output: figures overflow")
 	}
 	return r, nil
 }
