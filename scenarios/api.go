@@ -9,7 +9,6 @@ import (
 
 	"github.com/faultline/faultline/engine/api"
 	"github.com/faultline/faultline/engine/client"
-	"github.com/faultline/faultline/timeline"
 )
 
 // Client returns a control-plane client for the suite's cluster.
@@ -19,18 +18,16 @@ func (s *Spec) Client() *client.Client {
 	return c
 }
 
-// WaitVolumeState waits until the volume reaches state, recording every
-// state it passes through on the timeline, and fails the spec with the last
-// state seen when the deadline passes.
+// WaitVolumeState waits until the volume reaches state and fails the spec
+// with the last state seen when the deadline passes. (The states it passes
+// through reach the timeline through the spec's state tracker.)
 func (s *Spec) WaitVolumeState(ctx context.Context, name, state string, deadline time.Duration) api.Volume {
 	ctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
 	last := ""
 	v, err := s.Client().WaitVolume(ctx, name, func(v api.Volume) bool {
-		if cur := v.Status.State + "/" + v.Status.Robustness; v.Name != "" && cur != last {
-			last = cur
-			s.Timeline.Add(timeline.Event{Kind: timeline.KindState, Lane: "volume/" + name, Name: v.Status.State,
-				Detail: map[string]string{"robustness": v.Status.Robustness, "node": v.Status.Node}})
+		if v.Name != "" {
+			last = v.Status.State + "/" + v.Status.Robustness
 		}
 		return v.Status.State == state
 	})

@@ -17,8 +17,10 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/checkers/state"
 	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/cluster/local"
+	"github.com/faultline/faultline/engine/client"
 	"github.com/faultline/faultline/faults"
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/timeline"
@@ -185,10 +187,14 @@ type Spec struct {
 	Rand     *rand.Rand
 	Timeline *timeline.Recorder
 	Faults   *faults.Injector
+	// States holds every volume, replica and engine state the manager's
+	// change stream reported during the spec (also drawn on Timeline).
+	States *state.Tracker
 
-	start   time.Time
-	mu      sync.Mutex
-	endStep func()
+	start     time.Time
+	stopWatch context.CancelFunc
+	mu        sync.Mutex
+	endStep   func()
 }
 
 // newSpec prepares a spec and registers its cleanup: faults are healed
@@ -203,6 +209,12 @@ func (e *Env) newSpec(sc scenario) *Spec {
 		Timeline: rec,
 		Faults:   faults.NewInjector(rec, e.Seed, nil),
 		start:    time.Now(),
+		States:   state.NewTracker(rec),
+	}
+	watchCtx, stop := context.WithCancel(context.Background())
+	s.stopWatch = stop
+	if c, err := client.New(e.Cluster.ManagerURL(), nil); err == nil {
+		go watchState(watchCtx, c, s.States)
 	}
 	AddReportEntry(reports.EntrySeed, e.Seed)
 	AddReportEntry(reports.EntryReproduce, e.Reproduce(sc.Name))
@@ -243,6 +255,7 @@ func (s *Spec) Check(v checkers.Verdict) {
 // cluster's process events of the spec's time span) and, on failure, the
 // log tails.
 func (s *Spec) finish() {
+	s.stopWatch()
 	s.mu.Lock()
 	if s.endStep != nil {
 		s.endStep()
