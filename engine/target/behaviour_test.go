@@ -366,3 +366,43 @@ func TestGetBdevsWaitsForTimeout(t *testing.T) {
 		t.Fatalf("bdev_get_bdevs with timeout: %v", err)
 	}
 }
+
+// TestDegradedEsnapClone: an esnap clone whose external bdev is missing
+// when the lvstore loads is listed as degraded with no bdev, and comes back
+// when a bdev with that UUID appears.
+func TestDegradedEsnapClone(t *testing.T) {
+	fx := newFixture(t, true)
+	const extUUID = "0b6b1a3e-7f43-4c52-9d1e-5a8f2e1c0d11"
+	fx.must("bdev_malloc_create", map[string]any{"name": "ext", "num_blocks": 8192, "block_size": 512, "uuid": extUUID}, nil)
+	var cloneID string
+	fx.must("bdev_lvol_clone_bdev", map[string]any{"bdev": "ext", "lvs_name": "lvs0", "clone_name": "esc"}, &cloneID)
+	if l := fx.bdev("lvs0/esc").DriverSpecific.Lvol; !l.EsnapClone || l.ExternalSnapshotName != extUUID {
+		t.Fatalf("esnap clone = %+v", l)
+	}
+	if b := fx.bdev("ext"); !b.Claimed || b.ClaimType != "read_many_write_none" {
+		t.Errorf("external snapshot claim = %v %q, want read_many_write_none", b.Claimed, b.ClaimType)
+	}
+	if code, _, _ := rpcCode(fx.call("bdev_malloc_delete", map[string]any{"name": "ext"}, nil)); code != -16 {
+		t.Errorf("deleting the external snapshot of an esnap clone: code %d, want -16", code)
+	}
+	fx.tgt.Close()
+
+	fx2 := &fixture{t: t, tgt: New(Options{}), disk: fx.disk}
+	defer fx2.tgt.Close()
+	fx2.must("bdev_aio_create", map[string]any{"name": "disk0", "filename": fx.disk}, nil)
+	var lvols []struct {
+		Name       string `json:"name"`
+		IsDegraded bool   `json:"is_degraded"`
+	}
+	fx2.must("bdev_lvol_get_lvols", nil, &lvols)
+	if len(lvols) != 1 || !lvols[0].IsDegraded {
+		t.Fatalf("lvols after restart without the external bdev: %+v, want esc degraded", lvols)
+	}
+	if code, _, _ := rpcCode(fx2.call("bdev_get_bdevs", map[string]any{"name": "lvs0/esc"}, nil)); code != -19 {
+		t.Errorf("degraded lvol has a bdev (code %d)", code)
+	}
+	fx2.must("bdev_malloc_create", map[string]any{"name": "ext", "num_blocks": 8192, "block_size": 512, "uuid": extUUID}, nil)
+	if b := fx2.bdev("lvs0/esc"); b.Name != cloneID {
+		t.Errorf("esnap clone after its external bdev came back: %+v", b)
+	}
+}

@@ -42,6 +42,11 @@ func unlocked[P any](decodeCode int, required []string, fn func(ctx context.Cont
 
 func req(keys ...string) []string { return keys }
 
+type getMethodsParams struct {
+	Current        bool `json:"current"`
+	IncludeAliases bool `json:"include_aliases"`
+}
+
 // handlers is the method table.
 func (t *Target) handlers() map[string]jsonrpc.Handler {
 	m := map[string]jsonrpc.Handler{
@@ -53,6 +58,11 @@ func (t *Target) handlers() map[string]jsonrpc.Handler {
 		},
 		"bdev_get_bdevs": unlocked(decodeLvol, nil, t.getBdevs),
 	}
+	// In-process calls list the target's methods; Register replaces this
+	// with the server's full list.
+	m["rpc_get_methods"] = unlocked(decodeLvol, nil, func(ctx context.Context, p *getMethodsParams) (any, error) {
+		return t.Methods(), nil
+	})
 	for _, add := range []func(map[string]jsonrpc.Handler){
 		t.baseHandlers, t.lvstoreHandlers, t.lvolHandlers, t.raidHandlers, t.nbdHandlers, t.remoteHandlers,
 	} {

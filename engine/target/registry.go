@@ -229,11 +229,17 @@ func (t *Target) resolverLocked() lvstore.ExternalResolver {
 	}
 }
 
-// announceLocked tells every lvstore that a bdev appeared, so degraded
-// esnap clones waiting for it come back.
+// announceLocked tells the lvstores with a degraded esnap clone waiting
+// for this bdev that it appeared, so the clone comes back.
 func (t *Target) announceLocked(uuid string, dev bdev.Device) {
 	for _, s := range t.stores {
-		s.ResolveExternal(uuid, dev)
+		for _, lv := range s.Lvols() {
+			if lv.IsDegraded() && lv.ExternalParent() == uuid {
+				s.ResolveExternal(uuid, dev)
+				t.log.Info("degraded esnap clone resolved", "lvol", lv.Alias(), "external", uuid)
+				break
+			}
+		}
 	}
 }
 

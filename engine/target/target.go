@@ -76,20 +76,12 @@ func (t *Target) Register(srv *jsonrpc.Server) {
 	for name, h := range t.methods {
 		srv.Register(name, h)
 	}
-	srv.Register("rpc_get_methods", func(ctx context.Context, params json.RawMessage) (any, error) {
-		var p struct {
-			Current        bool `json:"current"`
-			IncludeAliases bool `json:"include_aliases"`
-		}
-		if err := jsonrpc.DecodeParams(params, &p, decodeLvol); err != nil {
-			return nil, err
-		}
+	srv.Register("rpc_get_methods", unlocked(decodeLvol, nil, func(ctx context.Context, p *getMethodsParams) (any, error) {
 		return srv.Methods(), nil
-	})
+	}))
 }
 
-// Methods lists the methods the target serves (without rpc_get_methods,
-// which belongs to the server it is registered on).
+// Methods lists the methods the target serves.
 func (t *Target) Methods() []string {
 	names := make([]string, 0, len(t.methods))
 	for n := range t.methods {
