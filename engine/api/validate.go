@@ -97,7 +97,8 @@ func (r *VolumeCreateRequest) Validate() error {
 
 // Validate checks a heartbeat body.
 func (r *HeartbeatRequest) Validate() error {
-	for field, v := range map[string]string{"address": r.Address, "rpcAddress": r.RPCAddress, "nbdAddress": r.NBDAddress} {
+	for _, f := range []struct{ field, v string }{{"address", r.Address}, {"rpcAddress", r.RPCAddress}, {"nbdAddress", r.NBDAddress}} {
+		field, v := f.field, f.v
 		if v == "" {
 			return Invalid("heartbeat: %s is required", field)
 		}

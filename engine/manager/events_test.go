@@ -31,6 +31,21 @@ func readAll(t *testing.T, c *client.Client, since uint64, limit int) []api.Even
 	}
 }
 
+// settle waits until the controllers have handled every volume (with no
+// nodes each gets a Scheduled=false condition) so the stream goes quiet.
+func settle(t *testing.T, tm *testManager, volumes int) {
+	t.Helper()
+	waitFor(t, "controllers to settle", func() (bool, error) {
+		vols, err := tm.c.ListVolumes(ctxT(t))
+		for _, v := range vols {
+			if len(v.Status.Conditions) == 0 {
+				return false, err
+			}
+		}
+		return len(vols) == volumes, err
+	})
+}
+
 func checkGapless(t *testing.T, evs []api.Event, first uint64) {
 	t.Helper()
 	for i, ev := range evs {
@@ -85,6 +100,7 @@ func TestEventStreamHasNoGaps(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	settle(t, tm, writers*perWriter)
 	close(stop)
 	if err := <-readerDone; err != nil {
 		t.Fatal(err)
@@ -136,6 +152,7 @@ func TestEventStreamHasNoGaps(t *testing.T) {
 		t.Fatalf("long poll returned %+v, want events from seq %d", l, last+1)
 	}
 	// A poll with a short wait and nothing new returns an empty page.
+	settle(t, tm, writers*perWriter+1)
 	head := readAll(t, tm.c, last, 1000)
 	tail := head[len(head)-1].Seq
 	if l, err := tm.c.Events(ctx, tail, 50*time.Millisecond, 0); err != nil || len(l.Events) != 0 || l.Next != tail {
