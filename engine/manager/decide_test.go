@@ -44,10 +44,10 @@ func TestScheduleReplicas(t *testing.T) {
 		}, nil, nil, 100, nil},
 		{"scheduled bytes count against the disk", 1, []api.Node{
 			node("a", api.NodeUp, disk("d", gib)),
-		}, []api.Replica{onDisk("a", "d", gib - 50*api.MiB)}, nil, 100, nil},
+		}, []api.Replica{onDisk("a", "d", gib-50*api.MiB)}, nil, 100, nil},
 		{"over-provisioning allows more", 1, []api.Node{
 			node("a", api.NodeUp, disk("d", gib)),
-		}, []api.Replica{onDisk("a", "d", gib - 50*api.MiB)}, nil, 200, []string{"a/d"}},
+		}, []api.Replica{onDisk("a", "d", gib-50*api.MiB)}, nil, 200, []string{"a/d"}},
 		{"disk with most room wins", 1, []api.Node{
 			node("a", api.NodeUp, disk("small", gib), disk("big", 4*gib)),
 		}, nil, nil, 100, []string{"a/big"}},
