@@ -130,7 +130,7 @@ func (e *Env) startCluster(ctx context.Context) (cluster.Driver, error) {
 	if e.cfg.OutDir == "" {
 		dir = filepath.Join(GinkgoT().TempDir(), "cluster")
 	}
-	d, err := local.New(local.Config{Dir: dir, Refengine: e.cfg.Refengine, Nodes: e.cfg.Nodes, Defects: e.cfg.Defects})
+	d, err := local.New(local.Config{Dir: dir, Refengine: e.cfg.Refengine, Nodes: e.cfg.Nodes, Defects: e.cfg.Defects, KeepProcesses: e.cfg.KeepCluster})
 	if err != nil {
 		return nil, err
 	}

@@ -276,6 +276,11 @@ func execute(f runFlags, out string, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "faultline run: could not run:", err)
 		if gotReport {
 			printSummary(progress, run)
+			if f.asJSON {
+				enc := json.NewEncoder(stdout)
+				enc.SetIndent("", "  ")
+				enc.Encode(run)
+			}
 		}
 		return exitNotRun
 	}
