@@ -10,6 +10,7 @@ import (
 	"fmt"
 
 	"github.com/faultline/faultline/cluster"
+	"github.com/faultline/faultline/cluster/local"
 	"github.com/faultline/faultline/engine/api"
 	"github.com/faultline/faultline/engine/client"
 )
@@ -60,20 +61,23 @@ func (f *imDelete) Heal(ctx context.Context) error {
 	return cluster.WaitNodeReady(ctx, f.d, f.node)
 }
 
-// ErrEngineCrashUnsupported is returned by EngineCrash's Inject while
-// refengine offers no way to kill one engine instance on its own.
-var ErrEngineCrashUnsupported = errors.New("engine crash: refengine exposes no per-engine kill yet (needs the instance manager's engine API); use instance-manager-delete to kill every engine on a node")
+// ErrEngineCrashUnsupported is returned by EngineCrash's Inject when the
+// cluster driver cannot kill a single engine instance.
+var ErrEngineCrashUnsupported = errors.New("engine crash: this cluster driver cannot kill a single engine instance; use instance-manager-delete to kill every engine on a node")
 
 // EngineKiller kills one engine instance abruptly (no cleanup runs). The
-// instance manager's API provides it; faults only needs this method.
+// local cluster driver (and its control-socket client) implement it by
+// SIGKILLing the engine's process.
 type EngineKiller interface {
 	KillEngine(ctx context.Context, engine string) error
 }
 
-// EngineCrash kills the named engine instance abruptly. With a nil killer
-// Inject fails with ErrEngineCrashUnsupported. Heal does nothing: recovery
-// is the control plane's job and the scenario checks it.
-func EngineCrash(k EngineKiller, engine string) Fault {
+// EngineCrash kills the named engine instance abruptly. d is usually the
+// cluster driver; when it is not an EngineKiller, Inject fails with
+// ErrEngineCrashUnsupported. Heal does nothing: recovery is the control
+// plane's job and the scenario checks it.
+func EngineCrash(d any, engine string) Fault {
+	k, _ := d.(EngineKiller)
 	return &engineCrash{k: k, engine: engine}
 }
 
@@ -123,4 +127,8 @@ func (f *replicaDelete) Inject(ctx context.Context) error {
 }
 func (f *replicaDelete) Heal(ctx context.Context) error { return nil }
 
-var _ ReplicaDeleter = (*client.Client)(nil)
+var (
+	_ ReplicaDeleter = (*client.Client)(nil)
+	_ EngineKiller   = (*local.Driver)(nil)
+	_ EngineKiller   = (*local.Remote)(nil)
+)

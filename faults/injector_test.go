@@ -167,7 +167,7 @@ func TestJitterIsSeeded(t *testing.T) {
 
 func TestEngineCrashWithoutAPI(t *testing.T) {
 	in := NewInjector(timeline.NewRecorder(), 1, nil)
-	err := in.Inject(context.Background(), EngineCrash(nil, "vol-e-0"))
+	err := in.Inject(context.Background(), EngineCrash(struct{}{}, "vol-e-0"))
 	if !errors.Is(err, ErrEngineCrashUnsupported) {
 		t.Fatalf("EngineCrash(nil) inject = %v", err)
 	}

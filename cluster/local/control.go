@@ -26,6 +26,7 @@ import (
 //	GET  /logs                           map process → log path
 //	GET  /logs/{process}?lines=N         text
 //	POST /nodes/{name}/stop|start|delete-instance-manager
+//	POST /engines/{name}/kill            crash one engine instance (SIGKILL)
 //	POST /down                           stops the cluster (the supervisor then exits)
 
 // ControlSocketPath returns where the control socket of a cluster in dir
@@ -74,6 +75,9 @@ func ServeControl(ctx context.Context, d *Driver, l net.Listener, down func()) e
 			return
 		}
 		reply(w, struct{}{}, err)
+	})
+	mux.HandleFunc("POST /engines/{name}/kill", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, struct{}{}, d.KillEngine(r.Context(), r.PathValue("name")))
 	})
 	mux.HandleFunc("POST /down", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, struct{}{}, nil)
@@ -201,6 +205,11 @@ func (r *Remote) StartNode(ctx context.Context, name string) error {
 }
 func (r *Remote) DeleteInstanceManager(ctx context.Context, name string) error {
 	return r.nodeAction(ctx, name, "delete-instance-manager")
+}
+
+// KillEngine crashes an engine instance through the supervisor.
+func (r *Remote) KillEngine(ctx context.Context, engine string) error {
+	return r.call(ctx, http.MethodPost, "/engines/"+url.PathEscape(engine)+"/kill", nil)
 }
 
 func (r *Remote) Logs(ctx context.Context) (map[string]string, error) {

@@ -21,6 +21,12 @@ import (
 var refengine string
 
 func TestMain(m *testing.M) {
+	if os.Getenv("FAULTLINE_LOCAL_TEST_SLEEPER") == "1" {
+		// A stand-in process for TestFindEngine: it only has to exist
+		// with the right command line until it is killed.
+		time.Sleep(time.Minute)
+		os.Exit(0)
+	}
 	os.Exit(runMain(m))
 }
 
@@ -298,4 +304,45 @@ func TestTailFile(t *testing.T) {
 			t.Errorf("tailFile(%d) = %q, %v; want %q", tc.n, got, err, tc.want)
 		}
 	}
+}
+
+// sleeper starts this test binary as an idle process with args, in process
+// group pgid (0: a new group of its own).
+func sleeper(t *testing.T, pgid int, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "FAULTLINE_LOCAL_TEST_SLEEPER=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pgid: pgid}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return cmd
+}
+
+func TestFindEngine(t *testing.T) {
+	node := sleeper(t, 0, "node")
+	pgid := node.Process.Pid
+	eng := sleeper(t, pgid, "engine", "--name", "vol-e-0")
+	sleeper(t, pgid, "engine", "--name=vol2-e-0")
+	foreign := sleeper(t, 0, "engine", "--name", "other-e-0") // not in a node's group
+
+	groups := map[int]string{pgid: "node-1"}
+	pid, n, err := findEngine("vol-e-0", groups)
+	if err != nil || pid != eng.Process.Pid || n != "node-1" {
+		t.Fatalf("findEngine(vol-e-0) = %d, %q, %v; want %d on node-1", pid, n, err, eng.Process.Pid)
+	}
+	if _, _, err := findEngine("vol2-e-0", groups); err != nil {
+		t.Errorf("--name= form: %v", err)
+	}
+	if pid, _, err := findEngine("other-e-0", groups); err == nil {
+		t.Errorf("found engine %d outside the cluster's process groups", pid)
+	}
+	if _, _, err := findEngine("missing-e-0", groups); err == nil {
+		t.Error("found an engine that does not exist")
+	}
+	_ = foreign
 }

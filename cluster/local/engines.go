@@ -1,0 +1,108 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/faultline/faultline/timeline"
+)
+
+// KillEngine crashes one engine instance abruptly: it finds the
+// `refengine engine --name ENGINE` process among the cluster's node process
+// groups and SIGKILLs it, so no cleanup runs. It returns once the process
+// is gone. The node process (the instance manager) stays up.
+func (d *Driver) KillEngine(ctx context.Context, engine string) error {
+	d.mu.Lock()
+	groups := map[int]string{}
+	for _, n := range d.nodes {
+		if pid, running, _, _, _ := d.procs[n.Name].snapshot(); running {
+			groups[pid] = n.Name
+		}
+	}
+	d.mu.Unlock()
+	pid, node, err := findEngine(engine, groups)
+	if err != nil {
+		return err
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("kill engine %s (pid %d on %s): %w", engine, pid, node, err)
+	}
+	if err := waitGone(ctx, pid); err != nil {
+		return fmt.Errorf("kill engine %s: %w", engine, err)
+	}
+	d.rec.Add(timeline.Event{Kind: timeline.KindLog, Lane: node, Name: "engine " + engine + " killed",
+		Detail: map[string]string{"pid": strconv.Itoa(pid)}})
+	return nil
+}
+
+// findEngine scans /proc for an engine process named engine whose process
+// group is one of groups (pgid → node).
+func findEngine(engine string, groups map[int]string) (int, string, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, "", fmt.Errorf("find engine %s: %w", engine, err)
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		pgid, ok := pgidOf(pid)
+		if !ok {
+			continue
+		}
+		node, ours := groups[pgid]
+		if !ours || pid == pgid || !Alive(pid) {
+			continue
+		}
+		if engineName(pid) == engine {
+			return pid, node, nil
+		}
+	}
+	return 0, "", fmt.Errorf("find engine %s: no such engine process on any running node", engine)
+}
+
+func pgidOf(pid int) (int, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 3 {
+		return 0, false
+	}
+	pgid, err := strconv.Atoi(f[2])
+	return pgid, err == nil
+}
+
+// engineName returns the --name of a `refengine engine` process, or "".
+func engineName(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		return ""
+	}
+	args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+	if len(args) < 2 || args[1] != "engine" {
+		return ""
+	}
+	for i, a := range args {
+		switch {
+		case (a == "--name" || a == "-name") && i+1 < len(args):
+			return args[i+1]
+		case strings.HasPrefix(a, "--name="):
+			return strings.TrimPrefix(a, "--name=")
+		case strings.HasPrefix(a, "-name="):
+			return strings.TrimPrefix(a, "-name=")
+		}
+	}
+	return ""
+}
