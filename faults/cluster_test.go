@@ -14,6 +14,12 @@ import (
 	"github.com/faultline/faultline/timeline"
 )
 
+// The local cluster's drivers crash engines for EngineCrash.
+var (
+	_ EngineKiller = (*local.Driver)(nil)
+	_ EngineKiller = (*local.Remote)(nil)
+)
+
 // TestRealFaultsHealAfterFailure injects a node stop and an instance-manager
 // deletion on a real local cluster, fails, and checks that cleanup brought
 // both nodes back.

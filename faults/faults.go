@@ -10,7 +10,6 @@ import (
 	"fmt"
 
 	"github.com/faultline/faultline/cluster"
-	"github.com/faultline/faultline/cluster/local"
 	"github.com/faultline/faultline/engine/api"
 	"github.com/faultline/faultline/engine/client"
 )
@@ -127,8 +126,4 @@ func (f *replicaDelete) Inject(ctx context.Context) error {
 }
 func (f *replicaDelete) Heal(ctx context.Context) error { return nil }
 
-var (
-	_ ReplicaDeleter = (*client.Client)(nil)
-	_ EngineKiller   = (*local.Driver)(nil)
-	_ EngineKiller   = (*local.Remote)(nil)
-)
+var _ ReplicaDeleter = (*client.Client)(nil)
