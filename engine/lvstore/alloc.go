@@ -88,6 +88,7 @@ func (a *allocator) release(cs []uint32) {
 	for _, c := range cs {
 		a.used[c/64] &^= uint64(1) << (c % 64)
 		a.free++
+		a.hint = min(a.hint, c) // reuse low clusters first
 	}
 }
 
