@@ -1,4 +1,168 @@
 package main
 
-// registerManager adds the manager subcommand(s). Placeholder until implemented.
-func registerManager(cmds map[string]subcommand) {}
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/faultline/faultline/engine/manager"
+)
+
+// knownDefects are the defect switches DESIGN.md lists; anything else is a typo.
+var knownDefects = []string{
+	"im-restart-stale-head-cache", "rebuild-bi-parent-by-full-name", "upgrade-crash-loses-attachment",
+	"dr-restore-no-resume", "sysbackup-stale-last-backup",
+}
+
+// registerManager adds `refengine manager`, the control plane.
+func registerManager(cmds map[string]subcommand) {
+	cmds["manager"] = subcommand{
+		summary: "run the control plane: REST API, state in bbolt, controllers",
+		run:     runManager,
+	}
+}
+
+type managerConfig struct {
+	listen      string
+	dataDir     string
+	nodeTimeout time.Duration
+	url         string
+	logLevel    slog.Level
+	defects     []string
+}
+
+func parseManagerFlags(args []string, stderr io.Writer) (*managerConfig, error) {
+	c := &managerConfig{}
+	fs := flag.NewFlagSet("refengine manager", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var defects, level string
+	fs.StringVar(&c.listen, "listen", "127.0.0.1:9500", "address to serve the REST API on (loopback unless you mean it)")
+	fs.StringVar(&c.dataDir, "data-dir", "", "directory for manager.db and backing image files (required)")
+	fs.DurationVar(&c.nodeTimeout, "node-timeout", 5*time.Second, "a node that sends no heartbeat for this long is down")
+	fs.StringVar(&c.url, "url", "", "URL nodes reach this manager at (default http://<listen address>)")
+	fs.StringVar(&level, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&defects, "defects", os.Getenv("REFENGINE_DEFECTS"), "comma-separated defect switches to turn on (default $REFENGINE_DEFECTS); for proving checkers only")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: refengine manager --data-dir DIR [--listen 127.0.0.1:9500] [--node-timeout 5s] [--defects list]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.dataDir == "" {
+		return nil, errors.New("--data-dir is required")
+	}
+	if c.nodeTimeout <= 0 {
+		return nil, fmt.Errorf("--node-timeout %s must be positive", c.nodeTimeout)
+	}
+	if _, _, err := net.SplitHostPort(c.listen); err != nil {
+		return nil, fmt.Errorf("--listen %q: %w", c.listen, err)
+	}
+	if err := c.logLevel.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	for _, d := range strings.Split(defects, ",") {
+		if d = strings.TrimSpace(d); d == "" {
+			continue
+		}
+		known := false
+		for _, k := range knownDefects {
+			known = known || k == d
+		}
+		if !known {
+			return nil, fmt.Errorf("unknown defect %q (known: %s)", d, strings.Join(knownDefects, ", "))
+		}
+		c.defects = append(c.defects, d)
+	}
+	return c, nil
+}
+
+func runManager(args []string) int {
+	c, err := parseManagerFlags(args, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "refengine manager: %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: c.logLevel})).With("component", "manager")
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := serveManager(ctx, c, log); err != nil {
+		log.Error("manager failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// serveManager listens, serves the API and runs the controllers until ctx
+// ends, then shuts the HTTP server down gracefully and closes the store.
+func serveManager(ctx context.Context, c *managerConfig, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", c.listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", c.listen, err)
+	}
+	url := c.url
+	if url == "" {
+		url = "http://" + ln.Addr().String()
+	}
+	if len(c.defects) > 0 {
+		log.Warn("DEFECT SWITCHES ON: this manager re-introduces known bugs on purpose", "defects", c.defects)
+	}
+	m, err := manager.Open(manager.Config{
+		DataDir: c.dataDir, NodeTimeout: c.nodeTimeout, Defects: c.defects, URL: url, Logger: log,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer m.Close()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Requests inherit runCtx, so long polls end as soon as shutdown starts.
+	srv := &http.Server{
+		Handler:           m.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return runCtx },
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		m.Run(runCtx)
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("manager serving", "listen", ln.Addr().String(), "url", url, "data_dir", c.dataDir, "node_timeout", c.nodeTimeout, "version", manager.Version)
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err = <-errc:
+	}
+	cancel()
+	shutCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
+	defer done()
+	if serr := srv.Shutdown(shutCtx); serr != nil {
+		srv.Close()
+	}
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
