@@ -15,7 +15,9 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
+	"github.com/faultline/faultline/engine/instance"
 	"github.com/faultline/faultline/engine/jsonrpc"
 	"github.com/faultline/faultline/engine/target"
 )
@@ -94,6 +96,8 @@ type nodeConfig struct {
 	name, dataDir, rpcSocket, rpcListen, nbdListen, logLevel string
 	disks                                                    diskList
 	defects                                                  []string
+	managerURL, address                                      string
+	heartbeat                                                time.Duration
 }
 
 func parseNodeFlags(args []string, stderr io.Writer) (*nodeConfig, error) {
@@ -109,6 +113,9 @@ func parseNodeFlags(args []string, stderr io.Writer) (*nodeConfig, error) {
 	fs.Var(&c.disks, "disk", "NAME=PATH[:SIZE]: register PATH as aio bdev NAME at start, creating a sparse file of SIZE (K/M/G/T) if missing; its lvstore is examined (repeatable)")
 	fs.StringVar(&defects, "defects", os.Getenv("REFENGINE_DEFECTS"), "comma-separated defect switches to turn on (default $REFENGINE_DEFECTS); for proving checkers only")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&c.managerURL, "manager", "", "manager base URL to send heartbeats to, e.g. http://127.0.0.1:9500 (none: no heartbeats)")
+	fs.DurationVar(&c.heartbeat, "heartbeat", time.Second, "heartbeat period")
+	fs.StringVar(&c.address, "address", "", "host workloads reach this node at (default: the host of --nbd-listen)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `usage: refengine node --name N --data-dir D --rpc-socket S --nbd-listen ADDR [flags]
 
@@ -146,6 +153,9 @@ flags:
 	case "debug", "info", "warn", "error":
 	default:
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.logLevel)
+	}
+	if c.heartbeat <= 0 {
+		return nil, fmt.Errorf("--heartbeat %v: want a positive duration", c.heartbeat)
 	}
 	for _, d := range strings.Split(defects, ",") {
 		if d = strings.TrimSpace(d); d != "" {
@@ -227,6 +237,16 @@ func serveNode(ctx context.Context, c *nodeConfig, log *slog.Logger) error {
 
 	srv := jsonrpc.NewServer(log.With("component", "jsonrpc"))
 	t.Register(srv)
+	im, err := newInstanceManager(ctx, c, t, nbdL.Addr().String(), log)
+	if err != nil {
+		nbdL.Close()
+		for _, l := range listeners {
+			l.Close()
+		}
+		return err
+	}
+	defer im.Close()
+	im.Register(srv)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make(chan error, len(listeners)+1)
@@ -291,4 +311,33 @@ func ensureDisk(path string, size int64) error {
 	}
 	defer dir.Close()
 	return dir.Sync()
+}
+
+// newInstanceManager starts the node's instance manager (replicas, engines,
+// heartbeats to --manager).
+func newInstanceManager(ctx context.Context, c *nodeConfig, t *target.Target, nbdAddr string, log *slog.Logger) (*instance.Manager, error) {
+	address := c.address
+	if address == "" {
+		address, _, _ = net.SplitHostPort(nbdAddr)
+	}
+	rpcAddr := "tcp:" + c.rpcListen
+	if c.rpcListen == "" {
+		abs, err := filepath.Abs(c.rpcSocket)
+		if err != nil {
+			return nil, fmt.Errorf("rpc socket path: %w", err)
+		}
+		rpcAddr = "unix:" + abs
+	}
+	im, err := instance.New(instance.Options{
+		Node: c.name, Target: t, Address: address, RPCAddress: rpcAddr, NBDAddress: nbdAddr,
+		ManagerURL: c.managerURL, Heartbeat: c.heartbeat, DataDir: c.dataDir, Defects: c.defects, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := im.Start(ctx); err != nil {
+		im.Close()
+		return nil, fmt.Errorf("start instance manager: %w", err)
+	}
+	return im, nil
 }

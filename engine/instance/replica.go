@@ -1,0 +1,361 @@
+package instance
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/faultline/faultline/engine/improto"
+)
+
+// headPattern matches replica head lvol names, <volume>-r-<8 alnum>.
+var headPattern = regexp.MustCompile(`^(.+)-r-[a-zA-Z0-9]{8}$`)
+
+// revisionXattr is the head lvol xattr holding the replica's revision.
+const revisionXattr = "revision"
+
+const mib = 1 << 20
+
+// replica is what the instance manager remembers about a replica. The
+// disk is the truth: every decision re-reads it.
+type replica struct {
+	info improto.ReplicaInfo
+	// reconstructed is set for replicas found on disk at start and not yet
+	// asked for again; cachedChain is the chain seen then, without the
+	// head (only the defect im-restart-stale-head-cache trusts it).
+	reconstructed bool
+	cachedChain   []string
+}
+
+// checkName refuses names that cannot be an lvol, an export and a flag
+// value of the engine command line.
+func checkName(kind, name string) error {
+	if name == "" || len(name) > 63 || strings.ContainsAny(name, "/,\x00 ") {
+		return fmt.Errorf("%s name %q: want 1-63 bytes without '/', ',' or spaces", kind, name)
+	}
+	return nil
+}
+
+// reconstruct finds the replicas on disk after a (re)start: heads by name,
+// chains by walking parents. They stay stopped (not exported) until the
+// manager asks for them again.
+func (m *Manager) reconstruct(ctx context.Context) error {
+	lvols, err := listLvols(ctx, m.t)
+	if err != nil {
+		return err
+	}
+	stores, err := listStores(ctx, m.t)
+	if err != nil {
+		return err
+	}
+	byUUID := map[string]lvstoreInfo{}
+	for _, s := range stores {
+		byUUID[s.UUID] = s
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, lv := range lvols {
+		name := lv.lvolName()
+		sub := headPattern.FindStringSubmatch(name)
+		if sub == nil || lv.Driver.Lvol.Snapshot {
+			continue
+		}
+		s := byUUID[lv.Driver.Lvol.StoreUUID]
+		info, err := m.describe(ctx, s, lv)
+		if err != nil {
+			m.log.Warn("replica on disk not readable", "replica", name, "err", err)
+			continue
+		}
+		info.Volume = sub[1]
+		info.State = improto.StateStopped
+		info.Address, info.Export = "", ""
+		m.replicas[name] = &replica{info: info, reconstructed: true, cachedChain: info.Chain[:len(info.Chain)-1]}
+		m.log.Info("replica found on disk", "replica", name, "chain", info.Chain, "revision", info.Revision)
+	}
+	return nil
+}
+
+// describe builds ReplicaInfo from the head lvol on disk.
+func (m *Manager) describe(ctx context.Context, s lvstoreInfo, head lvolInfo) (improto.ReplicaInfo, error) {
+	chain, err := chainOf(ctx, m.t, s.Name, head)
+	if err != nil {
+		return improto.ReplicaInfo{}, err
+	}
+	rev, err := m.readRevision(ctx, s.Name, head.lvolName())
+	if err != nil {
+		return improto.ReplicaInfo{}, err
+	}
+	return improto.ReplicaInfo{
+		Name: head.lvolName(), LvstoreName: s.Name, LvstoreUUID: s.UUID, Size: head.size(),
+		Chain: chain, BackingImage: imageOfLvol(chain[0]), Revision: rev,
+	}, nil
+}
+
+// readRevision reads the head's revision xattr; a head without one is at 0.
+func (m *Manager) readRevision(ctx context.Context, lvs, name string) (uint64, error) {
+	var v string
+	err := m.t.Call(ctx, "bdev_lvol_get_xattr", map[string]any{"name": lvs + "/" + name, "xattr_name": revisionXattr}, &v)
+	if err != nil {
+		// An absent xattr is an internal error carrying ENOENT's text.
+		if strings.Contains(err.Error(), "No such file") {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("read revision of %s/%s: %w", lvs, name, err)
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("revision of %s/%s: %q is not a number", lvs, name, v)
+	}
+	return n, nil
+}
+
+// findStore picks the lvstore a request names, by UUID first.
+func (m *Manager) findStore(ctx context.Context, uuid, name string) (lvstoreInfo, error) {
+	stores, err := listStores(ctx, m.t)
+	if err != nil {
+		return lvstoreInfo{}, err
+	}
+	for _, s := range stores {
+		if (uuid != "" && s.UUID == uuid) || (uuid == "" && name != "" && s.Name == name) {
+			return s, nil
+		}
+	}
+	return lvstoreInfo{}, fmt.Errorf("no lvstore with uuid %q or name %q on node %s", uuid, name, m.opts.Node)
+}
+
+// headOnDisk asks the lvstore whether the replica's head exists. With the
+// defect im-restart-stale-head-cache it trusts the chain cached at start
+// instead, which lacks the head, and so answers "no" for a head that is
+// there (seed bug 003).
+func (m *Manager) headOnDisk(ctx context.Context, s lvstoreInfo, name string) (lvolInfo, bool, error) {
+	if m.defect(DefectStaleHeadCache) {
+		m.mu.Lock()
+		r, ok := m.replicas[name]
+		m.mu.Unlock()
+		if ok && r.reconstructed {
+			return lvolInfo{}, false, nil
+		}
+	}
+	return getLvol(ctx, m.t, s.Name, name)
+}
+
+// createReplica makes a replica available: reuse its head when on disk,
+// else create it, then export it.
+func (m *Manager) createReplica(ctx context.Context, req improto.ReplicaCreateRequest) (improto.ReplicaInfo, error) {
+	if err := checkName("replica", req.Name); err != nil {
+		return improto.ReplicaInfo{}, err
+	}
+	if req.Size <= 0 {
+		return improto.ReplicaInfo{}, fmt.Errorf("replica %s: size %d must be positive", req.Name, req.Size)
+	}
+	m.repMu.Lock()
+	defer m.repMu.Unlock()
+	s, err := m.findStore(ctx, req.LvstoreUUID, req.LvstoreName)
+	if err != nil {
+		return improto.ReplicaInfo{}, fmt.Errorf("replica %s: %w", req.Name, err)
+	}
+	head, ok, err := m.headOnDisk(ctx, s, req.Name)
+	if err != nil {
+		return improto.ReplicaInfo{}, err
+	}
+	if !ok {
+		if err := m.createHead(ctx, s, req); err != nil {
+			return improto.ReplicaInfo{}, err
+		}
+		if head, ok, err = getLvol(ctx, m.t, s.Name, req.Name); err != nil || !ok {
+			return improto.ReplicaInfo{}, fmt.Errorf("replica %s: head missing right after create: %v", req.Name, err)
+		}
+	}
+	if err := m.export(ctx, s.Name, req.Name); err != nil {
+		return improto.ReplicaInfo{}, err
+	}
+	info, err := m.describe(ctx, s, head)
+	if err != nil {
+		return improto.ReplicaInfo{}, err
+	}
+	info.Volume = req.Volume
+	info.State = improto.StateRunning
+	info.Address = m.opts.NBDAddress
+	info.Export = req.Name
+	m.mu.Lock()
+	m.replicas[req.Name] = &replica{info: info}
+	m.mu.Unlock()
+	m.log.Info("replica running", "replica", req.Name, "reused", ok, "chain", info.Chain)
+	return info, nil
+}
+
+// createHead creates the head lvol: a thin lvol, or a clone of the disk's
+// copy of the backing image.
+func (m *Manager) createHead(ctx context.Context, s lvstoreInfo, req improto.ReplicaCreateRequest) error {
+	sizeMiB := (req.Size + mib - 1) / mib
+	if req.BackingImage == "" {
+		err := m.t.Call(ctx, "bdev_lvol_create", map[string]any{"lvol_name": req.Name, "size_in_mib": sizeMiB, "thin_provision": true, "lvs_name": s.Name}, nil)
+		if err != nil {
+			return fmt.Errorf("create replica head %s/%s: %w", s.Name, req.Name, err)
+		}
+		return nil
+	}
+	bi, err := m.ensureBackingImage(ctx, s, req.BackingImage, req.BackingImageURL, req.BackingImageSHA512)
+	if err != nil {
+		return fmt.Errorf("replica %s: %w", req.Name, err)
+	}
+	if err := m.t.Call(ctx, "bdev_lvol_clone", map[string]any{"snapshot_name": s.Name + "/" + bi.lvolName(), "clone_name": req.Name}, nil); err != nil {
+		return fmt.Errorf("clone backing image %s into %s: %w", bi.lvolName(), req.Name, err)
+	}
+	if bi.size() < sizeMiB*mib {
+		if err := m.t.Call(ctx, "bdev_lvol_resize", map[string]any{"name": s.Name + "/" + req.Name, "size_in_mib": sizeMiB}, nil); err != nil {
+			return fmt.Errorf("resize replica %s: %w", req.Name, err)
+		}
+	}
+	return nil
+}
+
+// export serves the head over NBD under the replica's name; an export that
+// is already there is kept.
+func (m *Manager) export(ctx context.Context, lvs, name string) error {
+	err := m.t.Call(ctx, "nbd_export_start", map[string]any{"bdev_name": lvs + "/" + name, "export_name": name}, nil)
+	if err != nil && !isCode(err, codeExists) {
+		return fmt.Errorf("export replica %s: %w", name, err)
+	}
+	return nil
+}
+
+// deleteReplica stops a replica's export and, with cleanup, removes its
+// head and snapshots (never the backing image). A missing replica is fine.
+func (m *Manager) deleteReplica(ctx context.Context, req improto.ReplicaDeleteRequest) error {
+	m.repMu.Lock()
+	defer m.repMu.Unlock()
+	err := m.t.Call(ctx, "nbd_export_stop", map[string]any{"export_name": req.Name}, nil)
+	if err != nil && !isCode(err, codeNoDevice) {
+		return fmt.Errorf("stop export of replica %s: %w", req.Name, err)
+	}
+	m.mu.Lock()
+	r, known := m.replicas[req.Name]
+	m.mu.Unlock()
+	if req.CleanupDisk {
+		lvs := ""
+		if known {
+			lvs = r.info.LvstoreName
+		} else if lvs, err = m.storeOfHead(ctx, req.Name); err != nil {
+			return err
+		}
+		if lvs != "" {
+			if err := m.removeChain(ctx, lvs, req.Name); err != nil {
+				return err
+			}
+		}
+		m.mu.Lock()
+		delete(m.replicas, req.Name)
+		m.mu.Unlock()
+	} else if known {
+		m.mu.Lock()
+		r.info.State = improto.StateStopped
+		r.info.Address, r.info.Export = "", ""
+		m.mu.Unlock()
+	}
+	m.log.Info("replica deleted", "replica", req.Name, "cleanup_disk", req.CleanupDisk)
+	return nil
+}
+
+// storeOfHead finds the lvstore holding a head lvol, or "".
+func (m *Manager) storeOfHead(ctx context.Context, name string) (string, error) {
+	lvols, err := listLvols(ctx, m.t)
+	if err != nil {
+		return "", err
+	}
+	for _, lv := range lvols {
+		if lv.lvolName() == name {
+			for _, a := range lv.Aliases {
+				if lvs, _, ok := strings.Cut(a, "/"); ok {
+					return lvs, nil
+				}
+			}
+		}
+	}
+	return "", nil
+}
+
+// removeChain deletes the head and then the replica's own snapshots
+// (those named <replica>-snap-*), newest first.
+func (m *Manager) removeChain(ctx context.Context, lvs, name string) error {
+	head, ok, err := getLvol(ctx, m.t, lvs, name)
+	if err != nil || !ok {
+		return err
+	}
+	chain, err := chainOf(ctx, m.t, lvs, head)
+	if err != nil {
+		return err
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		n := chain[i]
+		if n != name && !strings.HasPrefix(n, name+"-snap-") {
+			continue
+		}
+		err := m.t.Call(ctx, "bdev_lvol_delete", map[string]any{"name": lvs + "/" + n}, nil)
+		if err != nil && !isCode(err, codeNoDevice) {
+			return fmt.Errorf("delete lvol %s/%s: %w", lvs, n, err)
+		}
+	}
+	return nil
+}
+
+// getReplica returns what is known of a replica, with its revision read
+// from disk.
+func (m *Manager) getReplica(ctx context.Context, name string) (improto.ReplicaInfo, error) {
+	m.mu.Lock()
+	r, ok := m.replicas[name]
+	var info improto.ReplicaInfo
+	if ok {
+		info = r.info
+	}
+	m.mu.Unlock()
+	if !ok {
+		return info, errNotFound("replica", name)
+	}
+	rev, err := m.readRevision(ctx, info.LvstoreName, name)
+	if err != nil {
+		return info, err
+	}
+	info.Revision = rev
+	return info, nil
+}
+
+// listReplicas lists the replicas sorted by name.
+func (m *Manager) listReplicas(ctx context.Context) []improto.ReplicaInfo {
+	m.mu.Lock()
+	names := make([]string, 0, len(m.replicas))
+	for n := range m.replicas {
+		names = append(names, n)
+	}
+	m.mu.Unlock()
+	sort.Strings(names)
+	out := make([]improto.ReplicaInfo, 0, len(names))
+	for _, n := range names {
+		if info, err := m.getReplica(ctx, n); err == nil {
+			out = append(out, info)
+		}
+	}
+	return out
+}
+
+// setRevision stores a replica's revision on its head.
+func (m *Manager) setRevision(ctx context.Context, name string, rev uint64) error {
+	m.mu.Lock()
+	r, ok := m.replicas[name]
+	lvs := ""
+	if ok {
+		lvs = r.info.LvstoreName
+	}
+	m.mu.Unlock()
+	if !ok {
+		return errNotFound("replica", name)
+	}
+	err := m.t.Call(ctx, "bdev_lvol_set_xattr", map[string]any{"name": lvs + "/" + name, "xattr_name": revisionXattr, "xattr_value": strconv.FormatUint(rev, 10)}, nil)
+	if err != nil {
+		return fmt.Errorf("set revision of replica %s: %w", name, err)
+	}
+	return nil
+}
