@@ -33,7 +33,7 @@ type Controller struct {
 }
 
 func newController(m *Manager) *Controller {
-	return &Controller{m: m, log: m.log.With("component", "controller"), queue: newWorkQueue(), failures: map[string]int{}}
+	return &Controller{m: m, log: m.log.With("loop", "controller"), queue: newWorkQueue(), failures: map[string]int{}}
 }
 
 // onEvents maps committed changes to queue keys.
@@ -123,13 +123,17 @@ func (c *Controller) worker(ctx context.Context) {
 	}
 }
 
-// backoff doubles from 200ms up to 10s.
+// maxBackoff is short because the usual cause of a failed reconcile is a
+// node process restarting, and recovery time is what users measure.
+const maxBackoff = 2 * time.Second
+
+// backoff doubles from 100ms up to maxBackoff.
 func backoff(failures int) time.Duration {
-	d := 200 * time.Millisecond
-	for i := 1; i < failures && d < 10*time.Second; i++ {
+	d := 100 * time.Millisecond
+	for i := 1; i < failures && d < maxBackoff; i++ {
 		d *= 2
 	}
-	return min(d, 10*time.Second)
+	return min(d, maxBackoff)
 }
 
 func (c *Controller) process(ctx context.Context, key string) error {

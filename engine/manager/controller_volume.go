@@ -7,6 +7,7 @@ import (
 
 	"github.com/faultline/faultline/engine/api"
 	"github.com/faultline/faultline/engine/improto"
+	"github.com/faultline/faultline/engine/jsonrpc"
 )
 
 // DefectUpgradeCrashLosesAttachment re-introduces seed 002: salvage after an
@@ -191,7 +192,10 @@ func (c *Controller) startReplica(ctx context.Context, vv *volumeView, r api.Rep
 		}
 	}
 	c.log.Warn("replica start failed", "volume", r.Spec.Volume, "replica", r.Name, "node", r.Spec.Node, "err", err)
-	if ctx.Err() != nil {
+	// Only a node that answered and refused fails the replica; an
+	// unreachable node (restarting, partitioned) is retried instead.
+	var rpcErr *jsonrpc.Error
+	if ctx.Err() != nil || !errors.As(err, &rpcErr) {
 		return r, err
 	}
 	if merr := c.markFailed(r.Name); merr != nil {

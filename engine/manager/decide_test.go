@@ -97,6 +97,7 @@ func TestSalvageCandidates(t *testing.T) {
 		{"within the window counts", []api.Replica{rep("a", "n1", 0, 4), rep("b", "n2", time.Minute, 4)}, false, []string{"a", "b"}},
 		{"down node left out", []api.Replica{rep("a", "down", 10*time.Second, 9), rep("b", "n2", 0, 1)}, false, []string{"b"}},
 		{"never healthy and deleting left out", []api.Replica{neverHealthy, deleting, rep("b", "n2", 0, 1)}, false, []string{"b"}},
+		{"first attach: never-healthy replicas are candidates", []api.Replica{neverHealthy}, false, []string{"nh"}},
 		{"healthy replicas are not candidates", []api.Replica{rep("ok", "n1", -1, 9)}, false, nil},
 		{"defect keeps the stale one", []api.Replica{rep("a", "n1", 0, 5), rep("b", "n2", time.Second, 7)}, true, []string{"a"}},
 	}
@@ -168,7 +169,7 @@ func TestBackoffIsBounded(t *testing.T) {
 	prev := time.Duration(0)
 	for i := 1; i < 20; i++ {
 		d := backoff(i)
-		if d < prev || d > 10*time.Second {
+		if d < prev || d > maxBackoff {
 			t.Fatalf("backoff(%d) = %s after %s", i, d, prev)
 		}
 		prev = d

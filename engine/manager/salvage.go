@@ -12,17 +12,23 @@ const SalvageWindow = time.Minute
 
 // salvageCandidates picks the failed replicas auto-salvage may revive when
 // no replica of a volume is usable: those on up nodes that were healthy
-// once, failed within SalvageWindow of the latest failure, and hold the
+// once (unless none ever was), failed within SalvageWindow of the latest failure, and hold the
 // newest data (the highest revision). A stale replica is never revived over
 // a fresher one.
 //
 // preferOldest re-introduces the defect upgrade-crash-loses-attachment: it
 // keeps the replicas with the lowest revision instead.
 func salvageCandidates(reps []api.Replica, nodeUp func(string) bool, preferOldest bool) []api.Replica {
+	// A volume none of whose replicas was ever healthy holds no data yet
+	// (it failed on its first attach): any failed replica will do.
+	everHealthy := false
+	for _, r := range reps {
+		everHealthy = everHealthy || !r.Status.HealthyAt.IsZero()
+	}
 	var failed []api.Replica
 	var latest time.Time
 	for _, r := range reps {
-		if r.Spec.Deleting || r.Status.FailedAt.IsZero() || r.Status.HealthyAt.IsZero() || !nodeUp(r.Spec.Node) {
+		if r.Spec.Deleting || r.Status.FailedAt.IsZero() || (everHealthy && r.Status.HealthyAt.IsZero()) || !nodeUp(r.Spec.Node) {
 			continue
 		}
 		failed = append(failed, r)
