@@ -18,9 +18,9 @@ type subcommand struct {
 
 func subcommands() map[string]subcommand {
 	cmds := map[string]subcommand{}
-	registerNode(cmds)
 	registerManager(cmds)
 	registerAdmin(cmds)
+	registerNode(cmds) // after registerAdmin: it wraps the admin "node" command
 	registerEngine(cmds)
 	return cmds
 }

@@ -23,11 +23,23 @@ import (
 )
 
 // registerNode adds `refengine node`, the per-node daemon serving the
-// SPDK-compatible target.
+// SPDK-compatible target. The admin command of the same name (node list,
+// get, delete) registered before it keeps working: arguments that start
+// with a verb rather than a flag go to it.
 func registerNode(cmds map[string]subcommand) {
+	admin, hasAdmin := cmds["node"]
+	summary := "run a node: the SPDK-compatible target (JSON-RPC + NBD) over local disks"
+	if hasAdmin {
+		summary += "; or " + admin.summary + " (node list|get|delete)"
+	}
 	cmds["node"] = subcommand{
-		summary: "run a node: the SPDK-compatible target (JSON-RPC + NBD) over local disks",
-		run:     runNode,
+		summary: summary,
+		run: func(args []string) int {
+			if hasAdmin && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+				return admin.run(args)
+			}
+			return runNode(args)
+		},
 	}
 }
 
