@@ -292,9 +292,9 @@ func (lv *Lvol) Flush() error {
 // Unmap behaves as WriteZeroes: the range reads as zeros afterwards.
 func (lv *Lvol) Unmap(off, length int64) error { return lv.WriteZeroes(off, length) }
 
-// WriteZeroes makes a range read as zeros. Whole clusters whose backing
-// reads as zeros are deallocated; elsewhere zeros are written, allocating
-// a cluster where a parent holds data.
+// WriteZeroes makes a range read as zeros. Whole clusters of a thin lvol
+// whose backing reads as zeros are deallocated; elsewhere zeros are
+// written, allocating a cluster where a parent holds data.
 func (lv *Lvol) WriteZeroes(off, length int64) error {
 	if length < 0 || length > 1<<62 {
 		return fmt.Errorf("write zeroes lvol %s: length %d: %w", lv.Name(), length, bdev.ErrOutOfRange)
@@ -317,7 +317,7 @@ func (lv *Lvol) WriteZeroes(off, length int64) error {
 			n := min(cs-within, length-done)
 			done += n
 			phys, owned := lv.clusters[ci]
-			if n == cs && lv.backingIsZeroLocked(ci) {
+			if n == cs && lv.thin && lv.backingIsZeroLocked(ci) {
 				if owned {
 					delete(lv.clusters, ci)
 					lv.s.alloc.deferFree(phys)

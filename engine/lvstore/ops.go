@@ -360,6 +360,7 @@ func (s *Store) DecoupleParent(lv *Lvol) error {
 		// Clusters to copy: those the parent owns, and those beyond the
 		// parent's end that the grandparent would otherwise show through.
 		var need []uint32
+		lv.mu.RLock()
 		par.mu.RLock()
 		for ci := uint64(0); ci < lv.numClusters; ci++ {
 			if _, own := lv.clusters[uint32(ci)]; own {
@@ -370,6 +371,7 @@ func (s *Store) DecoupleParent(lv *Lvol) error {
 			}
 		}
 		par.mu.RUnlock()
+		lv.mu.RUnlock()
 		if err := lv.materialize(need); err != nil {
 			return err
 		}

@@ -98,7 +98,8 @@ func Create(dev bdev.Device, name string, clusterSize uint32, opts ...Option) (*
 	if err := s.writeSync(make([]byte, superSize), 0); err != nil {
 		return nil, fmt.Errorf("create lvstore %s: wipe superblock: %w", name, err)
 	}
-	if err := s.writeSync(make([]byte, 4096), int64(sb.mdOffset+sb.slotSize)); err != nil {
+	// The first commit (seq 1) goes to slot 1; clear slot 0's header.
+	if err := s.writeSync(make([]byte, 4096), int64(sb.mdOffset)); err != nil {
 		return nil, fmt.Errorf("create lvstore %s: wipe slot: %w", name, err)
 	}
 	s.mdMu.Lock()
