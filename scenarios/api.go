@@ -3,8 +3,10 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
+	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/faultline/faultline/engine/api"
@@ -24,13 +26,31 @@ func (s *Spec) Client() *client.Client {
 func (s *Spec) WaitVolumeState(ctx context.Context, name, state string, deadline time.Duration) api.Volume {
 	ctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
-	last := ""
+	last := "absent"
 	v, err := s.Client().WaitVolume(ctx, name, func(v api.Volume) bool {
 		if v.Name != "" {
-			last = v.Status.State + "/" + v.Status.Robustness
+			last = describeVolume(v)
 		}
 		return v.Status.State == state
 	})
-	Expect(err).NotTo(HaveOccurred(), fmt.Sprintf("volume %s did not reach %s within %v (last: %s)", name, state, deadline, last))
+	if err != nil {
+		Fail(fmt.Sprintf("volume %s did not reach %s within %v; last seen: %s (%v)", name, state, deadline, last, err))
+	}
 	return v
+}
+
+// describeVolume renders a volume's status with its false conditions,
+// which say why it is stuck (e.g. Scheduled=false: no node has space).
+func describeVolume(v api.Volume) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "state=%s robustness=%s", v.Status.State, v.Status.Robustness)
+	if v.Status.Node != "" {
+		fmt.Fprintf(&b, " node=%s", v.Status.Node)
+	}
+	for _, c := range v.Status.Conditions {
+		if !c.Status {
+			fmt.Fprintf(&b, " %s=false(%s: %s)", c.Type, c.Reason, c.Message)
+		}
+	}
+	return b.String()
 }

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// scenario is one suite entry: a Describe named Name holding one It.
+// scenario is one suite entry: an It named Name.
 type scenario struct {
 	Name        string
 	Labels      []string

@@ -52,6 +52,7 @@ func Register(cfg *Config) *Env {
 	if cfg.Seed == 0 {
 		cfg.Seed = pickSeed()
 	}
+	RegisterFailHandler(Fail)
 	env := &Env{cfg: cfg, Seed: cfg.Seed, started: time.Now()}
 	env.progressf("seed %d (rerun with --seed %d)", env.Seed, env.Seed)
 
@@ -70,11 +71,11 @@ func Register(cfg *Config) *Env {
 	})
 	ReportAfterSuite("faultline report", env.writeReport)
 
+	// One It per scenario, named by the scenario alone, so report rows,
+	// focus expressions and reproduce commands all use the same name.
 	for _, sc := range all() {
-		Describe(sc.Name, Label(sc.Labels...), func() {
-			It(sc.Description, SpecTimeout(sc.Timeout), func(ctx SpecContext) {
-				sc.Body(ctx, env.newSpec(sc))
-			})
+		It(sc.Name, Label(sc.Labels...), SpecTimeout(sc.Timeout), func(ctx SpecContext) {
+			sc.Body(ctx, env.newSpec(sc))
 		})
 	}
 	return env
