@@ -406,3 +406,39 @@ func TestDegradedEsnapClone(t *testing.T) {
 		t.Errorf("esnap clone after its external bdev came back: %+v", b)
 	}
 }
+
+// TestDeleteSuspendedRaid: deleting a suspended raid with an export does
+// not hang (an engine crash during a live upgrade).
+func TestDeleteSuspendedRaid(t *testing.T) {
+	fx := newFixture(t, true)
+	fx.lvol("a", 4)
+	fx.must("bdev_raid_create", map[string]any{"name": "r", "raid_level": "raid1", "base_bdevs": []string{"lvs0/a"}}, nil)
+	fx.must("nbd_export_start", map[string]any{"bdev_name": "r"}, nil)
+	dev, _ := fx.tgt.Bdev("r")
+	r := dev.(interface{ Suspend(context.Context) error })
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- fx.tgt.NBD().Serve(ctx, l) }()
+	defer func() { cancel(); <-served }()
+	client := dialExport(t, l.Addr().String(), "r")
+	defer client.Close()
+	if err := r.Suspend(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// A write from the frontend is held by the suspension.
+	go client.WriteAt(make([]byte, 4096), 0)
+	done := make(chan error, 1)
+	go func() { done <- fx.call("bdev_raid_delete", map[string]any{"name": "r"}, nil) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("bdev_raid_delete of a suspended raid hung")
+	}
+}

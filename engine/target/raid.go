@@ -173,13 +173,15 @@ func (t *Target) createRaid(ctx context.Context, p *raidCreateParams) (any, erro
 // (as SPDK hot-removes an nbd disk whose bdev goes away) and its members
 // released.
 func (t *Target) deleteRaidLocked(b *baseBdev) {
+	// Close first: requests held by a suspended raid then fail at once
+	// instead of keeping the export (and this lock) waiting.
+	if err := b.raid.Close(); err != nil {
+		t.log.Warn("close raid", "raid", b.name, "err", err)
+	}
 	for export, bdevName := range t.exports {
 		if bdevName == b.name {
 			t.stopExportLocked(export)
 		}
-	}
-	if err := b.raid.Close(); err != nil {
-		t.log.Warn("close raid", "raid", b.name, "err", err)
 	}
 	for _, mi := range b.raid.Members() {
 		t.releaseLocked(mi.Name, "raid:"+b.name)
