@@ -54,3 +54,39 @@ func describeVolume(v api.Volume) string {
 	}
 	return b.String()
 }
+
+// RequireNodes waits (up to 20s) until the manager knows n nodes that are
+// up. When it does not, the control plane cannot place volumes: under go
+// test while refengine is being built (SkipWithoutCluster) the spec is
+// skipped with the reason, otherwise it fails.
+func (s *Spec) RequireNodes(ctx context.Context, n int) {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	c := s.Client()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	up := 0
+	for {
+		nodes, err := c.ListNodes(ctx)
+		if err == nil {
+			up = 0
+			for _, nd := range nodes {
+				if nd.Status.State == api.NodeUp {
+					up++
+				}
+			}
+			if up >= n {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			msg := fmt.Sprintf("the manager knows %d up nodes, want %d: nodes are not registering with the manager", up, n)
+			if s.Env.cfg.SkipWithoutCluster {
+				Skip("control plane cannot place volumes yet: " + msg)
+			}
+			Fail(msg)
+		case <-tick.C:
+		}
+	}
+}

@@ -39,6 +39,9 @@ func runSmoke(ctx context.Context, s *Spec) {
 	name := fmt.Sprintf("smoke-%d", s.Seed%1_000_000)
 	replicas := min(3, len(s.Env.Cluster.Nodes()))
 
+	s.Step(fmt.Sprintf("wait for %d nodes to be up in the manager", replicas))
+	s.RequireNodes(ctx, replicas)
+
 	s.Step(fmt.Sprintf("create volume %s (%d MiB, %d replicas)", name, smokeSize>>20, replicas))
 	_, err := c.CreateVolume(ctx, api.VolumeCreateRequest{Name: name, Size: smokeSize, NumberOfReplicas: replicas, Frontend: api.FrontendNBD})
 	Expect(err).NotTo(HaveOccurred())
