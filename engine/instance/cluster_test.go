@@ -1,0 +1,251 @@
+package instance_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/engine/api"
+	"github.com/faultline/faultline/engine/client"
+	"github.com/faultline/faultline/engine/nbd"
+)
+
+// proc is a refengine process whose stderr is kept for failure messages.
+type proc struct {
+	t      *testing.T
+	name   string
+	args   []string
+	cmd    *exec.Cmd
+	exited chan struct{}
+	ready  chan string
+
+	mu  sync.Mutex
+	log bytes.Buffer
+}
+
+// start runs the process and waits for the log line matching readyRE,
+// returning its first submatch.
+func (p *proc) start(readyRE *regexp.Regexp) string {
+	p.t.Helper()
+	p.cmd = exec.Command(refengineBin, p.args...)
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	p.exited = make(chan struct{})
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			p.mu.Lock()
+			p.log.WriteString(line + "\n")
+			p.mu.Unlock()
+			if m := readyRE.FindStringSubmatch(line); m != nil {
+				select {
+				case ready <- m[1]:
+				default:
+				}
+			}
+		}
+		io.Copy(io.Discard, stderr)
+		p.cmd.Wait()
+		close(p.exited)
+	}()
+	select {
+	case v := <-ready:
+		return v
+	case <-p.exited:
+		p.t.Fatalf("%s exited before it was ready:\n%s", p.name, p.logs())
+	case <-time.After(20 * time.Second):
+		p.t.Fatalf("%s not ready after 20s:\n%s", p.name, p.logs())
+	}
+	return ""
+}
+
+func (p *proc) logs() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (p *proc) kill() {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	p.cmd.Process.Kill()
+	<-p.exited
+}
+
+// cluster is a manager and some nodes, all real processes on loopback.
+type cluster struct {
+	t     *testing.T
+	dir   string
+	mgr   *proc
+	url   string
+	c     *client.Client
+	nodes []*proc
+}
+
+var (
+	managerReady = regexp.MustCompile(`msg="manager serving".* url=(\S+)`)
+	nodeReady    = regexp.MustCompile(`msg="node ready".*nbd_listen=(\S+)`)
+)
+
+// newCluster starts a manager and n nodes on 127.0.0.2.. with one 256 MiB
+// disk each, and waits until every node is up with its disk.
+func newCluster(t *testing.T, n int, defects ...string) *cluster {
+	t.Helper()
+	if refengineBin == "" {
+		t.Skip("integration test: runs real processes (skipped with -short)")
+	}
+	cl := &cluster{t: t, dir: t.TempDir()}
+	cl.mgr = &proc{t: t, name: "manager", args: []string{"manager", "--listen", "127.0.0.1:0",
+		"--data-dir", filepath.Join(cl.dir, "mgr"), "--node-timeout", "3s"}}
+	t.Cleanup(cl.stop)
+	cl.url = cl.mgr.start(managerReady)
+	c, err := client.New(cl.url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.c = c
+	for i := range n {
+		name := fmt.Sprintf("n%d", i+1)
+		dir := filepath.Join(cl.dir, name)
+		args := []string{"node", "--name", name, "--data-dir", dir, "--rpc-socket", filepath.Join(dir, "rpc.sock"),
+			"--nbd-listen", fmt.Sprintf("127.0.0.%d:0", i+2), "--disk", "disk0=disk0.img:256M",
+			"--manager", cl.url, "--heartbeat", "200ms"}
+		if len(defects) > 0 {
+			args = append(args, "--defects", strings.Join(defects, ","))
+		}
+		p := &proc{t: t, name: name, args: args}
+		p.start(nodeReady)
+		cl.nodes = append(cl.nodes, p)
+	}
+	cl.waitFor("every node up with a disk", 20*time.Second, func(ctx context.Context) (bool, string) {
+		nodes, err := cl.c.ListNodes(ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		up := 0
+		for _, nd := range nodes {
+			if nd.Status.State == api.NodeUp && len(nd.Status.Disks) == 1 && nd.Status.Disks[0].LvstoreUUID != "" {
+				up++
+			}
+		}
+		return up == n, fmt.Sprintf("%d of %d nodes up: %+v", up, n, nodes)
+	})
+	return cl
+}
+
+func (cl *cluster) stop() {
+	for _, p := range cl.nodes {
+		p.kill()
+	}
+	if cl.mgr != nil {
+		cl.mgr.kill()
+	}
+	if cl.t.Failed() {
+		cl.t.Logf("manager log:\n%s", tail(cl.mgr.logs(), 6000))
+		for _, p := range cl.nodes {
+			cl.t.Logf("%s log:\n%s", p.name, tail(p.logs(), 6000))
+		}
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// restartNode kills a node process with SIGKILL and starts it again with
+// the same flags.
+func (cl *cluster) restartNode(i int) {
+	cl.t.Helper()
+	p := cl.nodes[i]
+	p.kill()
+	np := &proc{t: cl.t, name: p.name, args: p.args}
+	np.log.WriteString(p.logs())
+	np.start(nodeReady)
+	cl.nodes[i] = np
+}
+
+// waitFor polls cond every 100ms until it holds or the deadline passes.
+func (cl *cluster) waitFor(what string, timeout time.Duration, cond func(ctx context.Context) (bool, string)) {
+	cl.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	last := ""
+	for {
+		ok, state := cond(ctx)
+		if ok {
+			return
+		}
+		last = state
+		select {
+		case <-ctx.Done():
+			cl.t.Fatalf("waiting for %s: timed out after %v; last: %s", what, timeout, last)
+		case <-tick.C:
+		}
+	}
+}
+
+// waitVolume waits until a volume is in state with robustness (any
+// robustness when empty) and returns it.
+func (cl *cluster) waitVolume(name, state, robustness string, timeout time.Duration) api.Volume {
+	cl.t.Helper()
+	var v api.Volume
+	cl.waitFor(fmt.Sprintf("volume %s %s/%s", name, state, robustness), timeout, func(ctx context.Context) (bool, string) {
+		var err error
+		v, err = cl.c.GetVolume(ctx, name)
+		if err != nil {
+			return false, err.Error()
+		}
+		return v.Status.State == state && (robustness == "" || v.Status.Robustness == robustness),
+			fmt.Sprintf("%s/%s %+v", v.Status.State, v.Status.Robustness, v.Status.Conditions)
+	})
+	return v
+}
+
+// dialEndpoint opens an engine frontend, nbd://host:port/export.
+func dialEndpoint(t *testing.T, endpoint string) *nbd.Client {
+	t.Helper()
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Scheme != "nbd" {
+		t.Fatalf("endpoint %q: want nbd://host:port/export (%v)", endpoint, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := nbd.Dial(ctx, "tcp", u.Host, strings.TrimPrefix(u.Path, "/"))
+	if err != nil {
+		t.Fatalf("dial %s: %v", endpoint, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
