@@ -33,9 +33,10 @@ type Env struct {
 	Cluster cluster.Driver
 	started time.Time
 
-	mu       sync.Mutex
-	owned    *local.Driver // started by this suite (Down in AfterSuite)
-	setupErr error
+	mu        sync.Mutex
+	owned     *local.Driver // started by this suite (Down in AfterSuite)
+	setupErr  error
+	refengine string // the manager's reported version, for run.json
 }
 
 // SetupError is the error that kept the suite from bringing its cluster up,
@@ -116,6 +117,13 @@ func (e *Env) setup(ctx SpecContext) {
 		Fail("cluster could not start: " + err.Error())
 	}
 	e.Cluster = d
+	if c, err := client.New(d.ManagerURL(), nil); err == nil {
+		if v, err := c.Version(ctx); err == nil {
+			e.mu.Lock()
+			e.refengine = v.Version
+			e.mu.Unlock()
+		}
+	}
 }
 
 func (e *Env) startCluster(ctx context.Context) (cluster.Driver, error) {
@@ -217,8 +225,8 @@ func (e *Env) newSpec(sc scenario) *Spec {
 	if c, err := client.New(e.Cluster.ManagerURL(), nil); err == nil {
 		go watchState(watchCtx, c, s.States)
 	}
-	AddReportEntry(reports.EntrySeed, e.Seed)
-	AddReportEntry(reports.EntryReproduce, e.Reproduce(sc.Name))
+	AddReportEntry(reports.EntrySeed, e.Seed, ReportEntryVisibilityFailureOrVerbose)
+	AddReportEntry(reports.EntryReproduce, e.Reproduce(sc.Name), ReportEntryVisibilityFailureOrVerbose)
 	DeferCleanup(s.finish)
 	DeferCleanup(func(ctx SpecContext) {
 		s.Step("heal faults")
@@ -286,7 +294,7 @@ func (e *Env) Reproduce(name string) string {
 	if e.cfg.Iterations > 0 {
 		parts = append(parts, "--iterations", strconv.Itoa(e.cfg.Iterations))
 	}
-	if e.cfg.Nodes > 0 {
+	if e.cfg.Nodes > 0 && e.cfg.Nodes != 3 {
 		parts = append(parts, "--nodes", strconv.Itoa(e.cfg.Nodes))
 	}
 	return strings.Join(parts, " ")
@@ -297,6 +305,12 @@ func FocusFor(name string) string {
 	return "^" + regexp.QuoteMeta(name) + "( |$)"
 }
 
+func (e *Env) refengineVersion() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.refengine
+}
+
 // writeReport converts Ginkgo's report and writes the report directory.
 func (e *Env) writeReport(r Report) {
 	meta := reports.RunMeta{
@@ -304,7 +318,7 @@ func (e *Env) writeReport(r Report) {
 		Command:  e.cfg.Command,
 		Seed:     e.Seed,
 		Defects:  e.cfg.Defects,
-		Versions: reports.HostVersions(e.cfg.FaultlineVersion, ""),
+		Versions: reports.HostVersions(e.cfg.FaultlineVersion, e.refengineVersion()),
 		Cluster:  "local",
 	}
 	if meta.Command == "" {
