@@ -636,8 +636,12 @@ func ticks(d time.Duration) []tick {
 	for d/step > 12 { // very long spans
 		step *= 2
 	}
-	var out []tick
-	for t := time.Duration(0); t <= d; t += step {
+	// Count ticks rather than add steps: t += step overflows near the
+	// largest durations.
+	n := int(d / step)
+	out := make([]tick, 0, n+1)
+	for i := range n + 1 {
+		t := time.Duration(i) * step
 		out = append(out, tick{X: picPlotX + float64(t)/float64(d)*picPlotW, Label: formatDur(t)})
 	}
 	return out
