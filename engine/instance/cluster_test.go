@@ -249,3 +249,12 @@ func dialEndpoint(t *testing.T, endpoint string) *nbd.Client {
 	t.Cleanup(func() { c.Close() })
 	return c
 }
+
+// dialQuiet opens an engine frontend and returns errors instead of failing.
+func dialQuiet(ctx context.Context, endpoint string) (*nbd.Client, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return nil, err
+	}
+	return nbd.Dial(ctx, "tcp", u.Host, strings.TrimPrefix(u.Path, "/"))
+}

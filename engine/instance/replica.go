@@ -157,11 +157,12 @@ func (m *Manager) createReplica(ctx context.Context, req improto.ReplicaCreateRe
 	if err != nil {
 		return improto.ReplicaInfo{}, fmt.Errorf("replica %s: %w", req.Name, err)
 	}
-	head, ok, err := m.headOnDisk(ctx, s, req.Name)
+	head, reused, err := m.headOnDisk(ctx, s, req.Name)
 	if err != nil {
 		return improto.ReplicaInfo{}, err
 	}
-	if !ok {
+	if !reused {
+		var ok bool
 		if err := m.createHead(ctx, s, req); err != nil {
 			return improto.ReplicaInfo{}, err
 		}
@@ -183,7 +184,7 @@ func (m *Manager) createReplica(ctx context.Context, req improto.ReplicaCreateRe
 	m.mu.Lock()
 	m.replicas[req.Name] = &replica{info: info}
 	m.mu.Unlock()
-	m.log.Info("replica running", "replica", req.Name, "reused", ok, "chain", info.Chain)
+	m.log.Info("replica running", "replica", req.Name, "reused", reused, "chain", info.Chain)
 	return info, nil
 }
 
