@@ -165,6 +165,27 @@ func TestWorkQueueDedupesAndRequeues(t *testing.T) {
 	}
 }
 
+func TestWorkQueueAddAfterKeepsOneTimer(t *testing.T) {
+	q := newWorkQueue()
+	defer q.ShutDown()
+	for range 50 {
+		q.AddAfter("k", time.Hour)
+	}
+	q.AddAfter("k", time.Millisecond) // earlier: replaces the pending one
+	q.AddAfter("k", time.Hour)        // later than pending: ignored
+	k, ok := q.Get()
+	if !ok || k != "k" {
+		t.Fatalf("Get = %q, %v", k, ok)
+	}
+	q.Done("k")
+	q.mu.Lock()
+	pending := len(q.later)
+	q.mu.Unlock()
+	if pending != 0 {
+		t.Fatalf("%d delayed adds still pending, want 0", pending)
+	}
+}
+
 func TestBackoffIsBounded(t *testing.T) {
 	prev := time.Duration(0)
 	for i := 1; i < 20; i++ {

@@ -15,11 +15,15 @@ type workQueue struct {
 	queue      []string
 	dirty      map[string]bool
 	processing map[string]bool
-	shutdown   bool
+	// later holds the earliest pending AddAfter deadline per key, so
+	// repeated delayed adds of one key keep one timer, not one each
+	// (which would multiply the runs of a key that keeps failing).
+	later    map[string]time.Time
+	shutdown bool
 }
 
 func newWorkQueue() *workQueue {
-	q := &workQueue{dirty: map[string]bool{}, processing: map[string]bool{}}
+	q := &workQueue{dirty: map[string]bool{}, processing: map[string]bool{}, later: map[string]time.Time{}}
 	q.cond = sync.NewCond(&q.mu)
 	return q
 }
@@ -38,13 +42,31 @@ func (q *workQueue) Add(key string) {
 	}
 }
 
-// AddAfter queues key after d.
+// AddAfter queues key after d, unless it is already due earlier.
 func (q *workQueue) AddAfter(key string, d time.Duration) {
 	if d <= 0 {
 		q.Add(key)
 		return
 	}
-	time.AfterFunc(d, func() { q.Add(key) })
+	at := time.Now().Add(d)
+	q.mu.Lock()
+	if due, ok := q.later[key]; ok && !due.After(at) {
+		q.mu.Unlock()
+		return
+	}
+	q.later[key] = at
+	q.mu.Unlock()
+	time.AfterFunc(d, func() {
+		q.mu.Lock()
+		due, ok := q.later[key]
+		if !ok || !due.Equal(at) {
+			q.mu.Unlock()
+			return // superseded by an earlier deadline
+		}
+		delete(q.later, key)
+		q.mu.Unlock()
+		q.Add(key)
+	})
 }
 
 // Get blocks until a key is ready; ok is false after ShutDown.
