@@ -330,7 +330,9 @@ func TestReadAvoidsBusyMember(t *testing.T) {
 		_, err := r.WriteAt(make([]byte, 512), 0)
 		done <- err
 	}()
-	eventually(t, "the write to park on m0", func() bool { return devs[0].parked.Load() == 1 })
+	eventually(t, "the write to park on m0 and finish on m1", func() bool {
+		return devs[0].parked.Load() == 1 && info(t, r, "m1").Inflight == 0
+	})
 	for range 10 {
 		if _, err := r.ReadAt(make([]byte, 512), 4096); err != nil {
 			t.Fatal(err)
