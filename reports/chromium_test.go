@@ -90,8 +90,8 @@ func TestChromiumRendersReport(t *testing.T) {
 		if n := len(all(svgs[1], tagClass("rect", "fault-band"))); n != 50 {
 			t.Errorf("%d fault bands in Chromium's DOM, want 50", n)
 		}
-		if n := len(all(svgs[1], tagClass("g", "lane"))); n != 8 {
-			t.Errorf("%d lanes in Chromium's DOM, want 8", n)
+		if n := len(all(svgs[1], tagClass("g", "lane"))); n != 9 {
+			t.Errorf("%d lanes in Chromium's DOM, want 9", n)
 		}
 		if n := len(all(svgs[1], tagClass("rect", "seg"))); n < 100 {
 			t.Errorf("only %d state/fault segments in Chromium's DOM", n)

@@ -27,7 +27,7 @@ func FaultsOf(events []timeline.Event) []Fault {
 		}
 		out = append(out, Fault{
 			Name:   e.Name,
-			Target: e.Lane,
+			Target: faultTarget(e),
 			Start:  e.Time,
 			End:    e.End,
 			Healed: !e.End.IsZero(),
@@ -35,4 +35,18 @@ func FaultsOf(events []timeline.Event) []Fault {
 		})
 	}
 	return out
+}
+
+// faultTarget names what a fault hit: its lane when that is not just the
+// fault's name again, else the first target-like parameter.
+func faultTarget(e timeline.Event) string {
+	if e.Lane != "" && e.Lane != e.Name {
+		return e.Lane
+	}
+	for _, k := range []string{"target", "node", "volume", "replica", "engine", "instance-manager"} {
+		if v := e.Detail[k]; v != "" {
+			return v
+		}
+	}
+	return ""
 }

@@ -104,7 +104,6 @@ type scenarioView struct {
 	Logs           []logView
 	Artifacts      []artifactView
 	EventCounts    string
-	Open           bool // failing sections start expanded
 }
 
 type verdictView struct {
@@ -190,7 +189,6 @@ func newScenarioView(i int, sc Scenario) scenarioView {
 		Anchor:         "s" + strconv.Itoa(i+1),
 		FailingChecker: sc.FailingChecker(),
 		Pic:            layoutPicture(sc),
-		Open:           sc.State == StateFailed || sc.State == StateInterrupted,
 	}
 	if d := sc.Duration(); d > 0 {
 		v.Duration = formatDur(d)

@@ -157,8 +157,8 @@ func TestHTMLTimelinePicture(t *testing.T) {
 	for _, g := range all(loop, tagClass("g", "lane")) {
 		lanes = append(lanes, attr(g, "data-lane"))
 	}
-	wantLanes := []string{"fault node-2 ×50", "volume im-loop", "replica im-loop-r-x1", "node-2 instance manager",
-		"workload (", "steps (51)", "checkers", "notable logs (1)"}
+	wantLanes := []string{"im-delete node-2 ×50", "volume im-loop", "replica im-loop-r-x1", "node-2 instance manager",
+		"workload/im-loop (", "steps (51)", "checkers", "log node-2 (100)", "log manager (1)"}
 	if len(lanes) != len(wantLanes) {
 		t.Fatalf("lanes = %q, want %q", lanes, wantLanes)
 	}

@@ -23,6 +23,8 @@ const (
 	picMinSegW   = 2.0 // narrower state segments are folded into a "busy" run
 	picBuckets   = 200 // workload histogram buckets across the plot
 	picMarkSpace = 16.0
+	// picMaxLogLanes bounds the per-process log lanes.
+	picMaxLogLanes = 6
 )
 
 // picture is the laid-out timeline of one scenario, ready for the template.
@@ -97,6 +99,7 @@ const (
 	colFault   = "#d1453b"
 	colStep    = "#3d4852"
 	colUnknown = "#e9a23b"
+	colLog     = "#6c7a89"
 )
 
 var otherStateColors = []string{"#3c8dbc", "#17a2b8", "#6f42c1", "#8c6d31", "#20c997", "#e83e8c"}
@@ -168,6 +171,10 @@ func layoutPicture(sc Scenario) *picture {
 	y := picAxisH
 
 	add := func(l lane) {
+		if short := fitText(l.Label, picLabelW-8); short != l.Label {
+			l.Detail = l.Label + ": " + l.Detail
+			l.Label = short
+		}
 		l.Y = y
 		p.Lanes = append(p.Lanes, l)
 		y += l.H + picGap
@@ -175,8 +182,9 @@ func layoutPicture(sc Scenario) *picture {
 
 	faults, states, work, steps, checks, logs := split(evs)
 
-	// Fault lanes: one per target, windows merged where they touch in pixels.
-	for _, g := range groupByLane(faults) {
+	// Fault lanes: one per fault and target, windows merged where they
+	// touch in pixels.
+	for _, g := range groupBy(faults, faultLaneName) {
 		add(faultLane(c, g.lane, g.events, t1))
 	}
 	p.Bands = faultBands(c, faults, t1)
@@ -185,17 +193,23 @@ func layoutPicture(sc Scenario) *picture {
 	for _, g := range groupByLane(states) {
 		add(stateLane(c, g.lane, g.events, t1, stateColors))
 	}
-	if len(work) > 0 {
-		add(workloadLane(c, work))
+	for _, g := range groupByLane(work) {
+		add(workloadLane(c, g.lane, g.events))
 	}
 	if len(steps) > 0 {
-		add(markLane(c, "steps", steps, colStep, "tick", true))
+		add(markLane(c, "steps", steps, colStep, true))
 	}
 	if len(sc.Verdicts) > 0 || len(checks) > 0 {
 		add(checkerLane(c, sc.Verdicts, checks, t1))
 	}
-	if len(logs) > 0 {
-		add(markLane(c, "notable logs", logs, colIdle, "tick", false))
+	// Process events get a lane per process, unless there are so many
+	// processes that one shared lane reads better.
+	if groups := groupByLane(logs); len(groups) <= picMaxLogLanes {
+		for _, g := range groups {
+			add(markLane(c, "log "+orDash(g.lane), g.events, colLog, false))
+		}
+	} else {
+		add(markLane(c, "notable logs", logs, colLog, false))
 	}
 	p.Height = y + 4
 
@@ -247,14 +261,20 @@ type laneGroup struct {
 
 // groupByLane groups events by Lane in order of first appearance.
 func groupByLane(evs []timeline.Event) []laneGroup {
+	return groupBy(evs, func(e timeline.Event) string { return e.Lane })
+}
+
+// groupBy groups events by key in order of first appearance.
+func groupBy(evs []timeline.Event, key func(timeline.Event) string) []laneGroup {
 	idx := map[string]int{}
 	var out []laneGroup
 	for _, e := range evs {
-		i, ok := idx[e.Lane]
+		k := key(e)
+		i, ok := idx[k]
 		if !ok {
 			i = len(out)
-			idx[e.Lane] = i
-			out = append(out, laneGroup{lane: e.Lane})
+			idx[k] = i
+			out = append(out, laneGroup{lane: k})
 		}
 		out[i].events = append(out[i].events, e)
 	}
@@ -318,10 +338,19 @@ func mergeWindows(c clock, evs []timeline.Event, end time.Time) []window {
 	return out
 }
 
+// faultLaneName labels a fault's lane: the fault and, when known, its target.
+func faultLaneName(e timeline.Event) string {
+	name := e.Name
+	if t := faultTarget(e); t != "" {
+		name += " " + t
+	}
+	return name
+}
+
 func faultLane(c clock, name string, evs []timeline.Event, end time.Time) lane {
-	l := lane{H: 18, Label: "fault " + orDash(name)}
+	l := lane{H: 18, Label: orDash(name)}
 	ws := mergeWindows(c, evs, end)
-	l.Detail = fmt.Sprintf("%d fault windows on %s", len(evs), orDash(name))
+	l.Detail = fmt.Sprintf("%d windows of %s", len(evs), orDash(name))
 	if len(evs) > 1 {
 		l.Label += fmt.Sprintf(" ×%d", len(evs))
 	}
@@ -410,23 +439,29 @@ func stateLane(c clock, name string, evs []timeline.Event, end time.Time, colors
 }
 
 // workloadCounts reads how many operations an event stands for and their
-// outcomes; see docs/reports.md for the convention.
+// outcomes; see docs/reports.md for the convention. The workload generator
+// reports windows with "ok", "failed" and "unknown" counts.
 func workloadCounts(e timeline.Event) (ok, failed, unknown int) {
-	n := detailInt(e.Detail, "count", 1)
-	failed = detailInt(e.Detail, "failed", 0)
-	unknown = detailInt(e.Detail, "unknown", 0)
-	if _, set := e.Detail["failed"]; !set {
-		if _, set := e.Detail["unknown"]; !set {
-			switch outcome := strings.ToLower(e.Name + " " + e.Detail["outcome"]); {
-			case strings.Contains(outcome, "fail") || strings.Contains(outcome, "error"):
-				failed = n
-			case strings.Contains(outcome, "unknown"):
-				unknown = n
-			}
+	_, hasOK := e.Detail["ok"]
+	_, hasFailed := e.Detail["failed"]
+	_, hasUnknown := e.Detail["unknown"]
+	if hasOK || hasFailed || hasUnknown {
+		failed = detailInt(e.Detail, "failed", 0)
+		unknown = detailInt(e.Detail, "unknown", 0)
+		ok = detailInt(e.Detail, "ok", -1)
+		if ok < 0 {
+			ok = max(detailInt(e.Detail, "count", 0)-failed-unknown, 0)
 		}
+		return ok, failed, unknown
 	}
-	ok = max(n-failed-unknown, 0)
-	return ok, failed, unknown
+	n := detailInt(e.Detail, "count", 1)
+	switch outcome := strings.ToLower(e.Name + " " + e.Detail["outcome"]); {
+	case strings.Contains(outcome, "fail") || strings.Contains(outcome, "error"):
+		return 0, n, 0
+	case strings.Contains(outcome, "unknown"):
+		return 0, 0, n
+	}
+	return n, 0, 0
 }
 
 func detailInt(d map[string]string, key string, def int) int {
@@ -442,47 +477,60 @@ func detailInt(d map[string]string, key string, def int) int {
 }
 
 // workloadLane is a histogram of operations per time bucket, failures
-// stacked in red above the successes.
-func workloadLane(c clock, evs []timeline.Event) lane {
-	l := lane{H: 40, Label: "workload"}
-	type bucket struct{ ok, failed, unknown int }
+// stacked in red above the successes. An event that covers a window
+// (Time..End) is spread evenly over the buckets it spans.
+func workloadLane(c clock, name string, evs []timeline.Event) lane {
+	l := lane{H: 40}
+	type bucket struct{ ok, failed, unknown float64 }
 	var bs [picBuckets]bucket
-	var tot bucket
+	var tot struct{ ok, failed, unknown int }
+	index := func(t time.Time) int {
+		i := int((c.x(t) - picPlotX) / picPlotW * picBuckets)
+		return min(max(i, 0), picBuckets-1)
+	}
 	for _, e := range evs {
-		i := int((c.x(e.Time) - picPlotX) / picPlotW * picBuckets)
-		i = min(max(i, 0), picBuckets-1)
 		ok, f, u := workloadCounts(e)
-		bs[i].ok += ok
-		bs[i].failed += f
-		bs[i].unknown += u
 		tot.ok += ok
 		tot.failed += f
 		tot.unknown += u
+		i0, i1 := index(e.Time), index(e.Time)
+		if e.End.After(e.Time) {
+			i1 = index(e.End)
+		}
+		n := float64(i1 - i0 + 1)
+		for i := i0; i <= i1; i++ {
+			bs[i].ok += float64(ok) / n
+			bs[i].failed += float64(f) / n
+			bs[i].unknown += float64(u) / n
+		}
 	}
 	l.Detail = fmt.Sprintf("%d ok, %d failed, %d unknown", tot.ok, tot.failed, tot.unknown)
-	l.Label = fmt.Sprintf("workload (%s ops)", shortCount(tot.ok+tot.failed+tot.unknown))
-	peak := 1
+	label := "workload"
+	if name != "" && name != "workload" {
+		label = name
+	}
+	l.Label = fmt.Sprintf("%s (%s ops)", label, shortCount(tot.ok+tot.failed+tot.unknown))
+	peak := 1.0
 	for _, b := range bs {
 		peak = max(peak, b.ok+b.failed+b.unknown)
 	}
 	w := picPlotW / picBuckets
 	inner := l.H - 4
 	for i, b := range bs {
-		n := b.ok + b.failed + b.unknown
-		if n == 0 {
+		if b.ok+b.failed+b.unknown == 0 {
 			continue
 		}
 		x := picPlotX + float64(i)*w
-		title := fmt.Sprintf("%d ok, %d failed, %d unknown", b.ok, b.failed, b.unknown)
+		title := fmt.Sprintf("%.0f ok, %.0f failed, %.0f unknown", b.ok, b.failed, b.unknown)
 		base := l.H - 2
 		for _, part := range []struct {
-			n     int
+			n     float64
 			color string
 		}{{b.ok, colOps}, {b.unknown, colUnknown}, {b.failed, colBad}} {
 			if part.n == 0 {
 				continue
 			}
-			h := max(inner*float64(part.n)/float64(peak), 1.5)
+			h := max(inner*part.n/peak, 1.5)
 			base -= h
 			l.Bars = append(l.Bars, bar{X: x + 0.3, Y: base, W: w - 0.6, H: h, Color: part.color, Title: title})
 		}
@@ -492,7 +540,7 @@ func workloadLane(c clock, evs []timeline.Event) lane {
 
 // markLane draws point events as ticks, merging those closer than a label's
 // width; numbered marks refer to the step list under the picture.
-func markLane(c clock, label string, evs []timeline.Event, color, shape string, numbered bool) lane {
+func markLane(c clock, label string, evs []timeline.Event, color string, numbered bool) lane {
 	l := lane{H: 18, Label: fmt.Sprintf("%s (%d)", label, len(evs))}
 	lastX := -1e9
 	for i, e := range evs {
@@ -509,7 +557,7 @@ func markLane(c clock, label string, evs []timeline.Event, color, shape string, 
 			}
 			continue
 		}
-		m := mark{X: x, Y: l.H / 2, Shape: shape, Color: color, Title: rel(c, e.Time) + "  " + name}
+		m := mark{X: x, Y: l.H / 2, Shape: "tick", Color: color, Title: rel(c, e.Time) + "  " + name}
 		if numbered {
 			m.Text = strconv.Itoa(i + 1)
 		}
@@ -530,20 +578,34 @@ func checkerLane(c clock, vs []checkers.Verdict, evs []timeline.Event, end time.
 		summary string
 	}
 	var pts []point
-	seen := map[string]bool{}
+	type key struct {
+		checker string
+		at      int64
+	}
+	seen := map[key]bool{}
 	for _, v := range vs {
 		t := v.At
 		if t.IsZero() {
 			t = end
 		}
 		pts = append(pts, point{t, v.Checker, v.Outcome, v.Summary})
-		seen[v.Checker+"@"+t.String()] = true
+		seen[key{v.Checker, t.UnixNano()}] = true
 	}
 	for _, e := range evs {
-		if seen[e.Name+"@"+e.Time.String()] {
+		// Two conventions: Lane "checker/<name>" with the outcome as Name
+		// (checkers.Record), or Name = checker with Detail["outcome"].
+		name, outcome := e.Name, e.Detail["outcome"]
+		if rest, ok := strings.CutPrefix(e.Lane, "checker/"); ok && rest != "" {
+			name = rest
+			if outcome == "" {
+				outcome = e.Name
+			}
+		}
+		if seen[key{name, e.Time.UnixNano()}] {
 			continue
 		}
-		pts = append(pts, point{e.Time, e.Name, checkers.Outcome(e.Detail["outcome"]), e.Detail["summary"]})
+		seen[key{name, e.Time.UnixNano()}] = true
+		pts = append(pts, point{e.Time, name, checkers.Outcome(outcome), e.Detail["summary"]})
 	}
 	sort.SliceStable(pts, func(i, j int) bool { return pts[i].t.Before(pts[j].t) })
 	lastX := -1e9

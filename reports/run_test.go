@@ -128,7 +128,7 @@ func TestFaultsOf(t *testing.T) {
 		t.Fatalf("got %d faults, want 50", len(fs))
 	}
 	for i, f := range fs {
-		if f.Name != "instance-manager-delete" || f.Target != "node-2" || !f.Healed || !f.End.After(f.Start) {
+		if f.Name != "im-delete" || f.Target != "node-2" || !f.Healed || !f.End.After(f.Start) {
 			t.Fatalf("fault %d = %+v", i, f)
 		}
 		if i > 0 && f.Start.Before(fs[i-1].Start) {

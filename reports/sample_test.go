@@ -106,8 +106,10 @@ func loopScenario(rng *rand.Rand) Scenario {
 	for i := range 50 {
 		add(timeline.Event{Time: at, Kind: timeline.KindStep, Name: fmt.Sprintf("iteration %d: delete instance manager of node-2", i+1)})
 		down := time.Duration(2000+rng.IntN(4000)) * time.Millisecond
-		add(timeline.Event{Time: at, End: at.Add(down), Kind: timeline.KindFault, Lane: "node-2", Name: "instance-manager-delete",
+		add(timeline.Event{Time: at, End: at.Add(down), Kind: timeline.KindFault, Lane: "im-delete", Name: "im-delete",
 			Detail: map[string]string{"node": "node-2", "iteration": fmt.Sprint(i + 1)}})
+		add(timeline.Event{Time: at.Add(10 * time.Millisecond), Kind: timeline.KindLog, Lane: "node-2", Name: "instance manager deleted"})
+		add(timeline.Event{Time: at.Add(down - 100*time.Millisecond), Kind: timeline.KindLog, Lane: "node-2", Name: "restarted"})
 		add(timeline.Event{Time: at.Add(50 * time.Millisecond), Kind: timeline.KindState, Lane: "node-2 instance manager", Name: "stopped"})
 		add(timeline.Event{Time: at.Add(down), Kind: timeline.KindState, Lane: "node-2 instance manager", Name: "running"})
 		add(timeline.Event{Time: at.Add(100 * time.Millisecond), Kind: timeline.KindState, Lane: "volume im-loop", Name: "attached/faulted"})
@@ -125,22 +127,22 @@ func loopScenario(rng *rand.Rand) Scenario {
 			add(timeline.Event{Time: at.Add(down + 300*time.Millisecond), Kind: timeline.KindState, Lane: "replica im-loop-r-x1", Name: "RW"})
 			add(timeline.Event{Time: at.Add(down + 400*time.Millisecond), Kind: timeline.KindState, Lane: "volume im-loop", Name: "attached/healthy"})
 		}
-		for k := range 40 {
-			name := "write ok"
-			d := map[string]string{"count": fmt.Sprint(4 + rng.IntN(8))}
-			if t := time.Duration(k) * 250 * time.Millisecond; t > 100*time.Millisecond && t < down {
-				name = "write failed"
-				if k%3 == 0 {
-					name = "write unknown"
-				}
+		// The workload generator's convention: one event per window with
+		// ok/failed/unknown counts.
+		for k := range 10 {
+			from, to := at.Add(time.Duration(k)*time.Second), at.Add(time.Duration(k+1)*time.Second)
+			d := map[string]string{"writes": "40", "ok": fmt.Sprint(30 + rng.IntN(10)), "failed": "0", "unknown": "0"}
+			if from.Before(at.Add(down)) {
+				d["ok"], d["failed"], d["unknown"] = "2", fmt.Sprint(rng.IntN(20)), fmt.Sprint(rng.IntN(4))
 			}
-			add(timeline.Event{Time: at.Add(time.Duration(k) * 250 * time.Millisecond), Kind: timeline.KindWorkload, Lane: "workload", Name: name, Detail: d})
+			add(timeline.Event{Time: from, End: to, Kind: timeline.KindWorkload, Lane: "workload/im-loop", Name: "writes", Detail: d})
 		}
-		add(timeline.Event{Time: at.Add(down + 2*time.Second), Kind: timeline.KindChecker, Name: "checksum",
-			Detail: map[string]string{"outcome": "pass", "summary": "digest equal to recorded"}})
+		// checkers.Record's convention: Lane checker/<name>, Name = outcome.
+		add(timeline.Event{Time: at.Add(down + 2*time.Second), Kind: timeline.KindChecker, Lane: "checker/checksum", Name: "pass",
+			Detail: map[string]string{"summary": "digest equal to recorded"}})
 		at = at.Add(down + 6*time.Second)
 	}
-	add(timeline.Event{Time: at, Kind: timeline.KindLog, Lane: "node-2", Name: "lvol create: -17 File exists"})
+	add(timeline.Event{Time: at, Kind: timeline.KindLog, Lane: "manager", Name: "volume im-loop faulted"})
 	off := int64(4 << 20)
 	var lost []checkers.Evidence
 	for i := range 230 {
