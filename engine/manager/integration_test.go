@@ -1,0 +1,254 @@
+package manager
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/engine/api"
+	"github.com/faultline/faultline/engine/nbd"
+)
+
+// The integration tests run this manager in-process (so -race covers the
+// controllers) against real `refengine node` processes: real lvstores on
+// sparse files, real JSON-RPC, real NBD.
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func refengineBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "refengine-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "refengine")
+		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/refengine").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build refengine: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// freePort returns a TCP port that was free on host a moment ago.
+func freePort(t *testing.T, host string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", host+":0")
+	if err != nil {
+		t.Skipf("cannot listen on %s (loopback aliases needed): %v", host, err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// nodeProc is one `refengine node` process that can be killed and restarted
+// with the same disks.
+type nodeProc struct {
+	t    *testing.T
+	args []string
+	log  *os.File
+	cmd  *exec.Cmd
+}
+
+func startNode(t *testing.T, name, host, managerURL string) *nodeProc {
+	t.Helper()
+	dir := t.TempDir()
+	logf, err := os.Create(filepath.Join(dir, "node.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &nodeProc{t: t, log: logf, args: []string{
+		"node", "--name", name, "--data-dir", dir, "--rpc-socket", filepath.Join(dir, "rpc.sock"),
+		"--nbd-listen", freePort(t, host), "--disk", "d1=disk.img:128M",
+		"--manager", managerURL, "--heartbeat", "200ms",
+	}}
+	n.start()
+	t.Cleanup(func() {
+		n.kill()
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("log of node %s:\n%s", name, tail(string(b), 40))
+		}
+	})
+	return n
+}
+
+func (n *nodeProc) start() {
+	n.t.Helper()
+	n.cmd = exec.Command(refengineBinary(n.t), n.args...)
+	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
+	if err := n.cmd.Start(); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+// kill SIGKILLs the process and waits until it is gone.
+func (n *nodeProc) kill() {
+	if n.cmd == nil || n.cmd.Process == nil {
+		return
+	}
+	n.cmd.Process.Signal(syscall.SIGKILL)
+	n.cmd.Wait()
+	n.cmd = nil
+}
+
+func tail(s string, lines int) string {
+	l := strings.Split(s, "\n")
+	if len(l) > lines {
+		l = l[len(l)-lines:]
+	}
+	return strings.Join(l, "\n")
+}
+
+// openEndpoint connects to a volume's nbd://host:port/export endpoint.
+func openEndpoint(t *testing.T, endpoint string) *nbd.Client {
+	t.Helper()
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := nbd.Dial(ctx, "tcp", u.Host, strings.TrimPrefix(u.Path, "/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestIntegrationAttachWriteNodeRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts refengine node processes")
+	}
+	tm := startManager(t, t.TempDir(), Config{NodeTimeout: 2 * time.Second, MonitorInterval: 200 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	n1 := startNode(t, "n1", "127.0.0.2", tm.url)
+	startNode(t, "n2", "127.0.0.3", tm.url)
+	waitFor(t, "two nodes up with an lvstore", func() (bool, error) {
+		nodes, err := tm.c.ListNodes(ctx)
+		up := 0
+		for _, n := range nodes {
+			if n.Status.State == api.NodeUp && len(n.Status.Disks) == 1 && n.Status.Disks[0].LvstoreUUID != "" {
+				up++
+			}
+		}
+		return up == 2, err
+	})
+
+	if _, err := tm.c.CreateVolume(ctx, api.VolumeCreateRequest{Name: "vol", Size: 16 * api.MiB, NumberOfReplicas: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tm.c.WaitVolume(ctx, "vol", func(v api.Volume) bool { return v.Status.State == api.VolumeDetached }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tm.c.AttachVolume(ctx, "vol", "n1"); err != nil {
+		t.Fatal(err)
+	}
+	healthy := func(v api.Volume) bool {
+		return v.Status.State == api.VolumeAttached && v.Status.Robustness == api.RobustnessHealthy
+	}
+	v, err := tm.c.WaitVolume(ctx, "vol", healthy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reps, err := tm.c.ListReplicas(ctx, "vol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range reps {
+		if r.Status.Mode != api.ModeRW || r.Status.HealthyAt.IsZero() {
+			t.Errorf("replica %s of a healthy volume: %+v", r.Name, r.Status)
+		}
+	}
+
+	data := make([]byte, 1<<20)
+	rand.Read(data)
+	dev := openEndpoint(t, v.Status.Endpoint)
+	if _, err := dev.WriteAt(data, 3<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := dev.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	dev.Close()
+
+	// Kill the node that serves the engine and one replica, start it again:
+	// the volume must come back attached and healthy with the flushed data.
+	killSeq, err := tm.m.store.LastSeq()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n1.kill()
+	n1.start()
+	// The manager notices at its next engine poll: it drops the dead engine
+	// (a deleted event) and reattaches. Follow the change stream for that.
+	since := killSeq
+	for dropped := false; !dropped; {
+		l, err := tm.c.Events(ctx, since, 10*time.Second, 0)
+		if err != nil {
+			t.Fatalf("waiting for the dead engine to be dropped: %v", err)
+		}
+		for _, ev := range l.Events {
+			dropped = dropped || (ev.Kind == api.KindEngine && ev.Type == api.EventDeleted && ev.Name == "vol-e-0")
+		}
+		since = l.Next
+	}
+	v, err = tm.c.WaitVolume(ctx, "vol", healthy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev = openEndpoint(t, v.Status.Endpoint)
+	got := make([]byte, len(data))
+	if _, err := dev.ReadAt(got, 3<<20); err != nil {
+		t.Fatal(err)
+	}
+	dev.Close()
+	if !bytes.Equal(got, data) {
+		t.Fatal("flushed data differs after the node restart")
+	}
+
+	if _, err := tm.c.DetachVolume(ctx, "vol"); err != nil {
+		t.Fatal(err)
+	}
+	v, err = tm.c.WaitVolume(ctx, "vol", func(v api.Volume) bool { return v.Status.State == api.VolumeDetached })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Status.Robustness != api.RobustnessUnknown || v.Status.Endpoint != "" {
+		t.Errorf("detached volume status %+v", v.Status)
+	}
+	if engs, err := tm.c.ListEngines(ctx, "vol"); err != nil || len(engs) != 0 {
+		t.Errorf("engines after detach: %v, %v", engs, err)
+	}
+	if _, err := tm.c.DeleteVolume(ctx, "vol"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tm.c.WaitVolume(ctx, "vol", func(v api.Volume) bool { return v.Name == "" }); err != nil {
+		t.Fatal(err)
+	}
+	if reps, err := tm.c.ListReplicas(ctx, "vol"); err != nil || len(reps) != 0 {
+		t.Errorf("replicas after delete: %v, %v", reps, err)
+	}
+}
