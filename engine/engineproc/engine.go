@@ -197,6 +197,29 @@ func (e *Engine) Close() error {
 	return errors.Join(ferr, err)
 }
 
+// ProbeInterval is how often an engine flushes its raid to find replicas
+// whose connection is gone even when no workload I/O reaches them.
+const ProbeInterval = time.Second
+
+// probe flushes the raid every interval until ctx ends: a replica whose node
+// died fails the flush and goes ERR, as it would on the next workload I/O,
+// so the manager learns of it without waiting for traffic. The cost is one
+// FLUSH per replica per interval.
+func (e *Engine) probe(ctx context.Context, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if !e.raid.Suspended() {
+			e.raid.Flush()
+		}
+	}
+}
+
 // Serve serves the raid on nbdL and the control methods on ctlL until ctx
 // is done, then closes the engine.
 func (e *Engine) Serve(ctx context.Context, ctlL, nbdL net.Listener) error {
@@ -213,6 +236,8 @@ func (e *Engine) Serve(ctx context.Context, ctlL, nbdL net.Listener) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); errs <- srv.Serve(ctx, nbdL) }()
 	go func() { defer wg.Done(); errs <- rpc.Serve(ctx, ctlL) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); e.probe(ctx, ProbeInterval) }()
 	var first error
 	select {
 	case <-ctx.Done():
