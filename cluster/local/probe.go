@@ -168,3 +168,11 @@ func freePort(host string) (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// ProbeManager reports whether the manager at url answers; ProbeNode
+// whether a node's JSON-RPC socket does. `faultline cluster status` uses
+// them when no supervisor is left to ask.
+func ProbeManager(ctx context.Context, url string) error { return managerReady(ctx, url) }
+
+// ProbeNode reports whether the node socket answers spdk_get_version.
+func ProbeNode(ctx context.Context, socket string) error { return nodeReady(ctx, socket) }

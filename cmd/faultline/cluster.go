@@ -237,6 +237,9 @@ func clusterStatus(args []string, stdout, stderr io.Writer) int {
 		return exitPass
 	}
 	fmt.Fprintf(stdout, "cluster %s (%s), manager %s\n", st.Dir, st.Driver, st.ManagerURL)
+	if !st.Manager.Running {
+		fmt.Fprintln(stdout, "the cluster is down")
+	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROCESS\tPID\tRUNNING\tREADY\tSTOPPED\tRESTARTS\tLOG")
 	for _, p := range append([]cluster.ProcessStatus{st.Manager}, st.Nodes...) {
@@ -262,13 +265,15 @@ func statusOf(ctx context.Context, dir string) (cluster.Status, error) {
 		return cluster.Status{}, err
 	}
 	st := cluster.Status{Driver: "local", Dir: dir, ManagerURL: s.ManagerURL}
-	proc := func(name string) cluster.ProcessStatus {
+	proc := func(name string, probe func() error) cluster.ProcessStatus {
 		pid := s.PIDs[name]
-		return cluster.ProcessStatus{Name: name, PID: pid, Running: local.Alive(pid), Stopped: s.Stopped[name], Log: s.Logs[name]}
+		p := cluster.ProcessStatus{Name: name, PID: pid, Running: local.Alive(pid), Stopped: s.Stopped[name], Log: s.Logs[name]}
+		p.Ready = p.Running && probe() == nil
+		return p
 	}
-	st.Manager = proc("manager")
+	st.Manager = proc("manager", func() error { return local.ProbeManager(ctx, s.ManagerURL) })
 	for _, n := range s.Nodes {
-		st.Nodes = append(st.Nodes, proc(n.Name))
+		st.Nodes = append(st.Nodes, proc(n.Name, func() error { return local.ProbeNode(ctx, n.Socket) }))
 	}
 	return st, nil
 }

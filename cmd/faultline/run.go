@@ -57,7 +57,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	var f runFlags
 	fs := newFlagSet("run", runSynopsis, stderr)
 	fs.StringVar(&f.cluster, "cluster", "local", "cluster driver: local (processes on this machine) or kind")
-	fs.StringVar(&f.clusterDir, "cluster-dir", os.Getenv("FAULTLINE_CLUSTER_DIR"), "use the cluster started by `faultline cluster up --dir DIR` instead of starting one (env FAULTLINE_CLUSTER_DIR)")
+	fs.StringVar(&f.clusterDir, "cluster-dir", os.Getenv("FAULTLINE_CLUSTER_DIR"), "use the cluster in `DIR`, started by faultline cluster up --dir DIR, instead of starting one (env FAULTLINE_CLUSTER_DIR)")
 	fs.StringVar(&f.labelFilter, "label-filter", "", "Ginkgo label filter, e.g. 'smoke' or 'seed && !nightly' (labels: "+strings.Join(scenarios.KnownLabels(), ", ")+")")
 	fs.StringVar(&f.scenario, "scenario", "", "run only the named scenario (see faultline list)")
 	fs.Int64Var(&f.seed, "seed", 0, "seed for fault schedules, workloads and spec order; 0 picks one and prints it")
