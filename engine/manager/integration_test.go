@@ -229,6 +229,49 @@ func TestIntegrationAttachWriteNodeRestart(t *testing.T) {
 		t.Fatal("flushed data differs after the node restart")
 	}
 
+	// Snapshot through the engine on every replica.
+	if _, err := tm.c.SnapshotVolume(ctx, "vol", "snap1"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "snapshot ready", func() (bool, error) {
+		s, err := tm.c.GetSnapshot(ctx, api.SnapshotResourceName("vol", "snap1"))
+		if s.Status.State == api.SnapshotError {
+			return false, fmt.Errorf("snapshot failed: %s", s.Status.Message)
+		}
+		return s.Status.State == api.SnapshotReady, err
+	})
+
+	// Live upgrade to a second engine image (a copy of the binary).
+	img := filepath.Join(t.TempDir(), "refengine-v2")
+	bin, err := os.ReadFile(refengineBinary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(img, bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tm.c.CreateEngineImage(ctx, api.EngineImageCreateRequest{Name: "v2", Version: "2", BinaryPath: img}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tm.c.UpgradeVolume(ctx, "vol", "v2"); err != nil {
+		t.Fatal(err)
+	}
+	v, err = tm.c.WaitVolume(ctx, "vol", func(v api.Volume) bool { return v.Status.CurrentImage == "v2" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !healthy(v) {
+		t.Errorf("volume after live upgrade: %+v", v.Status)
+	}
+	dev = openEndpoint(t, v.Status.Endpoint)
+	if _, err := dev.ReadAt(got, 3<<20); err != nil {
+		t.Fatal(err)
+	}
+	dev.Close()
+	if !bytes.Equal(got, data) {
+		t.Fatal("data differs after the live upgrade")
+	}
+
 	if _, err := tm.c.DetachVolume(ctx, "vol"); err != nil {
 		t.Fatal(err)
 	}
