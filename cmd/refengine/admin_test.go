@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/faultline/faultline/engine/api"
+	"github.com/faultline/faultline/engine/manager"
+)
+
+func TestParseBytes(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"1048576", 1 << 20, true}, {"1M", 1 << 20, true}, {"1MiB", 1 << 20, true}, {"2g", 2 << 30, true},
+		{"512K", 512 << 10, true}, {"1T", 1 << 40, true}, {"0", 0, true},
+		{"", 0, false}, {"1.5G", 0, false}, {"-1M", 0, false}, {"1X", 0, false}, {"99999999999T", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := parseBytes(tt.in)
+		if (err == nil) != tt.ok || (tt.ok && got != tt.want) {
+			t.Errorf("parseBytes(%q) = %d, %v; want %d ok=%v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestParseInterleaved(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	out := fs.String("output", "table", "")
+	size := fs.String("size", "", "")
+	pos, err := parseInterleaved(fs, []string{"vol1", "--output", "json", "extra", "--size=1G"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(pos, []string{"vol1", "extra"}) || *out != "json" || *size != "1G" {
+		t.Fatalf("pos %v output %q size %q", pos, *out, *size)
+	}
+	if _, err := parseInterleaved(fs, []string{"--nope"}); err == nil {
+		t.Fatal("unknown flag accepted")
+	}
+}
+
+func TestParseManagerFlags(t *testing.T) {
+	tests := []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"--data-dir", "/tmp/x"}, ""},
+		{[]string{}, "--data-dir is required"},
+		{[]string{"--data-dir", "/tmp/x", "--node-timeout", "0s"}, "must be positive"},
+		{[]string{"--data-dir", "/tmp/x", "--listen", "nonsense"}, "--listen"},
+		{[]string{"--data-dir", "/tmp/x", "--defects", "no-such-defect"}, "unknown defect"},
+		{[]string{"--data-dir", "/tmp/x", "--log-level", "loud"}, "--log-level"},
+		{[]string{"--data-dir", "/tmp/x", "stray"}, "unexpected argument"},
+	}
+	for _, tt := range tests {
+		c, err := parseManagerFlags(tt.args, io.Discard)
+		if tt.err == "" {
+			if err != nil {
+				t.Errorf("%v: %v", tt.args, err)
+			} else if c.listen != "127.0.0.1:9500" || c.nodeTimeout.Seconds() != 5 {
+				t.Errorf("%v: defaults not applied: %+v", tt.args, c)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("%v: got %v, want an error about %q", tt.args, err, tt.err)
+		}
+	}
+	c, err := parseManagerFlags([]string{"--data-dir", "/d", "--defects", "upgrade-crash-loses-attachment, sysbackup-stale-last-backup"}, io.Discard)
+	if err != nil || !slices.Equal(c.defects, []string{"upgrade-crash-loses-attachment", "sysbackup-stale-last-backup"}) {
+		t.Fatalf("defects: %+v, %v", c, err)
+	}
+	if _, err := parseManagerFlags([]string{"--help"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help: %v", err)
+	}
+}
+
+func TestAdminUsageErrors(t *testing.T) {
+	verbs := volumeVerbs()
+	tests := []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{nil, 2, "usage"},
+		{[]string{"frobnicate"}, 2, "unknown verb"},
+		{[]string{"get"}, 2, "want 1 argument"},
+		{[]string{"create", "v", "--size", "lots"}, 2, "--size"},
+		{[]string{"list", "--output", "yaml"}, 2, "--output"},
+		{[]string{"list", "--manager", "ftp://x"}, 2, "manager URL"},
+		{[]string{"wait", "v"}, 2, "--state"},
+		// A manager that is not there: a runtime failure, exit 1.
+		{[]string{"list", "--manager", "http://127.0.0.1:1", "--timeout", "2s"}, 1, "connect"},
+	}
+	for _, tt := range tests {
+		var out, errb bytes.Buffer
+		code := runAdmin("volume", verbs, tt.args, &out, &errb)
+		if code != tt.code || !strings.Contains(errb.String(), tt.msg) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d mentioning %q", tt.args, code, errb.String(), tt.code, tt.msg)
+		}
+	}
+}
+
+func TestAdminAgainstManager(t *testing.T) {
+	m, err := manager.Open(manager.Config{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(m.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		m.Close()
+	})
+	run := func(resource string, verbs map[string]adminVerb, args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := runAdmin(resource, verbs, append(args, "--manager", srv.URL), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	if code, _, stderr := run("volume", volumeVerbs(), "create", "vol1", "--size", "64M", "--replicas", "2"); code != 0 {
+		t.Fatalf("create: exit %d: %s", code, stderr)
+	}
+	code, out, stderr := run("volume", volumeVerbs(), "get", "vol1", "--output", "json")
+	if code != 0 {
+		t.Fatalf("get: exit %d: %s", code, stderr)
+	}
+	var v api.Volume
+	if err := json.Unmarshal([]byte(out), &v); err != nil || v.Name != "vol1" || v.Spec.Size != 64<<20 || v.Spec.NumberOfReplicas != 2 {
+		t.Fatalf("get --output json: %v %+v", err, v)
+	}
+	code, out, _ = run("volume", volumeVerbs(), "list")
+	if code != 0 || !strings.HasPrefix(out, "NAME") || !strings.Contains(out, "vol1") || !strings.Contains(out, "67108864") {
+		t.Fatalf("list table: exit %d:\n%s", code, out)
+	}
+	if code, _, stderr := run("volume", volumeVerbs(), "create", "vol1", "--size", "64M"); code != 1 || !strings.Contains(stderr, "already exists") {
+		t.Fatalf("duplicate create: exit %d: %s", code, stderr)
+	}
+	if code, out, stderr := run("engine-image", engineImageVerbs(), "list", "--output", "json"); code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Fatalf("engine-image list: exit %d: %q %s", code, out, stderr)
+	}
+}
