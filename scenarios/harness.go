@@ -225,6 +225,9 @@ func (e *Env) newSpec(sc scenario) *Spec {
 	if c, err := client.New(e.Cluster.ManagerURL(), nil); err == nil {
 		go watchState(watchCtx, c, s.States)
 	}
+	if r := CurrentSpecReport(); r.MaxMustPassRepeatedly > 1 {
+		e.progressf("     %s: attempt %d of %d", sc.Name, r.NumAttempts, r.MaxMustPassRepeatedly)
+	}
 	AddReportEntry(reports.EntrySeed, e.Seed, ReportEntryVisibilityFailureOrVerbose)
 	AddReportEntry(reports.EntryReproduce, e.Reproduce(sc.Name), ReportEntryVisibilityFailureOrVerbose)
 	DeferCleanup(s.finish)
