@@ -114,6 +114,33 @@ func TestSalvageCandidates(t *testing.T) {
 	}
 }
 
+func TestDisksChanged(t *testing.T) {
+	base := []api.Disk{{Name: "d", LvstoreUUID: "u", LvstoreName: "d", TotalBytes: 64 << 20, FreeBytes: 32 << 20}}
+	with := func(f func(d *api.Disk)) []api.Disk {
+		d := base[0]
+		f(&d)
+		return []api.Disk{d}
+	}
+	tests := []struct {
+		name string
+		cur  []api.Disk
+		want bool
+	}{
+		{"same", with(func(d *api.Disk) {}), false},
+		{"small free drift", with(func(d *api.Disk) { d.FreeBytes -= 512 << 10 }), false},
+		{"large free change", with(func(d *api.Disk) { d.FreeBytes -= 2 << 20 }), true},
+		{"new lvstore", with(func(d *api.Disk) { d.LvstoreUUID = "v" }), true},
+		{"resized", with(func(d *api.Disk) { d.TotalBytes *= 2 }), true},
+		{"disk added", append(with(func(d *api.Disk) {}), api.Disk{Name: "e"}), true},
+		{"disk removed", nil, true},
+	}
+	for _, tt := range tests {
+		if got := disksChanged(base, tt.cur); got != tt.want {
+			t.Errorf("%s: disksChanged = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
 func TestRobustness(t *testing.T) {
 	tests := []struct {
 		rw, wanted int

@@ -2,7 +2,6 @@ package manager
 
 import (
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/faultline/faultline/engine/api"
@@ -53,7 +52,7 @@ func (m *Manager) heartbeat(w http.ResponseWriter, r *http.Request) error {
 			n.Status.Disks = []api.Disk{}
 		}
 		changed := !ok || old.Spec != n.Spec || old.Status.State != api.NodeUp ||
-			!slices.Equal(old.Status.Disks, n.Status.Disks) ||
+			disksChanged(old.Status.Disks, n.Status.Disks) ||
 			now.Sub(old.Status.LastHeartbeat) >= m.cfg.NodeTimeout
 		if !changed {
 			node = old
@@ -69,6 +68,26 @@ func (m *Manager) heartbeat(w http.ResponseWriter, r *http.Request) error {
 	m.beats.beat(name, now)
 	writeJSON(w, http.StatusOK, node)
 	return nil
+}
+
+// disksChanged reports a change in a node's disks worth an event: a disk
+// added, removed or re-identified, a new size, or free space that moved by
+// more than 1/64 of the disk. Small free-space drift while a workload
+// writes is picked up by the periodic refresh instead.
+func disksChanged(old, cur []api.Disk) bool {
+	if len(old) != len(cur) {
+		return true
+	}
+	for i := range old {
+		o, c := old[i], cur[i]
+		if o.Name != c.Name || o.LvstoreUUID != c.LvstoreUUID || o.LvstoreName != c.LvstoreName || o.TotalBytes != c.TotalBytes {
+			return true
+		}
+		if d := o.FreeBytes - c.FreeBytes; d > c.TotalBytes/64 || -d > c.TotalBytes/64 {
+			return true
+		}
+	}
+	return false
 }
 
 // deleteNode forgets a node that is down and holds no replicas or engines.
