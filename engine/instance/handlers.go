@@ -97,7 +97,7 @@ func (m *Manager) handlers() map[string]jsonrpc.Handler {
 		improto.MethodEngineReplicaRemove: method([]string{"name", "replica"}, func(ctx context.Context, p *improto.EngineReplicaRemoveRequest) (any, error) {
 			return true, m.removeReplica(ctx, p.Name, p.Replica)
 		}),
-		improto.MethodEngineUpgrade: method([]string{"name", "image_path"}, func(ctx context.Context, p *improto.EngineUpgradeRequest) (any, error) {
+		improto.MethodEngineUpgrade: method(name, func(ctx context.Context, p *improto.EngineUpgradeRequest) (any, error) {
 			return true, m.upgradeEngine(ctx, p.Name, p.ImagePath)
 		}),
 		methodReplicaSetRevision: method([]string{"name", "revision"}, func(ctx context.Context, p *setRevisionRequest) (any, error) {

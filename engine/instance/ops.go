@@ -122,7 +122,7 @@ func (m *Manager) removeReplica(ctx context.Context, name, replica string) error
 // the switch the upgrade is abandoned and the old process keeps serving.
 func (m *Manager) upgradeEngine(ctx context.Context, name, image string) error {
 	if image == "" {
-		return fmt.Errorf("engine %s upgrade: empty image path", name)
+		image = m.opts.EngineBinary
 	}
 	e, old, err := m.runningEngine(name)
 	if err != nil {
