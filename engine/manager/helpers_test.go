@@ -27,7 +27,7 @@ type testManager struct {
 	closed bool
 }
 
-func startManager(t *testing.T, dir string, cfg Config) *testManager {
+func startManager(t testing.TB, dir string, cfg Config) *testManager {
 	t.Helper()
 	cfg.DataDir = dir
 	if cfg.Logger == nil {
@@ -70,7 +70,7 @@ func startManager(t *testing.T, dir string, cfg Config) *testManager {
 }
 
 // ctxT returns a context bounded by a generous deadline for waits.
-func ctxT(t *testing.T) context.Context {
+func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	return ctx
@@ -82,7 +82,7 @@ type heartbeater struct {
 	done   chan struct{}
 }
 
-func startHeartbeats(t *testing.T, c *client.Client, node string, req api.HeartbeatRequest, every time.Duration) *heartbeater {
+func startHeartbeats(t testing.TB, c *client.Client, node string, req api.HeartbeatRequest, every time.Duration) *heartbeater {
 	t.Helper()
 	if _, err := c.Heartbeat(ctxT(t), node, req); err != nil {
 		t.Fatalf("first heartbeat of %s: %v", node, err)
@@ -124,7 +124,7 @@ func disk(name string, total int64) api.Disk {
 }
 
 // waitFor polls cond until it is true or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() (bool, error)) {
+func waitFor(t testing.TB, what string, cond func() (bool, error)) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	tick := time.NewTicker(20 * time.Millisecond)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,7 +31,7 @@ var (
 	buildErr  error
 )
 
-func refengineBinary(t *testing.T) string {
+func refengineBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "refengine-bin-")
@@ -51,7 +52,7 @@ func refengineBinary(t *testing.T) string {
 }
 
 // freePort returns a TCP port that was free on host a moment ago.
-func freePort(t *testing.T, host string) string {
+func freePort(t testing.TB, host string) string {
 	t.Helper()
 	l, err := net.Listen("tcp", host+":0")
 	if err != nil {
@@ -64,13 +65,13 @@ func freePort(t *testing.T, host string) string {
 // nodeProc is one `refengine node` process that can be killed and restarted
 // with the same disks.
 type nodeProc struct {
-	t    *testing.T
+	t    testing.TB
 	args []string
 	log  *os.File
 	cmd  *exec.Cmd
 }
 
-func startNode(t *testing.T, name, host, managerURL string) *nodeProc {
+func startNode(t testing.TB, name, host, managerURL string) *nodeProc {
 	t.Helper()
 	dir := t.TempDir()
 	logf, err := os.Create(filepath.Join(dir, "node.log"))
@@ -122,7 +123,7 @@ func tail(s string, lines int) string {
 }
 
 // openEndpoint connects to a volume's nbd://host:port/export endpoint.
-func openEndpoint(t *testing.T, endpoint string) *nbd.Client {
+func openEndpoint(t testing.TB, endpoint string) *nbd.Client {
 	t.Helper()
 	u, err := url.Parse(endpoint)
 	if err != nil {
@@ -135,6 +136,36 @@ func openEndpoint(t *testing.T, endpoint string) *nbd.Client {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// restartAndRecover SIGKILLs a node process, starts it again and waits
+// until the manager has dropped the dead engine (it notices at its next
+// engine poll) and the volume is attached and healthy again.
+func restartAndRecover(t testing.TB, ctx context.Context, tm *testManager, n *nodeProc, volume string) api.Volume {
+	t.Helper()
+	since, err := tm.m.store.LastSeq()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.kill()
+	n.start()
+	for dropped := false; !dropped; {
+		l, err := tm.c.Events(ctx, since, 10*time.Second, 0)
+		if err != nil {
+			t.Fatalf("waiting for the dead engine to be dropped: %v", err)
+		}
+		for _, ev := range l.Events {
+			dropped = dropped || (ev.Kind == api.KindEngine && ev.Type == api.EventDeleted && ev.Name == api.EngineName(volume, 0))
+		}
+		since = l.Next
+	}
+	v, err := tm.c.WaitVolume(ctx, volume, func(v api.Volume) bool {
+		return v.Status.State == api.VolumeAttached && v.Status.Robustness == api.RobustnessHealthy
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 func TestIntegrationAttachWriteNodeRestart(t *testing.T) {
@@ -196,29 +227,7 @@ func TestIntegrationAttachWriteNodeRestart(t *testing.T) {
 
 	// Kill the node that serves the engine and one replica, start it again:
 	// the volume must come back attached and healthy with the flushed data.
-	killSeq, err := tm.m.store.LastSeq()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n1.kill()
-	n1.start()
-	// The manager notices at its next engine poll: it drops the dead engine
-	// (a deleted event) and reattaches. Follow the change stream for that.
-	since := killSeq
-	for dropped := false; !dropped; {
-		l, err := tm.c.Events(ctx, since, 10*time.Second, 0)
-		if err != nil {
-			t.Fatalf("waiting for the dead engine to be dropped: %v", err)
-		}
-		for _, ev := range l.Events {
-			dropped = dropped || (ev.Kind == api.KindEngine && ev.Type == api.EventDeleted && ev.Name == "vol-e-0")
-		}
-		since = l.Next
-	}
-	v, err = tm.c.WaitVolume(ctx, "vol", healthy)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v = restartAndRecover(t, ctx, tm, n1, "vol")
 	dev = openEndpoint(t, v.Status.Endpoint)
 	got := make([]byte, len(data))
 	if _, err := dev.ReadAt(got, 3<<20); err != nil {
@@ -293,5 +302,65 @@ func TestIntegrationAttachWriteNodeRestart(t *testing.T) {
 	}
 	if reps, err := tm.c.ListReplicas(ctx, "vol"); err != nil || len(reps) != 0 {
 		t.Errorf("replicas after delete: %v, %v", reps, err)
+	}
+}
+
+// BenchmarkNodeRestartRecovery measures how long a SIGKILLed node process
+// takes, from the kill, to bring a 1-replica volume it serves back to
+// attached and healthy (restart, detection at the next engine poll,
+// reattach). Run with -benchtime 20x; s/op is the mean, median-s the median.
+func BenchmarkNodeRestartRecovery(b *testing.B) {
+	tm := startManager(b, b.TempDir(), Config{NodeTimeout: 5 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	n1 := startNode(b, "n1", "127.0.0.2", tm.url)
+	waitFor(b, "node up", func() (bool, error) {
+		n, err := tm.c.GetNode(ctx, "n1")
+		if api.IsNotFound(err) {
+			return false, nil
+		}
+		return n.Status.State == api.NodeUp && len(n.Status.Disks) == 1, err
+	})
+	if _, err := tm.c.CreateVolume(ctx, api.VolumeCreateRequest{Name: "bench", Size: 16 * api.MiB, NumberOfReplicas: 1}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := tm.c.WaitVolume(ctx, "bench", func(v api.Volume) bool { return v.Status.State == api.VolumeDetached }); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := tm.c.AttachVolume(ctx, "bench", "n1"); err != nil {
+		b.Fatal(err)
+	}
+	v, err := tm.c.WaitVolume(ctx, "bench", func(v api.Volume) bool { return v.Status.Robustness == api.RobustnessHealthy })
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := make([]byte, 1<<20)
+	rand.Read(data)
+	dev := openEndpoint(b, v.Status.Endpoint)
+	if _, err := dev.WriteAt(data, 0); err != nil {
+		b.Fatal(err)
+	}
+	if err := dev.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	dev.Close()
+	var times []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		v = restartAndRecover(b, ctx, tm, n1, "bench")
+		times = append(times, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(times)
+	b.ReportMetric(times[len(times)/2].Seconds(), "median-s")
+	dev = openEndpoint(b, v.Status.Endpoint)
+	got := make([]byte, len(data))
+	if _, err := dev.ReadAt(got, 0); err != nil {
+		b.Fatal(err)
+	}
+	dev.Close()
+	if !bytes.Equal(got, data) {
+		b.Fatal("data differs after the restarts")
 	}
 }
