@@ -1,0 +1,56 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestEngineFlags(t *testing.T) {
+	base := []string{"--name", "e", "--size", "16M", "--control-socket", "/tmp/c", "--nbd-socket", "/tmp/n"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		err  string
+	}{
+		{"ok", append(base, "--replica", "r1,127.0.0.1:1,r1", "--replica", "r2,127.0.0.2:1,r2"), ""},
+		{"no replica", base, "--replica"},
+		{"bad replica", append(base, "--replica", "r1,127.0.0.1:1"), "NAME,ADDRESS,EXPORT"},
+		{"empty part", append(base, "--replica", "r1,,r1"), "NAME,ADDRESS,EXPORT"},
+		{"bad size", []string{"--name", "e", "--size", "x", "--control-socket", "c", "--nbd-socket", "n", "--replica", "a,b,c"}, "size"},
+		{"missing socket", []string{"--name", "e", "--size", "1M", "--replica", "a,b,c"}, "--control-socket"},
+		{"extra args", append(base, "--replica", "a,b,c", "more"), "unexpected"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := parseEngineFlags(tc.args, io.Discard)
+			if tc.err == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.cfg.Size != 16<<20 || len(c.cfg.Replicas) != 2 || c.cfg.Replicas[1].Address != "127.0.0.2:1" {
+					t.Fatalf("config %+v", c.cfg)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("error %v, want one mentioning %q", err, tc.err)
+			}
+		})
+	}
+}
+
+func FuzzReplicaFlag(f *testing.F) {
+	for _, s := range []string{"r,127.0.0.1:1,r", "", ",,", "a,b,c,d", "r,/tmp/s,e"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var l replicaList
+		if err := l.Set(s); err != nil {
+			return
+		}
+		r := l[0]
+		if r.Name == "" || r.Address == "" || r.Export == "" || r.Name+","+r.Address+","+r.Export != s {
+			t.Fatalf("Set(%q) accepted %+v", s, r)
+		}
+	})
+}

@@ -1,0 +1,156 @@
+package engineproc
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/engine/bdev/malloc"
+	"github.com/faultline/faultline/engine/jsonrpc"
+	"github.com/faultline/faultline/engine/nbd"
+)
+
+// replicas serves n malloc devices of 4 MiB over NBD on loopback and
+// returns them with their Replica descriptions.
+func replicas(t *testing.T, n int) (*nbd.Server, []*malloc.Device, []Replica) {
+	t.Helper()
+	srv := nbd.NewServer(nil)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { srv.Serve(ctx, l); close(done) }()
+	t.Cleanup(func() { cancel(); srv.Close(); <-done })
+	var devs []*malloc.Device
+	var reps []Replica
+	for i := range n {
+		d, err := malloc.New(8192, 512)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := string(rune('a' + i))
+		if err := srv.AddExport(name, d, nbd.ExportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		devs = append(devs, d)
+		reps = append(reps, Replica{Name: name, Address: l.Addr().String(), Export: name})
+	}
+	return srv, devs, reps
+}
+
+func TestEngineServesAndControls(t *testing.T) {
+	srv, devs, reps := replicas(t, 3)
+	ctx := context.Background()
+	// The third replica is unreachable at start: it is reported ERR.
+	start := append(reps[:2:2], Replica{Name: "gone", Address: "127.0.0.1:1", Export: "gone"})
+	e, err := New(ctx, Config{Name: "e", Size: 4 << 20, Replicas: start, DialTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ctlL, err := jsonrpc.ListenUnix(filepath.Join(dir, "c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nbdL, err := net.Listen("unix", filepath.Join(dir, "n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- e.Serve(sctx, ctlL, nbdL) }()
+	defer func() { cancel(); <-served }()
+
+	ctl, err := jsonrpc.Dial(ctx, "unix", filepath.Join(dir, "c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctl.Close()
+	var info Info
+	if err := ctl.Call(ctx, MethodGet, nil, &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.Modes["a"] != "RW" || info.Modes["b"] != "RW" || info.Modes["gone"] != "ERR" || info.Size != 4<<20 {
+		t.Fatalf("info %+v", info)
+	}
+	dev, err := nbd.Dial(ctx, "unix", filepath.Join(dir, "n"), ExportName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	data := bytes.Repeat([]byte{0xa5}, 4096)
+	if _, err := dev.WriteAt(data, 8192); err != nil {
+		t.Fatal(err)
+	}
+	if err := dev.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range devs[:2] {
+		got := make([]byte, 4096)
+		d.ReadAt(got, 8192)
+		if !bytes.Equal(got, data) {
+			t.Errorf("replica %d lacks the write", i)
+		}
+	}
+	// A new replica joins write-only and gets new writes.
+	if err := ctl.Call(ctx, MethodReplicaAdd, reps[2], nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dev.WriteAt(data, 0); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 4096)
+	devs[2].ReadAt(got, 0)
+	if !bytes.Equal(got, data) {
+		t.Error("write-only replica lacks a write made after it joined")
+	}
+	if err := ctl.Call(ctx, MethodReplicaMode, ModeRequest{Name: "c", Mode: "RW"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ctl.Call(ctx, MethodReplicaRemove, NameRequest{Name: "a"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	info = Info{}
+	if err := ctl.Call(ctx, MethodGet, nil, &info); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := info.Modes["a"]; ok || info.Modes["c"] != "RW" {
+		t.Fatalf("modes after add and remove: %v", info.Modes)
+	}
+	// A replica whose export goes away fails the next I/O and turns ERR.
+	srv.RemoveExport("b")
+	dev.WriteAt(data, 0)
+	info = Info{}
+	if err := ctl.Call(ctx, MethodGet, nil, &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.Modes["b"] != "ERR" || info.Modes["c"] != "RW" {
+		t.Fatalf("modes after losing b: %v", info.Modes)
+	}
+	// Bad control requests get errors.
+	for _, tc := range []struct {
+		method string
+		params any
+	}{
+		{MethodReplicaMode, ModeRequest{Name: "c", Mode: "XX"}},
+		{MethodReplicaRemove, NameRequest{Name: "nope"}},
+		{MethodReplicaAdd, map[string]any{"name": "x"}},
+		{MethodReplicaAdd, map[string]any{"name": "c", "address": reps[2].Address, "export": "c"}},
+	} {
+		if err := ctl.Call(ctx, tc.method, tc.params, nil); err == nil {
+			t.Errorf("%s %+v succeeded", tc.method, tc.params)
+		}
+	}
+}
+
+func TestEngineNeedsAReplica(t *testing.T) {
+	_, err := New(context.Background(), Config{Name: "e", Size: 1 << 20, Replicas: []Replica{{Name: "x", Address: "127.0.0.1:1", Export: "x"}}, DialTimeout: time.Second})
+	if err == nil {
+		t.Fatal("engine with no reachable replica started")
+	}
+}
