@@ -36,6 +36,7 @@ type Env struct {
 	mu        sync.Mutex
 	owned     *local.Driver // started by this suite (Down in AfterSuite)
 	setupErr  error
+	failed    bool   // a spec failed: keep the disks for forensics
 	refengine string // the manager's reported version, for run.json
 }
 
@@ -68,7 +69,13 @@ func Register(cfg *Config) *Env {
 		if r.LeafNodeType != types.NodeTypeIt {
 			return
 		}
-		env.progressf("%-4s %s (%s)", strings.ToUpper(resultWord(r.State)), r.FullText(), r.RunTime.Round(10*time.Millisecond))
+		word := resultWord(r.State)
+		if word == "fail" {
+			env.mu.Lock()
+			env.failed = true
+			env.mu.Unlock()
+		}
+		env.progressf("%-4s %s (%s)", strings.ToUpper(word), r.FullText(), r.RunTime.Round(10*time.Millisecond))
 	})
 	ReportAfterSuite("faultline report", env.writeReport)
 
@@ -169,6 +176,13 @@ func (e *Env) teardown(ctx SpecContext) {
 	}
 	Expect(d.Down(ctx)).To(Succeed())
 	e.progressf("cluster down")
+	e.mu.Lock()
+	failed := e.failed
+	e.mu.Unlock()
+	if !failed && !CurrentSpecReport().Failed() {
+		// Passed runs keep logs and state, not gigabytes of disk files.
+		Expect(d.RemoveDisks()).To(Succeed())
+	}
 }
 
 // attachLogs adds the tail of every process log as a report entry.

@@ -231,6 +231,10 @@ func TestLocalClusterLifecycle(t *testing.T) {
 		t.Errorf("StopNode(node-9) = %v, want ErrUnknownNode", err)
 	}
 
+	if err := d.RemoveDisks(); err == nil {
+		t.Error("RemoveDisks on a running cluster succeeded")
+	}
+
 	// Down: no process of the cluster is left.
 	st, _ = d.Status(ctx)
 	all := []int{st.Manager.PID, old, stoppedPID}
@@ -247,6 +251,15 @@ func TestLocalClusterLifecycle(t *testing.T) {
 	}
 	if state, err := ReadState(d.Dir()); err != nil || state.Up || len(state.PIDs) != 0 {
 		t.Errorf("cluster.json after Down: %+v, %v", state, err)
+	}
+	if disks, _ := filepath.Glob(filepath.Join(d.Dir(), "nodes", "*", "disk0.img")); len(disks) != 3 {
+		t.Fatalf("want 3 disk files before RemoveDisks, got %v", disks)
+	}
+	if err := d.RemoveDisks(); err != nil {
+		t.Fatal(err)
+	}
+	if disks, _ := filepath.Glob(filepath.Join(d.Dir(), "nodes", "*", "disk0.img")); len(disks) != 0 {
+		t.Errorf("disk files left after RemoveDisks: %v", disks)
 	}
 }
 

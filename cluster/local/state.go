@@ -3,6 +3,7 @@ package local
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -142,4 +143,26 @@ func tailFile(path string, n int) (string, error) {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n"), nil
+}
+
+// RemoveDisks deletes the nodes' disk files of a cluster that is down, to
+// keep the disk space of passed runs; logs and cluster.json stay.
+func (d *Driver) RemoveDisks() error {
+	d.mu.Lock()
+	up := d.up
+	d.mu.Unlock()
+	if up {
+		return errors.New("local cluster: remove disks: cluster is up")
+	}
+	disks, err := filepath.Glob(filepath.Join(d.cfg.Dir, "nodes", "*", "disk*.img"))
+	if err != nil {
+		return fmt.Errorf("remove disks: %w", err)
+	}
+	var errs []error
+	for _, p := range disks {
+		if err := os.Remove(p); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
