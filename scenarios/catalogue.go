@@ -19,6 +19,7 @@ type scenario struct {
 func all() []scenario {
 	return []scenario{
 		smoke(),
+		imRestartLoop(),
 	}
 }
 
