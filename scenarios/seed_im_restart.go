@@ -3,15 +3,19 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/checkers/checksum"
 	"github.com/faultline/faultline/checkers/history"
+	"github.com/faultline/faultline/checkers/state"
 	"github.com/faultline/faultline/engine/api"
 	"github.com/faultline/faultline/engine/nbd"
 	"github.com/faultline/faultline/faults"
@@ -73,14 +77,16 @@ func runIMRestartLoop(ctx context.Context, s *Spec) {
 	Expect(err).NotTo(HaveOccurred())
 	vol := s.WaitVolumeState(ctx, name, api.VolumeAttached, 2*time.Minute)
 
+	// Two workloads on the two halves of the volume: one fill before the
+	// loop, and a batch after every recovery that overwrites the same
+	// blocks with newer writes, so a replica that came back stale shows
+	// up as lost writes.
 	s.Step(fmt.Sprintf("write %d blocks and flush", imLoopFirstWrites))
-	gen, err := workload.New(workload.Config{
-		Volume: name, BlockSize: 4096, Pattern: workload.Random, Concurrency: 4,
-		Count: imLoopFirstWrites, Seed: uint64(s.Seed), Recorder: s.Timeline,
-	})
-	Expect(err).NotTo(HaveOccurred())
+	fill := seedWorkload(s, name, 0, imLoopSize/2, imLoopFirstWrites, 1)
+	batch := seedWorkload(s, name, imLoopSize/2, imLoopSize/2, imLoopBatch, 2)
 	dev := seedDial(ctx, s, vol.Status.Endpoint, imLoopDeadline)
-	digest := seedWriteFlushDigest(ctx, s, gen, dev)
+	seedWriteFlush(ctx, fill, dev)
+	digest := seedWriteFlushDigest(ctx, s, batch, dev)
 
 	var recoveries []time.Duration
 	for i := range n {
@@ -102,16 +108,18 @@ func runIMRestartLoop(ctx context.Context, s *Spec) {
 		s.Env.progressf("     %s: iteration %d/%d recovered in %v", s.Name, i+1, n, took.Round(time.Millisecond))
 
 		dev = seedDial(ctx, s, vol.Status.Endpoint, imLoopDeadline)
-		seedCheckQuiet(s, history.Checker{}.Check(ctx, gen.History(), dev))
+		seedCheckQuiet(s, history.Checker{}.Check(ctx, fill.History(), dev))
+		seedCheckQuiet(s, history.Checker{}.Check(ctx, batch.History(), dev))
 		seedCheckQuiet(s, checksum.Checker{}.Equal(digest, seedDigest(ctx, s, dev)))
 		if i+1 < n {
-			digest = seedWriteFlushDigest(ctx, s, gen, dev)
+			digest = seedWriteFlushDigest(ctx, s, batch, dev)
 		}
 	}
 
 	s.Step("final checks")
 	s.Check(recoverySummary(recoveries, n, imLoopDeadline))
-	s.Check(history.Checker{}.Check(ctx, gen.History(), dev))
+	s.Check(history.Checker{}.Check(ctx, fill.History(), dev))
+	s.Check(history.Checker{}.Check(ctx, batch.History(), dev))
 	s.Check(checksum.Checker{}.Stable(ctx, dev, 2))
 	Expect(dev.Close()).To(Succeed())
 }
@@ -141,14 +149,33 @@ func recoverySummary(took []time.Duration, want int, deadline time.Duration) che
 	return v
 }
 
-// seedWriteFlushDigest writes one batch of blocks, flushes, and returns
-// the whole-volume digest the next check must find again.
-func seedWriteFlushDigest(ctx context.Context, s *Spec, gen *workload.Generator, dev *nbd.Client) string {
+// seedWorkload returns a random-offset workload of count 4 KiB writes per
+// Run over [off, off+length) of the volume; writer tells its blocks apart
+// from other workloads' on the same volume.
+func seedWorkload(s *Spec, volume string, off, length int64, count int, writer uint32) *workload.Generator {
+	gen, err := workload.New(workload.Config{
+		Volume: volume, BlockSize: 4096, Offset: off, Length: length, Pattern: workload.Random,
+		Concurrency: 4, Count: count, Seed: uint64(s.Seed) + uint64(writer), Writer: writer,
+		Recorder: s.Timeline, Logger: slog.New(slog.NewTextHandler(GinkgoWriter, nil)),
+	})
+	Expect(err).NotTo(HaveOccurred())
+	return gen
+}
+
+// seedWriteFlush runs one batch of writes and flushes; on a healthy volume
+// every write must succeed.
+func seedWriteFlush(ctx context.Context, gen *workload.Generator, dev *nbd.Client) {
 	_, err := gen.Run(ctx, dev)
 	Expect(err).NotTo(HaveOccurred())
 	Expect(gen.Flush(ctx, dev)).To(Succeed(), "flush")
 	c := gen.History().Counts()
 	Expect(c.Failed+c.Unknown).To(BeZero(), "writes failed on a healthy volume: %+v", c)
+}
+
+// seedWriteFlushDigest writes and flushes one batch and returns the
+// whole-volume digest the next check must find again.
+func seedWriteFlushDigest(ctx context.Context, s *Spec, gen *workload.Generator, dev *nbd.Client) string {
+	seedWriteFlush(ctx, gen, dev)
 	return seedDigest(ctx, s, dev)
 }
 
@@ -160,4 +187,151 @@ func seedDigest(ctx context.Context, s *Spec, dev checkers.Device) string {
 		s.Check(checkers.Verdict{Checker: "checksum-equal", Outcome: checkers.Unknown, Summary: "cannot read the volume: " + err.Error()})
 	}
 	return d
+}
+
+// The helpers below are shared by the seed scenarios (seed_*.go).
+
+// volumeWant is what a recovering volume must show.
+type volumeWant struct {
+	State      string
+	Robustness string
+	// Outage is true once the change stream showed the volume leave
+	// attached+healthy after the fault: a status left over from before
+	// the fault does not count as recovered.
+	Outage bool
+}
+
+// seedAwaitVolume waits until the volume shows want, failing the spec
+// through the state checkers: state-crashloop as soon as a resource flaps,
+// state-converge at the deadline. The pass verdict goes to the timeline.
+func seedAwaitVolume(ctx context.Context, s *Spec, name string, since time.Time, deadline time.Duration, want volumeWant) api.Volume {
+	c := s.Client()
+	var last api.Volume
+	v := seedAwait(ctx, s, fmt.Sprintf("volume %s %s/%s", name, want.State, want.Robustness), since, deadline,
+		func(ctx context.Context) (volumeWant, error) {
+			vol, err := c.GetVolume(ctx, name)
+			if err != nil {
+				return volumeWant{}, err
+			}
+			last = vol
+			return volumeWant{State: vol.Status.State, Robustness: vol.Status.Robustness,
+				Outage: want.Outage && sawOutage(s.States.Samples(), name, since)}, nil
+		}, want)
+	seedCheckQuiet(s, v)
+	return last
+}
+
+// sawOutage reports whether the volume was seen not attached+healthy at or
+// after since.
+func sawOutage(samples []state.Sample, volume string, since time.Time) bool {
+	for _, x := range samples {
+		if x.Kind == state.KindVolume && x.Name == volume && !x.Time.Before(since) &&
+			(x.State != api.VolumeAttached || x.Robustness != api.RobustnessHealthy) {
+			return true
+		}
+	}
+	return false
+}
+
+// seedAwait polls observe until it returns want (go-cmp equality). Between
+// polls it runs the crash-loop check over the states seen since since and
+// fails the spec at once when a resource flaps; at the deadline it fails
+// the spec with a state-converge verdict holding the expected-vs-actual
+// diff. It returns the pass verdict.
+func seedAwait[T any](ctx context.Context, s *Spec, what string, since time.Time, deadline time.Duration, observe func(context.Context) (T, error), want T) checkers.Verdict {
+	start := time.Now()
+	dctx, cancel := context.WithTimeout(ctx, max(deadline, time.Second))
+	defer cancel()
+	tick := time.NewTicker(state.DefaultInterval)
+	defer tick.Stop()
+	var (
+		last    T
+		have    bool
+		lastErr error
+	)
+	for {
+		if v := state.CrashLoop(samplesSince(s.States.Samples(), since), deadline, seedMaxFlaps); !v.Passed() {
+			s.Check(v)
+		}
+		got, err := observe(dctx)
+		if err != nil {
+			lastErr = err
+		} else if last, have = got, true; cmp.Equal(got, want) {
+			return checkers.Verdict{Checker: "state-converge", Outcome: checkers.Pass, At: time.Now(),
+				Summary: fmt.Sprintf("%s reached after %v", what, time.Since(start).Round(time.Millisecond))}
+		}
+		select {
+		case <-tick.C:
+			continue
+		case <-dctx.Done():
+		}
+		if ctx.Err() != nil {
+			Expect(ctx.Err()).NotTo(HaveOccurred(), "waiting for %s", what)
+		}
+		v := checkers.Verdict{Checker: "state-converge", Outcome: checkers.Fail, At: time.Now(),
+			Summary: fmt.Sprintf("%s not reached within %v", what, deadline)}
+		if lastErr != nil {
+			v.Evidence = append(v.Evidence, checkers.Evidence{What: "last error", Detail: lastErr.Error()})
+		}
+		if have {
+			v.Diff = cmp.Diff(want, last)
+			v.Evidence = append(v.Evidence, checkers.Evidence{What: "last actual", Expected: fmt.Sprintf("%+v", want), Actual: fmt.Sprintf("%+v", last)})
+		}
+		s.Check(v)
+		return v
+	}
+}
+
+func samplesSince(samples []state.Sample, since time.Time) []state.Sample {
+	return slices.DeleteFunc(samples, func(x state.Sample) bool { return x.Time.Before(since) })
+}
+
+// seedCheckQuiet fails the spec on a verdict that did not pass, like
+// Spec.Check, but records a pass on the timeline only: a loop of fifty
+// iterations would otherwise bury the report in passing verdicts.
+func seedCheckQuiet(s *Spec, v checkers.Verdict) {
+	if !v.Passed() {
+		s.Check(v)
+		return
+	}
+	checkers.Record(s.Timeline, v)
+}
+
+// seedDial connects to a volume's frontend, retrying until deadline: the
+// export may come up a moment after the volume reports attached. A volume
+// that says attached but cannot be reached fails state-converge.
+func seedDial(ctx context.Context, s *Spec, endpoint string, deadline time.Duration) *nbd.Client {
+	dctx, cancel := context.WithTimeout(ctx, deadline)
+	defer cancel()
+	tick := time.NewTicker(state.DefaultInterval)
+	defer tick.Stop()
+	for {
+		dev, err := dialEndpoint(dctx, endpoint)
+		if err == nil {
+			return dev
+		}
+		select {
+		case <-tick.C:
+			continue
+		case <-dctx.Done():
+		}
+		Expect(ctx.Err()).NotTo(HaveOccurred(), "connecting to %s", endpoint)
+		s.Check(checkers.Verdict{Checker: "state-converge", Outcome: checkers.Fail, At: time.Now(),
+			Summary: fmt.Sprintf("volume reports attached but its frontend %s did not answer within %v: %v", endpoint, deadline, err)})
+		return nil
+	}
+}
+
+// seedDeleteVolumeOnCleanup deletes the volume when the spec ends, best
+// effort: a failed spec must not leave its volume behind.
+func seedDeleteVolumeOnCleanup(s *Spec, name string) {
+	c := s.Client()
+	DeferCleanup(func(ctx SpecContext) {
+		if _, err := c.GetVolume(ctx, name); api.IsNotFound(err) {
+			return
+		}
+		c.DetachVolume(ctx, name)
+		c.DeleteVolume(ctx, name)
+		c.WaitVolume(ctx, name, func(v api.Volume) bool { return v.Name == "" })
+	}, NodeTimeout(time.Minute))
 }
