@@ -24,8 +24,7 @@ type Option func(*options)
 
 type options struct{ log *slog.Logger }
 
-// WithLogger sets the logger; the default discards nothing and uses
-// slog.Default.
+// WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
 // Store is an lvstore inside a base device.
