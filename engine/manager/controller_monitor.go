@@ -61,6 +61,17 @@ func (c *Controller) monitor(ctx context.Context, vv *volumeView) error {
 	}
 	vv = &fresh
 	if rob == api.RobustnessDegraded {
+		// A replica outside the engine whose node is down cannot rejoin
+		// soon: count it failed so a replacement is scheduled elsewhere.
+		for _, r := range activeReplicas(vv.replicas) {
+			if _, inEngine := info.ReplicaModes[r.Name]; !inEngine && !vv.nodeUp(r.Spec.Node) {
+				if err := c.markFailed(r.Name); err != nil {
+					return err
+				}
+				c.queue.Add(volumeKeyPrefix + name)
+				return nil
+			}
+		}
 		if err := c.replenish(ctx, vv, info); err != nil {
 			return err
 		}

@@ -1,0 +1,275 @@
+package manager
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/engine/api"
+	"github.com/faultline/faultline/engine/improto"
+)
+
+// recorder is a NodeAgent test double for scheduling decisions only: it
+// stores nothing, records every call, and reports engine replica modes the
+// test sets. Real instance managers are exercised in integration_test.go.
+type recorder struct {
+	mu    sync.Mutex
+	calls []string
+	modes map[string]string // engine replica modes to report
+	revs  map[string]uint64 // replica revisions to report
+}
+
+func (r *recorder) Agent(ctx context.Context, n api.Node) (NodeAgent, error) {
+	return &recordingAgent{r: r, node: n.Name}, nil
+}
+
+func (r *recorder) record(s string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, s)
+}
+
+func (r *recorder) setMode(replica, mode string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.modes[replica] = mode
+}
+
+func (r *recorder) snapshot() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.calls)
+}
+
+func (r *recorder) called(s string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Contains(r.calls, s)
+}
+
+type recordingAgent struct {
+	r    *recorder
+	node string
+}
+
+func (a *recordingAgent) ReplicaCreate(ctx context.Context, req improto.ReplicaCreateRequest) (improto.ReplicaInfo, error) {
+	a.r.record(fmt.Sprintf("%s replica_create %s", a.node, req.Name))
+	a.r.mu.Lock()
+	defer a.r.mu.Unlock()
+	return improto.ReplicaInfo{Name: req.Name, State: improto.StateRunning, Address: a.node + ":10809", Export: req.Name, Revision: a.r.revs[req.Name]}, nil
+}
+func (a *recordingAgent) ReplicaDelete(ctx context.Context, name string, cleanup bool) error {
+	a.r.record(fmt.Sprintf("%s replica_delete %s cleanup=%v", a.node, name, cleanup))
+	return nil
+}
+func (a *recordingAgent) ReplicaGet(ctx context.Context, name string) (improto.ReplicaInfo, error) {
+	a.r.mu.Lock()
+	defer a.r.mu.Unlock()
+	return improto.ReplicaInfo{Name: name, Revision: a.r.revs[name]}, nil
+}
+func (a *recordingAgent) ReplicaList(ctx context.Context) ([]improto.ReplicaInfo, error) {
+	return nil, nil
+}
+func (a *recordingAgent) EngineCreate(ctx context.Context, req improto.EngineCreateRequest) (improto.EngineInfo, error) {
+	var names []string
+	for _, m := range req.Replicas {
+		names = append(names, m.Name)
+	}
+	a.r.record(fmt.Sprintf("%s engine_create %s salvage=%v replicas=%v", a.node, req.Name, req.Salvage, names))
+	a.r.mu.Lock()
+	defer a.r.mu.Unlock()
+	for _, m := range req.Replicas {
+		a.r.modes[m.Name] = api.ModeRW
+	}
+	return improto.EngineInfo{Name: req.Name, State: improto.StateRunning, ReplicaModes: clone(a.r.modes)}, nil
+}
+func (a *recordingAgent) EngineDelete(ctx context.Context, name string) error {
+	a.r.record(fmt.Sprintf("%s engine_delete %s", a.node, name))
+	a.r.mu.Lock()
+	defer a.r.mu.Unlock()
+	clear(a.r.modes)
+	return nil
+}
+func (a *recordingAgent) EngineGet(ctx context.Context, name string) (improto.EngineInfo, error) {
+	a.r.mu.Lock()
+	defer a.r.mu.Unlock()
+	return improto.EngineInfo{Name: name, State: improto.StateRunning, ReplicaModes: clone(a.r.modes)}, nil
+}
+func (a *recordingAgent) EngineList(ctx context.Context) ([]improto.EngineInfo, error) {
+	return nil, nil
+}
+func (a *recordingAgent) EngineSnapshot(ctx context.Context, engine, snapshot string) error {
+	return nil
+}
+func (a *recordingAgent) EngineReplicaAdd(ctx context.Context, engine string, rep improto.EngineReplica) error {
+	a.r.record(fmt.Sprintf("%s engine_replica_add %s", a.node, rep.Name))
+	a.r.setMode(rep.Name, api.ModeWO)
+	return nil
+}
+func (a *recordingAgent) EngineReplicaRemove(ctx context.Context, engine, replica string) error {
+	a.r.record(fmt.Sprintf("%s engine_replica_remove %s", a.node, replica))
+	a.r.mu.Lock()
+	defer a.r.mu.Unlock()
+	delete(a.r.modes, replica)
+	return nil
+}
+func (a *recordingAgent) EngineUpgrade(ctx context.Context, engine, image string) error { return nil }
+
+func clone(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// A degraded attached volume gets exactly one replacement, on the one node
+// without a replica, joined to the engine for rebuild; once it is RW the
+// failed replica is deleted with its data.
+func TestReplacementReplicaScheduling(t *testing.T) {
+	rec := &recorder{modes: map[string]string{}, revs: map[string]uint64{}}
+	tm := startManager(t, t.TempDir(), Config{Agents: rec, MonitorInterval: 50 * time.Millisecond})
+	ctx := ctxT(t)
+	for _, n := range []string{"n1", "n2", "n3"} {
+		startHeartbeats(t, tm.c, n, nodeRequest("127.0.0."+n[1:], disk("d1", 1<<30)), time.Second)
+	}
+	if _, err := tm.c.CreateVolume(ctx, api.VolumeCreateRequest{Name: "vol", Size: 8 * api.MiB, NumberOfReplicas: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tm.c.WaitVolume(ctx, "vol", func(v api.Volume) bool { return v.Status.State == api.VolumeDetached }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tm.c.AttachVolume(ctx, "vol", "n1"); err != nil {
+		t.Fatal(err)
+	}
+	v, err := tm.c.WaitVolume(ctx, "vol", func(v api.Volume) bool { return v.Status.Robustness == api.RobustnessHealthy })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Status.State != api.VolumeAttached || v.Status.Endpoint != "nbd://127.0.0.1:10809/vol" {
+		t.Fatalf("attached volume status %+v", v.Status)
+	}
+	reps, err := tm.c.ListReplicas(ctx, "vol")
+	if err != nil || len(reps) != 2 {
+		t.Fatalf("replicas %v, %v", reps, err)
+	}
+	used := map[string]bool{reps[0].Spec.Node: true, reps[1].Spec.Node: true}
+	var free string
+	for _, n := range []string{"n1", "n2", "n3"} {
+		if !used[n] {
+			free = n
+		}
+	}
+	failed := reps[1]
+	rec.setMode(failed.Name, api.ModeERR)
+
+	waitFor(t, "a replacement replica joined for rebuild", func() (bool, error) {
+		now, err := tm.c.ListReplicas(ctx, "vol")
+		for _, r := range now {
+			if r.Spec.Node == free && r.Status.Mode == api.ModeWO {
+				return rec.called(free+" replica_create "+r.Name) && rec.called("n1 engine_replica_add "+r.Name), err
+			}
+		}
+		return false, err
+	})
+	v, err = tm.c.GetVolume(ctx, "vol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Status.Robustness != api.RobustnessDegraded || v.Status.LastDegradedAt.IsZero() {
+		t.Fatalf("volume with a failed replica: %+v", v.Status)
+	}
+	f, err := tm.c.GetReplica(ctx, failed.Name)
+	if err != nil || f.Status.FailedAt.IsZero() || f.Status.Mode != api.ModeERR {
+		t.Fatalf("failed replica %+v, %v", f.Status, err)
+	}
+	reps, err = tm.c.ListReplicas(ctx, "vol")
+	if err != nil || len(reps) != 3 {
+		t.Fatalf("want exactly one replacement (3 replicas), got %d: %v", len(reps), err)
+	}
+
+	// The rebuild finishes: the replacement turns RW, the volume is healthy
+	// and the failed replica is removed from the engine and its disk.
+	for _, r := range reps {
+		if r.Status.Mode == api.ModeWO {
+			rec.setMode(r.Name, api.ModeRW)
+		}
+	}
+	waitFor(t, "failed replica deleted", func() (bool, error) {
+		_, err := tm.c.GetReplica(ctx, failed.Name)
+		if api.IsNotFound(err) {
+			return true, nil
+		}
+		return false, err
+	})
+	if !rec.called(failed.Spec.Node + " replica_delete " + failed.Name + " cleanup=true") {
+		t.Errorf("failed replica not deleted with its data; calls: %v", rec.snapshot())
+	}
+	v, err = tm.c.GetVolume(ctx, "vol")
+	if err != nil || v.Status.Robustness != api.RobustnessHealthy {
+		t.Fatalf("volume after rebuild: %+v, %v", v.Status, err)
+	}
+}
+
+// When every replica fails under a live engine, auto-salvage revives only
+// the replica with the newest data and reattaches with salvage requested.
+func TestAutoSalvageRevivesNewest(t *testing.T) {
+	rec := &recorder{modes: map[string]string{}, revs: map[string]uint64{}}
+	tm := startManager(t, t.TempDir(), Config{Agents: rec, MonitorInterval: 50 * time.Millisecond})
+	ctx := ctxT(t)
+	for _, n := range []string{"n1", "n2"} {
+		startHeartbeats(t, tm.c, n, nodeRequest("127.0.0."+n[1:], disk("d1", 1<<30)), time.Second)
+	}
+	if _, err := tm.c.CreateVolume(ctx, api.VolumeCreateRequest{Name: "vol", Size: 8 * api.MiB, NumberOfReplicas: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tm.c.WaitVolume(ctx, "vol", func(v api.Volume) bool { return v.Status.State == api.VolumeDetached }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tm.c.AttachVolume(ctx, "vol", "n1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tm.c.WaitVolume(ctx, "vol", func(v api.Volume) bool { return v.Status.Robustness == api.RobustnessHealthy }); err != nil {
+		t.Fatal(err)
+	}
+	reps, err := tm.c.ListReplicas(ctx, "vol")
+	if err != nil || len(reps) != 2 {
+		t.Fatalf("replicas %v, %v", reps, err)
+	}
+	fresh, stale := reps[0].Name, reps[1].Name
+	rec.mu.Lock()
+	rec.revs[fresh], rec.revs[stale] = 7, 4
+	rec.modes[fresh], rec.modes[stale] = api.ModeERR, api.ModeERR
+	rec.mu.Unlock()
+
+	v, err := tm.c.WaitVolume(ctx, "vol", func(v api.Volume) bool {
+		return !v.Status.LastSalvagedAt.IsZero() && v.Status.State == api.VolumeAttached
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("n1 engine_create vol-e-0 salvage=true replicas=[%s]", fresh)
+	if !rec.called(want) {
+		t.Fatalf("no %q; calls: %v", want, rec.snapshot())
+	}
+	if v.Status.Robustness != api.RobustnessDegraded {
+		t.Errorf("salvaged volume with one of two replicas: robustness %s, want degraded", v.Status.Robustness)
+	}
+	// The stale replica stays failed (or is already dropped to make room
+	// for a replacement); it is never part of an engine again.
+	s, err := tm.c.GetReplica(ctx, stale)
+	if err == nil && s.Status.FailedAt.IsZero() {
+		t.Errorf("stale replica was revived: %+v", s.Status)
+	} else if err != nil && !api.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	for _, c := range rec.snapshot() {
+		if strings.Contains(c, "engine_create") && strings.Contains(c, "salvage=true") && strings.Contains(c, stale) {
+			t.Errorf("stale replica put into a salvaged engine: %s", c)
+		}
+	}
+}
