@@ -281,7 +281,11 @@ func (m *crashModel) verify(path string, inflight []string) error {
 		return fmt.Errorf("store does not load after SIGKILL: %w", err)
 	}
 	if inflight != nil {
-		_, err := s.Lvol(inflight[len(inflight)-1])
+		name := inflight[len(inflight)-1] // S and K: the new lvol
+		if inflight[0] == "C" || inflight[0] == "D" {
+			name = inflight[1]
+		}
+		_, err := s.Lvol(name)
 		switch visible := err == nil; {
 		case inflight[0] == "D" && !visible, inflight[0] != "D" && visible:
 			if err := m.apply(inflight); err != nil {

@@ -199,11 +199,13 @@ func (s *Store) Flush() error {
 	if s.closed.Load() {
 		return bdev.ErrClosed
 	}
+	// Take mdMu even when clean: a commit already under way may have
+	// cleared dirty while the slot holding our allocations is unwritten.
+	s.mdMu.Lock()
+	defer s.mdMu.Unlock()
 	if !s.dirty.Load() {
 		return s.dev.Flush()
 	}
-	s.mdMu.Lock()
-	defer s.mdMu.Unlock()
 	return s.commitLocked()
 }
 
