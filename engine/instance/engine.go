@@ -40,6 +40,9 @@ type engine struct {
 	rev      sync.Mutex      // serialises advanceRevisions
 	stopped  bool
 	stopDone chan struct{}
+	// ctx ends when the engine is stopped (background rebuilds use it).
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // createEngine starts an engine process over the replicas and exports its
@@ -76,6 +79,7 @@ func (m *Manager) createEngine(ctx context.Context, req improto.EngineCreateRequ
 		members: slices.Clone(req.Replicas), state: improto.StateRunning,
 		failed: map[string]bool{}, stopDone: make(chan struct{}),
 	}
+	e.ctx, e.cancel = context.WithCancel(context.Background())
 	if err := m.t.NBD().AddExport(req.FrontendExport, e.front, nbd.ExportOptions{Description: "volume " + req.Volume}); err != nil {
 		p.stop()
 		return improto.EngineInfo{}, fmt.Errorf("engine %s frontend: %w", req.Name, err)
@@ -269,6 +273,7 @@ func (m *Manager) deleteEngine(ctx context.Context, name string) error {
 
 // stopEngine takes the frontend down and stops the process.
 func (m *Manager) stopEngine(e *engine) error {
+	e.cancel() // a running rebuild gives up and releases e.op
 	e.op.Lock()
 	defer e.op.Unlock()
 	e.mu.Lock()

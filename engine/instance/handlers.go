@@ -103,6 +103,13 @@ func (m *Manager) handlers() map[string]jsonrpc.Handler {
 		methodReplicaSetRevision: method([]string{"name", "revision"}, func(ctx context.Context, p *setRevisionRequest) (any, error) {
 			return true, m.setRevision(ctx, p.Name, p.Revision)
 		}),
+		methodRebuildSrcExport:   method([]string{"replica", "lvol"}, m.rebuildSrcExport),
+		methodRebuildSrcUnexport: method([]string{"lvol"}, m.rebuildSrcUnexport),
+		methodRebuildSrcCopy:     method([]string{"replica", "lvol", "address", "export"}, m.rebuildSrcCopy),
+		methodRebuildDstStart:    method([]string{"replica", "address", "export"}, m.rebuildDstStart),
+		methodRebuildDstPrepare:  method([]string{"replica"}, m.rebuildDstPrepare),
+		methodRebuildDstCommit:   method([]string{"replica", "lvol"}, m.rebuildDstCommit),
+		methodRebuildDstFinish:   method([]string{"replica", "lvol"}, m.rebuildDstFinish),
 		methodReplicaSnapshot: method([]string{"name", "snapshot"}, func(ctx context.Context, p *replicaSnapshotRequest) (any, error) {
 			return true, m.snapshotReplica(ctx, p.Name, p.Snapshot)
 		}),

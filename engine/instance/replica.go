@@ -316,11 +316,21 @@ func (m *Manager) getReplica(ctx context.Context, name string) (improto.ReplicaI
 	if !ok {
 		return info, errNotFound("replica", name)
 	}
-	rev, err := m.readRevision(ctx, info.LvstoreName, name)
+	// Chain and revision come from disk: a rebuild or snapshot changes them.
+	s := lvstoreInfo{Name: info.LvstoreName, UUID: info.LvstoreUUID}
+	head, ok, err := getLvol(ctx, m.t, s.Name, name)
 	if err != nil {
 		return info, err
 	}
-	info.Revision = rev
+	if !ok {
+		info.State, info.Error = improto.StateError, "head lvol is missing on disk"
+		return info, nil
+	}
+	d, err := m.describe(ctx, s, head)
+	if err != nil {
+		return info, err
+	}
+	info.Chain, info.BackingImage, info.Revision, info.Size = d.Chain, d.BackingImage, d.Revision, d.Size
 	return info, nil
 }
 
