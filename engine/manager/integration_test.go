@@ -364,3 +364,12 @@ func BenchmarkNodeRestartRecovery(b *testing.B) {
 		b.Fatal("data differs after the restarts")
 	}
 }
+
+// TestMain removes the refengine binary the integration tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
