@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/engine/api"
+	"github.com/faultline/faultline/engine/improto"
+	"github.com/faultline/faultline/engine/jsonrpc"
 )
 
 var enginePID = regexp.MustCompile(`msg="engine process started".* pid=(\d+)`)
@@ -99,7 +102,8 @@ func TestReplicaFailure(t *testing.T) {
 	v := cl.attach("vol1", attach)
 	dev := dialEndpoint(t, v.Status.Endpoint)
 	writePattern(t, dev, 5, 1<<20)
-	victim := reps[0]
+	victim, survivor := reps[0], reps[1]
+	revBefore := cl.revision(survivor)
 	for _, p := range cl.nodes {
 		if p.name == victim.Spec.Node {
 			p.kill()
@@ -115,7 +119,12 @@ func TestReplicaFailure(t *testing.T) {
 		modes := eng[0].Status.ReplicaModes
 		return modes[victim.Name] == api.ModeERR && modes[reps[1].Name] == api.ModeRW, fmt.Sprint(modes)
 	})
-	cl.waitVolume("vol1", api.VolumeAttached, api.RobustnessDegraded, 30*time.Second)
+	// The survivor holds newer data than the failed replica: its
+	// revision advances.
+	cl.waitFor("survivor's revision advances", 30*time.Second, func(ctx context.Context) (bool, string) {
+		rev := cl.revision(survivor)
+		return rev > revBefore, fmt.Sprintf("revision %d, was %d", rev, revBefore)
+	})
 	if got, want := digest(t, dev, 1<<20), sha256.Sum256(data); got != want {
 		t.Fatalf("degraded volume: digest %x, want %x", got, want)
 	}
@@ -136,4 +145,28 @@ func TestStaleHeadCacheDefect(t *testing.T) {
 	if strings.Count(cl.nodes[ri].logs(), "reused=true") != 0 {
 		t.Fatal("with the defect on, the head was reused")
 	}
+}
+
+// revision asks a replica's node for the replica's revision.
+func (cl *cluster) revision(r api.Replica) uint64 {
+	cl.t.Helper()
+	for _, p := range cl.nodes {
+		if p.name != r.Spec.Node {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, err := jsonrpc.Dial(ctx, "unix", filepath.Join(cl.dir, p.name, "rpc.sock"))
+		if err != nil {
+			cl.t.Fatal(err)
+		}
+		defer c.Close()
+		var info improto.ReplicaInfo
+		if err := c.Call(ctx, improto.MethodReplicaGet, improto.NameRequest{Name: r.Name}, &info); err != nil {
+			cl.t.Fatalf("replica %s: %v", r.Name, err)
+		}
+		return info.Revision
+	}
+	cl.t.Fatalf("no node %s", r.Spec.Node)
+	return 0
 }
