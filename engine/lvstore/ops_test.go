@@ -593,6 +593,8 @@ func TestWriteZeroes(t *testing.T) {
 	}
 	thin := fx.lvol("thin", 3*testCS, true)
 	write(t, thin, 0, fill(3*testCS, 2))
+	thick := fx.lvol("thick", 2*testCS, false)
+	write(t, thick, 0, fill(2*testCS, 3))
 	tests := []struct {
 		name      string
 		lv        *Lvol
@@ -603,6 +605,7 @@ func TestWriteZeroes(t *testing.T) {
 		{"partial, parent has data", clone, 2*testCS + testBS, testBS, 2},
 		{"whole clusters, no parent: deallocated", thin, 0, 2 * testCS, 1},
 		{"partial, own cluster", thin, 2 * testCS, testBS, 1},
+		{"whole cluster of a thick lvol stays allocated", thick, 0, testCS, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
