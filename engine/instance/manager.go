@@ -79,8 +79,11 @@ type Manager struct {
 	engines  map[string]*engine
 	seq      int
 	closed   bool
-	wg       sync.WaitGroup
-	cancel   context.CancelFunc
+	// sockDir holds engine sockets; tmpSockDir says Close removes it.
+	sockDir    string
+	tmpSockDir bool
+	wg         sync.WaitGroup
+	cancel     context.CancelFunc
 }
 
 // New returns a Manager; Start makes it work.
@@ -125,7 +128,7 @@ func New(opts Options) (*Manager, error) {
 // Start prepares the disks (an lvstore on each), reconstructs replicas from
 // what is on disk, and starts the heartbeat loop, which runs until Close.
 func (m *Manager) Start(ctx context.Context) error {
-	if err := os.MkdirAll(m.engineDir(), 0o755); err != nil {
+	if err := m.makeEngineDir(); err != nil {
 		return fmt.Errorf("instance manager: %w", err)
 	}
 	if m.mc != nil {
@@ -174,6 +177,9 @@ func (m *Manager) Close() error {
 	}
 	m.wg.Wait()
 	m.peers.close()
+	if m.tmpSockDir {
+		os.RemoveAll(m.sockDir)
+	}
 	return errors.Join(errs...)
 }
 

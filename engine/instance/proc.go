@@ -40,7 +40,38 @@ type proc struct {
 	stopping atomic.Bool   // set before a deliberate stop
 }
 
-func (m *Manager) engineDir() string { return filepath.Join(m.opts.DataDir, "engines") }
+// engineDir is where engine sockets live: <data dir>/engines, or a
+// private directory under the system temp dir when that path is too long
+// for Unix sockets (decided once, in Start).
+func (m *Manager) engineDir() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sockDir
+}
+
+// makeEngineDir picks and creates the engine socket directory.
+func (m *Manager) makeEngineDir() error {
+	dir := filepath.Join(m.opts.DataDir, "engines")
+	// Room for "/<pid>-<seq>.ctl.lock".
+	if len(dir)+32 > maxSocketPath {
+		tmp, err := os.MkdirTemp("", "refengine-"+m.opts.Node+"-")
+		if err != nil {
+			return fmt.Errorf("engine socket dir: %w", err)
+		}
+		m.log.Info("data dir path too long for Unix sockets; engine sockets go to a temp dir", "dir", tmp)
+		m.mu.Lock()
+		m.sockDir, m.tmpSockDir = tmp, true
+		m.mu.Unlock()
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("engine socket dir: %w", err)
+	}
+	m.mu.Lock()
+	m.sockDir = dir
+	m.mu.Unlock()
+	return nil
+}
 
 // startProc starts `<image> engine ...` and waits until its control socket
 // answers and its NBD socket serves the volume. The child gets SIGKILL when
