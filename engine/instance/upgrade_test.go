@@ -114,6 +114,7 @@ func TestLiveUpgradeUnderFio(t *testing.T) {
 		"--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--output-format=json")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Dir = t.TempDir() // fio writes its verify state file there
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
