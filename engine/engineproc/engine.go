@@ -189,9 +189,13 @@ func (e *Engine) closeClients() {
 	}
 }
 
-// Close flushes the raid and closes the replica connections.
+// Close flushes the raid (when a replica can still take it) and closes
+// the replica connections.
 func (e *Engine) Close() error {
-	ferr := e.raid.Flush()
+	var ferr error
+	if e.raid.Online() {
+		ferr = e.raid.Flush()
+	}
 	err := e.raid.Close()
 	e.closeClients()
 	return errors.Join(ferr, err)

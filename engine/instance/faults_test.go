@@ -128,6 +128,28 @@ func TestReplicaFailure(t *testing.T) {
 	if got, want := digest(t, dev, 1<<20), sha256.Sum256(data); got != want {
 		t.Fatalf("degraded volume: digest %x, want %x", got, want)
 	}
+	// The manager replaces the failed replica by a rebuild on the node
+	// left (the attach node) and the volume is healthy again.
+	cl.waitFor("replacement rebuilt", 60*time.Second, func(ctx context.Context) (bool, string) {
+		v, err := cl.c.GetVolume(ctx, "vol1")
+		if err != nil {
+			return false, err.Error()
+		}
+		eng, err := cl.c.ListEngines(ctx, "vol1")
+		if err != nil || len(eng) != 1 {
+			return false, fmt.Sprintf("%+v %v", eng, err)
+		}
+		rw := 0
+		for n, mode := range eng[0].Status.ReplicaModes {
+			if mode == api.ModeRW && n != victim.Name {
+				rw++
+			}
+		}
+		return v.Status.Robustness == api.RobustnessHealthy && rw == 2, fmt.Sprintf("%s, modes %v", v.Status.Robustness, eng[0].Status.ReplicaModes)
+	})
+	if got, want := digest(t, dev, 1<<20), sha256.Sum256(data); got != want {
+		t.Fatalf("after rebuild: digest %x, want %x", got, want)
+	}
 }
 
 // TestStaleHeadCacheDefect turns on im-restart-stale-head-cache (seed bug
