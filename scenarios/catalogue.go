@@ -20,6 +20,8 @@ func all() []scenario {
 	return []scenario{
 		smoke(),
 		imRestartLoop(),
+		biReplicaRebuild(),
+		upgradeCrash(),
 	}
 }
 

@@ -50,6 +50,8 @@ const (
 	// (attached → attaching → attached, replica running → stopped →
 	// running); a replica that fails at every start makes far more.
 	seedMaxFlaps = 12
+	// seedFlapWindow is the window seedMaxFlaps counts in.
+	seedFlapWindow = 30 * time.Second
 )
 
 func runIMRestartLoop(ctx context.Context, s *Spec) {
@@ -156,11 +158,14 @@ func seedWorkload(s *Spec, volume string, off, length int64, count int, writer u
 	gen, err := workload.New(workload.Config{
 		Volume: volume, BlockSize: 4096, Offset: off, Length: length, Pattern: workload.Random,
 		Concurrency: 4, Count: count, Seed: uint64(s.Seed) + uint64(writer), Writer: writer,
-		Recorder: s.Timeline, Logger: slog.New(slog.NewTextHandler(GinkgoWriter, nil)),
+		Recorder: s.Timeline, Logger: seedLogger(),
 	})
 	Expect(err).NotTo(HaveOccurred())
 	return gen
 }
+
+// seedLogger sends workload logs to the spec's output, not the terminal.
+func seedLogger() *slog.Logger { return slog.New(slog.NewTextHandler(GinkgoWriter, nil)) }
 
 // seedWriteFlush runs one batch of writes and flushes; on a healthy volume
 // every write must succeed.
@@ -239,7 +244,15 @@ func sawOutage(samples []state.Sample, volume string, since time.Time) bool {
 // the spec with a state-converge verdict holding the expected-vs-actual
 // diff. It returns the pass verdict.
 func seedAwait[T any](ctx context.Context, s *Spec, what string, since time.Time, deadline time.Duration, observe func(context.Context) (T, error), want T) checkers.Verdict {
+	return seedAwaitHeld(ctx, s, what, since, deadline, 0, observe, want)
+}
+
+// seedAwaitHeld is seedAwait where want must hold for hold without a
+// break: a status the control plane has not yet revised after a fault
+// does not count as converged.
+func seedAwaitHeld[T any](ctx context.Context, s *Spec, what string, since time.Time, deadline, hold time.Duration, observe func(context.Context) (T, error), want T) checkers.Verdict {
 	start := time.Now()
+	var heldSince time.Time
 	dctx, cancel := context.WithTimeout(ctx, max(deadline, time.Second))
 	defer cancel()
 	tick := time.NewTicker(state.DefaultInterval)
@@ -250,15 +263,20 @@ func seedAwait[T any](ctx context.Context, s *Spec, what string, since time.Time
 		lastErr error
 	)
 	for {
-		if v := state.CrashLoop(samplesSince(s.States.Samples(), since), deadline, seedMaxFlaps); !v.Passed() {
+		if v := state.CrashLoop(samplesSince(s.States.Samples(), since), seedFlapWindow, seedMaxFlaps); !v.Passed() {
 			s.Check(v)
 		}
 		got, err := observe(dctx)
 		if err != nil {
 			lastErr = err
-		} else if last, have = got, true; cmp.Equal(got, want) {
+		} else if last, have = got, true; !cmp.Equal(got, want) {
+			heldSince = time.Time{}
+		} else if heldSince.IsZero() {
+			heldSince = time.Now()
+		}
+		if !heldSince.IsZero() && time.Since(heldSince) >= hold {
 			return checkers.Verdict{Checker: "state-converge", Outcome: checkers.Pass, At: time.Now(),
-				Summary: fmt.Sprintf("%s reached after %v", what, time.Since(start).Round(time.Millisecond))}
+				Summary: fmt.Sprintf("%s reached after %v", what, heldSince.Sub(start).Round(time.Millisecond))}
 		}
 		select {
 		case <-tick.C:

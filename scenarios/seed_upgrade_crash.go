@@ -1,0 +1,223 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/checkers/checksum"
+	"github.com/faultline/faultline/checkers/history"
+	"github.com/faultline/faultline/cluster/local"
+	"github.com/faultline/faultline/engine/api"
+	"github.com/faultline/faultline/engine/nbd"
+	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/workload"
+)
+
+// upgradeCrash is seed 002 (Longhorn #10751): an engine that crashes in
+// the middle of a live upgrade must leave a volume that comes back with
+// every acknowledged write. The original bug let cleanup after the crash
+// throw away what the restarted workload relied on, and it found an empty
+// volume.
+func upgradeCrash() scenario {
+	return scenario{
+		Name:        "engine-crash-during-live-upgrade",
+		Labels:      []string{"seed", "v2", "upgrade"},
+		Description: "3-replica volume under writes; request a live upgrade and crash the engine at a seeded moment before, during or after the switch (N rounds, default 3); the volume recovers healthy on a known image with every acknowledged write",
+		Timeout:     6 * time.Minute,
+		Body:        runUpgradeCrash,
+	}
+}
+
+const (
+	upgradeDefaultRounds = 3
+	upgradeSize          = 16 << 20
+	upgradeFill          = 512
+	// upgradeDeadline bounds one recovery after the crash.
+	upgradeDeadline = 90 * time.Second
+	// upgradeHold is how long attached+healthy on the requested image must
+	// hold before it counts: longer than the manager takes to notice a
+	// dead engine.
+	upgradeHold = 3 * time.Second
+)
+
+// crashPhases are the windows after the upgrade request in which a round
+// crashes the engine: at once (before the new process serves), while the
+// switch is under way, and around or after its end. Round i uses window
+// i mod 3; the moment inside it comes from the seed.
+var crashPhases = [...]struct {
+	name   string
+	lo, hi time.Duration
+}{
+	{"before", 0, 20 * time.Millisecond},
+	{"during", 20 * time.Millisecond, 400 * time.Millisecond},
+	{"after", 400 * time.Millisecond, 1500 * time.Millisecond},
+}
+
+func runUpgradeCrash(ctx context.Context, s *Spec) {
+	c := s.Client()
+	rounds := s.Env.cfg.iterations(upgradeDefaultRounds)
+	suffix := s.Seed % 1_000_000
+	name := fmt.Sprintf("upgcrash-%d", suffix)
+
+	s.Step("wait for 3 nodes to be up in the manager")
+	s.RequireNodes(ctx, 3)
+
+	images := [2]string{fmt.Sprintf("eng-a-%d", suffix), fmt.Sprintf("eng-b-%d", suffix)}
+	s.Step(fmt.Sprintf("register engine images %s and %s (two copies of the refengine binary)", images[0], images[1]))
+	bin := s.Env.cfg.Refengine
+	if bin == "" {
+		var err error
+		bin, err = local.FindRefengine()
+		Expect(err).NotTo(HaveOccurred(), "engine images are copies of the refengine binary")
+	}
+	dir := GinkgoT().TempDir()
+	for i, img := range images {
+		path := filepath.Join(dir, img)
+		Expect(copyExecutable(bin, path)).To(Succeed())
+		_, err := c.CreateEngineImage(ctx, api.EngineImageCreateRequest{Name: img, Version: fmt.Sprintf("seed-%c", 'a'+i), BinaryPath: path})
+		Expect(err).NotTo(HaveOccurred(), "create engine image %s", img)
+		DeferCleanup(func(ctx SpecContext) { c.DeleteEngineImage(ctx, img) }, NodeTimeout(time.Minute))
+	}
+
+	s.Step(fmt.Sprintf("create volume %s (3 replicas, image %s) and attach", name, images[0]))
+	_, err := c.CreateVolume(ctx, api.VolumeCreateRequest{Name: name, Size: upgradeSize, NumberOfReplicas: 3, EngineImage: images[0], Frontend: api.FrontendNBD})
+	Expect(err).NotTo(HaveOccurred())
+	seedDeleteVolumeOnCleanup(s, name)
+	s.WaitVolumeState(ctx, name, api.VolumeDetached, time.Minute)
+	nodes := s.Env.Cluster.Nodes()
+	node := nodes[s.Rand.Intn(len(nodes))].Name
+	_, err = c.AttachVolume(ctx, name, node)
+	Expect(err).NotTo(HaveOccurred())
+	vol := seedAwaitVolume(ctx, s, name, time.Now(), 2*time.Minute, volumeWant{State: api.VolumeAttached, Robustness: api.RobustnessHealthy})
+	dev := seedDial(ctx, s, vol.Status.Endpoint, time.Minute)
+
+	s.Step(fmt.Sprintf("write %d blocks and flush", upgradeFill))
+	fill := seedWorkload(s, name, 0, upgradeSize/2, upgradeFill, 1)
+	seedWriteFlush(ctx, fill, dev)
+	// The background writer runs through each upgrade and crash; its
+	// writes that failed or never returned are allowed either way.
+	bg, err := workload.New(workload.Config{
+		Volume: name, BlockSize: 4096, Offset: upgradeSize / 2, Length: upgradeSize / 2, Pattern: workload.Random,
+		Concurrency: 2, Rate: 400, FlushEvery: 16, Seed: uint64(s.Seed) + 2, Writer: 2, ErrorBackoff: 20 * time.Millisecond,
+		Recorder: s.Timeline, Logger: seedLogger(),
+	})
+	Expect(err).NotTo(HaveOccurred())
+	// An engine crash kills no node: every write the engine acknowledged
+	// reached every replica's node and must be there afterwards.
+	strict := history.Checker{AckedIsDurable: true}
+
+	for i := range rounds {
+		from, to := images[i%2], images[(i+1)%2]
+		phase := crashPhases[i%len(crashPhases)]
+		engines, err := c.ListEngines(ctx, name)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(engines).To(HaveLen(1), "engines of attached volume %s", name)
+		engine := engines[0].Name
+
+		s.Step(fmt.Sprintf("round %d/%d: live upgrade %s → %s under writes, crash engine %s %s the switch", i+1, rounds, from, to, engine, phase.name))
+		stop := seedBackground(ctx, bg, dev)
+		Expect(s.Faults.Wait(ctx, 100*time.Millisecond, 200*time.Millisecond)).To(Succeed())
+		_, err = c.UpgradeVolume(ctx, name, to)
+		Expect(err).NotTo(HaveOccurred(), "request live upgrade to %s", to)
+		requested := time.Now()
+		Expect(s.Faults.Wait(ctx, phase.lo, phase.hi)).To(Succeed())
+		since := time.Now()
+		at := seedCurrentImage(ctx, s, name)
+		crash := faults.EngineCrash(s.Env.Cluster, engine)
+		if err := s.Faults.Inject(ctx, crash); err != nil {
+			// The engine was between processes (the old one gone, the
+			// new one not yet found): the round still checks recovery.
+			GinkgoWriter.Printf("round %d: %v\n", i+1, err)
+		}
+		Expect(s.Faults.Heal(ctx, crash)).To(Succeed())
+		s.Env.progressf("     %s: crashed %v after the request, volume on image %q", s.Name, since.Sub(requested).Round(time.Millisecond), at)
+		Expect(s.Faults.Wait(ctx, 100*time.Millisecond, 300*time.Millisecond)).To(Succeed())
+		stop()
+		Expect(dev.Close()).To(Succeed())
+
+		s.Step(fmt.Sprintf("round %d/%d: wait for attached+healthy on a known image", i+1, rounds))
+		var last api.Volume
+		seedCheckQuiet(s, seedAwaitHeld(ctx, s, fmt.Sprintf("volume %s attached/healthy on image %s", name, to), since, upgradeDeadline, upgradeHold,
+			func(ctx context.Context) (upgradeView, error) {
+				v, err := c.GetVolume(ctx, name)
+				last = v
+				return upgradeView{State: v.Status.State, Robustness: v.Status.Robustness, Spec: v.Spec.EngineImage, Current: v.Status.CurrentImage}, err
+			}, upgradeView{State: api.VolumeAttached, Robustness: api.RobustnessHealthy, Spec: to, Current: to}))
+		s.Env.progressf("     %s: round %d recovered in %v on %s", s.Name, i+1, time.Since(since).Round(time.Millisecond), last.Status.CurrentImage)
+
+		dev = seedDial(ctx, s, last.Status.Endpoint, time.Minute)
+		seedCheckQuiet(s, strict.Check(ctx, fill.History(), dev))
+		seedCheckQuiet(s, strict.Check(ctx, bg.History(), dev))
+	}
+
+	s.Step("final checks: history, digest stable, replicas equal")
+	s.Check(strict.Check(ctx, fill.History(), dev))
+	s.Check(strict.Check(ctx, bg.History(), dev))
+	s.Check(checksum.Checker{}.Stable(ctx, dev, 3))
+	reps, err := c.ListReplicas(ctx, name)
+	Expect(err).NotTo(HaveOccurred())
+	s.Check(seedReplicasEqual(ctx, s, reps))
+	s.Check(checkers.Verdict{Checker: "state-converge", Outcome: checkers.Pass, At: time.Now(),
+		Summary: fmt.Sprintf("%d rounds of live upgrade + engine crash recovered on the requested image", rounds)})
+	Expect(dev.Close()).To(Succeed())
+}
+
+// upgradeView is what the post-crash wait compares.
+type upgradeView struct {
+	State, Robustness string
+	Spec, Current     string // engine image asked for and running
+}
+
+// currentImage is the image the manager says the volume runs now, for the
+// progress line ("" when it cannot tell).
+func seedCurrentImage(ctx context.Context, s *Spec, name string) string {
+	v, err := s.Client().GetVolume(ctx, name)
+	if err != nil {
+		return ""
+	}
+	return v.Status.CurrentImage
+}
+
+// seedBackground runs gen against dev until the returned stop is called;
+// stop waits for the writes in flight.
+func seedBackground(ctx context.Context, gen *workload.Generator, dev *nbd.Client) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer GinkgoRecover()
+		gen.Run(ctx, dev)
+	}()
+	return func() { cancel(); wg.Wait() }
+}
+
+func copyExecutable(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("copy engine binary: %w", err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
+	if err != nil {
+		return fmt.Errorf("copy engine binary: %w", err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("copy engine binary to %s: %w", dst, err)
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return fmt.Errorf("copy engine binary to %s: %w", dst, err)
+	}
+	return out.Close()
+}
