@@ -35,7 +35,7 @@ func commands() map[string]command {
 		"run":      {"run scenarios on a cluster and write a report directory", runCmd},
 		"list":     {"list the scenarios with their labels and descriptions", listCmd},
 		"report":   {"regenerate report.html of a report directory from its run.json", reportCmd},
-		"mutation": {"run each scenario with and without its defect (not available yet)", mutationCmd},
+		"mutation": {"run each seed scenario with and without its defect; print the matrix", mutationCmd},
 		"cluster":  {"start, stop or inspect a local cluster by hand (up|down|status)", clusterCmd},
 	}
 }

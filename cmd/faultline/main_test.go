@@ -43,7 +43,7 @@ func TestFlagErrorsExit2(t *testing.T) {
 		{"list stray argument", []string{"list", "x"}, `unexpected argument "x"`},
 		{"report without dir", []string{"report"}, "want exactly one report directory"},
 		{"report of empty dir", []string{"report", t.TempDir()}, "faultline report:"},
-		{"mutation", []string{"mutation"}, "not available yet"},
+		{"mutation stray argument", []string{"mutation", "x"}, `unexpected argument "x"`},
 		{"cluster without verb", []string{"cluster"}, "usage: faultline cluster"},
 		{"cluster bad verb", []string{"cluster", "explode"}, `unknown subcommand "explode"`},
 		{"cluster status nothing there", []string{"cluster", "status", "--dir", t.TempDir()}, "no cluster in"},

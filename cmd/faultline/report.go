@@ -26,16 +26,3 @@ func reportCmd(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout, filepath.Join(dir, "report.html"))
 	return exitPass
 }
-
-func mutationCmd(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("mutation", "mutation", stderr)
-	if code, ok := parse(fs, args); !ok {
-		return code
-	}
-	fmt.Fprintln(stderr, `faultline mutation: not available yet.
-It runs every seed scenario twice, with and without the refengine defect
-switch that re-introduces its historical bug, and prints the matrix (every
-defect must be caught, every clean run must pass). It arrives with the seed
-scenarios; today only the smoke scenario exists, which has no defect.`)
-	return exitNotRun
-}

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestMutationFlagErrorsExit2(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string // in stderr
+	}{
+		{"unknown flag", []string{"mutation", "--no-such-flag"}, "flag provided but not defined"},
+		{"stray argument", []string{"mutation", "x"}, `unexpected argument "x"`},
+		{"zero repeat", []string{"mutation", "--repeat", "0"}, "--repeat 0"},
+		{"bad iterations", []string{"mutation", "--iterations", "-2"}, "--iterations -2"},
+		{"negative seed", []string{"mutation", "--seed", "-1"}, "--seed -1"},
+		{"bad nodes", []string{"mutation", "--nodes", "0"}, "--nodes 0"},
+		{"bad timeout", []string{"mutation", "--timeout", "0s"}, "--timeout 0s"},
+		{"not a seed scenario", []string{"mutation", "--scenario", "smoke"}, `--scenario "smoke": not a seed scenario (have: instance-manager-restart-loop`},
+		{"missing refengine", []string{"mutation", "--refengine", "/nonexistent/refengine"}, "--refengine"},
+		{"refengine is a directory", []string{"mutation", "--refengine", t.TempDir()}, "is a directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := cli(t, tc.args...)
+			if code != exitNotRun {
+				t.Errorf("exit %d, want 2; stderr:\n%s", code, stderr)
+			}
+			if !strings.Contains(stderr, tc.want) {
+				t.Errorf("stderr does not contain %q:\n%s", tc.want, stderr)
+			}
+		})
+	}
+}
+
+func TestMutationHelp(t *testing.T) {
+	code, _, stderr := cli(t, "mutation", "--help")
+	if code != exitPass || !strings.Contains(stderr, "-repeat") || !strings.Contains(stderr, "scenario × {clean, with defect}") {
+		t.Errorf("exit %d; help:\n%s", code, stderr)
+	}
+}

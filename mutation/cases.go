@@ -1,0 +1,27 @@
+// Package mutation proves that the seed scenarios catch the bugs they were
+// written for. It runs every seed scenario twice, once against a clean
+// refengine and once with the refengine defect switch that re-introduces
+// the scenario's historical bug, and collects the outcomes in a matrix:
+// every clean run must pass, and every defect run must fail through one of
+// the generic checkers, not through a spec timeout.
+//
+// This package is the only place that pairs a scenario with a defect. The
+// scenarios themselves never know which defect is on.
+package mutation
+
+// Case pairs a seed scenario with the defect switch of its bug.
+type Case struct {
+	Scenario string `json:"scenario"`
+	Defect   string `json:"defect"`
+	// Seed names the historical bug (reference/seed-bugs.md).
+	Seed string `json:"seed"`
+}
+
+// Cases is the mutation table, in catalogue order.
+func Cases() []Case {
+	return []Case{
+		{Scenario: "instance-manager-restart-loop", Defect: "im-restart-stale-head-cache", Seed: "003"},
+		{Scenario: "backing-image-replica-rebuild", Defect: "rebuild-bi-parent-by-full-name", Seed: "004"},
+		{Scenario: "engine-crash-during-live-upgrade", Defect: "upgrade-crash-loses-attachment", Seed: "002"},
+	}
+}
