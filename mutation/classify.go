@@ -23,8 +23,9 @@ type Outcome string
 const (
 	// Passed: the scenario passed.
 	Passed Outcome = "pass"
-	// Caught: the scenario failed and a checker verdict says why.
-	Caught Outcome = "caught"
+	// Caught: the scenario failed and a checker verdict says why (for a
+	// defect run, the defect was caught).
+	Caught Outcome = "checker-fail"
 	// Failed: the scenario failed without a failing checker (a setup step,
 	// an API error).
 	Failed Outcome = "fail"

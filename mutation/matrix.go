@@ -119,7 +119,7 @@ func (m Matrix) Print(w io.Writer) {
 	fmt.Fprintln(tw, "SCENARIO\tDEFECT\tCLEAN\tWITH DEFECT\tCAUGHT BY\tDETECTION (median/max)\tRUN TIME clean/defect (median)")
 	for _, r := range m.Rows {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s / %s\n", r.Scenario, r.Defect,
-			describe(r.Clean, Passed), describe(r.WithDefect, Caught), orDash(strings.Join(r.WithDefect.Checkers, ",")),
+			describe(r.Clean, Passed, "pass"), describe(r.WithDefect, Caught, "caught"), orDash(strings.Join(r.WithDefect.Checkers, ",")),
 			detectionText(r.WithDefect), round(r.Clean.MedianDuration), round(r.WithDefect.MedianDuration))
 	}
 	tw.Flush()
@@ -142,13 +142,13 @@ func (m Matrix) Print(w io.Writer) {
 	fmt.Fprintln(w, verdict)
 }
 
-// describe renders a cell as "pass 3/3" (want is the outcome required),
-// adding the other outcomes when there are any.
-func describe(c Cell, want Outcome) string {
+// describe renders a cell as "caught 3/3" (want is the outcome required,
+// label its name), adding the other outcomes when there are any.
+func describe(c Cell, want Outcome, label string) string {
 	if c.Runs == 0 {
 		return "-"
 	}
-	s := fmt.Sprintf("%s %d/%d", want, c.Outcomes[want], c.Runs)
+	s := fmt.Sprintf("%s %d/%d", label, c.Outcomes[want], c.Runs)
 	var other []string
 	for _, o := range []Outcome{Passed, Caught, Failed, TimedOut, NotRun} {
 		if o != want && c.Outcomes[o] > 0 {

@@ -53,7 +53,7 @@ func TestPrintAndSave(t *testing.T) {
 	var b bytes.Buffer
 	m.Print(&b)
 	out := b.String()
-	for _, want := range []string{"instance-manager-restart-loop", "im-restart-stale-head-cache", "pass 1/1", "caught 0/1 (timeout 1)",
+	for _, want := range []string{"instance-manager-restart-loop", "im-restart-stale-head-cache", "pass 1/1", "caught 0/1 (timeout 1)", "pass 1/1",
 		"defect #1: timeout: A spec timeout occurred (/x/defect-1)", "FAIL:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("matrix output lacks %q:\n%s", want, out)

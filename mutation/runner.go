@@ -185,7 +185,11 @@ func progress(w io.Writer, r Result) {
 	if w == nil {
 		return
 	}
-	line := fmt.Sprintf("%s %-33s %-6s #%d seed %d: %s", time.Now().UTC().Format("15:04:05"), r.Scenario, r.Variant, r.Attempt, r.Seed, r.Outcome)
+	word := string(r.Outcome)
+	if r.Outcome == Caught && r.Variant == Defect {
+		word = "caught"
+	}
+	line := fmt.Sprintf("%s %-33s %-6s #%d seed %d: %s", time.Now().UTC().Format("15:04:05"), r.Scenario, r.Variant, r.Attempt, r.Seed, word)
 	if r.Checker != "" {
 		line += fmt.Sprintf(" by %s after %s", r.Checker, round(r.Detection))
 	}

@@ -64,7 +64,8 @@ var crashPhases = [...]struct {
 
 func runUpgradeCrash(ctx context.Context, s *Spec) {
 	c := s.Client()
-	rounds := s.Env.cfg.iterations(upgradeDefaultRounds)
+	n := s.Env.cfg.iterations(upgradeDefaultRounds)
+	rounds := make([]string, n)
 	suffix := s.Seed % 1_000_000
 	name := fmt.Sprintf("upgcrash-%d", suffix)
 
@@ -115,15 +116,18 @@ func runUpgradeCrash(ctx context.Context, s *Spec) {
 	// reached every replica's node and must be there afterwards.
 	strict := history.Checker{AckedIsDurable: true}
 
-	for i := range rounds {
-		from, to := images[i%2], images[(i+1)%2]
+	for i := range n {
+		from, to := images[0], images[1]
+		if seedCurrentImage(ctx, s, name) == images[1] {
+			from, to = to, from
+		}
 		phase := crashPhases[i%len(crashPhases)]
 		engines, err := c.ListEngines(ctx, name)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(engines).To(HaveLen(1), "engines of attached volume %s", name)
 		engine := engines[0].Name
 
-		s.Step(fmt.Sprintf("round %d/%d: live upgrade %s → %s under writes, crash engine %s %s the switch", i+1, rounds, from, to, engine, phase.name))
+		s.Step(fmt.Sprintf("round %d/%d: live upgrade %s → %s under writes, crash engine %s %s the switch", i+1, n, from, to, engine, phase.name))
 		stop := seedBackground(ctx, bg, dev)
 		Expect(s.Faults.Wait(ctx, 100*time.Millisecond, 200*time.Millisecond)).To(Succeed())
 		_, err = c.UpgradeVolume(ctx, name, to)
@@ -144,15 +148,22 @@ func runUpgradeCrash(ctx context.Context, s *Spec) {
 		stop()
 		Expect(dev.Close()).To(Succeed())
 
-		s.Step(fmt.Sprintf("round %d/%d: wait for attached+healthy on a known image", i+1, rounds))
+		s.Step(fmt.Sprintf("round %d/%d: wait for attached+healthy on a known image", i+1, n))
 		var last api.Volume
-		seedCheckQuiet(s, seedAwaitHeld(ctx, s, fmt.Sprintf("volume %s attached/healthy on image %s", name, to), since, upgradeDeadline, upgradeHold,
+		seedCheckQuiet(s, seedAwaitHeld(ctx, s, fmt.Sprintf("volume %s attached/healthy on %s or %s", name, to, from), since, upgradeDeadline, upgradeHold,
 			func(ctx context.Context) (upgradeView, error) {
 				v, err := c.GetVolume(ctx, name)
 				last = v
-				return upgradeView{State: v.Status.State, Robustness: v.Status.Robustness, Spec: v.Spec.EngineImage, Current: v.Status.CurrentImage}, err
-			}, upgradeView{State: api.VolumeAttached, Robustness: api.RobustnessHealthy, Spec: to, Current: to}))
-		s.Env.progressf("     %s: round %d recovered in %v on %s", s.Name, i+1, time.Since(since).Round(time.Millisecond), last.Status.CurrentImage)
+				return upgradeView{State: v.Status.State, Robustness: v.Status.Robustness,
+					Settled: v.Spec.EngineImage == v.Status.CurrentImage,
+					Known:   v.Status.CurrentImage == from || v.Status.CurrentImage == to}, err
+			}, upgradeView{State: api.VolumeAttached, Robustness: api.RobustnessHealthy, Settled: true, Known: true}))
+		outcome := "upgrade completed"
+		if last.Status.CurrentImage != to {
+			outcome = "upgrade abandoned"
+		}
+		s.Env.progressf("     %s: round %d recovered in %v on %s (%s)", s.Name, i+1, time.Since(since).Round(time.Millisecond), last.Status.CurrentImage, outcome)
+		rounds[i] = outcome
 
 		dev = seedDial(ctx, s, last.Status.Endpoint, time.Minute)
 		seedCheckQuiet(s, strict.Check(ctx, fill.History(), dev))
@@ -166,15 +177,23 @@ func runUpgradeCrash(ctx context.Context, s *Spec) {
 	reps, err := c.ListReplicas(ctx, name)
 	Expect(err).NotTo(HaveOccurred())
 	s.Check(seedReplicasEqual(ctx, s, reps))
-	s.Check(checkers.Verdict{Checker: "state-converge", Outcome: checkers.Pass, At: time.Now(),
-		Summary: fmt.Sprintf("%d rounds of live upgrade + engine crash recovered on the requested image", rounds)})
+	v := checkers.Verdict{Checker: "state-converge", Outcome: checkers.Pass, At: time.Now(),
+		Summary: fmt.Sprintf("%d rounds of live upgrade + engine crash recovered healthy on a known image", n)}
+	for i, o := range rounds {
+		v.Evidence = append(v.Evidence, checkers.Evidence{What: fmt.Sprintf("round %d (%s)", i+1, crashPhases[i%len(crashPhases)].name), Actual: o})
+	}
+	s.Check(v)
 	Expect(dev.Close()).To(Succeed())
 }
 
 // upgradeView is what the post-crash wait compares.
 type upgradeView struct {
 	State, Robustness string
-	Spec, Current     string // engine image asked for and running
+	// Settled: the image running is the image asked for (the upgrade
+	// finished, offline if need be, or was abandoned and said so).
+	Settled bool
+	// Known: the image running is one of the two.
+	Known bool
 }
 
 // currentImage is the image the manager says the volume runs now, for the
