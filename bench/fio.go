@@ -7,7 +7,6 @@ package bench
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -15,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/faultline/faultline/internal/fiojson"
 )
 
 // Workload is one fio job shape.
@@ -76,38 +77,13 @@ func (r FioResult) MBps() float64 { return (r.ReadBytesPerSec + r.WriteBytesPerS
 // IOPS is the total of read and write operations per second.
 func (r FioResult) IOPS() float64 { return r.ReadIOPS + r.WriteIOPS }
 
-// fioOutput is the part of fio's --output-format=json that we read.
-type fioOutput struct {
-	Version string `json:"fio version"`
-	Jobs    []struct {
-		Name  string    `json:"jobname"`
-		Error int       `json:"error"`
-		Read  fioStream `json:"read"`
-		Write fioStream `json:"write"`
-	} `json:"jobs"`
-}
-
-type fioStream struct {
-	IOBytes  int64   `json:"io_bytes"`
-	BwBytes  float64 `json:"bw_bytes"`
-	IOPS     float64 `json:"iops"`
-	TotalIOs int64   `json:"total_ios"`
-}
-
-// ParseFio reads fio's JSON output. fio's nbd engine prints a line such as
-// "fio: connected to NBD server" on stdout before the JSON, so anything
-// before the first '{' is skipped. A job that reports an error, or a run
-// that moved no data, is an error: fio exits 1 but still prints JSON when
-// it cannot connect.
+// ParseFio reads fio's JSON output (see fiojson.Parse) and sums its jobs.
+// A job that reports an error, or a run that moved no data, is an error:
+// fio exits 1 but still prints JSON when it cannot connect.
 func ParseFio(out []byte) (FioResult, error) {
-	i := bytes.IndexByte(out, '{')
-	if i < 0 {
-		return FioResult{}, errors.New("parse fio output: no JSON object in it")
-	}
-	var o fioOutput
-	dec := json.NewDecoder(bytes.NewReader(out[i:]))
-	if err := dec.Decode(&o); err != nil {
-		return FioResult{}, fmt.Errorf("parse fio output: %w", err)
+	o, err := fiojson.Parse(out)
+	if err != nil {
+		return FioResult{}, err
 	}
 	if len(o.Jobs) == 0 {
 		return FioResult{}, errors.New("parse fio output: no jobs")

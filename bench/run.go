@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -12,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/faultline/faultline/internal/gobuild"
 )
 
 // Baseline is the target the others are compared with.
@@ -223,18 +224,12 @@ func workDir(cfg Config) (string, error) {
 	return dir, nil
 }
 
-// refenginePkg is the refengine command, built when no binary is given.
-const refenginePkg = "github.com/faultline/faultline/cmd/refengine"
-
 // buildRefengine builds the refengine command into dir. The current
 // directory must be inside the module.
 func buildRefengine(ctx context.Context, dir string) (string, error) {
 	out := filepath.Join(dir, "refengine")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, refenginePkg)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build %s: %w: %s", refenginePkg, err, strings.TrimSpace(stderr.String()))
+	if err := gobuild.Build(ctx, gobuild.Refengine, out); err != nil {
+		return "", err
 	}
 	return out, nil
 }

@@ -3,14 +3,12 @@ package faults
 import (
 	"context"
 	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/cluster/local"
+	"github.com/faultline/faultline/internal/testtool"
 	"github.com/faultline/faultline/timeline"
 )
 
@@ -24,13 +22,7 @@ var (
 // deletion on a real local cluster, fails, and checks that cleanup brought
 // both nodes back.
 func TestRealFaultsHealAfterFailure(t *testing.T) {
-	ref := os.Getenv("FAULTLINE_REFENGINE")
-	if ref == "" {
-		ref = filepath.Join(t.TempDir(), "refengine")
-		if out, err := exec.Command("go", "build", "-o", ref, "github.com/faultline/faultline/cmd/refengine").CombinedOutput(); err != nil {
-			t.Fatalf("build refengine: %v\n%s", err, out)
-		}
-	}
+	ref := testtool.Refengine(t)
 	if _, err := local.Probe(t.Context(), ref); errors.Is(err, local.ErrNoManager) || errors.Is(err, local.ErrNoNode) {
 		t.Skipf("refengine cannot run a cluster yet: %v", err)
 	} else if err != nil {

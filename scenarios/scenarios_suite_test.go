@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -12,6 +11,8 @@ import (
 	"github.com/onsi/gomega"
 
 	"github.com/faultline/faultline/cluster/local"
+	"github.com/faultline/faultline/internal/gobuild"
+	"github.com/faultline/faultline/internal/testtool"
 )
 
 // TestScenarios runs the same specs as `faultline run`, configured from
@@ -26,11 +27,7 @@ func TestScenarios(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Refengine == "" && cfg.ClusterDir == "" {
-		cfg.Refengine = filepath.Join(t.TempDir(), "refengine")
-		out, err := exec.Command("go", "build", "-o", cfg.Refengine, "github.com/faultline/faultline/cmd/refengine").CombinedOutput()
-		if err != nil {
-			t.Fatalf("build refengine: %v\n%s", err, out)
-		}
+		cfg.Refengine = testtool.Build(t, gobuild.Refengine)
 	}
 	if cfg.OutDir == "" {
 		cfg.OutDir = filepath.Join(t.TempDir(), "report")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/cluster"
+	"github.com/faultline/faultline/internal/gobuild"
 	"github.com/faultline/faultline/timeline"
 )
 
@@ -35,18 +36,13 @@ func runMain(m *testing.M) int {
 		refengine = p
 		return m.Run()
 	}
-	dir, err := os.MkdirTemp("", "faultline-local-test-")
+	bin, remove, err := gobuild.Temp(context.Background(), gobuild.Refengine)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	refengine = filepath.Join(dir, "refengine")
-	out, err := exec.Command("go", "build", "-o", refengine, "github.com/faultline/faultline/cmd/refengine").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build refengine: %v\n%s", err, out)
-		return 1
-	}
+	defer remove()
+	refengine = bin
 	return m.Run()
 }
 

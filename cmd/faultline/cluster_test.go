@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -11,25 +10,16 @@ import (
 
 	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/cluster/local"
+	"github.com/faultline/faultline/internal/gobuild"
+	"github.com/faultline/faultline/internal/testtool"
 )
 
 // buildBinaries builds faultline and (unless FAULTLINE_REFENGINE names
 // one) refengine, skipping while refengine cannot run a cluster.
 func buildBinaries(t *testing.T) (faultline, refengine string) {
 	t.Helper()
-	dir := t.TempDir()
-	faultline = filepath.Join(dir, "faultline")
-	build := func(out, pkg string) {
-		if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", pkg, err, b)
-		}
-	}
-	build(faultline, "github.com/faultline/faultline/cmd/faultline")
-	refengine = os.Getenv("FAULTLINE_REFENGINE")
-	if refengine == "" {
-		refengine = filepath.Join(dir, "refengine")
-		build(refengine, "github.com/faultline/faultline/cmd/refengine")
-	}
+	faultline = testtool.Build(t, gobuild.Faultline)
+	refengine = testtool.Refengine(t)
 	if _, err := local.Probe(t.Context(), refengine); err != nil {
 		if errors.Is(err, local.ErrNoManager) || errors.Is(err, local.ErrNoNode) {
 			t.Skipf("refengine cannot run a cluster yet: %v", err)

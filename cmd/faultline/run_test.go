@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/faultline/faultline/internal/gobuild"
+	"github.com/faultline/faultline/internal/testtool"
 	"github.com/faultline/faultline/reports"
 )
 
@@ -69,10 +71,7 @@ func TestRunSmoke(t *testing.T) {
 // "could not run" (2), not a failed scenario (1), and --json still prints
 // the run.
 func TestRunCannotStartCluster(t *testing.T) {
-	fl := filepath.Join(t.TempDir(), "faultline")
-	if b, err := exec.Command("go", "build", "-o", fl, "github.com/faultline/faultline/cmd/faultline").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, b)
-	}
+	fl := testtool.Build(t, gobuild.Faultline)
 	code, stdout, stderr := runBinary(t, fl, t.TempDir(), "run", "--refengine", "/bin/true", "--json", "--out", "report")
 	if code != exitNotRun {
 		t.Fatalf("exit %d, want 2\nstderr:\n%s", code, stderr)

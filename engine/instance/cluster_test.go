@@ -1,17 +1,13 @@
 package instance_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/url"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,84 +15,48 @@ import (
 	"github.com/faultline/faultline/engine/api"
 	"github.com/faultline/faultline/engine/client"
 	"github.com/faultline/faultline/engine/nbd"
+	"github.com/faultline/faultline/internal/procs"
 )
 
 // proc is a refengine process whose stderr is kept for failure messages.
 type proc struct {
-	t      *testing.T
-	name   string
-	args   []string
-	cmd    *exec.Cmd
-	exited chan struct{}
-	ready  chan string
-
-	mu  sync.Mutex
-	log bytes.Buffer
+	t    *testing.T
+	name string
+	args []string
+	p    *procs.Proc
+	prev string // the log of earlier runs with the same flags
 }
 
 // start runs the process and waits for the log line matching readyRE,
 // returning its first submatch.
 func (p *proc) start(readyRE *regexp.Regexp) string {
 	p.t.Helper()
-	p.cmd = exec.Command(refengineBin, p.args...)
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stderr, err := p.cmd.StderrPipe()
+	cmd := exec.Command(refengineBin, p.args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	pp, err := procs.Start(cmd, readyRE)
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	if err := p.cmd.Start(); err != nil {
-		p.t.Fatal(err)
+	p.p = pp
+	v, err := pp.Ready(20 * time.Second)
+	if err != nil {
+		p.t.Fatalf("%s %v:\n%s", p.name, err, p.logs())
 	}
-	p.exited = make(chan struct{})
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			p.mu.Lock()
-			p.log.WriteString(line + "\n")
-			p.mu.Unlock()
-			if m := readyRE.FindStringSubmatch(line); m != nil {
-				select {
-				case ready <- m[1]:
-				default:
-				}
-			}
-		}
-		io.Copy(io.Discard, stderr)
-		p.cmd.Wait()
-		close(p.exited)
-	}()
-	select {
-	case v := <-ready:
-		return v
-	case <-p.exited:
-		p.t.Fatalf("%s exited before it was ready:\n%s", p.name, p.logs())
-	case <-time.After(20 * time.Second):
-		p.t.Fatalf("%s not ready after 20s:\n%s", p.name, p.logs())
-	}
-	return ""
+	return v
 }
 
 func (p *proc) logs() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.String()
+	if p.p == nil {
+		return p.prev
+	}
+	return p.prev + p.p.Log()
 }
 
 // kill sends SIGKILL and waits for the process to be gone.
 func (p *proc) kill() {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return
+	if p.p != nil {
+		p.p.Kill()
 	}
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	p.cmd.Process.Kill()
-	<-p.exited
 }
 
 // cluster is a manager and some nodes, all real processes on loopback.
@@ -188,8 +148,7 @@ func (cl *cluster) restartNode(i int) {
 	cl.t.Helper()
 	p := cl.nodes[i]
 	p.kill()
-	np := &proc{t: cl.t, name: p.name, args: p.args}
-	np.log.WriteString(p.logs())
+	np := &proc{t: cl.t, name: p.name, args: p.args, prev: p.logs()}
 	np.start(nodeReady)
 	cl.nodes[i] = np
 }

@@ -1,12 +1,11 @@
 package instance_test
 
 import (
-	"flag"
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
+
+	"github.com/faultline/faultline/internal/gobuild"
+	"github.com/faultline/faultline/internal/testtool"
 )
 
 // refengineBin is the refengine binary TestMain builds for the tests that
@@ -14,24 +13,5 @@ import (
 var refengineBin string
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "refengine-im-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	refengineBin = filepath.Join(dir, "refengine")
-	build := exec.Command("go", "build", "-o", refengineBin, "github.com/faultline/faultline/cmd/refengine")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build refengine:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testtool.Main(m, gobuild.Refengine, &refengineBin))
 }

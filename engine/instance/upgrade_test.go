@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/url"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/faultline/faultline/engine/api"
 	"github.com/faultline/faultline/engine/jsonrpc"
+	"github.com/faultline/faultline/internal/fiojson"
 	"github.com/faultline/faultline/internal/testtool"
 )
 
@@ -72,19 +72,6 @@ func (cl *cluster) frontendConnections(node int, export string) int {
 		}
 	}
 	return 0
-}
-
-type fioResult struct {
-	Jobs []struct {
-		JobName string `json:"jobname"`
-		Error   int    `json:"error"`
-		Read    struct {
-			IOBytes int64 `json:"io_bytes"`
-		} `json:"read"`
-		Write struct {
-			IOBytes int64 `json:"io_bytes"`
-		} `json:"write"`
-	} `json:"jobs"`
 }
 
 // TestLiveUpgradeUnderFio upgrades the engine of an attached volume while
@@ -151,19 +138,16 @@ func TestLiveUpgradeUnderFio(t *testing.T) {
 		t.Fatalf("no engine process started from %s", image)
 	}
 	err := <-finished
-	var res fioResult
-	// fio's nbd engine prints a line before the JSON.
-	out := stdout.Bytes()
-	out = out[max(bytes.IndexByte(out, '{'), 0):]
-	if jerr := json.Unmarshal(out, &res); jerr != nil {
+	res, jerr := fiojson.Parse(stdout.Bytes())
+	if jerr != nil {
 		t.Fatalf("fio output (%v, %v):\n%s\n%s", err, jerr, stdout.String(), stderr.String())
 	}
 	if err != nil || len(res.Jobs) == 0 {
 		t.Fatalf("fio: %v, %d jobs\n%s", err, len(res.Jobs), stderr.String())
 	}
 	for _, j := range res.Jobs {
-		if j.Error != 0 || j.Write.IOBytes != size || j.Read.IOBytes != size {
-			t.Errorf("fio job %s: error %d, wrote %d, verified %d; want 0, %d, %d", j.JobName, j.Error, j.Write.IOBytes, j.Read.IOBytes, size, size)
+		if err := j.Verified(size); err != nil {
+			t.Error(err)
 		}
 	}
 }

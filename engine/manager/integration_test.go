@@ -19,6 +19,7 @@ import (
 
 	"github.com/faultline/faultline/engine/api"
 	"github.com/faultline/faultline/engine/nbd"
+	"github.com/faultline/faultline/internal/gobuild"
 )
 
 // The integration tests run this manager in-process (so -race covers the
@@ -28,22 +29,16 @@ import (
 var (
 	buildOnce sync.Once
 	binPath   string
+	removeBin func()
 	buildErr  error
 )
 
+// refengineBinary builds refengine once, on first use, so that the unit
+// tests in this package do not pay for it.
 func refengineBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "refengine-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "refengine")
-		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/refengine").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build refengine: %v\n%s", err, out)
-		}
+		binPath, removeBin, buildErr = gobuild.Temp(context.Background(), gobuild.Refengine)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
@@ -368,8 +363,8 @@ func BenchmarkNodeRestartRecovery(b *testing.B) {
 // TestMain removes the refengine binary the integration tests built.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
+	if removeBin != nil {
+		removeBin()
 	}
 	os.Exit(code)
 }

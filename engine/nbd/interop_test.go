@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/faultline/faultline/internal/fiojson"
 	"github.com/faultline/faultline/internal/testtool"
 )
 
@@ -151,15 +152,7 @@ func TestInteropQemuImg(t *testing.T) {
 }
 
 func TestInteropFio(t *testing.T) {
-	fio := testtool.Require(t, "fio", "fio")
-	engines, _ := runErr(t, fio, "--enghelp")
-	if !strings.Contains(string(engines), "\tnbd\n") {
-		msg := "fio was built without the nbd ioengine (Debian package fio with libnbd)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	fio := testtool.RequireFioNBD(t)
 	ts := startServer(t, "tcp")
 	const size = 16 << 20
 	ts.addFile(t, "disk", size)
@@ -167,22 +160,8 @@ func TestInteropFio(t *testing.T) {
 		"--rw=randwrite", "--bs=4k", "--iodepth=16", "--size=16m", "--verify=crc32c", "--do_verify=1",
 		"--verify_state_save=0", // keep fio from writing state files into the package directory
 		"--output-format=json")
-	var res struct {
-		Jobs []struct {
-			Error int `json:"error"`
-			Read  struct {
-				IOBytes int64 `json:"io_bytes"`
-			} `json:"read"`
-			Write struct {
-				IOBytes int64 `json:"io_bytes"`
-			} `json:"write"`
-		} `json:"jobs"`
-	}
-	// fio may print notes before the JSON document.
-	if i := bytes.IndexByte(out, '{'); i > 0 {
-		out = out[i:]
-	}
-	if err := json.Unmarshal(out, &res); err != nil {
+	res, err := fiojson.Parse(out)
+	if err != nil {
 		t.Fatalf("fio json: %v\n%s", err, out)
 	}
 	if len(res.Jobs) != 1 {

@@ -3,29 +3,15 @@ package target
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/faultline/faultline/engine/jsonrpc"
+	"github.com/faultline/faultline/internal/fiojson"
 	"github.com/faultline/faultline/internal/testtool"
 )
-
-// fioResult is the part of fio's JSON output the tests check.
-type fioResult struct {
-	Jobs []struct {
-		JobName string `json:"jobname"`
-		Error   int    `json:"error"`
-		Read    struct {
-			IOBytes int64 `json:"io_bytes"`
-		} `json:"read"`
-		Write struct {
-			IOBytes int64 `json:"io_bytes"`
-		} `json:"write"`
-	} `json:"jobs"`
-}
 
 // requireFio returns fio's path, skipping (failing under CI=true) when fio
 // or its nbd engine is missing.
@@ -34,12 +20,7 @@ func requireFio(t *testing.T) string {
 	if refengineBin == "" {
 		t.Skip("fio interop: runs real processes (skipped with -short)")
 	}
-	fio := testtool.Require(t, "fio", "fio")
-	out, err := exec.Command(fio, "--enghelp").CombinedOutput()
-	if err != nil || !bytes.Contains(out, []byte("nbd")) {
-		testtool.Require(t, "fio-with-nbd-engine", "fio")
-	}
-	return fio
+	return testtool.RequireFioNBD(t)
 }
 
 // fioVerifyCmd writes size bytes of random 4 KiB blocks with crc32c
@@ -57,13 +38,9 @@ func fioVerifyCmd(ctx context.Context, fio, addr, export string, size int, extra
 // bytes, read them all back to verify, and reported no error.
 func checkFio(t *testing.T, out []byte, runErr error, size int) {
 	t.Helper()
-	i := bytes.IndexByte(out, '{')
-	if i < 0 {
-		t.Fatalf("fio printed no JSON (%v):\n%s", runErr, out)
-	}
-	var res fioResult
-	if err := json.Unmarshal(out[i:], &res); err != nil {
-		t.Fatalf("parse fio JSON: %v\n%s", err, out)
+	res, err := fiojson.Parse(out)
+	if err != nil {
+		t.Fatalf("fio (%v): %v\n%s", runErr, err, out)
 	}
 	if runErr != nil {
 		t.Errorf("fio: %v", runErr)
@@ -72,8 +49,8 @@ func checkFio(t *testing.T, out []byte, runErr error, size int) {
 		t.Fatal("fio reported no jobs")
 	}
 	for _, j := range res.Jobs {
-		if j.Error != 0 || j.Write.IOBytes != int64(size) || j.Read.IOBytes != int64(size) {
-			t.Errorf("fio job %s: error %d, wrote %d, verified %d; want 0, %d, %d", j.JobName, j.Error, j.Write.IOBytes, j.Read.IOBytes, size, size)
+		if err := j.Verified(int64(size)); err != nil {
+			t.Error(err)
 		}
 	}
 }

@@ -1,25 +1,23 @@
 package target
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
-	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/faultline/faultline/engine/jsonrpc"
 	"github.com/faultline/faultline/engine/nbd"
+	"github.com/faultline/faultline/internal/gobuild"
+	"github.com/faultline/faultline/internal/procs"
+	"github.com/faultline/faultline/internal/testtool"
 )
 
 // refengineBin is the refengine binary TestMain builds for the tests that
@@ -27,26 +25,7 @@ import (
 var refengineBin string
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "refengine-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	refengineBin = filepath.Join(dir, "refengine")
-	build := exec.Command("go", "build", "-o", refengineBin, "github.com/faultline/faultline/cmd/refengine")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build refengine:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testtool.Main(m, gobuild.Refengine, &refengineBin))
 }
 
 // node is a `refengine node` process.
@@ -56,11 +35,9 @@ type node struct {
 	dir     string
 	sock    string
 	args    []string
-	cmd     *exec.Cmd
+	p       *procs.Proc
+	prev    string // the log of earlier runs
 	nbdAddr string
-	exited  chan struct{}
-	logMu   sync.Mutex
-	log     bytes.Buffer
 }
 
 var readyRE = regexp.MustCompile(`msg="node ready".*nbd_listen=(\S+)`)
@@ -81,61 +58,31 @@ func startNode(t *testing.T, name, dir string) *node {
 
 func (n *node) start() {
 	n.t.Helper()
-	n.cmd = exec.Command(refengineBin, n.args...)
-	stderr, err := n.cmd.StderrPipe()
+	if n.p != nil {
+		n.prev += n.p.Log()
+	}
+	p, err := procs.Start(exec.Command(refengineBin, n.args...), readyRE)
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	if err := n.cmd.Start(); err != nil {
-		n.t.Fatal(err)
-	}
-	n.exited = make(chan struct{})
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			n.logMu.Lock()
-			n.log.WriteString(line + "\n")
-			n.logMu.Unlock()
-			if m := readyRE.FindStringSubmatch(line); m != nil {
-				select {
-				case ready <- m[1]:
-				default:
-				}
-			}
-		}
-		io.Copy(io.Discard, stderr)
-		n.cmd.Wait()
-		close(n.exited)
-	}()
-	select {
-	case n.nbdAddr = <-ready:
-	case <-n.exited:
-		n.t.Fatalf("node %s exited before it was ready:\n%s", n.name, n.logs())
-	case <-time.After(30 * time.Second):
-		n.t.Fatalf("node %s not ready after 30s:\n%s", n.name, n.logs())
+	n.p = p
+	if n.nbdAddr, err = p.Ready(30 * time.Second); err != nil {
+		n.t.Fatalf("node %s %v:\n%s", n.name, err, n.logs())
 	}
 }
 
 func (n *node) logs() string {
-	n.logMu.Lock()
-	defer n.logMu.Unlock()
-	return n.log.String()
+	if n.p == nil {
+		return n.prev
+	}
+	return n.prev + n.p.Log()
 }
 
 // kill sends SIGKILL and waits for the process to go.
 func (n *node) kill() {
-	if n.cmd == nil || n.cmd.Process == nil {
-		return
+	if n.p != nil {
+		n.p.Kill()
 	}
-	select {
-	case <-n.exited:
-		return
-	default:
-	}
-	n.cmd.Process.Kill()
-	<-n.exited
 }
 
 func (n *node) client(ctx context.Context) *jsonrpc.Client {
@@ -211,13 +158,13 @@ func TestNodeCleanShutdown(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "in use") {
 		t.Errorf("second node on the same socket: err %v, output %s", err, out)
 	}
-	n.cmd.Process.Signal(syscall.SIGTERM)
+	n.p.Cmd().Process.Signal(syscall.SIGTERM)
 	select {
-	case <-n.exited:
+	case <-n.p.Exited():
 	case <-time.After(30 * time.Second):
 		t.Fatal("node did not stop on SIGTERM")
 	}
-	if code := n.cmd.ProcessState.ExitCode(); code != 0 {
+	if code := n.p.Cmd().ProcessState.ExitCode(); code != 0 {
 		t.Errorf("exit code %d after SIGTERM\n%s", code, n.logs())
 	}
 	for _, p := range []string{n.sock, n.sock + ".lock"} {

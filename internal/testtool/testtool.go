@@ -8,6 +8,7 @@ package testtool
 import (
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -19,10 +20,27 @@ func Require(t testing.TB, program, debianPackage string) string {
 	if err == nil {
 		return path
 	}
-	msg := program + " not found: install the Debian package " + debianPackage + " (apt-get install " + debianPackage + ")"
+	skipOrFail(t, program+" not found: install the Debian package "+debianPackage+" (apt-get install "+debianPackage+")")
+	return ""
+}
+
+// RequireFioNBD returns fio's path, or skips (fails under CI=true) the test
+// when fio is missing or was built without its nbd ioengine.
+func RequireFioNBD(t testing.TB) string {
+	t.Helper()
+	fio := Require(t, "fio", "fio")
+	out, err := exec.Command(fio, "--enghelp").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "\tnbd\n") {
+		skipOrFail(t, "fio was built without the nbd ioengine (Debian package fio with libnbd)")
+	}
+	return fio
+}
+
+// skipOrFail skips the test, or fails it under CI=true.
+func skipOrFail(t testing.TB, msg string) {
+	t.Helper()
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
-	return ""
 }
