@@ -158,23 +158,7 @@ func nArgs(args []string, names ...string) error {
 // parseBytes reads a byte count with an optional binary suffix (K, M, G, T,
 // optionally followed by "i" or "iB").
 func parseBytes(s string) (int64, error) {
-	u := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(s), "B"), "I")
-	mult := int64(1)
-	if n := len(u); n > 0 {
-		switch u[n-1] {
-		case 'K':
-			mult = 1 << 10
-		case 'M':
-			mult = 1 << 20
-		case 'G':
-			mult = 1 << 30
-		case 'T':
-			mult = 1 << 40
-		}
-		if mult > 1 {
-			u = u[:n-1]
-		}
-	}
+	u, mult := splitSizeSuffix(strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(s), "B"), "I"))
 	v, err := strconv.ParseInt(u, 10, 64)
 	if err != nil || v < 0 || v > (1<<62)/mult {
 		return 0, fmt.Errorf("size %q: want a byte count like 1073741824, 512M or 1G", s)

@@ -9,9 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/faultline/faultline/engine/engineproc"
 	"github.com/faultline/faultline/engine/jsonrpc"
@@ -79,35 +77,26 @@ func parseEngineFlags(args []string, stderr io.Writer) (*engineConfig, error) {
 		return nil, errors.New("at least one --replica is required")
 	}
 	c.cfg.Replicas = reps
-	switch c.logLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.logLevel)
+	if _, err := simpleLevel(c.logLevel); err != nil {
+		return nil, err
 	}
 	return &c, nil
 }
 
 func runEngine(args []string) int {
 	c, err := parseEngineFlags(args, os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
+	if code, done := flagsFailed("engine", err); done {
+		return code
 	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "refengine engine: %v\n", err)
-		return 2
-	}
-	var level slog.Level
-	level.UnmarshalText([]byte(c.logLevel))
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("engine", c.cfg.Name)
-	c.cfg.Log = log
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	if err := serveEngine(ctx, c.cfg, log); err != nil {
-		log.Error("engine failed", "err", err)
-		return 1
-	}
-	log.Info("engine stopped")
-	return 0
+	level, _ := simpleLevel(c.logLevel)
+	return serveDaemon("engine", level, "engine", c.cfg.Name, func(ctx context.Context, log *slog.Logger) error {
+		c.cfg.Log = log
+		if err := serveEngine(ctx, c.cfg, log); err != nil {
+			return err
+		}
+		log.Info("engine stopped")
+		return nil
+	})
 }
 
 func serveEngine(ctx context.Context, cfg engineproc.Config, log *slog.Logger) error {

@@ -10,10 +10,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/faultline/faultline/engine/manager"
@@ -93,21 +91,12 @@ func parseManagerFlags(args []string, stderr io.Writer) (*managerConfig, error) 
 
 func runManager(args []string) int {
 	c, err := parseManagerFlags(args, os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
+	if code, done := flagsFailed("manager", err); done {
+		return code
 	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "refengine manager: %v\n", err)
-		return 2
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: c.logLevel})).With("component", "manager")
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	if err := serveManager(ctx, c, log); err != nil {
-		log.Error("manager failed", "err", err)
-		return 1
-	}
-	return 0
+	return serveDaemon("manager", c.logLevel, "component", "manager", func(ctx context.Context, log *slog.Logger) error {
+		return serveManager(ctx, c, log)
+	})
 }
 
 // serveManager listens, serves the API and runs the controllers until ctx

@@ -9,12 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/faultline/faultline/engine/instance"
@@ -81,22 +79,7 @@ func (d *diskList) Set(v string) error {
 // parseSize reads a byte count with an optional binary suffix K, M, G or T
 // (KiB, MiB, ...), e.g. 512M.
 func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	if n := len(s); n > 0 {
-		switch strings.ToUpper(s[n-1:]) {
-		case "K":
-			mult = 1 << 10
-		case "M":
-			mult = 1 << 20
-		case "G":
-			mult = 1 << 30
-		case "T":
-			mult = 1 << 40
-		}
-		if mult > 1 {
-			s = s[:n-1]
-		}
-	}
+	s, mult := splitSizeSuffix(s)
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || v <= 0 || v > (1<<62)/mult {
 		return 0, fmt.Errorf("size %q: want a positive number of bytes with an optional K, M, G or T suffix", s)
@@ -161,10 +144,8 @@ flags:
 			return nil, fmt.Errorf("listen address %q: %w", addr, err)
 		}
 	}
-	switch c.logLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.logLevel)
+	if _, err := simpleLevel(c.logLevel); err != nil {
+		return nil, err
 	}
 	if c.heartbeat <= 0 {
 		return nil, fmt.Errorf("--heartbeat %v: want a positive duration", c.heartbeat)
@@ -179,24 +160,17 @@ flags:
 
 func runNode(args []string) int {
 	c, err := parseNodeFlags(args, os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
+	if code, done := flagsFailed("node", err); done {
+		return code
 	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "refengine node: %v\n", err)
-		return 2
-	}
-	var level slog.Level
-	level.UnmarshalText([]byte(c.logLevel))
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", c.name)
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	if err := serveNode(ctx, c, log); err != nil {
-		log.Error("node failed", "err", err)
-		return 1
-	}
-	log.Info("node stopped")
-	return 0
+	level, _ := simpleLevel(c.logLevel)
+	return serveDaemon("node", level, "node", c.name, func(ctx context.Context, log *slog.Logger) error {
+		if err := serveNode(ctx, c, log); err != nil {
+			return err
+		}
+		log.Info("node stopped")
+		return nil
+	})
 }
 
 // serveNode runs the node until ctx is done or a server fails.
