@@ -27,3 +27,17 @@ func TestRequireMissingSkipsOutsideCI(t *testing.T) {
 		t.Fatal("subtest did not run")
 	}
 }
+
+func TestRefengineFromEnv(t *testing.T) {
+	t.Setenv("FAULTLINE_REFENGINE", "/opt/refengine-under-test")
+	if got := Refengine(t); got != "/opt/refengine-under-test" {
+		t.Fatalf("Refengine = %q, want $FAULTLINE_REFENGINE", got)
+	}
+}
+
+func TestRequireFioNBD(t *testing.T) {
+	fio := RequireFioNBD(t)
+	if want, _ := exec.LookPath("fio"); fio != want {
+		t.Fatalf("RequireFioNBD = %q, want %q", fio, want)
+	}
+}
