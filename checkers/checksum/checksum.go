@@ -10,7 +10,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
@@ -38,7 +37,7 @@ func Digest(ctx context.Context, dev checkers.Device) (string, error) {
 			return "", fmt.Errorf("digest at %d of %d: %w", off, size, err)
 		}
 		p := buf[:min(int64(len(buf)), size-off)]
-		if err := readFull(dev, p, off); err != nil {
+		if err := checkers.ReadFull(dev, p, off); err != nil {
 			return "", fmt.Errorf("digest: %w", err)
 		}
 		h.Write(p)
@@ -155,10 +154,10 @@ func FirstDifference(ctx context.Context, a, b checkers.Device) (int64, error) {
 		}
 		n := min(int64(ReadSize), size-off)
 		pa, pb := bufA[:n], bufB[:n]
-		if err := readFull(a, pa, off); err != nil {
+		if err := checkers.ReadFull(a, pa, off); err != nil {
 			return 0, fmt.Errorf("compare: %w", err)
 		}
-		if err := readFull(b, pb, off); err != nil {
+		if err := checkers.ReadFull(b, pb, off); err != nil {
 			return 0, fmt.Errorf("compare: %w", err)
 		}
 		if !bytes.Equal(pa, pb) {
@@ -174,17 +173,6 @@ func FirstDifference(ctx context.Context, a, b checkers.Device) (int64, error) {
 		return size, nil
 	}
 	return -1, nil
-}
-
-func readFull(dev checkers.Device, p []byte, off int64) error {
-	n, err := dev.ReadAt(p, off)
-	if n == len(p) {
-		return nil
-	}
-	if err == nil || err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	return fmt.Errorf("read %d bytes at %d: %w", len(p), off, err)
 }
 
 func uniq(s []string) []string {

@@ -2,8 +2,6 @@ package history
 
 import (
 	"context"
-	"fmt"
-	"io"
 
 	"github.com/faultline/faultline/checkers"
 )
@@ -25,29 +23,17 @@ func readBlocks(ctx context.Context, dev checkers.Device, offsets []int64, bs in
 			j++
 		}
 		run := buf[:(j-i)*bs]
-		if err := readFull(dev, run, offsets[i]); err == nil {
+		if err := checkers.ReadFull(dev, run, offsets[i]); err == nil {
 			for k := i; k < j; k++ {
 				fn(offsets[k], run[(k-i)*bs:(k-i+1)*bs], nil)
 			}
 		} else {
 			for k := i; k < j; k++ {
 				one := buf[:bs]
-				fn(offsets[k], one, readFull(dev, one, offsets[k]))
+				fn(offsets[k], one, checkers.ReadFull(dev, one, offsets[k]))
 			}
 		}
 		i = j
 	}
 	return nil
-}
-
-// readFull reads len(p) bytes at off; io.EOF with a full buffer is fine.
-func readFull(dev checkers.Device, p []byte, off int64) error {
-	n, err := dev.ReadAt(p, off)
-	if n == len(p) {
-		return nil
-	}
-	if err == nil || err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	return fmt.Errorf("read %d bytes at %d: %w", len(p), off, err)
 }

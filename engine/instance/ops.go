@@ -76,16 +76,11 @@ func (m *Manager) snapshotReplica(ctx context.Context, name, snapshot string) er
 	if err := checkName("snapshot", snapshot); err != nil {
 		return err
 	}
-	m.mu.Lock()
-	r, ok := m.replicas[name]
-	lvs := ""
-	if ok {
-		lvs = r.info.LvstoreName
+	r, err := m.knownReplica(name)
+	if err != nil {
+		return err
 	}
-	m.mu.Unlock()
-	if !ok {
-		return errNotFound("replica", name)
-	}
+	lvs := r.LvstoreName
 	snap := name + "-snap-" + snapshot
 	if _, exists, err := getLvol(ctx, m.t, lvs, snap); err != nil || exists {
 		return err

@@ -40,17 +40,11 @@ type rebuildRequest struct {
 
 // replicaStore returns the lvstore of a known replica.
 func (m *Manager) replicaStore(ctx context.Context, name string) (lvstoreInfo, error) {
-	m.mu.Lock()
-	r, ok := m.replicas[name]
-	var uuid string
-	if ok {
-		uuid = r.info.LvstoreUUID
+	r, err := m.knownReplica(name)
+	if err != nil {
+		return lvstoreInfo{}, err
 	}
-	m.mu.Unlock()
-	if !ok {
-		return lvstoreInfo{}, errNotFound("replica", name)
-	}
-	return m.findStore(ctx, uuid, "")
+	return m.findStore(ctx, r.LvstoreUUID, "")
 }
 
 func (m *Manager) call(ctx context.Context, method string, params map[string]any) error {

@@ -306,15 +306,9 @@ func (m *Manager) removeChain(ctx context.Context, lvs, name string) error {
 // getReplica returns what is known of a replica, with its revision read
 // from disk.
 func (m *Manager) getReplica(ctx context.Context, name string) (improto.ReplicaInfo, error) {
-	m.mu.Lock()
-	r, ok := m.replicas[name]
-	var info improto.ReplicaInfo
-	if ok {
-		info = r.info
-	}
-	m.mu.Unlock()
-	if !ok {
-		return info, errNotFound("replica", name)
+	info, err := m.knownReplica(name)
+	if err != nil {
+		return info, err
 	}
 	// Chain and revision come from disk: a rebuild or snapshot changes them.
 	s := lvstoreInfo{Name: info.LvstoreName, UUID: info.LvstoreUUID}
@@ -352,19 +346,24 @@ func (m *Manager) listReplicas(ctx context.Context) []improto.ReplicaInfo {
 	return out
 }
 
+// knownReplica returns what the manager holds on a replica it knows.
+func (m *Manager) knownReplica(name string) (improto.ReplicaInfo, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.replicas[name]
+	if !ok {
+		return improto.ReplicaInfo{}, errNotFound("replica", name)
+	}
+	return r.info, nil
+}
+
 // setRevision stores a replica's revision on its head.
 func (m *Manager) setRevision(ctx context.Context, name string, rev uint64) error {
-	m.mu.Lock()
-	r, ok := m.replicas[name]
-	lvs := ""
-	if ok {
-		lvs = r.info.LvstoreName
+	r, err := m.knownReplica(name)
+	if err != nil {
+		return err
 	}
-	m.mu.Unlock()
-	if !ok {
-		return errNotFound("replica", name)
-	}
-	err := m.t.Call(ctx, "bdev_lvol_set_xattr", map[string]any{"name": lvs + "/" + name, "xattr_name": revisionXattr, "xattr_value": strconv.FormatUint(rev, 10)}, nil)
+	err = m.t.Call(ctx, "bdev_lvol_set_xattr", map[string]any{"name": r.LvstoreName + "/" + name, "xattr_name": revisionXattr, "xattr_value": strconv.FormatUint(rev, 10)}, nil)
 	if err != nil {
 		return fmt.Errorf("set revision of replica %s: %w", name, err)
 	}

@@ -23,22 +23,17 @@ func (m *Manager) createVolume(w http.ResponseWriter, r *http.Request) error {
 			return api.Conflict("volume %q already exists", req.Name)
 		}
 		if req.BackingImage != "" {
-			bi, ok, err := get[api.BackingImage](tx, api.KindBackingImage, req.BackingImage)
+			bi, err := getNamed[api.BackingImage](tx, api.KindBackingImage, req.BackingImage, "backing image")
 			if err != nil {
 				return err
-			}
-			if !ok {
-				return api.Invalid("backing image %q does not exist", req.BackingImage)
 			}
 			if bi.Status.Size > req.Size {
 				return api.Invalid("backing image %q is %d bytes, larger than the volume size %d", req.BackingImage, bi.Status.Size, req.Size)
 			}
 		}
 		if req.EngineImage != "" {
-			if _, ok, err := get[api.EngineImage](tx, api.KindEngineImage, req.EngineImage); err != nil {
+			if _, err := getNamed[api.EngineImage](tx, api.KindEngineImage, req.EngineImage, "engine image"); err != nil {
 				return err
-			} else if !ok {
-				return api.Invalid("engine image %q does not exist", req.EngineImage)
 			}
 		}
 		vol = api.Volume{
@@ -71,6 +66,17 @@ func (m *Manager) listVolumes(w http.ResponseWriter, r *http.Request) error {
 
 func (m *Manager) getVolume(w http.ResponseWriter, r *http.Request) error {
 	return getOne[api.Volume](m, w, r, api.KindVolume, false)
+}
+
+// getNamed reads the object of kind that a request body names (as what, for
+// the message). A missing one is a mistake in the request (400), unlike a
+// missing volume in the path (404).
+func getNamed[T any](tx *Tx, kind, name, what string) (T, error) {
+	obj, ok, err := get[T](tx, kind, name)
+	if err == nil && !ok {
+		err = api.Invalid("%s %q does not exist", what, name)
+	}
+	return obj, err
 }
 
 // updateVolume loads the named volume, lets fn change it (or refuse with an
@@ -121,12 +127,9 @@ func (m *Manager) attachVolume(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return m.updateVolume(w, r, http.StatusAccepted, func(tx *Tx, v *api.Volume) error {
-		node, ok, err := get[api.Node](tx, api.KindNode, req.Node)
+		node, err := getNamed[api.Node](tx, api.KindNode, req.Node, "node")
 		if err != nil {
 			return err
-		}
-		if !ok {
-			return api.Invalid("node %q does not exist", req.Node)
 		}
 		if node.Status.State != api.NodeUp {
 			return api.Conflict("node %q is %s", req.Node, node.Status.State)
@@ -223,12 +226,9 @@ func (m *Manager) upgradeVolume(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return m.updateVolume(w, r, http.StatusAccepted, func(tx *Tx, v *api.Volume) error {
-		ei, ok, err := get[api.EngineImage](tx, api.KindEngineImage, req.EngineImage)
+		ei, err := getNamed[api.EngineImage](tx, api.KindEngineImage, req.EngineImage, "engine image")
 		if err != nil {
 			return err
-		}
-		if !ok {
-			return api.Invalid("engine image %q does not exist", req.EngineImage)
 		}
 		if ei.Status.State != api.EngineImageReady {
 			return api.Conflict("engine image %q is %s", ei.Name, ei.Status.State)

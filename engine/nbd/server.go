@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strings"
@@ -104,17 +105,9 @@ func (s *Server) RemoveExport(name string) error {
 		return fmt.Errorf("remove export %q: no such export", name)
 	}
 	delete(s.exports, name)
-	conns := make([]*conn, 0, len(e.conns))
-	for c := range e.conns {
-		conns = append(conns, c)
-	}
+	conns := slices.Collect(maps.Keys(e.conns))
 	s.mu.Unlock()
-	for _, c := range conns {
-		c.stop()
-	}
-	for _, c := range conns {
-		<-c.done
-	}
+	stopConns(conns)
 	s.log.Info("nbd export removed", "export", name, "connections_closed", len(conns))
 	return nil
 }
@@ -220,19 +213,22 @@ func (s *Server) Close() error {
 	for l := range s.listeners {
 		l.Close()
 	}
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
+	conns := slices.Collect(maps.Keys(s.conns))
 	s.mu.Unlock()
+	stopConns(conns)
+	s.serving.Wait()
+	return nil
+}
+
+// stopConns stops every connection after its in-flight requests, all at
+// once, and waits until each is closed.
+func stopConns(conns []*conn) {
 	for _, c := range conns {
 		c.stop()
 	}
 	for _, c := range conns {
 		<-c.done
 	}
-	s.serving.Wait()
-	return nil
 }
 
 // newConn registers a connection, or returns nil if the server is closed.
