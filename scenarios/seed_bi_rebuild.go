@@ -36,8 +36,13 @@ func biReplicaRebuild() scenario {
 }
 
 const (
-	biSize   = 16 << 20
-	biWrites = 256
+	biSize = 16 << 20
+	// The writes land at random offsets in the first quarter of the
+	// volume only: the rest must keep reading the backing image, through
+	// every replica, before and after the rebuild. (Writes everywhere
+	// would allocate every cluster and hide a missing backing image.)
+	biWriteRegion = biSize / 4
+	biWrites      = 64
 	// biRebuildDeadline bounds replacement, rebuild and healthy.
 	biRebuildDeadline = 2 * time.Minute
 	// biReads is how many whole-volume reads must agree.
@@ -78,8 +83,8 @@ func runBIReplicaRebuild(ctx context.Context, s *Spec) {
 	dev := seedDial(ctx, s, vol.Status.Endpoint, time.Minute)
 	defer dev.Close()
 
-	s.Step(fmt.Sprintf("write %d blocks at random offsets and flush", biWrites))
-	gen := seedWorkload(s, name, 0, biSize, biWrites, 1)
+	s.Step(fmt.Sprintf("write %d blocks at random offsets in the first %d MiB and flush", biWrites, biWriteRegion>>20))
+	gen := seedWorkload(s, name, 0, biWriteRegion, biWrites, 1)
 	seedWriteFlush(ctx, gen, dev)
 
 	s.Step(fmt.Sprintf("whole-volume digest stable over %d reads; replicas equal", biReads))
