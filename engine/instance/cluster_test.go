@@ -24,7 +24,6 @@ type proc struct {
 	name string
 	args []string
 	p    *procs.Proc
-	prev string // the log of earlier runs with the same flags
 }
 
 // start runs the process and waits for the log line matching readyRE,
@@ -38,7 +37,13 @@ func (p *proc) start(readyRE *regexp.Regexp) string {
 		p.t.Fatal(err)
 	}
 	p.p = pp
-	v, err := pp.Ready(20 * time.Second)
+	return p.ready()
+}
+
+// ready waits for the ready line and returns its first submatch.
+func (p *proc) ready() string {
+	p.t.Helper()
+	v, err := p.p.Ready(20 * time.Second)
 	if err != nil {
 		p.t.Fatalf("%s %v:\n%s", p.name, err, p.logs())
 	}
@@ -47,9 +52,9 @@ func (p *proc) start(readyRE *regexp.Regexp) string {
 
 func (p *proc) logs() string {
 	if p.p == nil {
-		return p.prev
+		return ""
 	}
-	return p.prev + p.p.Log()
+	return p.p.Log()
 }
 
 // kill sends SIGKILL and waits for the process to be gone.
@@ -147,10 +152,12 @@ func tail(s string, n int) string {
 func (cl *cluster) restartNode(i int) {
 	cl.t.Helper()
 	p := cl.nodes[i]
-	p.kill()
-	np := &proc{t: cl.t, name: p.name, args: p.args, prev: p.logs()}
-	np.start(nodeReady)
-	cl.nodes[i] = np
+	np, err := p.p.Restart()
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	p.p = np
+	p.ready()
 }
 
 // waitFor polls cond every 100ms until it holds or the deadline passes.

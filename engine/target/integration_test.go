@@ -36,7 +36,6 @@ type node struct {
 	sock    string
 	args    []string
 	p       *procs.Proc
-	prev    string // the log of earlier runs
 	nbdAddr string
 }
 
@@ -56,12 +55,16 @@ func startNode(t *testing.T, name, dir string) *node {
 	return n
 }
 
+// start starts the node, or restarts it with the same flags.
 func (n *node) start() {
 	n.t.Helper()
-	if n.p != nil {
-		n.prev += n.p.Log()
+	var p *procs.Proc
+	var err error
+	if n.p == nil {
+		p, err = procs.Start(exec.Command(refengineBin, n.args...), readyRE)
+	} else {
+		p, err = n.p.Restart()
 	}
-	p, err := procs.Start(exec.Command(refengineBin, n.args...), readyRE)
 	if err != nil {
 		n.t.Fatal(err)
 	}
@@ -73,9 +76,9 @@ func (n *node) start() {
 
 func (n *node) logs() string {
 	if n.p == nil {
-		return n.prev
+		return ""
 	}
-	return n.prev + n.p.Log()
+	return n.p.Log()
 }
 
 // kill sends SIGKILL and waits for the process to go.

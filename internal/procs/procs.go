@@ -17,9 +17,10 @@ import (
 
 // Proc is one started process.
 type Proc struct {
-	cmd    *exec.Cmd
-	exited chan struct{}
-	ready  chan string
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	ready   chan string
+	readyRE *regexp.Regexp
 
 	mu  sync.Mutex
 	log bytes.Buffer
@@ -29,6 +30,10 @@ type Proc struct {
 // first line that matches ready is reported by Ready, as its first
 // submatch (the whole line when the expression has no group).
 func Start(cmd *exec.Cmd, ready *regexp.Regexp) (*Proc, error) {
+	return start(cmd, ready, "")
+}
+
+func start(cmd *exec.Cmd, ready *regexp.Regexp, log string) (*Proc, error) {
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
@@ -36,9 +41,21 @@ func Start(cmd *exec.Cmd, ready *regexp.Regexp) (*Proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
-	p := &Proc{cmd: cmd, exited: make(chan struct{}), ready: make(chan string, 1)}
+	p := &Proc{cmd: cmd, exited: make(chan struct{}), ready: make(chan string, 1), readyRE: ready}
+	p.log.WriteString(log)
 	go p.read(stderr, ready)
 	return p, nil
+}
+
+// Restart kills the process if it still runs and starts the same command
+// line again (same directory, environment and attributes). The new Proc's
+// log begins with the old one's, so a failure message shows every run.
+func (p *Proc) Restart() (*Proc, error) {
+	p.Kill()
+	old := p.cmd
+	cmd := exec.Command(old.Path, old.Args[1:]...)
+	cmd.Dir, cmd.Env, cmd.SysProcAttr = old.Dir, old.Env, old.SysProcAttr
+	return start(cmd, p.readyRE, p.Log())
 }
 
 func (p *Proc) read(stderr io.Reader, ready *regexp.Regexp) {

@@ -81,3 +81,42 @@ func TestStartMissingProgram(t *testing.T) {
 		t.Fatal("Start of a missing program succeeded")
 	}
 }
+
+func TestRestartKeepsLog(t *testing.T) {
+	dir := t.TempDir()
+	script := `echo run >&2; echo 'msg="ready" addr='"$PWD" >&2; exec sleep 60`
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Dir = dir
+	p, err := Start(cmd, readyRE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Kill)
+	first := p.Cmd().Process.Pid
+	if _, err := p.Ready(30 * time.Second); err != nil {
+		t.Fatalf("first run: %v\n%s", err, p.Log())
+	}
+	np, err := p.Restart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(np.Kill)
+	addr, err := np.Ready(30 * time.Second)
+	if err != nil {
+		t.Fatalf("second run: %v\n%s", err, np.Log())
+	}
+	if addr != dir {
+		t.Errorf("restarted in %q, want the same directory %q", addr, dir)
+	}
+	select {
+	case <-p.Exited():
+	default:
+		t.Error("Restart left the first process running")
+	}
+	if np.Cmd().Process.Pid == first {
+		t.Error("Restart did not start a new process")
+	}
+	if n := strings.Count(np.Log(), "run\n"); n != 2 {
+		t.Errorf("log after restart holds %d runs, want 2:\n%s", n, np.Log())
+	}
+}
