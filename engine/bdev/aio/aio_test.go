@@ -10,30 +10,8 @@ import (
 	"testing"
 
 	"github.com/faultline/faultline/engine/bdev"
+	"github.com/faultline/faultline/engine/bdev/bdevtest"
 )
-
-func pattern(n int, seed byte) []byte {
-	p := make([]byte, n)
-	for i := range p {
-		p[i] = seed + byte(i*7)
-	}
-	return p
-}
-
-func expect(t *testing.T, d bdev.Device, off int64, want []byte) {
-	t.Helper()
-	got := make([]byte, len(want))
-	if n, err := d.ReadAt(got, off); err != nil || n != len(got) {
-		t.Fatalf("read %d bytes at %d: n=%d err=%v", len(got), off, n, err)
-	}
-	if !bytes.Equal(got, want) {
-		i := 0
-		for i < len(got) && got[i] == want[i] {
-			i++
-		}
-		t.Fatalf("data at %d differs from byte %d on", off, i)
-	}
-}
 
 // allocated returns the bytes the file system has allocated to path.
 func allocated(t *testing.T, path string) int64 {
@@ -88,53 +66,48 @@ func TestOpenRejectsBadOptions(t *testing.T) {
 func TestIO(t *testing.T) {
 	const bs = 4096
 	const size = 1 << 20
-	tests := []struct {
-		name  string
-		run   func(d *Device) error
-		want  error
-		check func(t *testing.T, d *Device)
-	}{
+	tests := []bdevtest.Case[*Device]{
 		{
-			name: "write read",
-			run:  func(d *Device) error { _, err := d.WriteAt(pattern(3*bs, 1), 5*bs); return err },
-			check: func(t *testing.T, d *Device) {
-				expect(t, d, 5*bs, pattern(3*bs, 1))
-				expect(t, d, 0, make([]byte, 5*bs))
+			Name: "write read",
+			Run:  func(d *Device) error { _, err := d.WriteAt(bdevtest.Pattern(3*bs, 1), 5*bs); return err },
+			Check: func(t *testing.T, d *Device) {
+				bdevtest.Expect(t, d, 5*bs, bdevtest.Pattern(3*bs, 1))
+				bdevtest.Expect(t, d, 0, make([]byte, 5*bs))
 			},
 		},
 		{
-			name:  "new file is sparse and reads zeros",
-			run:   func(d *Device) error { return nil },
-			check: func(t *testing.T, d *Device) { expect(t, d, 0, make([]byte, size)) },
+			Name:  "new file is sparse and reads zeros",
+			Run:   func(d *Device) error { return nil },
+			Check: func(t *testing.T, d *Device) { bdevtest.Expect(t, d, 0, make([]byte, size)) },
 		},
 		{
-			name: "flush",
-			run: func(d *Device) error {
-				if _, err := d.WriteAt(pattern(bs, 2), 0); err != nil {
+			Name: "flush",
+			Run: func(d *Device) error {
+				if _, err := d.WriteAt(bdevtest.Pattern(bs, 2), 0); err != nil {
 					return err
 				}
 				return d.Flush()
 			},
-			check: func(t *testing.T, d *Device) { expect(t, d, 0, pattern(bs, 2)) },
+			Check: func(t *testing.T, d *Device) { bdevtest.Expect(t, d, 0, bdevtest.Pattern(bs, 2)) },
 		},
 		{
-			name: "write zeroes",
-			run: func(d *Device) error {
-				if _, err := d.WriteAt(pattern(4*bs, 3), 0); err != nil {
+			Name: "write zeroes",
+			Run: func(d *Device) error {
+				if _, err := d.WriteAt(bdevtest.Pattern(4*bs, 3), 0); err != nil {
 					return err
 				}
 				return d.WriteZeroes(bs, 2*bs)
 			},
-			check: func(t *testing.T, d *Device) {
-				want := pattern(4*bs, 3)
+			Check: func(t *testing.T, d *Device) {
+				want := bdevtest.Pattern(4*bs, 3)
 				clear(want[bs : 3*bs])
-				expect(t, d, 0, want)
+				bdevtest.Expect(t, d, 0, want)
 			},
 		},
 		{
-			name: "unmap frees blocks and reads zeros",
-			run: func(d *Device) error {
-				if _, err := d.WriteAt(pattern(size, 4), 0); err != nil {
+			Name: "unmap frees blocks and reads zeros",
+			Run: func(d *Device) error {
+				if _, err := d.WriteAt(bdevtest.Pattern(size, 4), 0); err != nil {
 					return err
 				}
 				if err := d.Flush(); err != nil {
@@ -142,52 +115,40 @@ func TestIO(t *testing.T) {
 				}
 				return d.Unmap(0, size)
 			},
-			check: func(t *testing.T, d *Device) {
-				expect(t, d, 0, make([]byte, size))
+			Check: func(t *testing.T, d *Device) {
+				bdevtest.Expect(t, d, 0, make([]byte, size))
 				if a := allocated(t, d.Path()); a >= size/2 {
 					t.Errorf("after unmapping everything %d bytes stay allocated", a)
 				}
 			},
 		},
-		{name: "zero-length zeroes", run: func(d *Device) error { return d.WriteZeroes(0, 0) }},
-		{name: "read past end", run: func(d *Device) error { _, err := d.ReadAt(make([]byte, bs), size); return err }, want: bdev.ErrOutOfRange},
-		{name: "write straddling end", run: func(d *Device) error { _, err := d.WriteAt(make([]byte, 2*bs), size-bs); return err }, want: bdev.ErrOutOfRange},
-		{name: "negative offset", run: func(d *Device) error { _, err := d.WriteAt(make([]byte, bs), -bs); return err }, want: bdev.ErrOutOfRange},
-		{name: "misaligned", run: func(d *Device) error { _, err := d.ReadAt(make([]byte, bs), 512); return err }, want: bdev.ErrMisaligned},
-		{name: "unmap out of range", run: func(d *Device) error { return d.Unmap(size-bs, 2*bs) }, want: bdev.ErrOutOfRange},
-		{name: "zeroes misaligned", run: func(d *Device) error { return d.WriteZeroes(0, 100) }, want: bdev.ErrMisaligned},
-		{name: "io after close", run: func(d *Device) error {
+		{Name: "zero-length zeroes", Run: func(d *Device) error { return d.WriteZeroes(0, 0) }},
+		{Name: "read past end", Run: func(d *Device) error { _, err := d.ReadAt(make([]byte, bs), size); return err }, Want: bdev.ErrOutOfRange},
+		{Name: "write straddling end", Run: func(d *Device) error { _, err := d.WriteAt(make([]byte, 2*bs), size-bs); return err }, Want: bdev.ErrOutOfRange},
+		{Name: "negative offset", Run: func(d *Device) error { _, err := d.WriteAt(make([]byte, bs), -bs); return err }, Want: bdev.ErrOutOfRange},
+		{Name: "misaligned", Run: func(d *Device) error { _, err := d.ReadAt(make([]byte, bs), 512); return err }, Want: bdev.ErrMisaligned},
+		{Name: "unmap out of range", Run: func(d *Device) error { return d.Unmap(size-bs, 2*bs) }, Want: bdev.ErrOutOfRange},
+		{Name: "zeroes misaligned", Run: func(d *Device) error { return d.WriteZeroes(0, 100) }, Want: bdev.ErrMisaligned},
+		{Name: "io after close", Run: func(d *Device) error {
 			if err := d.Close(); err != nil {
 				return err
 			}
 			_, err := d.WriteAt(make([]byte, bs), 0)
 			return err
-		}, want: bdev.ErrClosed},
-		{name: "flush after close", run: func(d *Device) error {
+		}, Want: bdev.ErrClosed},
+		{Name: "flush after close", Run: func(d *Device) error {
 			d.Close()
 			return d.Flush()
-		}, want: bdev.ErrClosed},
+		}, Want: bdev.ErrClosed},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "disk")
-			d, err := Open(path, Options{BlockSize: bs, Create: true, Size: size})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { d.Close() })
-			if d.Size() != size || d.BlockSize() != bs {
-				t.Fatalf("geometry %d/%d, want %d/%d", d.Size(), d.BlockSize(), size, bs)
-			}
-			err = tt.run(d)
-			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
-				t.Fatalf("got error %v, want %v", err, tt.want)
-			}
-			if tt.check != nil {
-				tt.check(t, d)
-			}
-		})
-	}
+	bdevtest.Run(t, tests, size, bs, func(t *testing.T) *Device {
+		d, err := Open(filepath.Join(t.TempDir(), "disk"), Options{BlockSize: bs, Create: true, Size: size})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		return d
+	})
 }
 
 func TestCreateIsSparse(t *testing.T) {
@@ -215,7 +176,7 @@ func TestCreateIsSparse(t *testing.T) {
 
 func TestReadOnly(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "disk")
-	if err := os.WriteFile(path, pattern(8192, 9), 0o600); err != nil {
+	if err := os.WriteFile(path, bdevtest.Pattern(8192, 9), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	d, err := Open(path, Options{ReadOnly: true})
@@ -226,7 +187,7 @@ func TestReadOnly(t *testing.T) {
 	if d.Size() != 8192 {
 		t.Fatalf("size %d, want the file's 8192", d.Size())
 	}
-	expect(t, d, 0, pattern(8192, 9))
+	bdevtest.Expect(t, d, 0, bdevtest.Pattern(8192, 9))
 	writes := map[string]func() error{
 		"write":        func() error { _, err := d.WriteAt(make([]byte, 512), 0); return err },
 		"unmap":        func() error { return d.Unmap(0, 512) },
@@ -240,14 +201,14 @@ func TestReadOnly(t *testing.T) {
 	if err := d.Flush(); err != nil {
 		t.Errorf("flush of a read-only device: %v", err)
 	}
-	expect(t, d, 0, pattern(8192, 9))
+	bdevtest.Expect(t, d, 0, bdevtest.Pattern(8192, 9))
 }
 
 // TestShortFile opens a file shorter than the requested size: the tail
 // reads as zeros, and a write there extends the file.
 func TestShortFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "disk")
-	if err := os.WriteFile(path, pattern(1536, 1), 0o600); err != nil {
+	if err := os.WriteFile(path, bdevtest.Pattern(1536, 1), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	d, err := Open(path, Options{Size: 8192})
@@ -255,19 +216,19 @@ func TestShortFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	want := append(pattern(1536, 1), make([]byte, 8192-1536)...)
-	expect(t, d, 0, want)
-	expect(t, d, 4096, make([]byte, 4096))
-	if _, err := d.WriteAt(pattern(512, 2), 7680); err != nil {
+	want := append(bdevtest.Pattern(1536, 1), make([]byte, 8192-1536)...)
+	bdevtest.Expect(t, d, 0, want)
+	bdevtest.Expect(t, d, 4096, make([]byte, 4096))
+	if _, err := d.WriteAt(bdevtest.Pattern(512, 2), 7680); err != nil {
 		t.Fatal(err)
 	}
-	copy(want[7680:], pattern(512, 2))
-	expect(t, d, 0, want)
+	copy(want[7680:], bdevtest.Pattern(512, 2))
+	bdevtest.Expect(t, d, 0, want)
 }
 
 func TestSizeLimitsLargerFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "disk")
-	if err := os.WriteFile(path, pattern(8192, 1), 0o600); err != nil {
+	if err := os.WriteFile(path, bdevtest.Pattern(8192, 1), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	d, err := Open(path, Options{Size: 4096})
@@ -286,7 +247,7 @@ func TestSurvivesReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.WriteAt(pattern(64<<10, 7), 128<<10); err != nil {
+	if _, err := d.WriteAt(bdevtest.Pattern(64<<10, 7), 128<<10); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.WriteZeroes(128<<10, 4096); err != nil {
@@ -304,9 +265,9 @@ func TestSurvivesReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	want := pattern(64<<10, 7)
+	want := bdevtest.Pattern(64<<10, 7)
 	clear(want[:4096])
-	expect(t, d, 128<<10, want)
+	bdevtest.Expect(t, d, 128<<10, want)
 }
 
 func TestConcurrentIO(t *testing.T) {
@@ -324,7 +285,7 @@ func TestConcurrentIO(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range 10 {
-				p := pattern(int(region), byte(w*17+i))
+				p := bdevtest.Pattern(int(region), byte(w*17+i))
 				if _, err := d.WriteAt(p, int64(w)*region); err != nil {
 					t.Error(err)
 					return
@@ -358,18 +319,18 @@ func TestWriteZeroesFallback(t *testing.T) {
 	}
 	defer d.Close()
 	d.punch = func(uintptr, int64, int64) error { return errPunchUnsupported }
-	if _, err := d.WriteAt(pattern(3<<20, 5), 0); err != nil {
+	if _, err := d.WriteAt(bdevtest.Pattern(3<<20, 5), 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.WriteZeroes(512, 3<<20-1024); err != nil {
 		t.Fatal(err)
 	}
-	want := pattern(3<<20, 5)
+	want := bdevtest.Pattern(3<<20, 5)
 	clear(want[512 : 3<<20-512])
-	expect(t, d, 0, want)
+	bdevtest.Expect(t, d, 0, want)
 	if err := d.Unmap(0, 512); err != nil {
 		t.Fatal(err)
 	}
 	clear(want[:512])
-	expect(t, d, 0, want)
+	bdevtest.Expect(t, d, 0, want)
 }

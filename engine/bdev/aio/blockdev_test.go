@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/faultline/faultline/engine/bdev"
+	"github.com/faultline/faultline/engine/bdev/bdevtest"
 	"github.com/faultline/faultline/internal/testtool"
 )
 
@@ -57,7 +58,7 @@ func TestBlockDevice(t *testing.T) {
 	if d.Size() != size {
 		t.Fatalf("size %d, want %d", d.Size(), size)
 	}
-	p := pattern(64<<10, 3)
+	p := bdevtest.Pattern(64<<10, 3)
 	if _, err := d.WriteAt(p, size-64<<10); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func TestBlockDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	clear(p[:4096])
-	expect(t, d, size-64<<10, p)
+	bdevtest.Expect(t, d, size-64<<10, p)
 	if _, err := d.ReadAt(make([]byte, 4096), size); !errors.Is(err, bdev.ErrOutOfRange) {
 		t.Errorf("read past the device: %v, want ErrOutOfRange", err)
 	}
