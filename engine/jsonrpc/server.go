@@ -8,8 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
-	"sort"
+	"slices"
 	"sync"
 )
 
@@ -58,12 +59,7 @@ func (s *Server) Register(method string, h Handler) {
 func (s *Server) Methods() []string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	names := make([]string, 0, len(s.methods))
-	for n := range s.methods {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(s.methods))
 }
 
 func (s *Server) handler(method string) (Handler, bool) {

@@ -127,14 +127,15 @@ func clone(m map[string]string) map[string]string {
 	return out
 }
 
-// A degraded attached volume gets exactly one replacement, on the one node
-// without a replica, joined to the engine for rebuild; once it is RW the
-// failed replica is deleted with its data.
-func TestReplacementReplicaScheduling(t *testing.T) {
+// healthyVolume starts a manager over a call-recording agent and heartbeats
+// from nodes (each with one 1 GiB disk), then creates the 2-replica volume
+// "vol" and attaches it on the first node, returning once it is healthy.
+func healthyVolume(t *testing.T, nodes ...string) (*recorder, *testManager, api.Volume) {
+	t.Helper()
 	rec := &recorder{modes: map[string]string{}, revs: map[string]uint64{}}
 	tm := startManager(t, t.TempDir(), Config{Agents: rec, MonitorInterval: 50 * time.Millisecond})
 	ctx := ctxT(t)
-	for _, n := range []string{"n1", "n2", "n3"} {
+	for _, n := range nodes {
 		startHeartbeats(t, tm.c, n, nodeRequest("127.0.0."+n[1:], disk("d1", 1<<30)), time.Second)
 	}
 	if _, err := tm.c.CreateVolume(ctx, api.VolumeCreateRequest{Name: "vol", Size: 8 * api.MiB, NumberOfReplicas: 2}); err != nil {
@@ -143,13 +144,22 @@ func TestReplacementReplicaScheduling(t *testing.T) {
 	if _, err := tm.c.WaitVolume(ctx, "vol", func(v api.Volume) bool { return v.Status.State == api.VolumeDetached }); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tm.c.AttachVolume(ctx, "vol", "n1"); err != nil {
+	if _, err := tm.c.AttachVolume(ctx, "vol", nodes[0]); err != nil {
 		t.Fatal(err)
 	}
 	v, err := tm.c.WaitVolume(ctx, "vol", func(v api.Volume) bool { return v.Status.Robustness == api.RobustnessHealthy })
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rec, tm, v
+}
+
+// A degraded attached volume gets exactly one replacement, on the one node
+// without a replica, joined to the engine for rebuild; once it is RW the
+// failed replica is deleted with its data.
+func TestReplacementReplicaScheduling(t *testing.T) {
+	rec, tm, v := healthyVolume(t, "n1", "n2", "n3")
+	ctx := ctxT(t)
 	if v.Status.State != api.VolumeAttached || v.Status.Endpoint != "nbd://127.0.0.1:10809/vol" {
 		t.Fatalf("attached volume status %+v", v.Status)
 	}
@@ -218,24 +228,8 @@ func TestReplacementReplicaScheduling(t *testing.T) {
 // When every replica fails under a live engine, auto-salvage revives only
 // the replica with the newest data and reattaches with salvage requested.
 func TestAutoSalvageRevivesNewest(t *testing.T) {
-	rec := &recorder{modes: map[string]string{}, revs: map[string]uint64{}}
-	tm := startManager(t, t.TempDir(), Config{Agents: rec, MonitorInterval: 50 * time.Millisecond})
+	rec, tm, _ := healthyVolume(t, "n1", "n2")
 	ctx := ctxT(t)
-	for _, n := range []string{"n1", "n2"} {
-		startHeartbeats(t, tm.c, n, nodeRequest("127.0.0."+n[1:], disk("d1", 1<<30)), time.Second)
-	}
-	if _, err := tm.c.CreateVolume(ctx, api.VolumeCreateRequest{Name: "vol", Size: 8 * api.MiB, NumberOfReplicas: 2}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tm.c.WaitVolume(ctx, "vol", func(v api.Volume) bool { return v.Status.State == api.VolumeDetached }); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tm.c.AttachVolume(ctx, "vol", "n1"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tm.c.WaitVolume(ctx, "vol", func(v api.Volume) bool { return v.Status.Robustness == api.RobustnessHealthy }); err != nil {
-		t.Fatal(err)
-	}
 	reps, err := tm.c.ListReplicas(ctx, "vol")
 	if err != nil || len(reps) != 2 {
 		t.Fatalf("replicas %v, %v", reps, err)

@@ -274,12 +274,7 @@ func (s *Server) lookup(name string) *export {
 func (s *Server) exportNames() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	names := make([]string, 0, len(s.exports))
-	for n := range s.exports {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
+	return slices.Sorted(maps.Keys(s.exports))
 }
 
 // forget drops a closed connection from the server and its export.
