@@ -63,14 +63,7 @@ func chromium(t *testing.T, bin string, args ...string) []byte {
 // and a screenshot must show a real, coloured page.
 func TestChromiumRendersReport(t *testing.T) {
 	bin := testtool.Require(t, "chromium", "chromium")
-	dir := t.TempDir()
-	run := sampleRun()
-	if err := run.Save(dir); err != nil {
-		t.Fatal(err)
-	}
-	if err := RegenerateHTML(dir); err != nil {
-		t.Fatal(err)
-	}
+	dir, run := regeneratedSample(t)
 	url := "file://" + filepath.Join(dir, HTMLFile)
 
 	t.Run("dom", func(t *testing.T) {

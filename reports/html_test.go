@@ -336,7 +336,10 @@ func TestHTMLEvidenceAndDetails(t *testing.T) {
 	}
 }
 
-func TestRegenerateHTML(t *testing.T) {
+// regeneratedSample saves sampleRun in a temporary directory and writes its
+// report.html there with RegenerateHTML, the way `faultline report` does.
+func regeneratedSample(t *testing.T) (string, Run) {
+	t.Helper()
 	dir := t.TempDir()
 	run := sampleRun()
 	if err := run.Save(dir); err != nil {
@@ -345,6 +348,11 @@ func TestRegenerateHTML(t *testing.T) {
 	if err := RegenerateHTML(dir); err != nil {
 		t.Fatal(err)
 	}
+	return dir, run
+}
+
+func TestRegenerateHTML(t *testing.T) {
+	dir, run := regeneratedSample(t)
 	b, err := os.ReadFile(filepath.Join(dir, HTMLFile))
 	if err != nil {
 		t.Fatal(err)
