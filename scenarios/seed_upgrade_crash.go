@@ -134,10 +134,8 @@ func runUpgradeCrash(ctx context.Context, s *Spec) {
 		requested := time.Now()
 		delay := s.Faults.Jitter(phase.lo, phase.hi)
 		// The writer runs through the upgrade request and is stopped
-		// (and flushed) just before the crash: writes in flight at the
-		// crash could leave the replicas different in those blocks, and
-		// refengine has no resync after an engine crash yet (see
-		// docs/scenarios.md).
+		// (and flushed) just before the crash, so that every block has
+		// one allowed content and the replicas must agree afterwards.
 		stop()
 		Expect(bg.Flush(ctx, dev)).To(Succeed(), "flush before the crash")
 		Expect(seedSleep(ctx, time.Until(requested.Add(delay)))).To(Succeed())
@@ -173,6 +171,9 @@ func runUpgradeCrash(ctx context.Context, s *Spec) {
 		dev = seedDial(ctx, s, last.Status.Endpoint, time.Minute)
 		seedCheckQuiet(s, strict.Check(ctx, fill.History(), dev))
 		seedCheckQuiet(s, strict.Check(ctx, bg.History(), dev))
+		reps, err := c.ListReplicas(ctx, name)
+		Expect(err).NotTo(HaveOccurred())
+		seedCheckQuiet(s, seedReplicasEqual(ctx, s, reps))
 	}
 
 	s.Step("final checks: history, digest stable, replicas equal")
