@@ -2,11 +2,14 @@ package mutation
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func TestBuildAndVerdict(t *testing.T) {
@@ -71,4 +74,35 @@ func TestPrintAndSave(t *testing.T) {
 	if diff := cmp.Diff(m, back); diff != "" {
 		t.Errorf("mutation.json round trip (-saved +loaded):\n%s", diff)
 	}
+}
+
+// FuzzLoad: any mutation.json either loads or gives an error naming the
+// file; what loads saves and loads back the same.
+func FuzzLoad(f *testing.F) {
+	f.Add([]byte(`{"seed":7,"repeat":1,"rows":[{"scenario":"a","defect":"d","clean":{"runs":1,"outcomes":{"pass":1},"ok":true}}],"ok":false}`))
+	f.Add([]byte(`{"results":[{"scenario":"a","variant":"defect","outcome":"checker-fail","detection_ns":5}]}`))
+	f.Add([]byte(`{"rows":null`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, File), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m, err := Load(dir)
+		if err != nil {
+			if !strings.Contains(err.Error(), File) {
+				t.Errorf("error does not name the file: %v", err)
+			}
+			return
+		}
+		if err := m.Save(dir); err != nil {
+			t.Fatal(err)
+		}
+		back, err := Load(dir)
+		if err != nil {
+			t.Fatalf("reload of a saved matrix: %v", err)
+		}
+		if diff := cmp.Diff(m, back, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("round trip (-saved +loaded):\n%s", diff)
+		}
+	})
 }
