@@ -150,6 +150,10 @@ func (r *Raid) mirror(op string, off, length int64, do func(*member) error) erro
 		return err
 	}
 	defer r.end(true)
+	// Taken once admitted, so that the gate (Suspend, AddMember) counts a
+	// write waiting here as in flight; the writes ahead of it are in flight
+	// too and finish without this one.
+	defer r.overlap.lock(off, length)()
 	results := make([]error, len(legs))
 	run := func(i int) {
 		m := legs[i]

@@ -113,6 +113,9 @@ type Raid struct {
 	// changed, when not nil, is closed (and reset) at the next change that
 	// a waiter may be waiting for.
 	changed chan struct{}
+
+	// overlap orders overlapping writes identically on every member.
+	overlap rangeLock
 }
 
 var _ bdev.Device = (*Raid)(nil)
