@@ -3,7 +3,8 @@
 // node on 127.0.0.(N+1), each with its own disk file under the run
 // directory. A supervisor restarts a node process that exits unless the node
 // was stopped on purpose, as a DaemonSet would restart an instance-manager
-// pod.
+// pod: a deleted one (DeleteInstanceManager) at once, a crashed one with
+// CrashLoopBackOff-like exponential backoff.
 //
 // Layout of the run directory:
 //
@@ -41,7 +42,8 @@ type Config struct {
 	NodeTimeout time.Duration
 	// ReadyTimeout bounds Up and StartNode; default 30s.
 	ReadyTimeout time.Duration
-	// MinBackoff and MaxBackoff bound the supervisor's restart delay;
+	// MinBackoff and MaxBackoff bound the supervisor's delay before
+	// restarting a process that crashed (not one that was deleted);
 	// defaults 200ms and 5s.
 	MinBackoff, MaxBackoff time.Duration
 	// KeepProcesses lets the processes outlive this one (--keep-cluster);
@@ -416,7 +418,8 @@ func (d *Driver) StartNode(ctx context.Context, name string) error {
 }
 
 // DeleteInstanceManager SIGKILLs the node process (and its process group);
-// the supervisor starts a new one. It returns once the old one is gone.
+// the supervisor starts a new one at once, without the crash backoff, as a
+// DaemonSet replaces a deleted pod. It returns once the old one is gone.
 func (d *Driver) DeleteInstanceManager(ctx context.Context, name string) error {
 	p, err := d.node(name)
 	if err != nil {

@@ -41,6 +41,7 @@ type incarnation struct {
 	started time.Time
 	done    chan struct{} // closed when the process has exited and been reaped
 	err     error         // exit status, valid after done
+	deleted bool          // killed by DeleteInstanceManager; guarded by process.mu
 }
 
 func (inc *incarnation) exited() bool {
@@ -89,14 +90,14 @@ func exitText(err error) string {
 	return err.Error()
 }
 
-// supervisor settings.
-type backoff struct{ min, max time.Duration }
-
-// supervise runs p until ctx ends or p is stopped, restarting it with
-// exponential backoff. Each exit and restart goes on the timeline.
+// supervise runs p until ctx ends or p is stopped, restarting it when it
+// exits as restartPolicy decides: at once after a deletion, with backoff
+// after a crash. Each exit (with its cause and the chosen delay) and each
+// restart goes on the timeline.
 func (p *process) supervise(ctx context.Context, bin string, b backoff, rec *timeline.Recorder, first chan<- error) {
 	defer close(p.loopDone)
-	wait := b.min
+	policy := restartPolicy{b: b}
+	cause := causeCrashed
 	for attempt := 0; ; attempt++ {
 		p.mu.Lock()
 		if ctx.Err() != nil || p.stopped {
@@ -115,10 +116,11 @@ func (p *process) supervise(ctx context.Context, bin string, b backoff, rec *tim
 			first <- err
 			first = nil
 		}
+		var wait time.Duration
 		if err == nil {
 			if attempt > 0 {
 				rec.Add(timeline.Event{Kind: timeline.KindLog, Lane: p.name, Name: "restarted",
-					Detail: map[string]string{"pid": strconv.Itoa(inc.pid), "attempt": strconv.Itoa(attempt)}})
+					Detail: map[string]string{"pid": strconv.Itoa(inc.pid), "attempt": strconv.Itoa(attempt), "after": cause.String()}})
 			}
 			if p.onStarted != nil {
 				p.onStarted()
@@ -126,27 +128,33 @@ func (p *process) supervise(ctx context.Context, bin string, b backoff, rec *tim
 			<-inc.done
 			p.mu.Lock()
 			stopped := p.stopped
+			cause = causeCrashed
+			if inc.deleted {
+				cause = causeDeleted
+			}
 			p.mu.Unlock()
 			if stopped || ctx.Err() != nil {
 				return
 			}
+			wait = policy.delay(cause, time.Since(inc.started))
 			rec.Add(timeline.Event{Kind: timeline.KindLog, Lane: p.name, Name: "exited",
-				Detail: map[string]string{"pid": strconv.Itoa(inc.pid), "status": exitText(inc.err)}})
-			if time.Since(inc.started) > 10*b.max {
-				wait = b.min
-			}
+				Detail: map[string]string{"pid": strconv.Itoa(inc.pid), "status": exitText(inc.err),
+					"cause": cause.String(), "restart in": wait.String()}})
 		} else {
+			cause = causeCrashed
+			wait = policy.delay(cause, 0)
 			rec.Add(timeline.Event{Kind: timeline.KindLog, Lane: p.name, Name: "start failed",
-				Detail: map[string]string{"error": err.Error()}})
+				Detail: map[string]string{"error": err.Error(), "restart in": wait.String()}})
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
 		}
-		wait = min(2*wait, b.max)
 	}
 }
 
@@ -203,18 +211,22 @@ func (p *process) halt(ctx context.Context, sig syscall.Signal) error {
 	return nil
 }
 
-// kill kills the current incarnation's process group without stopping
-// supervision, and waits until the process is gone.
+// kill deletes the current incarnation: it kills its process group without
+// stopping supervision, marking it deleted so that the supervisor replaces
+// it at once instead of backing off, and waits until the process is gone.
 func (p *process) kill(ctx context.Context) error {
 	p.mu.Lock()
 	cur, stopped := p.cur, p.stopped
-	p.mu.Unlock()
 	if stopped {
+		p.mu.Unlock()
 		return fmt.Errorf("%s is stopped", p.name)
 	}
 	if cur == nil || cur.exited() {
+		p.mu.Unlock()
 		return fmt.Errorf("%s is not running (restarting)", p.name)
 	}
+	cur.deleted = true
+	p.mu.Unlock()
 	killGroup(cur.pid, syscall.SIGKILL)
 	select {
 	case <-cur.done:
