@@ -40,8 +40,7 @@ func (c *Controller) attach(ctx context.Context, vv *volumeView) error {
 			return err
 		}
 		c.refreshRevisions(ctx, vv)
-		mid := vv.vol.Spec.EngineImage != vv.vol.Status.CurrentImage
-		chosen := salvageCandidates(vv.replicas, vv.nodeUp, mid && c.m.usesDefect(DefectUpgradeCrashLosesAttachment))
+		chosen := salvageCandidates(vv.replicas, vv.nodeUp)
 		if len(chosen) == 0 {
 			return c.mutateVolume(name, func(tx *Tx, v *api.Volume) error {
 				setRobustness(v, api.RobustnessFaulted, tx.Now())

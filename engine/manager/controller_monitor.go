@@ -110,9 +110,17 @@ func (c *Controller) engineInfo(ctx context.Context, vv *volumeView) (improto.En
 // engineDied handles an attached volume whose engine is gone or broken:
 // the volume is faulted, replicas that were only rebuilding (WO) are
 // marked failed since they lack data, the engine record is dropped, and the
-// volume goes back to attaching so it is reattached to the same node.
+// volume goes back to attaching so it is reattached to the same node. When
+// a live upgrade was under way, planUpgradeCrash decides what becomes of
+// the replicas.
 func (c *Controller) engineDied(ctx context.Context, vv *volumeView, cause error) error {
 	c.log.Warn("engine died unexpectedly", "volume", vv.vol.Name, "cause", cause)
+	reason := cause.Error()
+	var upg upgradeCrash
+	if vv.vol.Spec.EngineImage != vv.vol.Status.CurrentImage {
+		upg = c.planUpgradeCrash(vv)
+		reason += "; " + upg.String()
+	}
 	if vv.engine != nil && vv.nodeUp(vv.engine.Spec.Node) {
 		if ag, err := c.agentFor(ctx, vv, vv.engine.Spec.Node); err == nil {
 			ag.EngineDelete(ctx, vv.engine.Name) // best effort: it may be gone already
@@ -129,6 +137,9 @@ func (c *Controller) engineDied(ctx context.Context, vv *volumeView, cause error
 				x.Status.State = api.InstanceError
 				x.Status.Mode = api.ModeERR
 			}
+			if upg.discard {
+				x.Spec.Deleting = true // removed with its data before the reattach
+			}
 			if err := tx.Put(api.KindReplica, x.Name, x); err != nil {
 				return err
 			}
@@ -143,7 +154,7 @@ func (c *Controller) engineDied(ctx context.Context, vv *volumeView, cause error
 			return err
 		}
 		setRobustness(&v, api.RobustnessFaulted, tx.Now())
-		setCondition(&v, api.ConditionReady, false, "EngineDied", cause.Error(), tx.Now())
+		setCondition(&v, api.ConditionReady, false, "EngineDied", reason, tx.Now())
 		v.Status.Endpoint = ""
 		if v.Status.State == api.VolumeAttached {
 			v.Status.State = api.VolumeAttaching

@@ -3,6 +3,8 @@ package manager
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +23,10 @@ type recorder struct {
 	calls []string
 	modes map[string]string // engine replica modes to report
 	revs  map[string]uint64 // replica revisions to report
+	// crashOnUpgrade makes a live upgrade kill the engine: the upgrade call
+	// fails and the engine is gone until the next engine_create.
+	crashOnUpgrade bool
+	engineGone     bool
 }
 
 func (r *recorder) Agent(ctx context.Context, n api.Node) (NodeAgent, error) {
@@ -82,6 +88,7 @@ func (a *recordingAgent) EngineCreate(ctx context.Context, req improto.EngineCre
 	a.r.record(fmt.Sprintf("%s engine_create %s salvage=%v replicas=%v", a.node, req.Name, req.Salvage, names))
 	a.r.mu.Lock()
 	defer a.r.mu.Unlock()
+	a.r.engineGone = false
 	for _, m := range req.Replicas {
 		a.r.modes[m.Name] = api.ModeRW
 	}
@@ -97,6 +104,9 @@ func (a *recordingAgent) EngineDelete(ctx context.Context, name string) error {
 func (a *recordingAgent) EngineGet(ctx context.Context, name string) (improto.EngineInfo, error) {
 	a.r.mu.Lock()
 	defer a.r.mu.Unlock()
+	if a.r.engineGone {
+		return improto.EngineInfo{}, fmt.Errorf("engine %s not found", name)
+	}
 	return improto.EngineInfo{Name: name, State: improto.StateRunning, ReplicaModes: clone(a.r.modes)}, nil
 }
 func (a *recordingAgent) EngineList(ctx context.Context) ([]improto.EngineInfo, error) {
@@ -117,7 +127,16 @@ func (a *recordingAgent) EngineReplicaRemove(ctx context.Context, engine, replic
 	delete(a.r.modes, replica)
 	return nil
 }
-func (a *recordingAgent) EngineUpgrade(ctx context.Context, engine, image string) error { return nil }
+func (a *recordingAgent) EngineUpgrade(ctx context.Context, engine, image string) error {
+	a.r.record(fmt.Sprintf("%s engine_upgrade %s", a.node, engine))
+	a.r.mu.Lock()
+	defer a.r.mu.Unlock()
+	if a.r.crashOnUpgrade {
+		a.r.crashOnUpgrade, a.r.engineGone = false, true
+		return fmt.Errorf("engine %s crashed during the upgrade", engine)
+	}
+	return nil
+}
 
 func clone(m map[string]string) map[string]string {
 	out := make(map[string]string, len(m))
@@ -132,8 +151,14 @@ func clone(m map[string]string) map[string]string {
 // "vol" and attaches it on the first node, returning once it is healthy.
 func healthyVolume(t *testing.T, nodes ...string) (*recorder, *testManager, api.Volume) {
 	t.Helper()
+	return healthyVolumeWith(t, nil, nodes...)
+}
+
+// healthyVolumeWith is healthyVolume with the given defect switches on.
+func healthyVolumeWith(t *testing.T, defects []string, nodes ...string) (*recorder, *testManager, api.Volume) {
+	t.Helper()
 	rec := &recorder{modes: map[string]string{}, revs: map[string]uint64{}}
-	tm := startManager(t, t.TempDir(), Config{Agents: rec, MonitorInterval: 50 * time.Millisecond})
+	tm := startManager(t, t.TempDir(), Config{Agents: rec, MonitorInterval: 50 * time.Millisecond, Defects: defects})
 	ctx := ctxT(t)
 	for _, n := range nodes {
 		startHeartbeats(t, tm.c, n, nodeRequest("127.0.0."+n[1:], disk("d1", 1<<30)), time.Second)
@@ -265,5 +290,67 @@ func TestAutoSalvageRevivesNewest(t *testing.T) {
 		if strings.Contains(c, "engine_create") && strings.Contains(c, "salvage=true") && strings.Contains(c, stale) {
 			t.Errorf("stale replica put into a salvaged engine: %s", c)
 		}
+	}
+}
+
+// An engine that dies in the middle of a live upgrade: the correct recovery
+// reattaches from the same replicas (their data kept) and finishes the
+// upgrade offline on the new image; with the defect switch on, cleanup
+// deletes those replicas with their data and the volume comes back healthy
+// on fresh ones.
+func TestEngineCrashDuringLiveUpgrade(t *testing.T) {
+	tests := []struct {
+		name    string
+		defects []string
+		keep    bool
+	}{
+		{"replicas kept, upgrade finished offline", nil, true},
+		{"defect discards the replicas", []string{DefectUpgradeCrashLosesAttachment}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec, tm, _ := healthyVolumeWith(t, tt.defects, "n1", "n2")
+			ctx := ctxT(t)
+			before, err := tm.c.ListReplicas(ctx, "vol")
+			if err != nil || len(before) != 2 {
+				t.Fatalf("replicas %v, %v", before, err)
+			}
+			bin := filepath.Join(t.TempDir(), "engine-b")
+			if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tm.c.CreateEngineImage(ctx, api.EngineImageCreateRequest{Name: "img-b", Version: "b", BinaryPath: bin}); err != nil {
+				t.Fatal(err)
+			}
+			rec.mu.Lock()
+			rec.crashOnUpgrade = true
+			rec.mu.Unlock()
+			if _, err := tm.c.UpgradeVolume(ctx, "vol", "img-b"); err != nil {
+				t.Fatal(err)
+			}
+			v, err := tm.c.WaitVolume(ctx, "vol", func(v api.Volume) bool {
+				return v.Status.State == api.VolumeAttached && v.Status.Robustness == api.RobustnessHealthy && v.Status.CurrentImage == "img-b"
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rec.called("n1 engine_upgrade vol-e-0") {
+				t.Fatalf("no live upgrade was attempted; calls: %v", rec.snapshot())
+			}
+			after, err := tm.c.ListReplicas(ctx, "vol")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, r := range after {
+				names = append(names, r.Name)
+			}
+			for _, r := range before {
+				deleted := rec.called(r.Spec.Node + " replica_delete " + r.Name + " cleanup=true")
+				if kept := slices.Contains(names, r.Name); kept != tt.keep || deleted == tt.keep {
+					t.Errorf("replica %s: kept %v, deleted with its data %v; want kept %v (volume %+v, calls %v)", r.Name, kept, deleted, tt.keep, v.Status, rec.snapshot())
+				}
+			}
+		})
 	}
 }

@@ -10,8 +10,9 @@ import (
 	"github.com/faultline/faultline/engine/jsonrpc"
 )
 
-// DefectUpgradeCrashLosesAttachment re-introduces seed 002: salvage after an
-// engine died mid live-upgrade keeps the replicas with the oldest data.
+// DefectUpgradeCrashLosesAttachment re-introduces seed 002: when an engine
+// dies mid live-upgrade, cleanup deletes the replicas that hold the newest
+// data and the volume comes back on fresh, empty ones (see planUpgradeCrash).
 const DefectUpgradeCrashLosesAttachment = "upgrade-crash-loses-attachment"
 
 // reconcileVolume drives one volume through its state machine:

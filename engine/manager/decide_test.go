@@ -87,24 +87,22 @@ func TestSalvageCandidates(t *testing.T) {
 	deleting.Spec.Deleting = true
 	up := func(n string) bool { return n != "down" }
 	tests := []struct {
-		name         string
-		reps         []api.Replica
-		preferOldest bool
-		want         []string
+		name string
+		reps []api.Replica
+		want []string
 	}{
-		{"newest revision wins", []api.Replica{rep("a", "n1", 0, 5), rep("b", "n2", time.Second, 7), rep("c", "n3", 2*time.Second, 7)}, false, []string{"b", "c"}},
-		{"failed long before the last failure is left out", []api.Replica{rep("old", "n1", 0, 9), rep("new", "n2", 2*time.Minute, 3)}, false, []string{"new"}},
-		{"within the window counts", []api.Replica{rep("a", "n1", 0, 4), rep("b", "n2", time.Minute, 4)}, false, []string{"a", "b"}},
-		{"down node left out", []api.Replica{rep("a", "down", 10*time.Second, 9), rep("b", "n2", 0, 1)}, false, []string{"b"}},
-		{"never healthy and deleting left out", []api.Replica{neverHealthy, deleting, rep("b", "n2", 0, 1)}, false, []string{"b"}},
-		{"first attach: never-healthy replicas are candidates", []api.Replica{neverHealthy}, false, []string{"nh"}},
-		{"healthy replicas are not candidates", []api.Replica{rep("ok", "n1", -1, 9)}, false, nil},
-		{"defect keeps the stale one", []api.Replica{rep("a", "n1", 0, 5), rep("b", "n2", time.Second, 7)}, true, []string{"a"}},
+		{"newest revision wins", []api.Replica{rep("a", "n1", 0, 5), rep("b", "n2", time.Second, 7), rep("c", "n3", 2*time.Second, 7)}, []string{"b", "c"}},
+		{"failed long before the last failure is left out", []api.Replica{rep("old", "n1", 0, 9), rep("new", "n2", 2*time.Minute, 3)}, []string{"new"}},
+		{"within the window counts", []api.Replica{rep("a", "n1", 0, 4), rep("b", "n2", time.Minute, 4)}, []string{"a", "b"}},
+		{"down node left out", []api.Replica{rep("a", "down", 10*time.Second, 9), rep("b", "n2", 0, 1)}, []string{"b"}},
+		{"never healthy and deleting left out", []api.Replica{neverHealthy, deleting, rep("b", "n2", 0, 1)}, []string{"b"}},
+		{"first attach: never-healthy replicas are candidates", []api.Replica{neverHealthy}, []string{"nh"}},
+		{"healthy replicas are not candidates", []api.Replica{rep("ok", "n1", -1, 9)}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
-			for _, r := range salvageCandidates(tt.reps, up, tt.preferOldest) {
+			for _, r := range salvageCandidates(tt.reps, up) {
 				got = append(got, r.Name)
 			}
 			if !slices.Equal(got, tt.want) {

@@ -15,10 +15,7 @@ const SalvageWindow = time.Minute
 // once (unless none ever was), failed within SalvageWindow of the latest failure, and hold the
 // newest data (the highest revision). A stale replica is never revived over
 // a fresher one.
-//
-// preferOldest re-introduces the defect upgrade-crash-loses-attachment: it
-// keeps the replicas with the lowest revision instead.
-func salvageCandidates(reps []api.Replica, nodeUp func(string) bool, preferOldest bool) []api.Replica {
+func salvageCandidates(reps []api.Replica, nodeUp func(string) bool) []api.Replica {
 	// A volume none of whose replicas was ever healthy holds no data yet
 	// (it failed on its first attach): any failed replica will do.
 	everHealthy := false
@@ -47,7 +44,7 @@ func salvageCandidates(reps []api.Replica, nodeUp func(string) bool, preferOldes
 	}
 	pick := recent[0].Status.Revision
 	for _, r := range recent {
-		if (!preferOldest && r.Status.Revision > pick) || (preferOldest && r.Status.Revision < pick) {
+		if r.Status.Revision > pick {
 			pick = r.Status.Revision
 		}
 	}
