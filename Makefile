@@ -9,7 +9,8 @@ FAULTLINE := $(BIN)/faultline
 FUZZTIME  ?= 10s
 # Packages with concurrent code run their unit tests under the race detector.
 RACE_PKGS := ./engine/nbd/... ./engine/raid1/... ./engine/lvstore/... ./engine/jsonrpc/... \
-             ./engine/target/... ./engine/manager/... ./workload/... ./checkers/... ./timeline/...
+             ./engine/target/... ./engine/manager/... ./engine/instance/... ./engine/engineproc/... \
+             ./engine/bdev/... ./cluster/... ./faults/... ./workload/... ./checkers/... ./timeline/...
 
 .PHONY: help build test unit race fuzz vet e2e-local e2e bench mutation report clean
 
