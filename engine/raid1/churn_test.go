@@ -46,7 +46,7 @@ func TestJoinDuringInflightWrite(t *testing.T) {
 	nd.hold()
 	added := make(chan error, 1)
 	go func() {
-		err := r.AddMember(Member{"new", nd})
+		err := r.AddMember(Member{Name: "new", Dev: nd})
 		joined.Store(true)
 		added <- err
 	}()
@@ -163,7 +163,7 @@ func TestMembershipChurnUnderIO(t *testing.T) {
 		if !reached(quarter) {
 			return
 		}
-		if err := r.AddMember(Member{"new", nd}); err != nil {
+		if err := r.AddMember(Member{Name: "new", Dev: nd}); err != nil {
 			churn <- err
 			return
 		}

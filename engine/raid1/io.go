@@ -1,10 +1,12 @@
 package raid1
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/faultline/faultline/engine/bdev"
@@ -125,15 +127,27 @@ func (r *Raid) Unmap(off, length int64) error {
 	})
 }
 
-// Flush flushes every RW and WO member.
+// Flush flushes every RW and WO member. A flush that every member took,
+// with no member in ERR, lets the write-intent log clear the regions whose
+// writes it covered.
 func (r *Raid) Flush() error {
-	return r.mirror("flush", 0, 0, func(m *member) error {
+	epoch, logged := r.intentFlushStart()
+	var failed atomic.Bool
+	err := r.mirror("flush", 0, 0, func(m *member) error {
 		err := m.dev.Flush()
 		if err == nil {
 			m.flushes.Add(1)
+		} else {
+			failed.Store(true)
 		}
 		return err
 	})
+	if logged && err == nil && !failed.Load() {
+		if cerr := r.intentFlushed(epoch); cerr != nil {
+			r.log.Warn("raid1 write-intent clear", "err", cerr)
+		}
+	}
+	return err
 }
 
 // mirror runs do on every RW and WO member at once and waits for all of
@@ -141,6 +155,12 @@ func (r *Raid) Flush() error {
 // RW and still in the raid when the request ends succeeded: a removed
 // member's copy does not count, and a WO member does not yet hold the
 // whole volume.
+//
+// A write that no RW member could take because every one of them is out of
+// space changed nothing on them (an lvol allocates all the clusters a
+// write needs or none), so they still agree: they stay RW and the write
+// fails with ENOSPC. A WO member that took it is failed instead, since it
+// now holds what the others do not.
 func (r *Raid) mirror(op string, off, length int64, do func(*member) error) error {
 	if err := bdev.CheckRange(off, length, r.size, r.blockSize); err != nil {
 		return fmt.Errorf("raid1 %s %s of %d bytes at %d: %w", r.name, op, length, off, err)
@@ -154,7 +174,19 @@ func (r *Raid) mirror(op string, off, length int64, do func(*member) error) erro
 	// write waiting here as in flight; the writes ahead of it are in flight
 	// too and finish without this one.
 	defer r.overlap.lock(off, length)()
+	if r.intent != nil && op != "flush" {
+		if err := r.intentBegin(off, length); err != nil {
+			return err
+		}
+		defer r.intentEnd(off, length)
+	}
 	results := make([]error, len(legs))
+	rwAtStart := make([]bool, len(legs))
+	r.mu.Lock()
+	for i, m := range legs {
+		rwAtStart[i] = m.state == StateRW
+	}
+	r.mu.Unlock()
 	run := func(i int) {
 		m := legs[i]
 		results[i] = do(m)
@@ -175,12 +207,23 @@ func (r *Raid) mirror(op string, off, length int64, do func(*member) error) erro
 	} else if len(legs) == 1 {
 		run(0)
 	}
+	if op != "flush" && r.outOfSpace(legs, results, rwAtStart) {
+		r.noSpace.Add(1)
+		return fmt.Errorf("raid1 %s %s of %d bytes at %d: no RW member has room: %w", r.name, op, length, off, syscall.ENOSPC)
+	}
 	var errs []error
 	for i, err := range results {
 		if err != nil {
 			legs[i].errors.Add(1)
 			r.markFailed(legs[i], err)
 			errs = append(errs, fmt.Errorf("%s: %w", legs[i].name, err))
+		}
+	}
+	if len(errs) > 0 && r.intent != nil {
+		// The members that remain must record the failure before a write
+		// the failed ones lack is acknowledged.
+		if err := r.persist(0); err != nil {
+			return r.ioError(op, off, append(errs, err))
 		}
 	}
 	r.mu.Lock()
@@ -191,6 +234,43 @@ func (r *Raid) mirror(op string, off, length int64, do func(*member) error) erro
 		}
 	}
 	return r.ioError(op, off, errs)
+}
+
+// outOfSpace reports whether a write failed with ENOSPC on every member
+// that was RW when it started. Then it fails the legs that did take the
+// write (WO members: they now differ from the RW ones) and the legs that
+// failed otherwise, and leaves the RW members as they are.
+func (r *Raid) outOfSpace(legs []*member, results []error, rwAtStart []bool) bool {
+	rw := 0
+	for i, err := range results {
+		if !rwAtStart[i] {
+			continue
+		}
+		rw++
+		if !errors.Is(err, syscall.ENOSPC) {
+			return false
+		}
+	}
+	if rw == 0 {
+		return false
+	}
+	for i, m := range legs {
+		if rwAtStart[i] {
+			continue
+		}
+		cause := results[i]
+		if cause == nil {
+			cause = errors.New("took a write that every RW member refused for lack of space")
+		}
+		m.errors.Add(1)
+		r.markFailed(m, cause)
+	}
+	if r.intent != nil {
+		if err := r.persist(0); err != nil {
+			r.log.Warn("raid1 write-intent header after a failed write-only member", "err", err)
+		}
+	}
+	return true
 }
 
 // ioError reports that no RW member could serve a request. It matches

@@ -1,6 +1,7 @@
 package raid1
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -8,7 +9,9 @@ import (
 )
 
 // AddMember adds m in state WO: it takes every write that starts from now
-// on and serves no reads until SetMemberState makes it RW.
+// on and serves no reads until SetMemberState makes it RW. A raid with a
+// write-intent log needs m.Bitmap; the log's header and pages are written
+// to it before it joins.
 //
 // New writes are held back while the writes already in flight finish, and
 // only then is the member listed. Without that pause a write that started
@@ -24,6 +27,9 @@ func (r *Raid) AddMember(m Member) error {
 	}
 	if size := m.Dev.Size(); size < r.size {
 		return fmt.Errorf("raid1 %s add member %s: %d bytes, smaller than the raid's %d", r.name, m.Name, size, r.size)
+	}
+	if err := r.seedBitmap(m); err != nil {
+		return fmt.Errorf("raid1 %s add member %s: %w", r.name, m.Name, err)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -46,7 +52,7 @@ func (r *Raid) AddMember(m Member) error {
 	if r.closed {
 		return fmt.Errorf("raid1 %s add member %s: %w", r.name, m.Name, bdev.ErrClosed)
 	}
-	r.members = append(r.members, &member{name: m.Name, dev: m.Dev, state: StateWO})
+	r.members = append(r.members, &member{name: m.Name, dev: m.Dev, bitmap: m.Bitmap, state: StateWO})
 	r.log.Info("raid1 member added", "member", m.Name, "state", StateWO)
 	return nil
 }
@@ -72,8 +78,47 @@ func (r *Raid) SetMemberState(name string, s State) error {
 	m.state = s
 	if s == StateERR {
 		m.err = fmt.Errorf("set to %s", StateERR)
+		if r.intent != nil {
+			r.intent.noteFailure()
+		}
 	} else {
 		m.err = nil
+	}
+	return nil
+}
+
+// seedBitmap writes the write-intent log's header and every bitmap page
+// to a joining member's bitmap device. Pages that change between this and
+// the join reach only the members listed then; that is safe because the
+// joining member is write-only until rebuilt, and after it the union of all
+// members' bitmaps still covers every region in doubt.
+func (r *Raid) seedBitmap(m Member) error {
+	il := r.intent
+	if il == nil {
+		return nil
+	}
+	if m.Bitmap == nil {
+		return errors.New("the raid keeps a write-intent log and the member has no bitmap device")
+	}
+	if need := intentPage * (1 + bitmapPages(il.regions)); m.Bitmap.Size() < need {
+		return fmt.Errorf("bitmap device holds %d bytes, %d needed", m.Bitmap.Size(), need)
+	}
+	il.pmu.Lock()
+	defer il.pmu.Unlock()
+	il.mu.Lock()
+	hdr := il.header().marshal()
+	pages := make([][]byte, bitmapPages(il.regions))
+	for p := range pages {
+		pages[p] = il.page(int64(p))
+	}
+	il.mu.Unlock()
+	for p, b := range pages {
+		if err := writeBlock(m.Bitmap, b, intentPage*int64(1+p), true); err != nil {
+			return fmt.Errorf("write-intent bitmap page %d: %w", p, err)
+		}
+	}
+	if err := writeBlock(m.Bitmap, hdr, 0, true); err != nil {
+		return fmt.Errorf("write-intent bitmap header: %w", err)
 	}
 	return nil
 }

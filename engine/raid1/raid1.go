@@ -44,6 +44,11 @@ func (s State) valid() bool { return s == StateRW || s == StateWO || s == StateE
 type Member struct {
 	Name string
 	Dev  bdev.Device
+	// Bitmap is the member's write-intent bitmap device (FormatIntent).
+	// Either every member has one, and the raid keeps a write-intent log
+	// that must be activated (Activate) before it takes writes, or none
+	// has, and the raid keeps no log.
+	Bitmap bdev.Device
 }
 
 // Options configure a Raid.
@@ -54,6 +59,9 @@ type Options struct {
 	// an I/O failed, from a goroutine of its own, so it may call back into
 	// the Raid (RemoveMember, Suspend).
 	OnMemberFailed func(name string, err error)
+	// RegionSize is the span of one write-intent bit (a power of two of
+	// at least 4 KiB); 0 means DefaultRegionSize.
+	RegionSize int64
 }
 
 // MemberInfo describes a member at one instant.
@@ -71,8 +79,9 @@ type MemberInfo struct {
 
 // member is one leg of the mirror.
 type member struct {
-	name string
-	dev  bdev.Device
+	name   string
+	dev    bdev.Device
+	bitmap bdev.Device // nil when the raid keeps no write-intent log
 
 	// state and err are guarded by Raid.mu.
 	state State
@@ -116,13 +125,20 @@ type Raid struct {
 
 	// overlap orders overlapping writes identically on every member.
 	overlap rangeLock
+
+	// intent is the write-intent log, nil when the members have no
+	// bitmaps.
+	intent *intentLog
+	// noSpace counts writes that failed because no member had room.
+	noSpace atomic.Uint64
 }
 
 var _ bdev.Device = (*Raid)(nil)
 
 // New builds a raid1 named name over members, all of which start RW. The
 // volume's size is that of the smallest member; all must share one block
-// size.
+// size. When the members have bitmap devices, writes are refused until
+// Activate has brought the members in line.
 func New(name string, members []Member, opts Options) (*Raid, error) {
 	if name == "" {
 		return nil, errors.New("raid1: empty name")
@@ -136,6 +152,7 @@ func New(name string, members []Member, opts Options) (*Raid, error) {
 	}
 	r.log = r.log.With("raid", name)
 	seen := map[string]bool{}
+	withBitmap := 0
 	for i, m := range members {
 		if err := checkMember(m); err != nil {
 			return nil, fmt.Errorf("raid1 %s: %w", name, err)
@@ -152,12 +169,34 @@ func New(name string, members []Member, opts Options) (*Raid, error) {
 			return nil, fmt.Errorf("raid1 %s: member %s has block size %d, %s has %d", name, m.Name, bs, members[0].Name, r.blockSize)
 		}
 		r.size = min(r.size, size)
-		r.members = append(r.members, &member{name: m.Name, dev: m.Dev, state: StateRW})
+		r.members = append(r.members, &member{name: m.Name, dev: m.Dev, bitmap: m.Bitmap, state: StateRW})
+		if m.Bitmap != nil {
+			withBitmap++
+		}
 	}
 	if r.size < int64(r.blockSize) {
 		return nil, fmt.Errorf("raid1 %s: smallest member holds %d bytes, less than a block", name, r.size)
 	}
 	r.size -= r.size % int64(r.blockSize)
+	switch withBitmap {
+	case 0:
+	case len(members):
+		rs := opts.RegionSize
+		if rs == 0 {
+			rs = DefaultRegionSize
+		}
+		if rs < intentPage || rs&(rs-1) != 0 {
+			return nil, fmt.Errorf("raid1 %s: write-intent region size %d is not a power of two of at least %d", name, rs, intentPage)
+		}
+		r.intent = newIntentLog(r.size, rs)
+		for _, m := range r.members {
+			if need := intentPage * (1 + bitmapPages(r.intent.regions)); m.bitmap.Size() < need {
+				return nil, fmt.Errorf("raid1 %s: member %s's bitmap device holds %d bytes, %d needed", name, m.name, m.bitmap.Size(), need)
+			}
+		}
+	default:
+		return nil, fmt.Errorf("raid1 %s: %d of %d members have a write-intent bitmap; all or none must", name, withBitmap, len(members))
+	}
 	return r, nil
 }
 
@@ -248,6 +287,9 @@ func (r *Raid) markFailed(m *member, err error) {
 	r.mu.Unlock()
 	if !report {
 		return
+	}
+	if r.intent != nil {
+		r.intent.noteFailure()
 	}
 	r.log.Warn("raid1 member failed", "member", m.name, "err", err)
 	if r.onFailed != nil {

@@ -76,11 +76,11 @@ func TestNewValidates(t *testing.T) {
 		members []Member
 	}{
 		{"no members", "vol", nil},
-		{"empty raid name", "", []Member{{"a", dev(8, 512)}}},
-		{"empty member name", "vol", []Member{{"", dev(8, 512)}}},
-		{"nil device", "vol", []Member{{"a", nil}}},
-		{"duplicate member", "vol", []Member{{"a", dev(8, 512)}, {"a", dev(8, 512)}}},
-		{"block sizes differ", "vol", []Member{{"a", dev(8, 512)}, {"b", dev(8, 4096)}}},
+		{"empty raid name", "", []Member{{Name: "a", Dev: dev(8, 512)}}},
+		{"empty member name", "vol", []Member{{Name: "", Dev: dev(8, 512)}}},
+		{"nil device", "vol", []Member{{Name: "a", Dev: nil}}},
+		{"duplicate member", "vol", []Member{{Name: "a", Dev: dev(8, 512)}, {Name: "a", Dev: dev(8, 512)}}},
+		{"block sizes differ", "vol", []Member{{Name: "a", Dev: dev(8, 512)}, {Name: "b", Dev: dev(8, 4096)}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,7 +94,7 @@ func TestNewValidates(t *testing.T) {
 func TestSizeIsSmallestMember(t *testing.T) {
 	a, _ := malloc.New(64, 512)
 	b, _ := malloc.New(40, 512)
-	r, err := New("vol", []Member{{"a", a}, {"b", b}}, Options{})
+	r, err := New("vol", []Member{{Name: "a", Dev: a}, {Name: "b", Dev: b}}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,14 +105,14 @@ func TestSizeIsSmallestMember(t *testing.T) {
 		t.Errorf("write past the smallest member: %v, want ErrOutOfRange", err)
 	}
 	small, _ := malloc.New(39, 512)
-	if err := r.AddMember(Member{"c", small}); err == nil {
+	if err := r.AddMember(Member{Name: "c", Dev: small}); err == nil {
 		t.Error("AddMember of a smaller device succeeded")
 	}
 	other, _ := malloc.New(40, 4096)
-	if err := r.AddMember(Member{"d", other}); err == nil {
+	if err := r.AddMember(Member{Name: "d", Dev: other}); err == nil {
 		t.Error("AddMember with another block size succeeded")
 	}
-	if err := r.AddMember(Member{"a", small}); err == nil {
+	if err := r.AddMember(Member{Name: "a", Dev: small}); err == nil {
 		t.Error("AddMember with a taken name succeeded")
 	}
 }
@@ -287,7 +287,7 @@ func TestWOMemberFailingFailsWrite(t *testing.T) {
 	// does not hold the volume.
 	r, devs := newRaid(t, 1, Options{})
 	wo := newFaulty(t, testSize)
-	if err := r.AddMember(Member{"wo", wo}); err != nil {
+	if err := r.AddMember(Member{Name: "wo", Dev: wo}); err != nil {
 		t.Fatal(err)
 	}
 	devs[0].failWrites.Store(true)
@@ -354,7 +354,7 @@ func TestAddMemberWriteOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	nd := newFaulty(t, testSize)
-	if err := r.AddMember(Member{"new", nd}); err != nil {
+	if err := r.AddMember(Member{Name: "new", Dev: nd}); err != nil {
 		t.Fatal(err)
 	}
 	if m := info(t, r, "new"); m.State != StateWO {
@@ -563,7 +563,7 @@ func TestClose(t *testing.T) {
 	if err := r.Close(); !errors.Is(err, bdev.ErrClosed) {
 		t.Errorf("second close: %v, want ErrClosed", err)
 	}
-	if err := r.AddMember(Member{"x", newFaulty(t, testSize)}); !errors.Is(err, bdev.ErrClosed) {
+	if err := r.AddMember(Member{Name: "x", Dev: newFaulty(t, testSize)}); !errors.Is(err, bdev.ErrClosed) {
 		t.Errorf("AddMember after close: %v, want ErrClosed", err)
 	}
 	if _, err := devs[0].WriteAt(make([]byte, 512), 0); err != nil {
