@@ -51,8 +51,8 @@ type intentLog struct {
 	events  uint64
 	// headerDirty says the header (events) changed since it was written.
 	headerDirty bool
-	pmu     sync.Mutex // one persist at a time
-	durable uint64     // highest version written with FUA to the members
+	pmu         sync.Mutex // one persist at a time
+	durable     uint64     // highest version written with FUA to the members
 }
 
 func newIntentLog(volumeSize, regionSize int64) *intentLog {
