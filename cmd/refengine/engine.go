@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"slices"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,17 +25,21 @@ func registerEngine(cmds map[string]subcommand) {
 	}
 }
 
-// replicaList is the repeatable --replica NAME,ADDRESS,EXPORT flag.
+// replicaList is the repeatable --replica NAME,ADDRESS,EXPORT[,BITMAP] flag.
 type replicaList []engineproc.Replica
 
 func (r *replicaList) String() string { return "" }
 
 func (r *replicaList) Set(v string) error {
 	parts := strings.Split(v, ",")
-	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
-		return fmt.Errorf("want NAME,ADDRESS,EXPORT, got %q", v)
+	if len(parts) < 3 || len(parts) > 4 || slices.Contains(parts, "") {
+		return fmt.Errorf("want NAME,ADDRESS,EXPORT[,BITMAP_EXPORT], got %q", v)
 	}
-	*r = append(*r, engineproc.Replica{Name: parts[0], Address: parts[1], Export: parts[2]})
+	rep := engineproc.Replica{Name: parts[0], Address: parts[1], Export: parts[2]}
+	if len(parts) == 4 {
+		rep.Bitmap = parts[3]
+	}
+	*r = append(*r, rep)
 	return nil
 }
 
@@ -53,7 +58,10 @@ func parseEngineFlags(args []string, stderr io.Writer) (*engineConfig, error) {
 	fs.StringVar(&size, "size", "", "volume size in bytes with an optional K, M, G or T suffix (required)")
 	fs.StringVar(&c.cfg.ControlSocket, "control-socket", "", "Unix socket for the JSON-RPC control channel (required)")
 	fs.StringVar(&c.cfg.NBDSocket, "nbd-socket", "", "Unix socket serving the volume over NBD as export \"engine\" (required)")
-	fs.Var(&reps, "replica", "NAME,ADDRESS,EXPORT of a replica's NBD export (repeatable, at least one)")
+	fs.Var(&reps, "replica", "NAME,ADDRESS,EXPORT[,BITMAP_EXPORT] of a replica's NBD export and of its write-intent bitmap's (repeatable, at least one; all with a bitmap or none)")
+	fs.BoolVar(&c.cfg.Standby, "standby", false, "start for a live upgrade: take no writes until engine_activate (default: resync after a crash, then serve)")
+	var defects string
+	fs.StringVar(&defects, "defects", os.Getenv("REFENGINE_DEFECTS"), "comma-separated defect switches (default $REFENGINE_DEFECTS); for proving checkers only")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -77,6 +85,18 @@ func parseEngineFlags(args []string, stderr io.Writer) (*engineConfig, error) {
 		return nil, errors.New("at least one --replica is required")
 	}
 	c.cfg.Replicas = reps
+	withBitmap := 0
+	for _, r := range reps {
+		if r.Bitmap != "" {
+			withBitmap++
+		}
+	}
+	if withBitmap != 0 && withBitmap != len(reps) {
+		return nil, fmt.Errorf("--replica: %d of %d replicas name a bitmap export; all or none must", withBitmap, len(reps))
+	}
+	if c.cfg.Defects, err = parseDefects(defects); err != nil {
+		return nil, err
+	}
 	if _, err := simpleLevel(c.logLevel); err != nil {
 		return nil, err
 	}
@@ -119,6 +139,9 @@ func serveEngine(ctx context.Context, cfg engineproc.Config, log *slog.Logger) e
 		e.Close()
 		return err
 	}
-	log.Info("engine ready", "size", e.Raid().Size(), "modes", e.Info().Modes)
+	if len(cfg.Defects) > 0 {
+		log.Warn("DEFECT SWITCHES ON: this engine re-introduces known bugs on purpose", "defects", cfg.Defects)
+	}
+	log.Info("engine connected", "size", e.Raid().Size(), "modes", e.Info().Modes, "standby", cfg.Standby)
 	return e.Serve(ctx, ctlL, nbdL)
 }

@@ -20,6 +20,9 @@ func TestEngineFlags(t *testing.T) {
 		{"bad size", []string{"--name", "e", "--size", "x", "--control-socket", "c", "--nbd-socket", "n", "--replica", "a,b,c"}, "size"},
 		{"missing socket", []string{"--name", "e", "--size", "1M", "--replica", "a,b,c"}, "--control-socket"},
 		{"extra args", append(base, "--replica", "a,b,c", "more"), "unexpected"},
+		{"five parts", append(base, "--replica", "a,b,c,d,e"), "NAME,ADDRESS,EXPORT"},
+		{"bitmap on one replica only", append(base, "--replica", "a,b,c,c-bitmap", "--replica", "d,e,f"), "all or none"},
+		{"unknown defect", append(base, "--replica", "a,b,c", "--defects", "no-such"), "unknown defect"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := parseEngineFlags(tc.args, io.Discard)
@@ -40,7 +43,7 @@ func TestEngineFlags(t *testing.T) {
 }
 
 func FuzzReplicaFlag(f *testing.F) {
-	for _, s := range []string{"r,127.0.0.1:1,r", "", ",,", "a,b,c,d", "r,/tmp/s,e"} {
+	for _, s := range []string{"r,127.0.0.1:1,r", "", ",,", "a,b,c,d", "a,b,c,", "a,b,c,d,e", "r,/tmp/s,e"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -49,7 +52,11 @@ func FuzzReplicaFlag(f *testing.F) {
 			return
 		}
 		r := l[0]
-		if r.Name == "" || r.Address == "" || r.Export == "" || r.Name+","+r.Address+","+r.Export != s {
+		back := r.Name + "," + r.Address + "," + r.Export
+		if r.Bitmap != "" {
+			back += "," + r.Bitmap
+		}
+		if r.Name == "" || r.Address == "" || r.Export == "" || back != s {
 			t.Fatalf("Set(%q) accepted %+v", s, r)
 		}
 	})

@@ -10,18 +10,11 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/faultline/faultline/engine/manager"
 )
-
-// knownDefects are the defect switches DESIGN.md lists; anything else is a typo.
-var knownDefects = []string{
-	"im-restart-stale-head-cache", "rebuild-bi-parent-by-full-name", "upgrade-crash-loses-attachment",
-	"dr-restore-no-resume", "sysbackup-stale-last-backup",
-}
 
 // registerManager adds `refengine manager`, the control plane.
 func registerManager(cmds map[string]subcommand) {
@@ -73,18 +66,9 @@ func parseManagerFlags(args []string, stderr io.Writer) (*managerConfig, error) 
 	if err := c.logLevel.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: %w", level, err)
 	}
-	for _, d := range strings.Split(defects, ",") {
-		if d = strings.TrimSpace(d); d == "" {
-			continue
-		}
-		known := false
-		for _, k := range knownDefects {
-			known = known || k == d
-		}
-		if !known {
-			return nil, fmt.Errorf("unknown defect %q (known: %s)", d, strings.Join(knownDefects, ", "))
-		}
-		c.defects = append(c.defects, d)
+	var err error
+	if c.defects, err = parseDefects(defects); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

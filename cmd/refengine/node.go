@@ -150,10 +150,9 @@ flags:
 	if c.heartbeat <= 0 {
 		return nil, fmt.Errorf("--heartbeat %v: want a positive duration", c.heartbeat)
 	}
-	for _, d := range strings.Split(defects, ",") {
-		if d = strings.TrimSpace(d); d != "" {
-			c.defects = append(c.defects, d)
-		}
+	var err error
+	if c.defects, err = parseDefects(defects); err != nil {
+		return nil, err
 	}
 	return &c, nil
 }

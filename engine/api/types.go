@@ -131,6 +131,10 @@ type Condition struct {
 const (
 	ConditionScheduled = "Scheduled"
 	ConditionReady     = "Ready"
+	// ConditionWritable is false while writes fail because the volume's
+	// replicas have no room (reason OutOfSpace); a volume that cannot
+	// write is never healthy.
+	ConditionWritable = "Writable"
 )
 
 // VolumeCreateRequest is the body of POST /v1/volumes.
@@ -230,6 +234,9 @@ type EngineStatus struct {
 	Endpoint     string            `json:"endpoint,omitempty"`
 	CurrentImage string            `json:"currentImage,omitempty"`
 	ReplicaModes map[string]string `json:"replicaModes,omitempty"`
+	// NoSpaceWrites counts the writes this engine failed with ENOSPC
+	// because no replica had room.
+	NoSpaceWrites uint64 `json:"noSpaceWrites,omitempty"`
 }
 
 // Snapshot states.

@@ -52,6 +52,20 @@ func (e *Engine) Register(srv *jsonrpc.Server) {
 		e.raid.Resume()
 		return true, nil
 	})
+	srv.Register(MethodActivate, func(ctx context.Context, params json.RawMessage) (any, error) {
+		var r ActivateRequest
+		if err := jsonrpc.DecodeParams(params, &r, jsonrpc.CodeInvalidParams, "mode"); err != nil {
+			return nil, err
+		}
+		if err := e.Activate(ctx, r.Mode); err != nil {
+			return nil, jsonrpc.Errorf(jsonrpc.CodeInternalError, "%v", err)
+		}
+		return true, nil
+	})
+	srv.Register(MethodDeactivate, func(ctx context.Context, params json.RawMessage) (any, error) {
+		e.Deactivate()
+		return true, nil
+	})
 	srv.Register(MethodFlush, func(ctx context.Context, params json.RawMessage) (any, error) {
 		if err := e.raid.Flush(); err != nil {
 			return nil, jsonrpc.Errorf(jsonrpc.CodeInternalError, "%v", err)

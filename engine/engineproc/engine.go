@@ -30,33 +30,65 @@ type Config struct {
 	ControlSocket, NBDSocket string
 	// DialTimeout bounds connecting to each replica at start.
 	DialTimeout time.Duration
-	Log         *slog.Logger
+	// Standby starts the engine for a live upgrade: it connects and
+	// serves, but takes no writes until engine_activate (after the engine
+	// it replaces was flushed and deactivated). Otherwise the engine
+	// activates before it serves, resyncing what a crash may have left.
+	Standby bool
+	// Defects are defect switches (only no-resync-after-crash matters here).
+	Defects []string
+	Log     *slog.Logger
 }
 
 // Engine is a running engine: the raid and the replica connections under it.
 type Engine struct {
-	name string
-	log  *slog.Logger
-	raid *raid1.Raid
+	name    string
+	log     *slog.Logger
+	raid    *raid1.Raid
+	standby bool
+	defects map[string]bool
 
-	mu      sync.Mutex
-	clients map[string]*nbd.Client // members, by replica name
-	failed  map[string]string      // replicas that could not be reached or were dropped
+	mu       sync.Mutex
+	clients  map[string]*nbd.Client // members, by replica name
+	bitmaps  map[string]*nbd.Client // their write-intent bitmaps
+	failed   map[string]string      // replicas that could not be reached or were dropped
+	state    string
+	progress Progress
+	resync   *raid1.ResyncStats
+	actErr   string
 }
 
-// dialReplica opens one replica's NBD export.
-func dialReplica(ctx context.Context, r Replica, timeout time.Duration) (*nbd.Client, error) {
+// dialReplica opens one replica's NBD export and, when it has one, its
+// bitmap's export (bitmap is nil otherwise).
+func dialReplica(ctx context.Context, r Replica, timeout time.Duration) (data, bitmap *nbd.Client, err error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	network := "tcp"
 	if len(r.Address) > 0 && r.Address[0] == '/' {
 		network = "unix"
 	}
-	c, err := nbd.Dial(ctx, network, r.Address, r.Export)
+	data, err = nbd.Dial(ctx, network, r.Address, r.Export)
 	if err != nil {
-		return nil, fmt.Errorf("replica %s: %w", r.Name, err)
+		return nil, nil, fmt.Errorf("replica %s: %w", r.Name, err)
 	}
-	return c, nil
+	if r.Bitmap == "" {
+		return data, nil, nil
+	}
+	bitmap, err = nbd.Dial(ctx, network, r.Address, r.Bitmap)
+	if err != nil {
+		data.Close()
+		return nil, nil, fmt.Errorf("replica %s write-intent bitmap: %w", r.Name, err)
+	}
+	return data, bitmap, nil
+}
+
+// member is the raid member of a connected replica.
+func member(name string, data, bitmap *nbd.Client) raid1.Member {
+	m := raid1.Member{Name: name, Dev: data}
+	if bitmap != nil {
+		m.Bitmap = bitmap
+	}
+	return m
 }
 
 // New connects to the replicas and builds the raid. Replicas that cannot
@@ -69,10 +101,17 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = 10 * time.Second
 	}
-	e := &Engine{name: cfg.Name, log: log, clients: map[string]*nbd.Client{}, failed: map[string]string{}}
+	e := &Engine{name: cfg.Name, log: log, standby: cfg.Standby, defects: map[string]bool{},
+		clients: map[string]*nbd.Client{}, bitmaps: map[string]*nbd.Client{}, failed: map[string]string{}, state: StateActivating}
+	for _, d := range cfg.Defects {
+		e.defects[d] = true
+	}
+	if cfg.Standby {
+		e.state = StateStandby
+	}
 	var members []raid1.Member
 	for _, r := range cfg.Replicas {
-		c, err := dialReplica(ctx, r, cfg.DialTimeout)
+		c, bm, err := dialReplica(ctx, r, cfg.DialTimeout)
 		if err != nil {
 			log.Warn("replica unreachable at start", "replica", r.Name, "err", err)
 			e.failed[r.Name] = err.Error()
@@ -80,11 +119,17 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		}
 		if cfg.Size > 0 && c.Size() < cfg.Size {
 			c.Close()
+			if bm != nil {
+				bm.Close()
+			}
 			e.failed[r.Name] = fmt.Sprintf("replica holds %d bytes, the volume %d", c.Size(), cfg.Size)
 			continue
 		}
 		e.clients[r.Name] = c
-		members = append(members, raid1.Member{Name: r.Name, Dev: c})
+		if bm != nil {
+			e.bitmaps[r.Name] = bm
+		}
+		members = append(members, member(r.Name, c, bm))
 	}
 	if len(members) == 0 {
 		return nil, fmt.Errorf("engine %s: no replica reachable: %v", cfg.Name, e.failed)
@@ -108,8 +153,10 @@ func (e *Engine) Raid() *raid1.Raid { return e.raid }
 
 // Info reports the replicas' modes.
 func (e *Engine) Info() Info {
-	info := Info{Name: e.name, Size: e.raid.Size(), Modes: map[string]string{}, Errors: map[string]string{}, Suspended: e.raid.Suspended(), PID: os.Getpid()}
+	info := Info{Name: e.name, Size: e.raid.Size(), Modes: map[string]string{}, Errors: map[string]string{}, Suspended: e.raid.Suspended(), PID: os.Getpid(),
+		Intent: e.raid.Intent()}
 	e.mu.Lock()
+	info.State, info.Progress, info.Resync, info.Error = e.state, e.progress, e.resync, e.actErr
 	for n, why := range e.failed {
 		info.Modes[n] = string(raid1.StateERR)
 		info.Errors[n] = why
@@ -135,20 +182,29 @@ func (e *Engine) AddReplica(ctx context.Context, r Replica) error {
 	if exists {
 		return fmt.Errorf("replica %s is already a member", r.Name)
 	}
-	c, err := dialReplica(ctx, r, 10*time.Second)
+	c, bm, err := dialReplica(ctx, r, 10*time.Second)
 	if err != nil {
 		return err
 	}
-	if c.Size() < e.raid.Size() {
+	drop := func() {
 		c.Close()
+		if bm != nil {
+			bm.Close()
+		}
+	}
+	if c.Size() < e.raid.Size() {
+		drop()
 		return fmt.Errorf("replica %s holds %d bytes, the volume %d", r.Name, c.Size(), e.raid.Size())
 	}
-	if err := e.raid.AddMember(raid1.Member{Name: r.Name, Dev: c}); err != nil {
-		c.Close()
+	if err := e.raid.AddMember(member(r.Name, c, bm)); err != nil {
+		drop()
 		return fmt.Errorf("add replica %s: %w", r.Name, err)
 	}
 	e.mu.Lock()
 	e.clients[r.Name] = c
+	if bm != nil {
+		e.bitmaps[r.Name] = bm
+	}
 	delete(e.failed, r.Name)
 	e.mu.Unlock()
 	return nil
@@ -163,9 +219,11 @@ func (e *Engine) SetMode(name, mode string) error {
 func (e *Engine) RemoveReplica(name string) error {
 	e.mu.Lock()
 	c, ok := e.clients[name]
+	bm := e.bitmaps[name]
 	_, failed := e.failed[name]
 	delete(e.failed, name)
 	delete(e.clients, name)
+	delete(e.bitmaps, name)
 	e.mu.Unlock()
 	if !ok {
 		if failed {
@@ -175,6 +233,9 @@ func (e *Engine) RemoveReplica(name string) error {
 	}
 	err := e.raid.RemoveMember(name)
 	c.Close()
+	if bm != nil {
+		bm.Close()
+	}
 	if err != nil {
 		return fmt.Errorf("remove replica %s: %w", name, err)
 	}
@@ -187,6 +248,63 @@ func (e *Engine) closeClients() {
 	for _, c := range e.clients {
 		c.Close()
 	}
+	for _, c := range e.bitmaps {
+		c.Close()
+	}
+}
+
+// Activate turns the write-intent log on (see raid1.Activate): after a
+// crash the replicas are brought in line over the regions in doubt; on a
+// handover only a replica that missed writes is. An engine whose replicas
+// have no bitmaps has nothing to activate.
+func (e *Engine) Activate(ctx context.Context, mode string) error {
+	var m raid1.ActivateMode
+	switch mode {
+	case ModeCrash:
+		m = raid1.AfterCrash
+	case ModeHandover:
+		m = raid1.Handover
+	default:
+		return fmt.Errorf("activate engine %s: unknown mode %q (want %s or %s)", e.name, mode, ModeCrash, ModeHandover)
+	}
+	e.mu.Lock()
+	e.state, e.actErr, e.progress = StateActivating, "", Progress{}
+	e.mu.Unlock()
+	if !e.raid.Intent().Enabled {
+		e.setState(StateReady)
+		return nil
+	}
+	opts := raid1.ActivateOptions{Mode: m, Progress: func(done, total int64) {
+		e.mu.Lock()
+		e.progress = Progress{Done: done, Total: total}
+		e.mu.Unlock()
+	}}
+	if m == raid1.AfterCrash && e.defects[DefectNoResyncAfterCrash] {
+		opts.SkipResync = true
+	}
+	st, err := e.raid.Activate(ctx, opts)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.resync = &st
+	if err != nil {
+		e.actErr = err.Error()
+		return fmt.Errorf("activate engine %s: %w", e.name, err)
+	}
+	e.state = StateReady
+	return nil
+}
+
+// Deactivate turns the write-intent log off so that another engine can
+// take the replicas over; the caller holds I/O and flushed first.
+func (e *Engine) Deactivate() {
+	e.raid.Deactivate()
+	e.setState(StateStandby)
+}
+
+func (e *Engine) setState(s string) {
+	e.mu.Lock()
+	e.state = s
+	e.mu.Unlock()
 }
 
 // Close flushes the raid (when a replica can still take it) and closes
@@ -224,8 +342,12 @@ func (e *Engine) probe(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// Serve serves the raid on nbdL and the control methods on ctlL until ctx
-// is done, then closes the engine.
+// Serve serves the control methods on ctlL at once and, once the engine
+// is active (or in standby), the raid on nbdL, until ctx is done; then it
+// closes the engine. A standby engine waits for engine_activate; any other
+// engine activates first, bringing its replicas in line after a crash, and
+// reports its progress on the control channel meanwhile. A failed
+// activation ends Serve with its error.
 func (e *Engine) Serve(ctx context.Context, ctlL, nbdL net.Listener) error {
 	srv := nbd.NewServer(e.log.With("component", "nbd"))
 	if err := srv.AddExport(ExportName, e.raid, nbd.ExportOptions{Description: e.name}); err != nil {
@@ -235,13 +357,23 @@ func (e *Engine) Serve(ctx context.Context, ctlL, nbdL net.Listener) error {
 	e.Register(rpc)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make(chan error, 2)
+	errs := make(chan error, 3)
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); errs <- srv.Serve(ctx, nbdL) }()
+	wg.Add(1)
 	go func() { defer wg.Done(); errs <- rpc.Serve(ctx, ctlL) }()
 	wg.Add(1)
-	go func() { defer wg.Done(); e.probe(ctx, ProbeInterval) }()
+	go func() {
+		defer wg.Done()
+		if !e.standby {
+			if err := e.Activate(ctx, ModeCrash); err != nil {
+				errs <- err
+				return
+			}
+		}
+		wg.Add(2)
+		go func() { defer wg.Done(); errs <- srv.Serve(ctx, nbdL) }()
+		go func() { defer wg.Done(); e.probe(ctx, ProbeInterval) }()
+	}()
 	var first error
 	select {
 	case <-ctx.Done():

@@ -1,5 +1,7 @@
 package engineproc
 
+import "github.com/faultline/faultline/engine/raid1"
+
 // Control methods served by an engine process on its JSON-RPC socket. The
 // node's instance manager is the only caller.
 const (
@@ -10,17 +12,60 @@ const (
 	MethodSuspend       = "engine_suspend"
 	MethodResume        = "engine_resume"
 	MethodFlush         = "engine_flush"
+	// MethodActivate turns a standby engine's write-intent log on
+	// (ActivateRequest); MethodDeactivate turns it off before another
+	// engine takes the replicas over.
+	MethodActivate   = "engine_activate"
+	MethodDeactivate = "engine_deactivate"
 )
+
+// Engine states (Info.State).
+const (
+	// StateActivating: the engine is bringing its replicas in line (a
+	// resync after a crash) and serves no I/O yet.
+	StateActivating = "activating"
+	// StateStandby: started for a live upgrade; it takes no writes until
+	// activated.
+	StateStandby = "standby"
+	// StateReady: serving.
+	StateReady = "ready"
+)
+
+// DefectNoResyncAfterCrash re-introduces the divergence outside testing
+// found: an engine started after a crash trusts its replicas as they are.
+const DefectNoResyncAfterCrash = "no-resync-after-crash"
 
 // ExportName is the name under which an engine process serves its raid on
 // its internal NBD socket.
 const ExportName = "engine"
 
-// Replica names one member: the NBD export of a replica head.
+// Replica names one member: the NBD export of a replica head, and the
+// export of its write-intent bitmap. Either every replica of an engine has
+// a bitmap or none has.
 type Replica struct {
 	Name    string `json:"name"`
 	Address string `json:"address"`
 	Export  string `json:"export"`
+	Bitmap  string `json:"bitmap,omitempty"`
+}
+
+// ActivateRequest is the parameter of engine_activate: Mode "handover"
+// (the engine that served the replicas before was flushed and stopped
+// writing) or "crash" (it may have died mid-write).
+type ActivateRequest struct {
+	Mode string `json:"mode"`
+}
+
+// Activation modes.
+const (
+	ModeHandover = "handover"
+	ModeCrash    = "crash"
+)
+
+// Progress is how far an activation's resync got, in regions.
+type Progress struct {
+	Done  int64 `json:"done"`
+	Total int64 `json:"total"`
 }
 
 // Info is the result of engine_get.
@@ -33,6 +78,17 @@ type Info struct {
 	Errors    map[string]string `json:"errors,omitempty"`
 	Suspended bool              `json:"suspended"`
 	PID       int               `json:"pid"`
+	// State is activating, standby or ready.
+	State string `json:"state"`
+	// Progress of the resync while activating.
+	Progress Progress `json:"progress"`
+	// Resync is what the last activation found and did.
+	Resync *raid1.ResyncStats `json:"resync,omitempty"`
+	// Intent describes the write-intent log (dirty regions, events) and
+	// counts writes refused because no replica had room.
+	Intent raid1.IntentInfo `json:"intent"`
+	// Error is why activation failed, if it did.
+	Error string `json:"error,omitempty"`
 }
 
 // ModeRequest sets a replica's mode (engine_replica_set_mode).

@@ -98,6 +98,9 @@ type EngineReplica struct {
 	Name    string `json:"name"`
 	Address string `json:"address"`
 	Export  string `json:"export"`
+	// Bitmap is the export of the replica's write-intent bitmap; empty
+	// means "<export>-bitmap", where every node serves it.
+	Bitmap string `json:"bitmap,omitempty"`
 }
 
 // EngineCreateRequest starts an engine: raid1 over Replicas (attached over
@@ -127,6 +130,9 @@ type EngineInfo struct {
 	ReplicaModes map[string]string `json:"replica_modes"`
 	ImagePath    string            `json:"image_path,omitempty"`
 	Error        string            `json:"error,omitempty"`
+	// NoSpaceWrites counts the writes the engine failed with ENOSPC
+	// because no replica had room (the replicas stay RW: nothing landed).
+	NoSpaceWrites uint64 `json:"no_space_writes,omitempty"`
 }
 
 // EngineList is the result of im_engine_list.

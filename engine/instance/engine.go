@@ -35,6 +35,7 @@ type engine struct {
 	state    string
 	err      string
 	modes    map[string]string
+	noSpace  uint64          // writes the engine failed for lack of space
 	failed   map[string]bool // replicas seen ERR (revisions advanced past them)
 	revised  bool            // revisions advanced at start
 	rev      sync.Mutex      // serialises advanceRevisions
@@ -70,7 +71,7 @@ func (m *Manager) createEngine(ctx context.Context, req improto.EngineCreateRequ
 	if image == "" {
 		image = m.opts.EngineBinary
 	}
-	p, err := m.startProc(ctx, image, req.Name, req.Size, req.Replicas)
+	p, err := m.startProc(ctx, image, req.Name, req.Size, req.Replicas, false)
 	if err != nil {
 		return improto.EngineInfo{}, err
 	}
@@ -96,6 +97,9 @@ func (m *Manager) createEngine(ctx context.Context, req improto.EngineCreateRequ
 	m.watch(e, p)
 	info := m.engineInfo(ctx, e)
 	m.advanceRevisions(ctx, e, info.ReplicaModes)
+	// No rebuild runs on a new engine: rebuild snapshots that an engine
+	// before it left are garbage now.
+	m.purgeMembers(ctx, e, info.ReplicaModes)
 	m.log.Info("engine running", "engine", req.Name, "frontend", req.FrontendExport, "modes", info.ReplicaModes)
 	return info, nil
 }
@@ -180,7 +184,7 @@ func (m *Manager) watch(e *engine, p *proc) {
 			e.mu.Lock()
 			current := e.proc == p
 			if current {
-				e.modes = info.Modes
+				e.modes, e.noSpace = info.Modes, info.Intent.NoSpaceWrites
 			}
 			e.mu.Unlock()
 			if current {
@@ -200,7 +204,7 @@ func (m *Manager) engineInfo(ctx context.Context, e *engine) improto.EngineInfo 
 		if info, err := p.info(ctx); err == nil {
 			e.mu.Lock()
 			if e.proc == p {
-				e.modes = info.Modes
+				e.modes, e.noSpace = info.Modes, info.Intent.NoSpaceWrites
 			}
 			e.mu.Unlock()
 		}
@@ -210,7 +214,7 @@ func (m *Manager) engineInfo(ctx context.Context, e *engine) improto.EngineInfo 
 	info := improto.EngineInfo{
 		Name: e.req.Name, Volume: e.req.Volume, Size: e.req.Size, State: e.state,
 		Endpoint:     "nbd://" + m.opts.NBDAddress + "/" + e.req.FrontendExport,
-		ReplicaModes: maps.Clone(e.modes), ImagePath: e.image, Error: e.err,
+		ReplicaModes: maps.Clone(e.modes), ImagePath: e.image, Error: e.err, NoSpaceWrites: e.noSpace,
 	}
 	if e.state == improto.StateError {
 		// A dead engine serves no replica.

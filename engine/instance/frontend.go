@@ -92,11 +92,19 @@ func (f *frontend) Suspend() { f.gate.Lock() }
 // Resume lets held requests go on.
 func (f *frontend) Resume() { f.gate.Unlock() }
 
+// CanSwitch reports why Switch would refuse dev, or nil.
+func (f *frontend) CanSwitch(dev bdev.Device) error {
+	if dev.Size() < f.size || dev.BlockSize() != f.blockSize {
+		return fmt.Errorf("switch frontend: new engine serves %d bytes in blocks of %d, want %d in blocks of %d", dev.Size(), dev.BlockSize(), f.size, f.blockSize)
+	}
+	return nil
+}
+
 // Switch replaces the backend; call it between Suspend and Resume. It
 // refuses a device of another size or block size.
 func (f *frontend) Switch(dev bdev.Device) error {
-	if dev.Size() < f.size || dev.BlockSize() != f.blockSize {
-		return fmt.Errorf("switch frontend: new engine serves %d bytes in blocks of %d, want %d in blocks of %d", dev.Size(), dev.BlockSize(), f.size, f.blockSize)
+	if err := f.CanSwitch(dev); err != nil {
+		return err
 	}
 	f.mu.Lock()
 	f.dev = dev

@@ -14,6 +14,9 @@ import (
 const (
 	methodReplicaSetRevision = "im_replica_set_revision"
 	methodReplicaSnapshot    = "im_replica_snapshot"
+	// methodReplicaPurge deletes a replica's rebuild snapshots and answers
+	// how many it deleted.
+	methodReplicaPurge = "im_replica_purge"
 )
 
 type setRevisionRequest struct {
@@ -110,6 +113,9 @@ func (m *Manager) handlers() map[string]jsonrpc.Handler {
 		methodRebuildDstPrepare:  method([]string{"replica"}, m.rebuildDstPrepare),
 		methodRebuildDstCommit:   method([]string{"replica", "lvol"}, m.rebuildDstCommit),
 		methodRebuildDstFinish:   method([]string{"replica", "lvol"}, m.rebuildDstFinish),
+		methodReplicaPurge: method(name, func(ctx context.Context, p *improto.NameRequest) (any, error) {
+			return m.purgeSystemSnapshots(ctx, p.Name)
+		}),
 		methodReplicaSnapshot: method([]string{"name", "snapshot"}, func(ctx context.Context, p *replicaSnapshotRequest) (any, error) {
 			return true, m.snapshotReplica(ctx, p.Name, p.Snapshot)
 		}),

@@ -125,8 +125,9 @@ func New(opts Options) (*Manager, error) {
 	return m, nil
 }
 
-// Start prepares the disks (an lvstore on each), reconstructs replicas from
-// what is on disk, and starts the heartbeat loop, which runs until Close.
+// Start prepares the disks (an lvstore on each), collects what interrupted
+// rebuilds and deletions left, reconstructs replicas from what is on disk,
+// and starts the heartbeat loop, which runs until Close.
 func (m *Manager) Start(ctx context.Context) error {
 	if err := m.makeEngineDir(); err != nil {
 		return fmt.Errorf("instance manager: %w", err)
@@ -135,6 +136,9 @@ func (m *Manager) Start(ctx context.Context) error {
 		if err := m.ensureLvstores(ctx); err != nil {
 			return err
 		}
+	}
+	if err := m.collectLeftovers(ctx); err != nil {
+		return err
 	}
 	if err := m.reconstruct(ctx); err != nil {
 		return err

@@ -111,10 +111,13 @@ func (m *Manager) removeReplica(ctx context.Context, name, replica string) error
 
 // upgradeEngine switches a running engine to a process started from
 // another engine image without taking the frontend down: the new process
-// is started over the RW replicas, frontend I/O is drained and held, the
-// old process flushed, the frontend pointed at the new process and
-// resumed, and the old process stopped. If the new process fails before
-// the switch the upgrade is abandoned and the old process keeps serving.
+// is started over the RW replicas in standby, frontend I/O is drained and
+// held, the old process flushed and its write-intent log handed over to the
+// new process, the frontend pointed at the new process and resumed, and the
+// old process stopped. If the new process fails before the switch the
+// upgrade is abandoned and the old process keeps serving; if the old one
+// cannot take its log back then, it is stopped and the engine reported
+// failed, so the volume recovers as after a crash.
 func (m *Manager) upgradeEngine(ctx context.Context, name, image string) error {
 	if image == "" {
 		image = m.opts.EngineBinary
@@ -143,18 +146,27 @@ func (m *Manager) upgradeEngine(ctx context.Context, name, image string) error {
 	if len(rw) == 0 {
 		return fmt.Errorf("engine %s upgrade: no RW replica", name)
 	}
-	next, err := m.startProc(ctx, image, name, e.req.Size, rw)
+	next, err := m.startProc(ctx, image, name, e.req.Size, rw, true)
 	if err != nil {
 		return fmt.Errorf("engine %s upgrade abandoned: %w", name, err)
 	}
 	e.front.Suspend()
-	err = old.ctl.Call(ctx, engineproc.MethodFlush, nil, nil)
+	err = e.front.CanSwitch(next.data)
+	if err == nil {
+		err = handOver(ctx, old, next)
+	}
 	if err == nil {
 		err = e.front.Switch(next.data)
 	}
 	if err != nil {
-		e.front.Resume()
 		next.stop()
+		if errors.Is(err, errNoTakeBack) {
+			e.mu.Lock()
+			e.state, e.err = improto.StateError, err.Error()
+			e.mu.Unlock()
+			old.kill()
+		}
+		e.front.Resume()
 		return fmt.Errorf("engine %s upgrade abandoned: %w", name, err)
 	}
 	old.stopping.Store(true)
@@ -168,5 +180,31 @@ func (m *Manager) upgradeEngine(ctx context.Context, name, image string) error {
 		m.log.Warn("stop old engine process", "engine", name, "err", err)
 	}
 	m.log.Info("engine upgraded", "engine", name, "image", image, "pid", next.cmd.Process.Pid)
+	return nil
+}
+
+// errNoTakeBack is wrapped when an abandoned upgrade leaves the old engine
+// process unable to keep its write-intent log.
+var errNoTakeBack = errors.New("the old engine process could not take its replicas back")
+
+// handOver moves the replicas' write-intent log from the old engine
+// process to the new one, with frontend I/O held: the old one flushes and
+// stops keeping the log, the new one takes it over (and brings a replica
+// that missed writes up to date). When the new one cannot, the old one
+// takes the log back.
+func handOver(ctx context.Context, old, next *proc) error {
+	if err := old.ctl.Call(ctx, engineproc.MethodFlush, nil, nil); err != nil {
+		return fmt.Errorf("flush old engine: %w", err)
+	}
+	if err := old.ctl.Call(ctx, engineproc.MethodDeactivate, nil, nil); err != nil {
+		return fmt.Errorf("deactivate old engine: %w", err)
+	}
+	handover := engineproc.ActivateRequest{Mode: engineproc.ModeHandover}
+	if err := next.ctl.Call(ctx, engineproc.MethodActivate, handover, nil); err != nil {
+		if rerr := old.ctl.Call(context.WithoutCancel(ctx), engineproc.MethodActivate, handover, nil); rerr != nil {
+			return fmt.Errorf("activate new engine: %w; %w: %v", err, errNoTakeBack, rerr)
+		}
+		return fmt.Errorf("activate new engine: %w", err)
+	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -74,9 +75,11 @@ func (m *Manager) makeEngineDir() error {
 }
 
 // startProc starts `<image> engine ...` and waits until its control socket
-// answers and its NBD socket serves the volume. The child gets SIGKILL when
-// the node process dies (Pdeathsig), so killing a node kills its engines.
-func (m *Manager) startProc(ctx context.Context, image, name string, size int64, reps []improto.EngineReplica) (*proc, error) {
+// answers, its activation (a resync after a crash) is done and its NBD
+// socket serves the volume. A standby engine (live upgrade) takes no
+// writes until activated. The child gets SIGKILL when the node process
+// dies (Pdeathsig), so killing a node kills its engines.
+func (m *Manager) startProc(ctx context.Context, image, name string, size int64, reps []improto.EngineReplica, standby bool) (*proc, error) {
 	m.mu.Lock()
 	m.seq++
 	id := fmt.Sprintf("%d-%d", os.Getpid(), m.seq)
@@ -89,8 +92,13 @@ func (m *Manager) startProc(ctx context.Context, image, name string, size int64,
 	args := []string{"engine", "--name", name, "--size", strconv.FormatInt(size, 10),
 		"--control-socket", ctlPath, "--nbd-socket", nbdPath}
 	for _, r := range reps {
-		args = append(args, "--replica", r.Name+","+r.Address+","+r.Export)
+		r = withBitmap(r)
+		args = append(args, "--replica", r.Name+","+r.Address+","+r.Export+","+r.Bitmap)
 	}
+	if standby {
+		args = append(args, "--standby")
+	}
+	args = append(args, "--defects", strings.Join(m.opts.Defects, ","))
 	p := &proc{image: image, sockets: []string{ctlPath, ctlPath + ".lock", nbdPath}, stderr: newTailWriter(os.Stderr, 4096), done: make(chan struct{})}
 	p.cmd = exec.Command(image, args...)
 	p.cmd.Stdout = p.stderr
@@ -112,34 +120,53 @@ func (m *Manager) startProc(ctx context.Context, image, name string, size int64,
 	return p, nil
 }
 
-// connect polls the control socket until it answers, then opens the data
-// connection.
+// connect polls the control socket until it answers and the engine is
+// ready (or in standby), then opens the data connection. The wait is
+// bounded by engineStartTimeout without progress: a resync that keeps
+// advancing may take longer.
 func (p *proc) connect(ctx context.Context, ctlPath, nbdPath string) error {
-	ctx, cancel := context.WithTimeout(ctx, engineStartTimeout)
-	defer cancel()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
+	deadline := time.Now().Add(engineStartTimeout)
+	var c *jsonrpc.Client
+	var last engineproc.Progress
+	fail := func(err error) error {
+		if c != nil {
+			c.Close()
+		}
+		return err
+	}
 	for {
 		select {
 		case <-p.done:
-			return fmt.Errorf("engine exited before it was ready (%v): %s", p.waitErr, p.stderr.String())
+			return fail(fmt.Errorf("engine exited before it was ready (%v): %s", p.waitErr, p.stderr.String()))
 		case <-ctx.Done():
-			return fmt.Errorf("engine not ready: %w", ctx.Err())
+			return fail(fmt.Errorf("engine not ready: %w", ctx.Err()))
 		case <-tick.C:
 		}
-		c, err := jsonrpc.Dial(ctx, "unix", ctlPath)
-		if err != nil {
-			continue
+		if time.Now().After(deadline) {
+			return fail(fmt.Errorf("engine not ready after %v without progress (resync at %d of %d regions)", engineStartTimeout, last.Done, last.Total))
+		}
+		if c == nil {
+			var err error
+			if c, err = jsonrpc.Dial(ctx, "unix", ctlPath); err != nil {
+				c = nil
+				continue
+			}
 		}
 		var info engineproc.Info
 		if err := c.Call(ctx, engineproc.MethodGet, nil, &info); err != nil {
-			c.Close()
+			continue
+		}
+		if info.State == engineproc.StateActivating {
+			if info.Progress != last {
+				last, deadline = info.Progress, time.Now().Add(engineStartTimeout)
+			}
 			continue
 		}
 		d, err := nbd.Dial(ctx, "unix", nbdPath, engineproc.ExportName)
 		if err != nil {
-			c.Close()
-			return fmt.Errorf("open engine data socket: %w", err)
+			return fail(fmt.Errorf("open engine data socket: %w", err))
 		}
 		p.ctl, p.data = c, d
 		return nil

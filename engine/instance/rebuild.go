@@ -22,7 +22,9 @@ import (
 //     the previous copy, or of the destination's own backing image lvol
 //     found by image name), which then becomes <dst>-snap-<name>.
 //  3. With frontend I/O held: the destination head is re-parented onto its
-//     copy of the rebuild snapshot and the replica set RW.
+//     copy of the rebuild snapshot.
+//  4. The rebuild snapshots are purged on every replica (merged into their
+//     child) and the replica is set RW.
 //
 // The call returns after step 1; EngineInfo shows WO until step 3, and ERR
 // if the rebuild fails.
@@ -83,10 +85,16 @@ func (m *Manager) addReplica(ctx context.Context, name string, dst improto.Engin
 		defer e.op.Unlock()
 		err := m.rebuildCopy(e.ctx, e, p, src, dst, snap, srcSnap)
 		m.peers.call(context.Background(), src.Address, methodRebuildSrcUnexport, rebuildRequest{Replica: src.Name, Lvol: srcSnap}, nil)
+		if err == nil {
+			err = m.rebuildDone(e.ctx, e, p, dst)
+		}
 		if err != nil {
 			m.log.Error("rebuild failed", "engine", name, "replica", dst.Name, "err", err)
 			if p.ctl.Call(context.Background(), engineproc.MethodReplicaMode, engineproc.ModeRequest{Name: dst.Name, Mode: improto.ModeERR}, nil) != nil {
 				m.log.Warn("could not mark the rebuilding replica ERR", "replica", dst.Name)
+			}
+			if info, ierr := p.info(context.Background()); ierr == nil {
+				m.purgeMembers(context.Background(), e, info.Modes)
 			}
 			return
 		}
@@ -107,7 +115,8 @@ func (m *Manager) rebuildStart(ctx context.Context, e *engine, p *proc, src, dst
 	if err := m.peers.call(ctx, dst.Address, methodRebuildDstStart, rebuildRequest{Replica: dst.Name, Address: src.Address, Export: export}, nil); err != nil {
 		return err
 	}
-	r := engineproc.Replica{Name: dst.Name, Address: dst.Address, Export: dst.Export}
+	dst = withBitmap(dst)
+	r := engineproc.Replica{Name: dst.Name, Address: dst.Address, Export: dst.Export, Bitmap: dst.Bitmap}
 	return p.ctl.Call(ctx, engineproc.MethodReplicaAdd, r, nil)
 }
 
@@ -158,5 +167,17 @@ func (m *Manager) rebuildCopy(ctx context.Context, e *engine, p *proc, src, dst 
 	if err := m.peers.call(ctx, dst.Address, methodReplicaSetRevision, setRevisionRequest{Name: dst.Name, Revision: si.Revision}, nil); err != nil {
 		m.log.Warn("copy revision to rebuilt replica", "replica", dst.Name, "err", err)
 	}
+	return nil
+}
+
+// rebuildDone purges the rebuild snapshots, which have served their
+// purpose on every replica, before the rebuilt replica counts as RW, so a
+// healthy volume never carries one; then it makes the replica RW.
+func (m *Manager) rebuildDone(ctx context.Context, e *engine, p *proc, dst improto.EngineReplica) error {
+	info, err := p.info(ctx)
+	if err != nil {
+		return err
+	}
+	m.purgeMembers(ctx, e, info.Modes, dst.Name)
 	return p.ctl.Call(ctx, engineproc.MethodReplicaMode, engineproc.ModeRequest{Name: dst.Name, Mode: improto.ModeRW}, nil)
 }

@@ -138,7 +138,7 @@ func (m *Manager) rebuildDstStart(ctx context.Context, p *rebuildRequest) (any, 
 	if err := m.t.Call(ctx, "nbd_export_stop", map[string]any{"export_name": p.Replica}, nil); err != nil && !isCode(err, codeNoDevice) {
 		return nil, err
 	}
-	if err := m.removeChain(ctx, s.Name, p.Replica); err != nil {
+	if err := m.removeOwned(ctx, s.Name, s.UUID, p.Replica, true); err != nil {
 		return nil, err
 	}
 	remote := "rebuild-src-" + p.Replica

@@ -173,6 +173,9 @@ func (m *Manager) createReplica(ctx context.Context, req improto.ReplicaCreateRe
 	if err := m.export(ctx, s.Name, req.Name); err != nil {
 		return improto.ReplicaInfo{}, err
 	}
+	if err := m.ensureBitmap(ctx, s, req.Name, req.Size, reused); err != nil {
+		return improto.ReplicaInfo{}, err
+	}
 	info, err := m.describe(ctx, s, head)
 	if err != nil {
 		return improto.ReplicaInfo{}, err
@@ -224,27 +227,33 @@ func (m *Manager) export(ctx context.Context, lvs, name string) error {
 	return nil
 }
 
-// deleteReplica stops a replica's export and, with cleanup, removes its
-// head and snapshots (never the backing image). A missing replica is fine.
+// deleteReplica stops a replica's exports and, with cleanup, removes
+// everything it owns on disk (never the backing image). A missing replica
+// is fine.
 func (m *Manager) deleteReplica(ctx context.Context, req improto.ReplicaDeleteRequest) error {
 	m.repMu.Lock()
 	defer m.repMu.Unlock()
-	err := m.t.Call(ctx, "nbd_export_stop", map[string]any{"export_name": req.Name}, nil)
-	if err != nil && !isCode(err, codeNoDevice) {
-		return fmt.Errorf("stop export of replica %s: %w", req.Name, err)
+	for _, export := range []string{req.Name, bitmapLvol(req.Name)} {
+		err := m.t.Call(ctx, "nbd_export_stop", map[string]any{"export_name": export}, nil)
+		if err != nil && !isCode(err, codeNoDevice) {
+			return fmt.Errorf("stop export %s of replica %s: %w", export, req.Name, err)
+		}
 	}
 	m.mu.Lock()
 	r, known := m.replicas[req.Name]
 	m.mu.Unlock()
 	if req.CleanupDisk {
-		lvs := ""
+		var s lvstoreInfo
 		if known {
-			lvs = r.info.LvstoreName
-		} else if lvs, err = m.storeOfHead(ctx, req.Name); err != nil {
-			return err
+			s = lvstoreInfo{Name: r.info.LvstoreName, UUID: r.info.LvstoreUUID}
+		} else {
+			var err error
+			if s, err = m.storeOfReplica(ctx, req.Name); err != nil {
+				return err
+			}
 		}
-		if lvs != "" {
-			if err := m.removeChain(ctx, lvs, req.Name); err != nil {
+		if s.Name != "" {
+			if err := m.removeReplicaLvols(ctx, s.Name, s.UUID, req.Name); err != nil {
 				return err
 			}
 		}
@@ -261,22 +270,32 @@ func (m *Manager) deleteReplica(ctx context.Context, req improto.ReplicaDeleteRe
 	return nil
 }
 
-// storeOfHead finds the lvstore holding a head lvol, or "".
-func (m *Manager) storeOfHead(ctx context.Context, name string) (string, error) {
+// storeOfReplica finds the lvstore holding a replica's head or, when the
+// head is gone, anything else named after it; the zero value when there is
+// nothing.
+func (m *Manager) storeOfReplica(ctx context.Context, name string) (lvstoreInfo, error) {
 	lvols, err := listLvols(ctx, m.t)
 	if err != nil {
-		return "", err
+		return lvstoreInfo{}, err
 	}
+	stores, err := listStores(ctx, m.t)
+	if err != nil {
+		return lvstoreInfo{}, err
+	}
+	byUUID := map[string]lvstoreInfo{}
+	for _, s := range stores {
+		byUUID[s.UUID] = s
+	}
+	found := lvstoreInfo{}
 	for _, lv := range lvols {
-		if lv.lvolName() == name {
-			for _, a := range lv.Aliases {
-				if lvs, _, ok := strings.Cut(a, "/"); ok {
-					return lvs, nil
-				}
+		if o, _, ok := ownerOf(lv.lvolName(), map[string]bool{name: true}); ok && o == name {
+			found = byUUID[lv.Driver.Lvol.StoreUUID]
+			if lv.lvolName() == name {
+				return found, nil
 			}
 		}
 	}
-	return "", nil
+	return found, nil
 }
 
 // removeChain deletes the head and then the replica's own snapshots

@@ -22,7 +22,8 @@ const (
 // by volume: every committed change to a volume, its replicas, engine or
 // snapshots queues that volume; node changes, heartbeat timeouts and a
 // periodic resync queue all of them. Attached volumes are re-queued every
-// MonitorInterval to poll their engines.
+// MonitorInterval to poll their engines. Node changes and the resync also
+// queue the collection of replicas a node holds that the manager forgot.
 type Controller struct {
 	m     *Manager
 	log   *slog.Logger
@@ -54,6 +55,7 @@ func (c *Controller) onEvents(evs []api.Event) {
 			}
 		case api.KindNode:
 			c.queue.Add(keyResync)
+			c.queue.Add(gcKeyPrefix + ev.Name)
 		case api.KindEngineImage:
 			c.queue.Add(keyEngineImages)
 		}
@@ -140,17 +142,28 @@ func (c *Controller) process(ctx context.Context, key string) error {
 	switch {
 	case key == keyResync:
 		var vols []api.Volume
+		var nodes []api.Node
 		err := c.m.store.View(func(tx *Tx) error {
 			var err error
-			vols, err = list[api.Volume](tx, api.KindVolume, nil)
+			if vols, err = list[api.Volume](tx, api.KindVolume, nil); err != nil {
+				return err
+			}
+			nodes, err = list[api.Node](tx, api.KindNode, nil)
 			return err
 		})
 		for _, v := range vols {
 			c.queue.Add(volumeKeyPrefix + v.Name)
 		}
+		for _, n := range nodes {
+			c.queue.Add(gcKeyPrefix + n.Name)
+		}
 		return err
 	case key == keyEngineImages:
 		return c.reconcileEngineImages()
+	case strings.HasPrefix(key, gcKeyPrefix):
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		return c.collectOrphans(ctx, strings.TrimPrefix(key, gcKeyPrefix))
 	case strings.HasPrefix(key, volumeKeyPrefix):
 		ctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()

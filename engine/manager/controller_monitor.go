@@ -27,8 +27,12 @@ func (c *Controller) monitor(ctx context.Context, vv *volumeView) error {
 		if err != nil {
 			return err
 		}
+		newNoSpace := uint64(0)
 		if ok {
-			e.Status.ReplicaModes = info.ReplicaModes
+			if info.NoSpaceWrites > e.Status.NoSpaceWrites {
+				newNoSpace = info.NoSpaceWrites - e.Status.NoSpaceWrites
+			}
+			e.Status.ReplicaModes, e.Status.NoSpaceWrites = info.ReplicaModes, info.NoSpaceWrites
 			if err := tx.Put(api.KindEngine, e.Name, e); err != nil {
 				return err
 			}
@@ -43,6 +47,9 @@ func (c *Controller) monitor(ctx context.Context, vv *volumeView) error {
 			return err
 		}
 		rob = robustness(rw, v.Spec.NumberOfReplicas)
+		if !writable(&v, vv, newNoSpace, tx.Now()) && rob == api.RobustnessHealthy {
+			rob = api.RobustnessDegraded
+		}
 		setRobustness(&v, rob, tx.Now())
 		return tx.Put(api.KindVolume, name, v)
 	})

@@ -353,16 +353,16 @@ func writeBlock(dev bdev.Device, b []byte, off int64, fua bool) error {
 // IntentInfo describes the write-intent log at one instant.
 type IntentInfo struct {
 	// Enabled is false for a raid whose members have no bitmaps.
-	Enabled bool
+	Enabled bool `json:"enabled"`
 	// Active is false before Activate and after Deactivate: writes are
 	// refused then.
-	Active       bool
-	RegionSize   int64
-	Regions      int64
-	DirtyRegions int64
-	Events       uint64
+	Active       bool   `json:"active"`
+	RegionSize   int64  `json:"regionSize,omitempty"`
+	Regions      int64  `json:"regions,omitempty"`
+	DirtyRegions int64  `json:"dirtyRegions"`
+	Events       uint64 `json:"events"`
 	// NoSpaceWrites counts writes that failed because no member had room.
-	NoSpaceWrites uint64
+	NoSpaceWrites uint64 `json:"noSpaceWrites"`
 }
 
 // Intent describes the write-intent log.
