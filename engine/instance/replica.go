@@ -170,6 +170,15 @@ func (m *Manager) createReplica(ctx context.Context, req improto.ReplicaCreateRe
 			return improto.ReplicaInfo{}, fmt.Errorf("replica %s: head missing right after create: %v", req.Name, err)
 		}
 	}
+	// A replica is (re)started only for an engine that is about to use it:
+	// the one before is gone. Restarting its exports drops that engine's
+	// connections together with the requests still queued on them, so no
+	// write of a dead engine lands behind the new engine's resync.
+	for _, export := range []string{req.Name, bitmapLvol(req.Name)} {
+		if err := m.t.Call(ctx, "nbd_export_stop", map[string]any{"export_name": export}, nil); err != nil && !isCode(err, codeNoDevice) {
+			return improto.ReplicaInfo{}, fmt.Errorf("fence export %s: %w", export, err)
+		}
+	}
 	if err := m.export(ctx, s.Name, req.Name); err != nil {
 		return improto.ReplicaInfo{}, err
 	}
