@@ -93,11 +93,11 @@ func (c *conn) exec(e *export, r request, payload []byte) (errno uint32, data []
 	var off int64
 	if r.cmd != cmdFlush {
 		if r.offset > math.MaxInt64 {
-			return errnoFor(bdev.ErrOutOfRange, r.cmd != cmdRead && r.cmd != cmdTrim), nil
+			return errnoFor(bdev.ErrOutOfRange, r.cmd), nil
 		}
 		off = int64(r.offset)
 		if err := bdev.CheckRange(off, int64(r.length), dev.Size(), dev.BlockSize()); err != nil {
-			return errnoFor(err, r.cmd != cmdRead && r.cmd != cmdTrim), nil
+			return errnoFor(err, r.cmd), nil
 		}
 	}
 	var err error
@@ -136,7 +136,7 @@ func (c *conn) exec(e *export, r request, payload []byte) (errno uint32, data []
 
 // deviceErr logs a failed device call and maps it to an NBD error.
 func (c *conn) deviceErr(e *export, r request, err error) uint32 {
-	errno := errnoFor(err, r.cmd != cmdRead && r.cmd != cmdTrim)
+	errno := errnoFor(err, r.cmd)
 	c.log.Debug("nbd: request failed", "export", e.name, "cmd", r.cmd, "offset", r.offset, "length", r.length, "errno", errno, "err", err)
 	return errno
 }
