@@ -270,7 +270,7 @@ func (lv *Lvol) writeClusterLocked(ci uint32, within int64, data []byte, zeroLen
 	// Publish only after the fill is written: a commit that sees the
 	// mapping flushes the data before it writes the metadata.
 	lv.clusters[ci] = phys
-	s.dirty.Store(true)
+	lv.mapChangedLocked()
 	return nil
 }
 
@@ -364,7 +364,7 @@ func (lv *Lvol) zeroClusterLocked(ci uint32, within, n int64, res *reservation) 
 		if owned {
 			delete(lv.clusters, ci)
 			lv.s.alloc.deferFree(phys)
-			lv.s.dirty.Store(true)
+			lv.mapChangedLocked()
 		}
 		return nil
 	}
