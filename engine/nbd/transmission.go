@@ -115,6 +115,14 @@ func (c *conn) exec(e *export, r request, payload []byte) (errno uint32, data []
 		}
 		return 0, data
 	case cmdWrite:
+		if r.flags&cmdFlagFUA != 0 {
+			// Durable on its own: a device with a FUA path spares
+			// flushing everything else (bdev.FUAWriter).
+			if _, err = bdev.WriteAtFUA(dev, payload, off); err != nil {
+				return c.deviceErr(e, r, err), nil
+			}
+			return 0, nil
+		}
 		_, err = dev.WriteAt(payload, off)
 	case cmdFlush:
 		err = dev.Flush()
