@@ -21,11 +21,7 @@ func newFUABench(b *testing.B) *fuaBench {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { dev.Close() })
-	s, err := Create(dev, "bench", 1<<20, quiet)
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := benchStore(b, dev)
 	small, err := s.CreateLvol("bitmap", 4<<20, false)
 	if err != nil {
 		b.Fatal(err)

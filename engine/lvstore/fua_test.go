@@ -12,6 +12,18 @@ import (
 // noFUA hides the base device's WriteAtFUA.
 type noFUA struct{ bdev.Device }
 
+// committed makes a thin lvol "v" of two clusters whose first cluster is
+// allocated and committed.
+func (fx *fixture) committed() *Lvol {
+	fx.t.Helper()
+	lv := fx.lvol("v", 2*testCS, true)
+	write(fx.t, lv, 0, fill(testBS, 1))
+	if err := lv.Flush(); err != nil {
+		fx.t.Fatal(err)
+	}
+	return lv
+}
+
 // TestWriteAtFUA: a FUA write takes the fast path (one durable write on
 // the base device, no flush, no commit) only where the lvol's mapping of
 // every cluster in the range is durable, and in every case the data is
@@ -26,14 +38,7 @@ func TestWriteAtFUA(t *testing.T) {
 		{"thick lvol", func(fx *fixture) *Lvol {
 			return fx.lvol("v", 2*testCS, false)
 		}, testBS, true},
-		{"thin lvol, cluster allocated and committed", func(fx *fixture) *Lvol {
-			lv := fx.lvol("v", 2*testCS, true)
-			write(fx.t, lv, 0, fill(testBS, 1))
-			if err := lv.Flush(); err != nil {
-				fx.t.Fatal(err)
-			}
-			return lv
-		}, testBS, true},
+		{"thin lvol, cluster allocated and committed", (*fixture).committed, testBS, true},
 		{"thin lvol, cluster allocated but not committed", func(fx *fixture) *Lvol {
 			lv := fx.lvol("v", 2*testCS, true)
 			write(fx.t, lv, 0, fill(testBS, 1))
@@ -42,14 +47,7 @@ func TestWriteAtFUA(t *testing.T) {
 		{"thin lvol, cluster not allocated", func(fx *fixture) *Lvol {
 			return fx.lvol("v", 2*testCS, true)
 		}, testBS, false},
-		{"range over a committed and an unallocated cluster", func(fx *fixture) *Lvol {
-			lv := fx.lvol("v", 2*testCS, true)
-			write(fx.t, lv, 0, fill(testBS, 1))
-			if err := lv.Flush(); err != nil {
-				fx.t.Fatal(err)
-			}
-			return lv
-		}, testCS - testBS, false},
+		{"range over a committed and an unallocated cluster", (*fixture).committed, testCS - testBS, false},
 		{"thick lvol after a snapshot took its clusters", func(fx *fixture) *Lvol {
 			lv := fx.lvol("v", 2*testCS, false)
 			if _, err := fx.s.Snapshot(lv, "snap", nil); err != nil {
@@ -58,11 +56,7 @@ func TestWriteAtFUA(t *testing.T) {
 			return lv
 		}, testBS, false},
 		{"cluster deallocated and allocated again", func(fx *fixture) *Lvol {
-			lv := fx.lvol("v", 2*testCS, true)
-			write(fx.t, lv, 0, fill(testBS, 1))
-			if err := lv.Flush(); err != nil {
-				fx.t.Fatal(err)
-			}
+			lv := fx.committed()
 			if err := lv.Unmap(0, testCS); err != nil {
 				fx.t.Fatal(err)
 			}

@@ -17,26 +17,18 @@ type heldWrite struct {
 	releaseOnce sync.Once
 }
 
-// holdWrites makes d hold every WriteAt at one of offs until that offset's
-// open is called (at the latest when the test ends). Call it before the
-// device serves any request.
-func holdWrites(t testing.TB, d *memDevice, offs ...int64) map[int64]*heldWrite {
-	held := make(map[int64]*heldWrite, len(offs))
-	for _, off := range offs {
-		held[off] = &heldWrite{entered: make(chan struct{}), release: make(chan struct{})}
-	}
-	d.gate = func(off int64) {
-		if h, ok := held[off]; ok {
+// holdWrite makes d hold every WriteAt at off until open is called (at
+// the latest when the test ends). Call it before d serves any request.
+func holdWrite(t testing.TB, d *memDevice, off int64) *heldWrite {
+	h := &heldWrite{entered: make(chan struct{}), release: make(chan struct{})}
+	d.gate = func(at int64) {
+		if at == off {
 			h.enterOnce.Do(func() { close(h.entered) })
 			<-h.release
 		}
 	}
-	t.Cleanup(func() {
-		for _, h := range held {
-			h.open()
-		}
-	})
-	return held
+	t.Cleanup(h.open)
+	return h
 }
 
 func (h *heldWrite) open() { h.releaseOnce.Do(func() { close(h.release) }) }
@@ -111,6 +103,31 @@ func (res readResult) check(t testing.TB, want []byte) {
 	}
 }
 
+// heldWriteFrom exports a 1 MiB device holding old at x, sends a WRITE of
+// fresh there over a new connection and waits until the device holds that
+// write. It returns the connection and the held write.
+func (ts *testServer) heldWriteFrom(t testing.TB, export string, x int64, old, fresh []byte) (*rawConn, *heldWrite) {
+	t.Helper()
+	dev := ts.addMem(t, export, 1<<20, ExportOptions{})
+	copy(dev.data[x:], old)
+	held := holdWrite(t, dev, x)
+	c := ts.raw(t)
+	c.open(export)
+	c.request(cmdWrite, 0, 1, uint64(x), uint32(len(fresh)), fresh)
+	held.waitEntered(t)
+	return c, held
+}
+
+// readOnNewConn opens a new connection to export and sends a READ of n
+// bytes at x; the reply arrives on the channel.
+func (ts *testServer) readOnNewConn(t testing.TB, export string, x int64, n int) <-chan readResult {
+	t.Helper()
+	c := ts.raw(t)
+	c.open(export)
+	c.request(cmdRead, 0, 7, uint64(x), uint32(n), nil)
+	return c.readAsync(n)
+}
+
 // TestNewConnectionWaitsForEndedOnes: connection A's WRITE is in the
 // device when A ends; a new connection B to the export must not run its
 // READ of the same block before that write completes, and must read A's
@@ -133,24 +150,13 @@ func TestNewConnectionWaitsForEndedOnes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ts := startServer(t, "tcp")
 			export := fmt.Sprint("disk", i)
-			dev := ts.addMem(t, export, 1<<20, ExportOptions{})
 			old, fresh := pattern(4096, 1), pattern(4096, 2)
-			copy(dev.data[x:], old)
-			held := holdWrites(t, dev, x)
+			a, held := ts.heldWriteFrom(t, export, x, old, fresh)
 			live := ts.dial(t, export)
-
-			a := ts.raw(t)
-			a.open(export)
-			a.request(cmdWrite, 0, 1, x, uint32(len(fresh)), fresh)
-			held[x].waitEntered(t)
 			tt.end(a)
 			ts.waitReadersEnded(t, export, 1)
 
-			b := ts.raw(t)
-			b.open(export)
-			b.request(cmdRead, 0, 7, x, uint32(len(old)), nil)
-			got := b.readAsync(len(old))
-
+			got := ts.readOnNewConn(t, export, x, len(old))
 			// C is live: its I/O goes on while B waits.
 			if _, err := live.WriteAt(pattern(4096, 3), y); err != nil {
 				t.Fatalf("live connection write: %v", err)
@@ -165,7 +171,7 @@ func TestNewConnectionWaitsForEndedOnes(t *testing.T) {
 				t.Fatalf("B's read completed (%+v, %v) while the ended connection's write was still in the device", res.r, res.err)
 			case <-time.After(200 * time.Millisecond):
 			}
-			held[x].open()
+			held.open()
 			select {
 			case res := <-got:
 				res.check(t, fresh)
@@ -181,25 +187,15 @@ func TestNewConnectionWaitsForEndedOnes(t *testing.T) {
 func TestNewConnectionDoesNotWaitForLiveOnes(t *testing.T) {
 	const x = 64 << 10
 	ts := startServer(t, "unix")
-	dev := ts.addMem(t, "disk", 1<<20, ExportOptions{})
 	old := pattern(4096, 1)
-	copy(dev.data[x:], old)
-	held := holdWrites(t, dev, x)
-	c := ts.raw(t)
-	c.open("disk")
-	c.request(cmdWrite, 0, 1, x, 4096, pattern(4096, 2))
-	held[x].waitEntered(t)
-
-	b := ts.raw(t)
-	b.open("disk")
-	b.request(cmdRead, 0, 7, x, 4096, nil)
+	c, held := ts.heldWriteFrom(t, "disk", x, old, pattern(4096, 2))
 	select {
-	case res := <-b.readAsync(4096):
+	case res := <-ts.readOnNewConn(t, "disk", x, len(old)):
 		res.check(t, old)
 	case <-time.After(testTimeout):
 		t.Fatal("a new connection waited for a live connection's request")
 	}
-	held[x].open()
+	held.open()
 	if r := c.reply(); r.errno != 0 || r.cookie != 1 {
 		t.Fatalf("live connection's write: %+v", r)
 	}
@@ -210,22 +206,12 @@ func TestNewConnectionDoesNotWaitForLiveOnes(t *testing.T) {
 func TestFenceGivesUp(t *testing.T) {
 	const x = 64 << 10
 	ts := startServer(t, "unix", func(s *Server) { s.fenceTimeout = 100 * time.Millisecond })
-	dev := ts.addMem(t, "disk", 1<<20, ExportOptions{})
 	old := pattern(4096, 1)
-	copy(dev.data[x:], old)
-	held := holdWrites(t, dev, x)
-	a := ts.raw(t)
-	a.open("disk")
-	a.request(cmdWrite, 0, 1, x, 4096, pattern(4096, 2))
-	held[x].waitEntered(t)
+	a, _ := ts.heldWriteFrom(t, "disk", x, old, pattern(4096, 2))
 	a.Close()
 	ts.waitReadersEnded(t, "disk", 1)
-
-	b := ts.raw(t)
-	b.open("disk")
-	b.request(cmdRead, 0, 7, x, 4096, nil)
 	select {
-	case res := <-b.readAsync(4096):
+	case res := <-ts.readOnNewConn(t, "disk", x, len(old)):
 		res.check(t, old)
 	case <-time.After(testTimeout):
 		t.Fatal("the new connection still waits after the fence timeout")

@@ -220,25 +220,23 @@ func (d *Device) ReadAt(p []byte, off int64) (int, error) {
 
 // WriteAt writes p at off.
 func (d *Device) WriteAt(p []byte, off int64) (int, error) {
-	if err := d.check("write", off, int64(len(p)), true); err != nil {
-		return 0, err
-	}
-	n, err := d.f.WriteAt(p, off)
-	if err != nil {
-		return n, d.wrap("write", off, err)
-	}
-	return n, nil
+	return d.write("write", d.f, p, off)
 }
 
 // WriteAtFUA writes p at off and returns once it is on stable storage,
 // without writing out other dirty data of the file.
 func (d *Device) WriteAtFUA(p []byte, off int64) (int, error) {
-	if err := d.check("write FUA", off, int64(len(p)), true); err != nil {
+	return d.write("write FUA", d.fua, p, off)
+}
+
+// write checks a write and pwrites it through f.
+func (d *Device) write(op string, f *os.File, p []byte, off int64) (int, error) {
+	if err := d.check(op, off, int64(len(p)), true); err != nil {
 		return 0, err
 	}
-	n, err := d.fua.WriteAt(p, off)
+	n, err := f.WriteAt(p, off)
 	if err != nil {
-		return n, d.wrap("write FUA", off, err)
+		return n, d.wrap(op, off, err)
 	}
 	return n, nil
 }
