@@ -34,10 +34,8 @@ func (a *allocator) markUsed(c uint32) bool {
 	return true
 }
 
-// alloc returns a free cluster, or false when none is free.
-func (a *allocator) alloc() (uint32, bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+// allocLocked takes one free cluster, or reports false when none is free.
+func (a *allocator) allocLocked() (uint32, bool) {
 	if a.free == 0 {
 		return 0, false
 	}
@@ -60,19 +58,21 @@ func (a *allocator) alloc() (uint32, bool) {
 	return 0, false
 }
 
-// allocN allocates n clusters or none.
+// allocN allocates n clusters or none. It holds the lock throughout, so
+// concurrent callers racing for the last clusters cannot each take part
+// of what they need and all fail.
 func (a *allocator) allocN(n uint64) ([]uint32, bool) {
 	a.mu.Lock()
-	enough := uint64(a.free) >= n
-	a.mu.Unlock()
-	if !enough {
+	defer a.mu.Unlock()
+	if uint64(a.free) < n {
 		return nil, false
 	}
 	out := make([]uint32, 0, n)
 	for range n {
-		c, ok := a.alloc()
+		c, ok := a.allocLocked()
 		if !ok {
-			a.release(out)
+			// free said otherwise: the bit set and the count disagree.
+			a.releaseLocked(out)
 			return nil, false
 		}
 		out = append(out, c)
@@ -85,6 +85,10 @@ func (a *allocator) allocN(n uint64) ([]uint32, bool) {
 func (a *allocator) release(cs []uint32) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.releaseLocked(cs)
+}
+
+func (a *allocator) releaseLocked(cs []uint32) {
 	for _, c := range cs {
 		a.used[c/64] &^= uint64(1) << (c % 64)
 		a.free++
@@ -127,4 +131,33 @@ func (a *allocator) availableNow() uint64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return uint64(a.free)
+}
+
+// reservation holds clusters taken for one request before it writes
+// anything, so that a request that cannot have every cluster it needs fails
+// with nothing changed. release gives back those it did not use.
+type reservation struct {
+	a  *allocator
+	cs []uint32
+}
+
+// take hands out a reserved cluster; false means the request miscounted.
+func (r *reservation) take() (uint32, bool) {
+	if len(r.cs) == 0 {
+		return 0, false
+	}
+	c := r.cs[len(r.cs)-1]
+	r.cs = r.cs[:len(r.cs)-1]
+	return c, true
+}
+
+// put returns a taken cluster that was not published.
+func (r *reservation) put(c uint32) { r.cs = append(r.cs, c) }
+
+// release returns every cluster not taken to the free pool.
+func (r *reservation) release() {
+	if len(r.cs) > 0 {
+		r.a.release(r.cs)
+		r.cs = nil
+	}
 }

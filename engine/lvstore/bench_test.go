@@ -17,12 +17,7 @@ func benchTargets(b *testing.B) map[string]bdev.Device {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { dev.Close() })
-	s, err := Create(dev, "bench", 1<<20, quiet)
-	if err != nil {
-		b.Fatal(err)
-	}
-	lv, err := s.CreateLvol("v", benchSpan, false)
+	lv, err := benchStore(b, dev).CreateLvol("v", benchSpan, false)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -35,6 +30,17 @@ func benchTargets(b *testing.B) map[string]bdev.Device {
 		b.Fatal(err)
 	}
 	return map[string]bdev.Device{"lvol": lv, "file": plain}
+}
+
+// benchStore makes a store with 1 MiB clusters on dev, which is closed
+// when the benchmark ends.
+func benchStore(b *testing.B, dev bdev.Device) *Store {
+	b.Cleanup(func() { dev.Close() })
+	s, err := Create(dev, "bench", 1<<20, quiet)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
 }
 
 func BenchmarkWrite4K(b *testing.B) {

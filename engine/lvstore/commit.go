@@ -14,6 +14,8 @@ import (
 func (s *Store) commitLocked() error {
 	pending := s.alloc.takePending()
 	s.dirty.Store(false)
+	// Mappings changed before this point are in the encoding below.
+	epoch := s.epoch.Add(1)
 	payload := s.stateLocked().encode()
 	fail := func(err error) error {
 		s.alloc.restorePending(pending)
@@ -39,6 +41,7 @@ func (s *Store) commitLocked() error {
 		return fail(fmt.Errorf("flush metadata slot %d: %w", seq%numSlots, err))
 	}
 	s.seq = seq
+	s.durable.Store(epoch)
 	s.alloc.release(pending)
 	return nil
 }

@@ -18,11 +18,12 @@ import (
 )
 
 // The SIGKILL crash test: the test binary re-executes itself as a child
-// that runs a seeded random mix of writes, write-zeroes, flushes, creates,
-// snapshots, clones and deletes on a store in a file, announcing each step
-// on fd 3 before it starts (and metadata operations again when they
-// return). The parent kills it with SIGKILL after a seeded number of
-// events, reopens the store and checks that every flushed block and every
+// that runs a seeded random mix of writes, FUA writes, write-zeroes,
+// flushes, creates, snapshots, clones and deletes on a store in a file,
+// announcing each step on fd 3 before it starts (and FUA writes and
+// metadata operations again when they return). The parent kills it with
+// SIGKILL after a seeded number of events, reopens the store and checks
+// that every flushed block, every acknowledged FUA write and every
 // returned metadata operation is there. Iterations continue on the same
 // file, so recovery is exercised repeatedly.
 //
@@ -116,6 +117,15 @@ func crashChild() error {
 				v := next()
 				vals[k] = strconv.FormatUint(v, 10)
 				buf = append(buf, blockFor(v)...)
+			}
+			if r >= 48 {
+				// A FUA write: durable once it returns.
+				emit("W %s %d %s", lv.Name(), b, strings.Join(vals, ","))
+				if _, err := lv.WriteAtFUA(buf, int64(b)*testBS); err != nil {
+					return err
+				}
+				emit("A %s %d %s", lv.Name(), b, strings.Join(vals, ","))
+				continue
 			}
 			emit("W %s %d %s", lv.Name(), b, strings.Join(vals, ","))
 			if _, err := lv.WriteAt(buf, int64(b)*testBS); err != nil {
@@ -235,14 +245,14 @@ func (m *crashModel) event(line string) ([]string, error) {
 		return nil, fmt.Errorf("empty event")
 	}
 	switch f[0] {
-	case "W", "Z":
+	case "W", "Z", "A":
 		lv := m.lvols[f[1]]
 		b, err := strconv.Atoi(f[2])
 		if lv == nil || err != nil {
 			return nil, fmt.Errorf("bad event %q", line)
 		}
 		var vals []uint64
-		if f[0] == "W" {
+		if f[0] != "Z" {
 			for _, s := range strings.Split(f[3], ",") {
 				v, err := strconv.ParseUint(s, 10, 64)
 				if err != nil {
@@ -255,7 +265,12 @@ func (m *crashModel) event(line string) ([]string, error) {
 			vals = make([]uint64, n)
 		}
 		for k, v := range vals {
-			lv.cells[b+k].pending = append(lv.cells[b+k].pending, v)
+			c := &lv.cells[b+k]
+			if f[0] == "A" { // FUA write acknowledged: durable now
+				c.durable, c.pending = v, nil
+				continue
+			}
+			c.pending = append(c.pending, v)
 		}
 	case "F":
 		m.promote()

@@ -18,6 +18,9 @@ type fileDev struct {
 	size   int64
 	bs     int
 	closed atomic.Bool
+
+	flushes   atomic.Int64 // Flush calls
+	fuaWrites atomic.Int64 // WriteAtFUA calls
 }
 
 func openFileDev(path string, size int64, bs int) (*fileDev, error) {
@@ -57,7 +60,22 @@ func (d *fileDev) Flush() error {
 	if d.closed.Load() {
 		return bdev.ErrClosed
 	}
+	d.flushes.Add(1)
 	return d.f.Sync()
+}
+
+// WriteAtFUA writes and syncs; durable, which is all the store may rely
+// on, though it does not spare the rest of the file as aio's does.
+func (d *fileDev) WriteAtFUA(p []byte, off int64) (int, error) {
+	if err := d.check(off, len(p)); err != nil {
+		return 0, fmt.Errorf("file dev write FUA %d at %d: %w", len(p), off, err)
+	}
+	d.fuaWrites.Add(1)
+	n, err := d.f.WriteAt(p, off)
+	if err != nil {
+		return n, err
+	}
+	return n, d.f.Sync()
 }
 
 func (d *fileDev) Unmap(off, length int64) error { return d.WriteZeroes(off, length) }

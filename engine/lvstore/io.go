@@ -35,13 +35,14 @@ func (lv *Lvol) checkRangeLocked(off int64, n int) error {
 	return nil
 }
 
-// segments calls fn for each cluster-bounded piece of [off, off+n).
-func (lv *Lvol) segments(off int64, n int, fn func(ci uint32, within int64, lo, hi int) error) error {
+// segments calls fn for each cluster-bounded piece [lo, hi) of
+// [off, off+n), relative to off.
+func (lv *Lvol) segments(off, n int64, fn func(ci uint32, within, lo, hi int64) error) error {
 	cs := int64(lv.s.sb.clusterSize)
-	for done := 0; done < n; {
-		pos := off + int64(done)
+	for done := int64(0); done < n; {
+		pos := off + done
 		within := pos % cs
-		step := int(min(cs-within, int64(n-done)))
+		step := min(cs-within, n-done)
 		if err := fn(uint32(pos/cs), within, done, done+step); err != nil {
 			return err
 		}
@@ -61,7 +62,7 @@ func (lv *Lvol) ReadAt(p []byte, off int64) (int, error) {
 	if err := lv.checkRangeLocked(off, len(p)); err != nil {
 		return 0, err
 	}
-	err := lv.segments(off, len(p), func(ci uint32, within int64, lo, hi int) error {
+	err := lv.segments(off, int64(len(p)), func(ci uint32, within, lo, hi int64) error {
 		return lv.readLocked(ci, within, p[lo:hi])
 	})
 	if err != nil {
@@ -143,15 +144,18 @@ func (lv *Lvol) checkWriteLocked(off int64, n int) error {
 }
 
 // WriteAt writes p at off. Writes to owned clusters are one pwrite each
-// under the shared lock; the first write to a cluster allocates it and
-// fills the rest of it from the backing chain (copy-on-write).
+// under the shared lock. A write that needs new clusters reserves all of
+// them before it writes a byte, so it either allocates everything or fails
+// with ENOSPC having changed nothing; each new cluster is filled from the
+// backing chain (copy-on-write) and published once written.
 func (lv *Lvol) WriteAt(p []byte, off int64) (int, error) {
+	n := int64(len(p))
 	lv.mu.RLock()
 	if err := lv.checkWriteLocked(off, len(p)); err != nil {
 		lv.mu.RUnlock()
 		return 0, err
 	}
-	if lv.ownsRangeLocked(off, len(p)) {
+	if lv.missingLocked(off, n) == 0 {
 		err := lv.writeOwnedLocked(p, off)
 		lv.mu.RUnlock()
 		if err != nil {
@@ -164,8 +168,13 @@ func (lv *Lvol) WriteAt(p []byte, off int64) (int, error) {
 		if err := lv.checkWriteLocked(off, len(p)); err != nil {
 			return err
 		}
-		return lv.segments(off, len(p), func(ci uint32, within int64, lo, hi int) error {
-			return lv.writeClusterLocked(ci, within, p[lo:hi], 0)
+		res, err := lv.s.reserve(lv.missingLocked(off, n))
+		if err != nil {
+			return err
+		}
+		defer res.release()
+		return lv.segments(off, n, func(ci uint32, within, lo, hi int64) error {
+			return lv.writeClusterLocked(ci, within, p[lo:hi], 0, res)
 		})
 	})
 	if err != nil {
@@ -183,7 +192,7 @@ func (lv *Lvol) exclusive(fn func() error) error {
 		lv.mu.Unlock()
 		if !errors.Is(err, errNeedCommit) || attempt > 0 {
 			if errors.Is(err, errNeedCommit) {
-				return errno(syscall.ENOSPC, "lvstore %s has no free cluster", lv.s.Name())
+				return errno(syscall.ENOSPC, "lvstore %s has too few free clusters", lv.s.Name())
 			}
 			return err
 		}
@@ -193,26 +202,29 @@ func (lv *Lvol) exclusive(fn func() error) error {
 	}
 }
 
-func (lv *Lvol) ownsRangeLocked(off int64, n int) bool {
+// missingLocked counts the clusters of [off, off+n) that lv does not own.
+func (lv *Lvol) missingLocked(off, n int64) uint64 {
 	cs := int64(lv.s.sb.clusterSize)
-	for ci := off / cs; ci <= (off+int64(n)-1)/cs; ci++ {
+	var missing uint64
+	for ci := off / cs; ci <= (off+n-1)/cs; ci++ {
 		if _, ok := lv.clusters[uint32(ci)]; !ok {
-			return false
+			missing++
 		}
 	}
-	return true
+	return missing
 }
 
 func (lv *Lvol) writeOwnedLocked(p []byte, off int64) error {
-	return lv.segments(off, len(p), func(ci uint32, within int64, lo, hi int) error {
+	return lv.segments(off, int64(len(p)), func(ci uint32, within, lo, hi int64) error {
 		_, err := lv.s.dev.WriteAt(p[lo:hi], lv.s.physOff(lv.clusters[ci])+within)
 		return err
 	})
 }
 
 // writeClusterLocked writes data into cluster ci at within, or, when data
-// is nil, zeroLen zero bytes. Caller holds lv.mu exclusively.
-func (lv *Lvol) writeClusterLocked(ci uint32, within int64, data []byte, zeroLen int64) error {
+// is nil, zeroLen zero bytes. A cluster lv does not own yet comes from res.
+// Caller holds lv.mu exclusively.
+func (lv *Lvol) writeClusterLocked(ci uint32, within int64, data []byte, zeroLen int64, res *reservation) error {
 	s := lv.s
 	n := int64(len(data))
 	if data == nil {
@@ -225,11 +237,12 @@ func (lv *Lvol) writeClusterLocked(ci uint32, within int64, data []byte, zeroLen
 		_, err := s.dev.WriteAt(data, s.physOff(phys)+within)
 		return err
 	}
-	phys, err := lv.s.allocCluster()
-	if err != nil {
-		return err
+	phys, ok := res.take()
+	if !ok {
+		return fmt.Errorf("cluster %d: no reserved cluster left (allocation miscounted)", ci)
 	}
 	cs := int64(s.sb.clusterSize)
+	var err error
 	if data == nil && lv.backingIsZeroLocked(ci) {
 		err = s.dev.WriteZeroes(s.physOff(phys), cs)
 	} else {
@@ -237,7 +250,7 @@ func (lv *Lvol) writeClusterLocked(ci uint32, within int64, data []byte, zeroLen
 		if within != 0 || n != cs {
 			buf = make([]byte, cs)
 			if err := lv.readBackingLocked(ci, 0, buf); err != nil {
-				s.alloc.release([]uint32{phys})
+				res.put(phys)
 				return fmt.Errorf("copy-on-write fill: %w", err)
 			}
 			if data == nil {
@@ -251,28 +264,32 @@ func (lv *Lvol) writeClusterLocked(ci uint32, within int64, data []byte, zeroLen
 		_, err = s.dev.WriteAt(buf, s.physOff(phys))
 	}
 	if err != nil {
-		s.alloc.release([]uint32{phys})
+		res.put(phys)
 		return err
 	}
 	// Publish only after the fill is written: a commit that sees the
 	// mapping flushes the data before it writes the metadata.
 	lv.clusters[ci] = phys
-	s.dirty.Store(true)
+	lv.mapChangedLocked()
 	return nil
 }
 
-// allocCluster takes a free cluster.
-func (s *Store) allocCluster() (uint32, error) {
-	if c, ok := s.alloc.alloc(); ok {
-		return c, nil
+// reserve takes n clusters for one request, all or none. It returns
+// errNeedCommit when enough would be free once freed clusters are
+// committed, and ENOSPC when not even that would do.
+func (s *Store) reserve(n uint64) (*reservation, error) {
+	r := &reservation{a: s.alloc}
+	if n == 0 {
+		return r, nil
 	}
-	s.alloc.mu.Lock()
-	waiting := len(s.alloc.pending) > 0
-	s.alloc.mu.Unlock()
-	if waiting {
-		return 0, errNeedCommit
+	if cs, ok := s.alloc.allocN(n); ok {
+		r.cs = cs
+		return r, nil
 	}
-	return 0, errno(syscall.ENOSPC, "lvstore %s has no free cluster", s.Name())
+	if free := s.alloc.freeCount(); free < n {
+		return nil, errno(syscall.ENOSPC, "lvstore %s: need %d free clusters, %d free", s.Name(), n, free)
+	}
+	return nil, errNeedCommit
 }
 
 // Flush makes completed writes to the lvol durable (it flushes the store).
@@ -294,7 +311,8 @@ func (lv *Lvol) Unmap(off, length int64) error { return lv.WriteZeroes(off, leng
 
 // WriteZeroes makes a range read as zeros. Whole clusters of a thin lvol
 // whose backing reads as zeros are deallocated; elsewhere zeros are
-// written, allocating a cluster where a parent holds data.
+// written, allocating a cluster where the backing holds data. As with
+// WriteAt, every cluster it allocates is reserved before anything changes.
 func (lv *Lvol) WriteZeroes(off, length int64) error {
 	if length < 0 || length > 1<<62 {
 		return fmt.Errorf("write zeroes lvol %s: length %d: %w", lv.Name(), length, bdev.ErrOutOfRange)
@@ -304,38 +322,54 @@ func (lv *Lvol) WriteZeroes(off, length int64) error {
 		if err := lv.checkWriteLocked(off, 0); err != nil {
 			return err
 		}
-		if err := lv.checkRangeLocked(off, 0); err != nil {
-			return err
-		}
 		size := int64(lv.numClusters) * cs
 		if length > size-off || length%int64(lv.s.sb.blockSize) != 0 {
 			return fmt.Errorf("lvol %s: %d bytes at %d: %w", lv.name, length, off, bdev.ErrOutOfRange)
 		}
-		for done := int64(0); done < length; {
-			pos := off + done
-			ci, within := uint32(pos/cs), pos%cs
-			n := min(cs-within, length-done)
-			done += n
-			phys, owned := lv.clusters[ci]
-			if n == cs && lv.thin && lv.backingIsZeroLocked(ci) {
-				if owned {
-					delete(lv.clusters, ci)
-					lv.s.alloc.deferFree(phys)
-					lv.s.dirty.Store(true)
-				}
-				continue
-			}
-			if !owned && lv.backingIsZeroLocked(ci) {
-				continue
-			}
-			if err := lv.writeClusterLocked(ci, within, nil, n); err != nil {
-				return err
-			}
+		res, err := lv.s.reserve(lv.zeroAllocsLocked(off, length))
+		if err != nil {
+			return err
 		}
-		return nil
+		defer res.release()
+		return lv.segments(off, length, func(ci uint32, within, lo, hi int64) error {
+			return lv.zeroClusterLocked(ci, within, hi-lo, res)
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("write zeroes lvol %s at %d+%d: %w", lv.Name(), off, length, err)
 	}
 	return nil
+}
+
+// zeroAllocsLocked counts the clusters zeroing [off, off+length) must
+// allocate: those lv does not own over a backing that holds data.
+func (lv *Lvol) zeroAllocsLocked(off, length int64) uint64 {
+	var need uint64
+	_ = lv.segments(off, length, func(ci uint32, _, _, _ int64) error {
+		if _, owned := lv.clusters[ci]; !owned && !lv.backingIsZeroLocked(ci) {
+			need++
+		}
+		return nil
+	})
+	return need
+}
+
+// zeroClusterLocked zeroes n bytes of cluster ci at within: it drops the
+// cluster when the lvol is thin and would read zeros without it, skips it
+// when it is not owned and the backing reads zeros, and writes zeros
+// otherwise. Caller holds lv.mu exclusively.
+func (lv *Lvol) zeroClusterLocked(ci uint32, within, n int64, res *reservation) error {
+	phys, owned := lv.clusters[ci]
+	if n == int64(lv.s.sb.clusterSize) && lv.thin && lv.backingIsZeroLocked(ci) {
+		if owned {
+			delete(lv.clusters, ci)
+			lv.s.alloc.deferFree(phys)
+			lv.mapChangedLocked()
+		}
+		return nil
+	}
+	if !owned && lv.backingIsZeroLocked(ci) {
+		return nil
+	}
+	return lv.writeClusterLocked(ci, within, nil, n, res)
 }

@@ -33,7 +33,8 @@ type Lvol struct {
 	clusters    map[uint32]uint32 // virtual -> physical cluster
 	xattrs      map[string]string
 	deleted     bool
-	busy        int // shallow copies reading this lvol; under s.mdMu
+	busy        int    // shallow copies reading this lvol; under s.mdMu
+	mapStamp    uint64 // s.epoch when the data path last changed clusters
 }
 
 var _ bdev.Device = (*Lvol)(nil)

@@ -39,6 +39,13 @@ type Store struct {
 	dirty  atomic.Bool
 	closed atomic.Bool
 
+	// Durability of cluster mappings, for WriteAtFUA (see fua.go): epoch
+	// counts commits begun, durable is the epoch of the last commit that
+	// completed, mdStamp the epoch when the last metadata operation began.
+	epoch   atomic.Uint64
+	durable atomic.Uint64
+	mdStamp atomic.Uint64
+
 	topoMu sync.RWMutex // leaf lock: never acquire another lock under it
 	name   string
 	lvols  map[string]*Lvol // by UUID text
@@ -134,7 +141,7 @@ func fitClusters(devSize int64, cs uint64) (uint64, error) {
 }
 
 func newStore(dev bdev.Device, sb superblock, log *slog.Logger, name string) *Store {
-	return &Store{
+	s := &Store{
 		dev:    dev,
 		sb:     sb,
 		log:    log,
@@ -144,6 +151,10 @@ func newStore(dev bdev.Device, sb superblock, log *slog.Logger, name string) *St
 		byName: make(map[string]*Lvol),
 		ext:    make(map[string]bdev.Device),
 	}
+	// What Open loads is durable: stamps start at 0, below durable.
+	s.epoch.Store(1)
+	s.durable.Store(1)
+	return s
 }
 
 func (s *Store) writeSync(b []byte, off int64) error {
@@ -290,6 +301,7 @@ func (s *Store) mdOp(what string, fn func() error) error {
 	if s.closed.Load() {
 		return fmt.Errorf("%s: %w", what, bdev.ErrClosed)
 	}
+	s.mdStamp.Store(s.epoch.Load())
 	if err := fn(); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}

@@ -18,6 +18,9 @@ const (
 	// maxConnPayloadBytes bounds the READ and WRITE payloads one
 	// connection holds in memory at once.
 	maxConnPayloadBytes = 2 * MaxPayload
+	// defaultFenceTimeout bounds how long a new connection waits for the
+	// requests of ended connections to the same export (see Server).
+	defaultFenceTimeout = 30 * time.Second
 )
 
 // conn is one client connection, first negotiating and then serving
@@ -29,6 +32,9 @@ type conn struct {
 	exp *export // set by Server.attach from the connection's goroutine
 
 	stopping atomic.Bool
+	stopOnce sync.Once
+	quit     chan struct{}  // closed by stop
+	ended    bool           // the reader returned; guarded by srv.mu
 	sem      chan struct{}  // one slot per request in flight
 	budget   budget         // payload bytes held by requests in flight
 	inflight sync.WaitGroup // requests being served
@@ -57,13 +63,44 @@ func (c *conn) serve() {
 	if err := c.nc.SetDeadline(time.Time{}); err != nil {
 		c.log.Debug("nbd: clear handshake deadline", "err", err)
 	}
+	if !c.fence(e) {
+		return
+	}
 	c.transmit(e)
+	c.srv.readerEnded(c)
+}
+
+// fence waits until every request of the connections to e whose reader
+// has already ended is complete, so that none of them can land after a
+// request of this connection (see Server). It waits at most the server's
+// fence timeout, then logs and goes on; it reports false if c is stopped
+// meanwhile.
+func (c *conn) fence(e *export) bool {
+	ended := c.srv.endedConns(e)
+	if len(ended) == 0 {
+		return true
+	}
+	timeout := time.NewTimer(c.srv.fenceTimeout)
+	defer timeout.Stop()
+	for _, old := range ended {
+		select {
+		case <-old.done:
+		case <-c.quit:
+			return false
+		case <-timeout.C:
+			c.log.Warn("nbd: requests of an ended connection still running; serving the new one anyway",
+				"export", e.name, "waited", c.srv.fenceTimeout, "ended_connection", old.nc.RemoteAddr().String())
+			return true
+		}
+	}
+	return true
 }
 
 // stop makes the connection stop reading requests; those in flight finish
 // and are answered, then the connection closes. It does not wait.
 func (c *conn) stop() {
 	c.stopping.Store(true)
+	c.stopOnce.Do(func() { close(c.quit) })
 	now := time.Now()
 	_ = c.nc.SetReadDeadline(now)
 	_ = c.nc.SetWriteDeadline(now.Add(stopWriteGrace))

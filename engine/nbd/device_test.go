@@ -162,3 +162,22 @@ func (d *fileDevice) WriteZeroes(off, length int64) error {
 func (d *fileDevice) Size() int64    { return d.size }
 func (d *fileDevice) BlockSize() int { return 512 }
 func (d *fileDevice) Close() error   { return d.f.Close() }
+
+// fuaDevice is a memDevice with a FUA path: WriteAtFUA makes only its own
+// range durable and is counted.
+type fuaDevice struct {
+	*memDevice
+	fuaWrites atomic.Int64
+}
+
+func (d *fuaDevice) WriteAtFUA(p []byte, off int64) (int, error) {
+	n, err := d.WriteAt(p, off)
+	if err != nil {
+		return n, err
+	}
+	d.mu.Lock()
+	copy(d.durable[off:], p)
+	d.mu.Unlock()
+	d.fuaWrites.Add(1)
+	return n, nil
+}

@@ -3,6 +3,7 @@ package nbd
 import (
 	"errors"
 	"fmt"
+	"syscall"
 
 	"github.com/faultline/faultline/engine/bdev"
 )
@@ -15,8 +16,9 @@ var ErrDisconnected = errors.New("nbd: disconnected")
 var ErrUnknownExport = errors.New("nbd: unknown export")
 
 // Errno is an error value a server returned in a reply. EPERM matches
-// bdev.ErrReadOnly and ENOSPC matches bdev.ErrOutOfRange under errors.Is,
-// so that code over a remote device can treat it like a local one.
+// bdev.ErrReadOnly, and ENOSPC matches both syscall.ENOSPC and
+// bdev.ErrOutOfRange under errors.Is, so that code over a remote device can
+// treat it like a local one.
 type Errno uint32
 
 func (e Errno) Error() string {
@@ -41,13 +43,18 @@ func (e Errno) Error() string {
 	return fmt.Sprintf("nbd: error %d", uint32(e))
 }
 
-// Is lets errors.Is match the bdev error a server-side errno came from.
+// Is lets errors.Is match the local error a server-side errno came from.
+// The protocol answers ENOSPC both to a write past the end of the export
+// (which a local device reports as bdev.ErrOutOfRange) and to a write the
+// device had no room for (syscall.ENOSPC); the reply cannot tell the two
+// apart, so ENOSPC matches both, and callers asking either question about
+// a remote device get the answer they would get locally.
 func (e Errno) Is(target error) bool {
 	switch uint32(e) {
 	case errPerm:
 		return target == bdev.ErrReadOnly
 	case errNoSpc:
-		return target == bdev.ErrOutOfRange
+		return target == bdev.ErrOutOfRange || target == syscall.ENOSPC
 	}
 	return false
 }
@@ -61,15 +68,21 @@ const (
 	ESHUTDOWN = Errno(errShutdown)
 )
 
-// errnoFor maps a device error to the NBD error value for a request;
-// write reports whether the request modifies data (past-the-end writes are
-// ENOSPC, past-the-end reads EINVAL).
-func errnoFor(err error, write bool) uint32 {
+// errnoFor maps a device error to the NBD error value for a request with
+// command cmd. Past-the-end WRITE and WRITE_ZEROES are ENOSPC, as the
+// protocol asks, past-the-end READ and TRIM EINVAL. A device out of room
+// (syscall.ENOSPC or EDQUOT: a full lvstore, or a full file system under a
+// file-backed disk) on a request that modifies data is ENOSPC too, so the
+// client sees "no space left on device", not an I/O error it would treat
+// as a failing disk. Every other failure is EIO.
+func errnoFor(err error, cmd uint16) uint32 {
+	grows := cmd == cmdWrite || cmd == cmdWriteZeroes
+	modifies := grows || cmd == cmdTrim
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, bdev.ErrOutOfRange):
-		if write {
+		if grows {
 			return errNoSpc
 		}
 		return errInval
@@ -77,6 +90,8 @@ func errnoFor(err error, write bool) uint32 {
 		return errPerm
 	case errors.Is(err, bdev.ErrMisaligned):
 		return errInval
+	case modifies && (errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)):
+		return errNoSpc
 	}
 	return errIO
 }

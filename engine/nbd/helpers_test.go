@@ -23,8 +23,9 @@ type testServer struct {
 }
 
 // startServer serves on a Unix socket (network "unix") or on 127.0.0.1
-// port 0 (network "tcp") and stops everything when the test ends.
-func startServer(t testing.TB, network string) *testServer {
+// port 0 (network "tcp") and stops everything when the test ends. Each
+// configure function sees the server before it serves.
+func startServer(t testing.TB, network string, configure ...func(*Server)) *testServer {
 	t.Helper()
 	var l net.Listener
 	var err error
@@ -44,6 +45,9 @@ func startServer(t testing.TB, network string) *testServer {
 		t.Fatalf("listen: %v", err)
 	}
 	s := NewServer(nil)
+	for _, f := range configure {
+		f(s)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ctx, l) }()

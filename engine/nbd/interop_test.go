@@ -7,12 +7,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/faultline/faultline/engine/bdev/malloc"
+	"github.com/faultline/faultline/engine/lvstore"
 	"github.com/faultline/faultline/internal/fiojson"
 	"github.com/faultline/faultline/internal/testtool"
 )
@@ -177,5 +180,52 @@ func TestInteropFio(t *testing.T) {
 	// The verify pass reads back everything written.
 	if j.Read.IOBytes != size {
 		t.Fatalf("fio verified %d bytes, want %d", j.Read.IOBytes, size)
+	}
+}
+
+// TestInteropQemuIoNoSpace serves a thin lvol of a full lvstore and writes
+// to it with qemu-io: the write needs a cluster the store does not have,
+// so qemu must report "No space left on device" (NBD_ENOSPC), not an I/O
+// error, and the lvol must be left as it was.
+func TestInteropQemuIoNoSpace(t *testing.T) {
+	qemuIo := testtool.Require(t, "qemu-io", "qemu-utils")
+	const cs = 64 << 10
+	base, err := malloc.New((8<<20)/4096, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := lvstore.Create(base, "lvs", cs, lvstore.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lv, err := s.CreateLvol("full", 16*cs, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Take every free cluster, so the first write to lv has none.
+	if _, err := s.CreateLvol("filler", s.FreeClusters()*cs, false); err != nil {
+		t.Fatal(err)
+	}
+	if free := s.FreeClusters(); free != 0 {
+		t.Fatalf("%d clusters still free", free)
+	}
+	for _, network := range []string{"tcp", "unix"} {
+		t.Run(network, func(t *testing.T) {
+			ts := startServer(t, network)
+			if err := ts.AddExport("full", lv, ExportOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			out, err := runErr(t, qemuIo, "-f", "raw", "-c", "write -P 0xab 0 128k", ts.exportURI("full"))
+			if !strings.Contains(string(out), "No space left on device") {
+				t.Fatalf("qemu-io write to a full lvstore: %v\n%s\nwant \"No space left on device\"", err, out)
+			}
+			got := make([]byte, 128<<10)
+			if _, err := lv.ReadAt(got, 0); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, make([]byte, len(got))) || lv.NumAllocatedClusters() != 0 {
+				t.Fatalf("failed write changed the lvol (%d clusters allocated)", lv.NumAllocatedClusters())
+			}
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/faultline/faultline/engine/bdev"
 )
@@ -44,9 +45,24 @@ type export struct {
 }
 
 // Server serves exports over NBD. Its methods are safe for concurrent use.
+//
+// Ordering across connections: when a connection ends (EOF, reset, DISC,
+// protocol error) the requests it had already read still run to
+// completion. A new connection to the same export executes none of its
+// requests until every request of the connections to that export that had
+// ended when it was accepted into transmission has completed (bounded by
+// 30 s, after which it logs and goes on). Connections still reading are
+// not waited for: several live clients may share an export. This is what
+// lets an engine restarted after a crash resync its replicas without a
+// write the dead engine sent landing behind the resync. A dead connection
+// the server has not yet seen end (its reader is still draining the socket
+// or waits for a free request slot) counts as live; RemoveExport is the
+// fence for that case.
 type Server struct {
 	log *slog.Logger
 	buf bufferPool
+	// fenceTimeout bounds how long a new connection waits for ended ones.
+	fenceTimeout time.Duration
 
 	mu        sync.Mutex
 	closed    bool
@@ -62,10 +78,11 @@ func NewServer(log *slog.Logger) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Server{
-		log:       log,
-		exports:   make(map[string]*export),
-		conns:     make(map[*conn]struct{}),
-		listeners: make(map[net.Listener]struct{}),
+		log:          log,
+		fenceTimeout: defaultFenceTimeout,
+		exports:      make(map[string]*export),
+		conns:        make(map[*conn]struct{}),
+		listeners:    make(map[net.Listener]struct{}),
 	}
 }
 
@@ -243,6 +260,7 @@ func (s *Server) newConn(nc net.Conn) *conn {
 		nc:   nc,
 		log:  s.log.With("remote", nc.RemoteAddr().String()),
 		sem:  make(chan struct{}, maxOutstandingPerConn),
+		quit: make(chan struct{}),
 		done: make(chan struct{}),
 	}
 	c.budget.init(maxConnPayloadBytes)
@@ -275,6 +293,28 @@ func (s *Server) exportNames() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Sorted(maps.Keys(s.exports))
+}
+
+// readerEnded records that c reads no more requests; those it started may
+// still be running.
+func (s *Server) readerEnded(c *conn) {
+	s.mu.Lock()
+	c.ended = true
+	s.mu.Unlock()
+}
+
+// endedConns lists the connections to e whose reader has ended and that
+// are not closed yet.
+func (s *Server) endedConns(e *export) []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*conn
+	for c := range e.conns {
+		if c.ended {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // forget drops a closed connection from the server and its export.

@@ -93,11 +93,11 @@ func (c *conn) exec(e *export, r request, payload []byte) (errno uint32, data []
 	var off int64
 	if r.cmd != cmdFlush {
 		if r.offset > math.MaxInt64 {
-			return errnoFor(bdev.ErrOutOfRange, r.cmd != cmdRead && r.cmd != cmdTrim), nil
+			return errnoFor(bdev.ErrOutOfRange, r.cmd), nil
 		}
 		off = int64(r.offset)
 		if err := bdev.CheckRange(off, int64(r.length), dev.Size(), dev.BlockSize()); err != nil {
-			return errnoFor(err, r.cmd != cmdRead && r.cmd != cmdTrim), nil
+			return errnoFor(err, r.cmd), nil
 		}
 	}
 	var err error
@@ -115,6 +115,14 @@ func (c *conn) exec(e *export, r request, payload []byte) (errno uint32, data []
 		}
 		return 0, data
 	case cmdWrite:
+		if r.flags&cmdFlagFUA != 0 {
+			// Durable on its own: a device with a FUA path spares
+			// flushing everything else (bdev.FUAWriter).
+			if _, err = bdev.WriteAtFUA(dev, payload, off); err != nil {
+				return c.deviceErr(e, r, err), nil
+			}
+			return 0, nil
+		}
 		_, err = dev.WriteAt(payload, off)
 	case cmdFlush:
 		err = dev.Flush()
@@ -136,7 +144,7 @@ func (c *conn) exec(e *export, r request, payload []byte) (errno uint32, data []
 
 // deviceErr logs a failed device call and maps it to an NBD error.
 func (c *conn) deviceErr(e *export, r request, err error) uint32 {
-	errno := errnoFor(err, r.cmd != cmdRead && r.cmd != cmdTrim)
+	errno := errnoFor(err, r.cmd)
 	c.log.Debug("nbd: request failed", "export", e.name, "cmd", r.cmd, "offset", r.offset, "length", r.length, "errno", errno, "err", err)
 	return errno
 }

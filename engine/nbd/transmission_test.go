@@ -189,3 +189,31 @@ func TestDisconnectFinishesOutstanding(t *testing.T) {
 		t.Fatal("writes sent before DISC were not all applied")
 	}
 }
+
+// TestFUAWriteUsesDeviceFUA: a FUA WRITE to a device with its own FUA path
+// (bdev.FUAWriter) is that one durable write, not a write and a flush of
+// the whole device; a device without one gets the write and the flush.
+func TestFUAWriteUsesDeviceFUA(t *testing.T) {
+	ts := startServer(t, "unix")
+	dev := &fuaDevice{memDevice: newMemDevice(1<<20, 512)}
+	if err := ts.AddExport("fua", dev, ExportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	plain := ts.addMem(t, "plain", 1<<20, ExportOptions{})
+	want := pattern(8192, 7)
+	for _, name := range []string{"fua", "plain"} {
+		c := ts.dial(t, name)
+		if _, err := c.WriteAtFUA(want, 4096); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if _, durable := dev.snapshot(); !bytes.Equal(durable[4096:4096+len(want)], want) {
+		t.Fatal("FUA write not durable on the FUA device")
+	}
+	if dev.fuaWrites.Load() != 1 || dev.flushes.Load() != 0 {
+		t.Fatalf("FUA device: %d FUA writes, %d flushes; want 1 and 0", dev.fuaWrites.Load(), dev.flushes.Load())
+	}
+	if _, durable := plain.snapshot(); !bytes.Equal(durable[4096:4096+len(want)], want) || plain.flushes.Load() != 1 {
+		t.Fatalf("plain device: FUA write not flushed (%d flushes)", plain.flushes.Load())
+	}
+}

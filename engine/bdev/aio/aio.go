@@ -2,8 +2,11 @@
 // refengine's counterpart of SPDK's aio bdev and the base of every lvstore.
 //
 // I/O goes through pread/pwrite on an os.File; Flush is fdatasync, so a
-// write is durable once a Flush that started after it has returned. Unmap
-// and WriteZeroes punch holes, which keeps disks thin.
+// write is durable once a Flush that started after it has returned.
+// WriteAtFUA is a pwrite through a second descriptor opened O_DSYNC, which
+// makes only that range (and the metadata needed to read it back) durable
+// instead of every dirty page of the file. Unmap and WriteZeroes punch
+// holes, which keeps disks thin.
 package aio
 
 import (
@@ -38,6 +41,7 @@ type Options struct {
 type Device struct {
 	path      string
 	f         *os.File
+	fua       *os.File // the same file opened O_DSYNC; nil when read-only
 	size      int64
 	blockSize int
 	readOnly  bool
@@ -46,7 +50,10 @@ type Device struct {
 	punch func(fd uintptr, off, length int64) error
 }
 
-var _ bdev.Device = (*Device)(nil)
+var (
+	_ bdev.Device    = (*Device)(nil)
+	_ bdev.FUAWriter = (*Device)(nil)
+)
 
 // Open opens (or with opts.Create, creates) the file or block device at
 // path as a bdev.
@@ -81,7 +88,11 @@ func Open(path string, opts Options) (*Device, error) {
 		return nil, fmt.Errorf("aio open %s: %w", path, err)
 	}
 	d := &Device{path: path, f: f, blockSize: bs, readOnly: opts.ReadOnly, punch: punchHole}
-	if err := d.setSize(opts.Size, created); err != nil {
+	err = d.setSize(opts.Size, created)
+	if err == nil && !opts.ReadOnly {
+		d.fua, err = d.openDSync()
+	}
+	if err != nil {
 		f.Close()
 		if created {
 			os.Remove(path)
@@ -89,6 +100,21 @@ func Open(path string, opts Options) (*Device, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// openDSync opens the device's file a second time for synchronous data
+// writes, for WriteAtFUA.
+func (d *Device) openDSync() (*os.File, error) {
+	var f *os.File
+	err := d.control(func(fd uintptr) error {
+		var err error
+		f, err = reopenDSync(fd, d.path)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("aio %s: open for synchronous writes: %w", d.path, err)
+	}
+	return f, nil
 }
 
 // setSize works out the device size from the options and the file.
@@ -194,12 +220,23 @@ func (d *Device) ReadAt(p []byte, off int64) (int, error) {
 
 // WriteAt writes p at off.
 func (d *Device) WriteAt(p []byte, off int64) (int, error) {
-	if err := d.check("write", off, int64(len(p)), true); err != nil {
+	return d.write("write", d.f, p, off)
+}
+
+// WriteAtFUA writes p at off and returns once it is on stable storage,
+// without writing out other dirty data of the file.
+func (d *Device) WriteAtFUA(p []byte, off int64) (int, error) {
+	return d.write("write FUA", d.fua, p, off)
+}
+
+// write checks a write and pwrites it through f.
+func (d *Device) write(op string, f *os.File, p []byte, off int64) (int, error) {
+	if err := d.check(op, off, int64(len(p)), true); err != nil {
 		return 0, err
 	}
-	n, err := d.f.WriteAt(p, off)
+	n, err := f.WriteAt(p, off)
 	if err != nil {
-		return n, d.wrap("write", off, err)
+		return n, d.wrap(op, off, err)
 	}
 	return n, nil
 }
@@ -280,7 +317,11 @@ func (d *Device) Close() error {
 	if d.closed.Swap(true) {
 		return fmt.Errorf("aio %s close: %w", d.path, bdev.ErrClosed)
 	}
-	if err := d.f.Close(); err != nil {
+	err := d.f.Close()
+	if d.fua != nil {
+		err = errors.Join(err, d.fua.Close())
+	}
+	if err != nil {
 		return fmt.Errorf("aio %s close: %w", d.path, err)
 	}
 	return nil

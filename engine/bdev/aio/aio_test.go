@@ -192,6 +192,7 @@ func TestReadOnly(t *testing.T) {
 		"write":        func() error { _, err := d.WriteAt(make([]byte, 512), 0); return err },
 		"unmap":        func() error { return d.Unmap(0, 512) },
 		"write zeroes": func() error { return d.WriteZeroes(0, 512) },
+		"write FUA":    func() error { _, err := d.WriteAtFUA(make([]byte, 512), 0); return err },
 	}
 	for name, op := range writes {
 		if err := op(); !errors.Is(err, bdev.ErrReadOnly) {

@@ -4,6 +4,8 @@ package aio
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"syscall"
 )
 
@@ -45,4 +47,15 @@ func punchHole(fd uintptr, off, length int64) error {
 			return err
 		}
 	}
+}
+
+// reopenDSync opens the file behind fd again, write-only and O_DSYNC:
+// through /proc/self/fd, so it is the same file even if path was renamed
+// or replaced since, and by path where /proc is not mounted.
+func reopenDSync(fd uintptr, path string) (*os.File, error) {
+	f, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", fd), os.O_WRONLY|syscall.O_DSYNC, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		f, err = os.OpenFile(path, os.O_WRONLY|syscall.O_DSYNC, 0)
+	}
+	return f, err
 }

@@ -2,7 +2,10 @@
 
 package aio
 
-import "errors"
+import (
+	"errors"
+	"os"
+)
 
 // errPunchUnsupported means the platform cannot punch holes; zeros are
 // written instead.
@@ -12,3 +15,9 @@ var errPunchUnsupported = errors.New("punching holes not supported")
 func syncData(d *Device) error { return d.f.Sync() }
 
 func punchHole(fd uintptr, off, length int64) error { return errPunchUnsupported }
+
+// reopenDSync opens path again for synchronous writes; O_SYNC, as not
+// every platform has O_DSYNC.
+func reopenDSync(_ uintptr, path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_SYNC, 0)
+}

@@ -1,0 +1,224 @@
+package nbd
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"sync"
+	"testing"
+	"time"
+)
+
+// heldWrite is a WriteAt the device holds until release.
+type heldWrite struct {
+	entered     chan struct{} // closed once the write reached the device
+	release     chan struct{}
+	enterOnce   sync.Once
+	releaseOnce sync.Once
+}
+
+// holdWrite makes d hold every WriteAt at off until open is called (at
+// the latest when the test ends). Call it before d serves any request.
+func holdWrite(t testing.TB, d *memDevice, off int64) *heldWrite {
+	h := &heldWrite{entered: make(chan struct{}), release: make(chan struct{})}
+	d.gate = func(at int64) {
+		if at == off {
+			h.enterOnce.Do(func() { close(h.entered) })
+			<-h.release
+		}
+	}
+	t.Cleanup(h.open)
+	return h
+}
+
+func (h *heldWrite) open() { h.releaseOnce.Do(func() { close(h.release) }) }
+
+func (h *heldWrite) waitEntered(t testing.TB) {
+	t.Helper()
+	select {
+	case <-h.entered:
+	case <-time.After(testTimeout):
+		t.Fatal("the write never reached the device")
+	}
+}
+
+// waitReadersEnded waits until n connections to export have stopped
+// reading requests.
+func (ts *testServer) waitReadersEnded(t testing.TB, export string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(testTimeout)
+	for {
+		ts.mu.Lock()
+		ended := 0
+		if e, ok := ts.exports[export]; ok {
+			for c := range e.conns {
+				if c.ended {
+					ended++
+				}
+			}
+		}
+		ts.mu.Unlock()
+		if ended >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections to %q ended after %v, want %d", ended, export, testTimeout, n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// readResult is a READ reply with its data, or why none arrived.
+type readResult struct {
+	r    reply
+	data []byte
+	err  error
+}
+
+// readAsync collects the reply to a READ of n bytes in the background.
+func (c *rawConn) readAsync(n int) <-chan readResult {
+	ch := make(chan readResult, 1)
+	go func() {
+		var res readResult
+		hb := make([]byte, replyHeaderLen)
+		if _, res.err = io.ReadFull(c, hb); res.err == nil {
+			res.r, res.err = parseReplyHeader(hb)
+		}
+		if res.err == nil && res.r.errno == 0 {
+			res.data = make([]byte, n)
+			_, res.err = io.ReadFull(c, res.data)
+		}
+		ch <- res
+	}()
+	return ch
+}
+
+func (res readResult) check(t testing.TB, want []byte) {
+	t.Helper()
+	if res.err != nil || res.r.errno != 0 {
+		t.Fatalf("read reply %+v: %v", res.r, res.err)
+	}
+	if !bytes.Equal(res.data, want) {
+		t.Fatalf("read returned %x..., want %x...", res.data[:8], want[:8])
+	}
+}
+
+// heldWriteFrom exports a 1 MiB device holding old at x, sends a WRITE of
+// fresh there over a new connection and waits until the device holds that
+// write. It returns the connection and the held write.
+func (ts *testServer) heldWriteFrom(t testing.TB, export string, x int64, old, fresh []byte) (*rawConn, *heldWrite) {
+	t.Helper()
+	dev := ts.addMem(t, export, 1<<20, ExportOptions{})
+	copy(dev.data[x:], old)
+	held := holdWrite(t, dev, x)
+	c := ts.raw(t)
+	c.open(export)
+	c.request(cmdWrite, 0, 1, uint64(x), uint32(len(fresh)), fresh)
+	held.waitEntered(t)
+	return c, held
+}
+
+// readOnNewConn opens a new connection to export and sends a READ of n
+// bytes at x; the reply arrives on the channel.
+func (ts *testServer) readOnNewConn(t testing.TB, export string, x int64, n int) <-chan readResult {
+	t.Helper()
+	c := ts.raw(t)
+	c.open(export)
+	c.request(cmdRead, 0, 7, uint64(x), uint32(n), nil)
+	return c.readAsync(n)
+}
+
+// TestNewConnectionWaitsForEndedOnes: connection A's WRITE is in the
+// device when A ends; a new connection B to the export must not run its
+// READ of the same block before that write completes, and must read A's
+// data. A live connection C keeps working while B waits.
+func TestNewConnectionWaitsForEndedOnes(t *testing.T) {
+	const x, y = 64 << 10, 128 << 10
+	ends := []struct {
+		name string
+		end  func(a *rawConn)
+	}{
+		{"socket closed without DISC", func(a *rawConn) { a.Close() }},
+		{"DISC", func(a *rawConn) { a.request(cmdDisc, 0, 2, 0, 0, nil) }},
+		{"protocol error", func(a *rawConn) {
+			b := appendRequestHeader(nil, request{cmd: cmdRead, length: 512})
+			b[0] ^= 1
+			a.write(b)
+		}},
+	}
+	for i, tt := range ends {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := startServer(t, "tcp")
+			export := fmt.Sprint("disk", i)
+			old, fresh := pattern(4096, 1), pattern(4096, 2)
+			a, held := ts.heldWriteFrom(t, export, x, old, fresh)
+			live := ts.dial(t, export)
+			// A completed request shows the server has C in transmission:
+			// it entered before A ended, so it is not fenced.
+			buf := make([]byte, 4096)
+			if _, err := live.ReadAt(buf, y); err != nil {
+				t.Fatalf("live connection read: %v", err)
+			}
+			tt.end(a)
+			ts.waitReadersEnded(t, export, 1)
+
+			got := ts.readOnNewConn(t, export, x, len(old))
+			// C is live: its I/O goes on while B waits.
+			if _, err := live.WriteAt(pattern(4096, 3), y); err != nil {
+				t.Fatalf("live connection write: %v", err)
+			}
+			if _, err := live.ReadAt(buf, y); err != nil || !bytes.Equal(buf, pattern(4096, 3)) {
+				t.Fatalf("live connection read: %v", err)
+			}
+			// A wrong server answers B at once; give it the chance.
+			select {
+			case res := <-got:
+				t.Fatalf("B's read completed (%+v, %v) while the ended connection's write was still in the device", res.r, res.err)
+			case <-time.After(200 * time.Millisecond):
+			}
+			held.open()
+			select {
+			case res := <-got:
+				res.check(t, fresh)
+			case <-time.After(testTimeout):
+				t.Fatal("B's read did not complete after the ended connection's write did")
+			}
+		})
+	}
+}
+
+// TestNewConnectionDoesNotWaitForLiveOnes: a live connection with a write
+// held in the device does not hold up a new connection.
+func TestNewConnectionDoesNotWaitForLiveOnes(t *testing.T) {
+	const x = 64 << 10
+	ts := startServer(t, "unix")
+	old := pattern(4096, 1)
+	c, held := ts.heldWriteFrom(t, "disk", x, old, pattern(4096, 2))
+	select {
+	case res := <-ts.readOnNewConn(t, "disk", x, len(old)):
+		res.check(t, old)
+	case <-time.After(testTimeout):
+		t.Fatal("a new connection waited for a live connection's request")
+	}
+	held.open()
+	if r := c.reply(); r.errno != 0 || r.cookie != 1 {
+		t.Fatalf("live connection's write: %+v", r)
+	}
+}
+
+// TestFenceGivesUp: a request of an ended connection that never completes
+// holds a new connection up for the fence timeout only.
+func TestFenceGivesUp(t *testing.T) {
+	const x = 64 << 10
+	ts := startServer(t, "unix", func(s *Server) { s.fenceTimeout = 100 * time.Millisecond })
+	old := pattern(4096, 1)
+	a, _ := ts.heldWriteFrom(t, "disk", x, old, pattern(4096, 2))
+	a.Close()
+	ts.waitReadersEnded(t, "disk", 1)
+	select {
+	case res := <-ts.readOnNewConn(t, "disk", x, len(old)):
+		res.check(t, old)
+	case <-time.After(testTimeout):
+		t.Fatal("the new connection still waits after the fence timeout")
+	}
+}
