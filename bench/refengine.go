@@ -60,9 +60,10 @@ func (e *env) startNode(ctx context.Context, name string) (*node, error) {
 	}
 	n := &node{name: name, nbdAddr: "127.0.0.1:" + strconv.Itoa(port), lvs: "lvs-" + name}
 	sock := filepath.Join(dir, "rpc.sock")
-	// Room for three lvols (lvol, raid1x2 and raid1x3 members on node-a)
-	// plus lvstore metadata; the disk file is sparse.
-	disk := fmt.Sprintf("disk0=%s:%d", filepath.Join(dir, "disk0.img"), 3*e.cfg.Size+256<<20)
+	// Room for the lvols of every target on node-a (lvol, raid1x2,
+	// raid1x3 and both engine-x2 members, with bitmaps), a replica of the
+	// resync benchmark, and lvstore metadata; the disk file is sparse.
+	disk := fmt.Sprintf("disk0=%s:%d", filepath.Join(dir, "disk0.img"), 5*e.cfg.Size+ResyncSize+256<<20)
 	n.proc, err = startProcess("refengine node "+name, filepath.Join(dir, "node.log"), e.cfg.Refengine,
 		"node", "--name", name, "--data-dir", filepath.Join(dir, "data"), "--rpc-socket", sock,
 		"--nbd-listen", n.nbdAddr, "--disk", disk)
@@ -104,10 +105,15 @@ func (n *node) call(ctx context.Context, method string, params, result any) erro
 
 // createLvol makes a thin lvol of size bytes and returns its bdev name.
 func (n *node) createLvol(ctx context.Context, name string, size int64) (string, error) {
+	return n.createLvolThin(ctx, name, size, true)
+}
+
+// createLvolThin makes a thin or thick lvol and returns its bdev name.
+func (n *node) createLvolThin(ctx context.Context, name string, size int64, thin bool) (string, error) {
 	var uuid string
 	err := n.call(ctx, "bdev_lvol_create", map[string]any{
 		"lvs_name": n.lvs, "lvol_name": name,
-		"size_in_mib": (size + 1<<20 - 1) >> 20, "thin_provision": true,
+		"size_in_mib": (size + 1<<20 - 1) >> 20, "thin_provision": thin,
 	}, &uuid)
 	return uuid, err
 }

@@ -34,6 +34,8 @@ type Report struct {
 	Host     Host       `json:"host"`
 	Work     []Workload `json:"workloads"`
 	Results  []Result   `json:"results"`
+	// Resync is the resync-after-crash benchmark, when it ran.
+	Resync []ResyncResult `json:"resync,omitempty"`
 }
 
 // Host describes where the figures come from.
@@ -108,4 +110,31 @@ func WriteJSON(path string, rep Report) error {
 		return fmt.Errorf("write report: %w", err)
 	}
 	return nil
+}
+
+// WriteBitmapCost prints, per workload, the engine process's throughput
+// with write-intent bitmaps against the same engine without them.
+func WriteBitmapCost(w io.Writer, results []Result) {
+	with, without := map[string]float64{}, map[string]float64{}
+	for _, r := range results {
+		if r.Error != "" {
+			continue
+		}
+		switch r.Target {
+		case "refengine-engine-x2":
+			with[r.Workload] = r.MBps
+		case "refengine-engine-x2-nobitmap":
+			without[r.Workload] = r.MBps
+		}
+	}
+	for _, r := range results {
+		if r.Target != "refengine-engine-x2" {
+			continue
+		}
+		a, b := with[r.Workload], without[r.Workload]
+		if a == 0 || b == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "write-intent bitmap cost, %s: %.2fx the throughput without it (%+.1f%%)\n", r.Workload, a/b, 100*(a/b-1))
+	}
 }

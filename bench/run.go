@@ -37,6 +37,8 @@ type Config struct {
 	WorkDir string
 	// Keep leaves the work directory in place.
 	Keep bool
+	// Resync also runs the resync-after-crash benchmark (RunResync).
+	Resync bool
 	// Log receives progress; nil discards.
 	Log *slog.Logger
 }
@@ -54,6 +56,8 @@ func targets() []target {
 		{"refengine-lvol", startLvol},
 		{"refengine-raid1x2", startRaid(2)},
 		{"refengine-raid1x3", startRaid(3)},
+		{"refengine-engine-x2", startEngineRaid(true)},
+		{"refengine-engine-x2-nobitmap", startEngineRaid(false)},
 	}
 }
 
@@ -77,6 +81,8 @@ type env struct {
 	cleanups []func()
 	// buildErr is why there is no refengine binary, if there is none.
 	buildErr error
+	// seq numbers engine processes.
+	seq int
 }
 
 // defer_ registers fn to run when the run ends, last registered first.
@@ -121,7 +127,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			os.RemoveAll(e.dir)
 		}
 	}()
-	if e.cfg.Refengine == "" && needsRefengine(cfg.Targets) {
+	if e.cfg.Refengine == "" && (needsRefengine(cfg.Targets) || cfg.Resync) {
 		e.cfg.Refengine, e.buildErr = buildRefengine(ctx, e.dir)
 		if e.buildErr != nil {
 			e.log.Warn("refengine targets will fail", "err", e.buildErr)
@@ -137,6 +143,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		}
 	}
 	ComputeRatios(rep.Results, Baseline)
+	if cfg.Resync {
+		rep.Resync = e.runResync(ctx)
+	}
 	return rep, nil
 }
 
@@ -242,4 +251,11 @@ func version(ctx context.Context, prog, flag string) string {
 	}
 	line, _, _ := strings.Cut(string(out), "\n")
 	return strings.TrimSpace(line)
+}
+
+func mkdir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	return nil
 }

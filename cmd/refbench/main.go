@@ -41,6 +41,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		workdir   = fs.String("workdir", "", "directory for files, sockets and logs (default: a temporary one, removed)")
 		keep      = fs.Bool("keep", false, "keep the temporary work directory")
 		quiet     = fs.Bool("quiet", false, "no progress on stderr")
+		resync    = fs.Bool("resync", true, "also measure resync after an engine crash (1 GiB volume, 3 replicas)")
 	)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: refbench [flags]\n\nflags:")
@@ -74,6 +75,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Targets:   splitList(*targets),
 		WorkDir:   *workdir,
 		Keep:      *keep,
+		Resync:    *resync,
 		Log:       slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -87,6 +89,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "refbench: %v\n", err)
 		return 2
 	}
+	bench.WriteBitmapCost(stdout, rep.Results)
+	if len(rep.Resync) > 0 {
+		fmt.Fprintln(stdout)
+		if err := bench.WriteResyncTable(stdout, rep.Resync); err != nil {
+			fmt.Fprintf(stderr, "refbench: %v\n", err)
+			return 2
+		}
+	}
 	if *out != "" {
 		if err := bench.WriteJSON(*out, rep); err != nil {
 			fmt.Fprintf(stderr, "refbench: %v\n", err)
@@ -99,6 +109,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	for _, r := range rep.Results {
+		if r.Error != "" {
+			return 1
+		}
+	}
+	for _, r := range rep.Resync {
 		if r.Error != "" {
 			return 1
 		}

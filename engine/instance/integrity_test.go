@@ -2,6 +2,7 @@ package instance_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -375,4 +376,54 @@ func TestLeftoversAreCollected(t *testing.T) {
 		slices.Sort(left)
 		return len(left) == 0, fmt.Sprint(left)
 	})
+}
+
+// TestOutOfSpaceReachesTheClient fills the replicas' disks: a write that
+// finds no room fails with ENOSPC at the NBD client (not EIO), the volume
+// stops claiming healthy and says why, and it becomes healthy again once
+// room is made.
+func TestOutOfSpaceReachesTheClient(t *testing.T) {
+	cl := newCluster(t, 2)
+	cl.createVolume("vol1", 2)
+	v := cl.attach("vol1", "n1")
+	dev := dialEndpoint(t, v.Status.Endpoint)
+	for i := range cl.nodes {
+		var stores []struct {
+			Free uint64 `json:"free_clusters"`
+		}
+		if err := cl.rpc(i, "bdev_lvol_get_lvstores", nil, &stores); err != nil || len(stores) != 1 {
+			t.Fatalf("lvstores on n%d: %+v %v", i+1, stores, err)
+		}
+		// Leave 4 clusters: the 16 MiB volume cannot be written in full.
+		if err := cl.rpc(i, "bdev_lvol_create", map[string]any{"lvol_name": "filler", "size_in_mib": stores[0].Free - 4, "thin_provision": false, "lvs_name": "disk0"}, nil); err != nil {
+			t.Fatalf("fill n%d: %v", i+1, err)
+		}
+	}
+	var werr error
+	for off := int64(0); off < volSize && werr == nil; off += 1 << 20 {
+		_, werr = dev.WriteAt(make([]byte, 1<<20), off)
+	}
+	if !errors.Is(werr, syscall.ENOSPC) {
+		t.Fatalf("writing 16 MiB into 4 free clusters ended with %v, want ENOSPC", werr)
+	}
+	cl.waitFor("the volume to say it cannot write", 30*time.Second, func(ctx context.Context) (bool, string) {
+		v, err := cl.c.GetVolume(ctx, "vol1")
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, c := range v.Status.Conditions {
+			if c.Type == api.ConditionWritable && !c.Status && c.Reason == "OutOfSpace" {
+				return v.Status.Robustness != api.RobustnessHealthy, "robustness " + v.Status.Robustness
+			}
+		}
+		return false, fmt.Sprintf("%s %+v", v.Status.Robustness, v.Status.Conditions)
+	})
+	for i := range cl.nodes {
+		if err := cl.rpc(i, "bdev_lvol_delete", map[string]any{"name": "disk0/filler"}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cl.waitVolume("vol1", api.VolumeAttached, api.RobustnessHealthy, 30*time.Second)
+	writePattern(t, dev, 8, volSize)
+	cl.replicasEqual("vol1", volSize)
 }

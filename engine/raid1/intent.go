@@ -200,7 +200,11 @@ func (r *Raid) intentFlushStart() (epoch uint64, ok bool) {
 
 // intentFlushed clears the regions a flush that began at epoch covered,
 // if every member is healthy, and writes the changed pages (without FUA:
-// losing a clear costs a needless resync, never data).
+// losing a clear costs a needless resync, never data). Like md's bitmap
+// daemon it is lazy: a region is cleared only when no write touched it
+// since before the previous flush began, so a region written over and over
+// (a sequential pass, a hot spot) stays dirty instead of paying a bitmap
+// write each time it is dirtied again.
 func (r *Raid) intentFlushed(epoch uint64) error {
 	if r.degraded() {
 		return nil
@@ -209,7 +213,7 @@ func (r *Raid) intentFlushed(epoch uint64) error {
 	il.mu.Lock()
 	cleared := false
 	for g, e := range il.last {
-		if e <= epoch && il.inflight[g] == 0 && il.isDirty(g) {
+		if e < epoch && il.inflight[g] == 0 && il.isDirty(g) {
 			il.setDirty(g, false)
 			delete(il.setAt, g)
 			delete(il.last, g)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -200,10 +201,28 @@ func countBits(b []uint64) int64 {
 	return n
 }
 
+// resyncWorkers is how many regions a resync compares at once: reads from
+// different members overlap instead of waiting for each other.
+const resyncWorkers = 4
+
+// resyncRun is the shared state of one resync's workers.
+type resyncRun struct {
+	r        *Raid
+	sources  []*member
+	scope    []target
+	union    []uint64
+	progress func(done, total int64)
+	total    int64
+
+	mu   sync.Mutex
+	src  int
+	done int64
+	st   *ResyncStats
+}
+
 // resync compares each region in doubt on the targets with the first
 // readable source and rewrites the blocks that differ.
 func (r *Raid) resync(ctx context.Context, sources []*member, scope []target, union []uint64, st *ResyncStats, progress func(done, total int64)) error {
-	il := r.intent
 	if len(scope) == 0 {
 		return nil
 	}
@@ -211,67 +230,126 @@ func (r *Raid) resync(ctx context.Context, sources []*member, scope []target, un
 	for _, t := range scope {
 		all = all || t.all
 	}
-	todo := func(g int64) bool { return all || union[g/64]&(1<<(g%64)) != 0 }
-	var total int64
-	for g := range il.regions {
-		if todo(g) {
-			total++
+	var todo []int64
+	for g := range r.intent.regions {
+		if all || union[g/64]&(1<<(g%64)) != 0 {
+			todo = append(todo, g)
 		}
 	}
-	src := 0
-	st.Source = sources[src].name
-	buf := make([]byte, il.regionSize)
-	cmp := make([]byte, il.regionSize)
-	var done int64
-	for g := range il.regions {
-		if !todo(g) {
+	run := &resyncRun{r: r, sources: sources, scope: scope, union: union, progress: progress, total: int64(len(todo)), st: st}
+	st.Source = sources[0].name
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	regions := make(chan int64)
+	errc := make(chan error, resyncWorkers)
+	var wg sync.WaitGroup
+	for range resyncWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf, cmp := make([]byte, r.intent.regionSize), make([]byte, r.intent.regionSize)
+			for g := range regions {
+				if err := run.region(g, buf, cmp); err != nil {
+					errc <- err
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+feed:
+	for _, g := range todo {
+		select {
+		case regions <- g:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(regions)
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("raid1 %s resync: %w", r.name, err)
+	}
+	return nil
+}
+
+// source returns the member regions are copied from now.
+func (run *resyncRun) source() (*member, error) {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	if run.src >= len(run.sources) {
+		return nil, fmt.Errorf("raid1 %s resync: no member with current data can be read", run.r.name)
+	}
+	return run.sources[run.src], nil
+}
+
+// sourceFailed moves on from a source that could not be read.
+func (run *resyncRun) sourceFailed(m *member, err error) {
+	run.r.markFailed(m, fmt.Errorf("resync read: %w", err))
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	if run.src < len(run.sources) && run.sources[run.src] == m {
+		run.src++
+		if run.src < len(run.sources) {
+			run.st.Source = run.sources[run.src].name
+		}
+	}
+}
+
+// region brings region g in line on every target.
+func (run *resyncRun) region(g int64, buf, cmp []byte) error {
+	r := run.r
+	off := g * r.intent.regionSize
+	n := min(r.intent.regionSize, r.size-off)
+	data := buf[:n]
+	var src *member
+	for {
+		var err error
+		if src, err = run.source(); err != nil {
+			return fmt.Errorf("%w at %d", err, off)
+		}
+		if err := readFull(src, data, off); err != nil {
+			run.sourceFailed(src, err)
 			continue
 		}
-		inUnion := union[g/64]&(1<<(g%64)) != 0
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("raid1 %s resync at region %d: %w", r.name, g, err)
+		break
+	}
+	inUnion := run.union[g/64]&(1<<(g%64)) != 0
+	read, written, divergent := n, int64(0), false
+	for _, t := range run.scope {
+		if t.m == src || (!inUnion && !t.all) || r.state(t.m) == StateERR {
+			continue
 		}
-		off := g * il.regionSize
-		n := min(il.regionSize, r.size-off)
-		data := buf[:n]
-		for {
-			if err := readFull(sources[src], data, off); err == nil {
-				break
-			} else {
-				r.markFailed(sources[src], fmt.Errorf("resync read: %w", err))
-			}
-			if src++; src == len(sources) {
-				return fmt.Errorf("raid1 %s resync: no member with current data can be read at %d", r.name, off)
-			}
-			st.Source = sources[src].name
+		got := cmp[:n]
+		if err := readFull(t.m, got, off); err != nil {
+			r.markFailed(t.m, fmt.Errorf("resync read: %w", err))
+			continue
 		}
-		st.BytesRead += n
-		divergent := false
-		for _, t := range scope {
-			if t.m == sources[src] || (!inUnion && !t.all) || r.state(t.m) == StateERR {
-				continue
-			}
-			got := cmp[:n]
-			if err := readFull(t.m, got, off); err != nil {
-				r.markFailed(t.m, fmt.Errorf("resync read: %w", err))
-				continue
-			}
-			st.BytesRead += n
-			w, err := rewriteDiff(t.m, data, got, off, r.blockSize)
-			st.BytesWritten += w
-			if err != nil {
-				r.markFailed(t.m, fmt.Errorf("resync write: %w", err))
-				continue
-			}
-			divergent = divergent || w > 0
+		read += n
+		w, err := rewriteDiff(t.m, data, got, off, r.blockSize)
+		written += w
+		if err != nil {
+			r.markFailed(t.m, fmt.Errorf("resync write: %w", err))
+			continue
 		}
-		st.Regions++
-		if divergent {
-			st.Divergent++
-		}
-		if done++; progress != nil {
-			progress(done, total)
-		}
+		divergent = divergent || w > 0
+	}
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	run.st.Regions++
+	run.st.BytesRead += read
+	run.st.BytesWritten += written
+	if divergent {
+		run.st.Divergent++
+	}
+	run.done++
+	if run.progress != nil {
+		run.progress(run.done, run.total)
 	}
 	return nil
 }
