@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"slices"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/faultline/faultline/engine/engineproc"
