@@ -89,6 +89,18 @@ type storeLvols struct {
 	byName   map[string]lvolInfo
 	children map[string]int
 	heads    map[string]bool // non-snapshot lvols that look like replica heads
+	// degraded are esnap clones whose external snapshot is gone: they have
+	// no bdev (bdev_get_bdevs does not list them) but own clusters. For a
+	// replica head that is the destination of an interrupted rebuild.
+	degraded map[string]bool
+}
+
+// degradedLvol is the part of bdev_lvol_get_lvols that shows the lvols
+// bdev_get_bdevs cannot.
+type degradedLvol struct {
+	Name     string `json:"name"`
+	Degraded bool   `json:"is_degraded"`
+	Snapshot bool   `json:"is_snapshot"`
 }
 
 func (m *Manager) readStore(ctx context.Context, lvsUUID string) (storeLvols, error) {
@@ -96,7 +108,7 @@ func (m *Manager) readStore(ctx context.Context, lvsUUID string) (storeLvols, er
 	if err != nil {
 		return storeLvols{}, err
 	}
-	sl := storeLvols{byName: map[string]lvolInfo{}, children: map[string]int{}, heads: map[string]bool{}}
+	sl := storeLvols{byName: map[string]lvolInfo{}, children: map[string]int{}, heads: map[string]bool{}, degraded: map[string]bool{}}
 	for _, lv := range lvols {
 		if lv.Driver.Lvol.StoreUUID != lvsUUID {
 			continue
@@ -108,6 +120,27 @@ func (m *Manager) readStore(ctx context.Context, lvsUUID string) (storeLvols, er
 		}
 		if !lv.Driver.Lvol.Snapshot && headPattern.MatchString(n) {
 			sl.heads[n] = true
+		}
+	}
+	var all []degradedLvol
+	if err := m.t.Call(ctx, "bdev_lvol_get_lvols", map[string]any{"lvs_uuid": lvsUUID}, &all); err != nil {
+		return storeLvols{}, fmt.Errorf("list lvols of %s: %w", lvsUUID, err)
+	}
+	for _, lv := range all {
+		if _, seen := sl.byName[lv.Name]; seen || !lv.Degraded {
+			continue
+		}
+		info := lvolInfo{Name: lv.Name}
+		info.Driver.Lvol = &struct {
+			StoreUUID    string `json:"lvol_store_uuid"`
+			Snapshot     bool   `json:"snapshot"`
+			BaseSnapshot string `json:"base_snapshot"`
+			External     string `json:"external_snapshot_name"`
+		}{StoreUUID: lvsUUID, Snapshot: lv.Snapshot}
+		sl.byName[lv.Name] = info
+		sl.degraded[lv.Name] = true
+		if !lv.Snapshot && headPattern.MatchString(lv.Name) {
+			sl.heads[lv.Name] = true
 		}
 	}
 	return sl, nil
@@ -203,9 +236,11 @@ func (m *Manager) removeOwned(ctx context.Context, lvs, lvsUUID, name string, ke
 
 // collectLeftovers runs when the node starts, before it serves anything:
 // no rebuild survives a restart, so every <replica>-rebuilding lvol is
-// garbage, and so is every lvol named after a replica whose head is gone
-// (a deletion interrupted half-way). Heads themselves are left to the
-// manager, which knows which replicas it still wants.
+// garbage, and so is a head still cloned from its rebuild source (degraded:
+// the source's remote bdev is gone) with everything named after it; so is
+// every lvol named after a replica whose head is gone (a deletion
+// interrupted half-way). Other heads are left to the manager, which knows
+// which replicas it still wants.
 func (m *Manager) collectLeftovers(ctx context.Context) error {
 	if m.defect(DefectRebuildLeftoversKept) {
 		m.log.Error("DEFECT rebuild-leftovers-kept: leftovers of interrupted rebuilds and deletions are not collected")
@@ -222,8 +257,8 @@ func (m *Manager) collectLeftovers(ctx context.Context) error {
 		}
 		var garbage []string
 		for n := range sl.byName {
-			_, headless, ok := ownerOf(n, sl.heads)
-			if ok && (headless || strings.HasSuffix(n, rebuildingSufx) && !sl.heads[n]) {
+			owner, headless, ok := ownerOf(n, sl.heads)
+			if ok && (headless || sl.degraded[owner] || strings.HasSuffix(n, rebuildingSufx) && !sl.heads[n]) {
 				garbage = append(garbage, n)
 			}
 		}

@@ -327,6 +327,18 @@ func TestLeftoversAreCollected(t *testing.T) {
 	if err := cl.rpc(node, "bdev_lvol_delete", map[string]any{"name": lvs + "/" + gone + "-tmp"}, nil); err != nil {
 		t.Fatal(err)
 	}
+	// A rebuild destination cut off from its source: a head cloned from a
+	// remote bdev (the source's export), with its bitmap. After the
+	// restart the remote is gone and the head is degraded, which
+	// bdev_get_bdevs does not show.
+	half := "vol7-r-qqqqqqqq"
+	if err := cl.rpc(node, "bdev_remote_attach", map[string]any{"name": "rebuild-src-" + half, "address": rep.Status.Address, "export_name": rep.Status.Export}, nil); err != nil {
+		t.Fatalf("attach a remote source: %v", err)
+	}
+	if err := cl.rpc(node, "bdev_lvol_clone_bdev", map[string]any{"bdev": "rebuild-src-" + half, "lvs_name": lvs, "clone_name": half}, nil); err != nil {
+		t.Fatalf("clone it: %v", err)
+	}
+	mk(half + "-bitmap")
 	// A replica the manager does not know, with data.
 	if err := cl.rpc(node, "im_replica_create", map[string]any{"name": "vol8-r-zzzzzzzz", "volume": "vol8", "size": 4 << 20, "lvs_name": lvs}, nil); err != nil {
 		t.Fatalf("create an unknown replica: %v", err)
@@ -334,9 +346,20 @@ func TestLeftoversAreCollected(t *testing.T) {
 
 	cl.restartNode(node)
 	lv := cl.lvols(node)
-	for _, n := range []string{rep.Name + "-rebuilding", gone + "-bitmap", gone + "-snap-s1"} {
+	for _, n := range []string{rep.Name + "-rebuilding", gone + "-bitmap", gone + "-snap-s1", half + "-bitmap"} {
 		if _, ok := lv[n]; ok {
 			t.Errorf("%s survived the node restart", n)
+		}
+	}
+	var all []struct {
+		Name string `json:"name"`
+	}
+	if err := cl.rpc(node, "bdev_lvol_get_lvols", nil, &all); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range all {
+		if l.Name == half {
+			t.Errorf("the head cut off from its rebuild source (%s) survived the node restart", half)
 		}
 	}
 	if _, ok := lv[rep.Name+"-snap-copied"]; !ok {

@@ -280,31 +280,23 @@ func (m *Manager) deleteReplica(ctx context.Context, req improto.ReplicaDeleteRe
 }
 
 // storeOfReplica finds the lvstore holding a replica's head or, when the
-// head is gone, anything else named after it; the zero value when there is
-// nothing.
+// head is gone, anything else named after it (degraded lvols included);
+// the zero value when there is nothing.
 func (m *Manager) storeOfReplica(ctx context.Context, name string) (lvstoreInfo, error) {
-	lvols, err := listLvols(ctx, m.t)
-	if err != nil {
-		return lvstoreInfo{}, err
-	}
 	stores, err := listStores(ctx, m.t)
 	if err != nil {
 		return lvstoreInfo{}, err
 	}
-	byUUID := map[string]lvstoreInfo{}
 	for _, s := range stores {
-		byUUID[s.UUID] = s
-	}
-	found := lvstoreInfo{}
-	for _, lv := range lvols {
-		if o, _, ok := ownerOf(lv.lvolName(), map[string]bool{name: true}); ok && o == name {
-			found = byUUID[lv.Driver.Lvol.StoreUUID]
-			if lv.lvolName() == name {
-				return found, nil
-			}
+		sl, err := m.readStore(ctx, s.UUID)
+		if err != nil {
+			return lvstoreInfo{}, err
+		}
+		if len(sl.owned(name)) > 0 {
+			return s, nil
 		}
 	}
-	return found, nil
+	return lvstoreInfo{}, nil
 }
 
 // removeChain deletes the head and then the replica's own snapshots
