@@ -2,6 +2,7 @@ package integrity
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,8 +43,7 @@ func TestEventually(t *testing.T) {
 			}
 			defer cancel()
 			v := Eventually(ctx, tt.deadline, time.Millisecond, tt.check)
-			if v.Outcome != tt.want || len(v.Summary) < len(tt.prefix) || v.Summary[:len(tt.prefix)] != tt.prefix ||
-				v.Summary[len(v.Summary)-len(tt.suffix):] != tt.suffix {
+			if v.Outcome != tt.want || !strings.HasPrefix(v.Summary, tt.prefix) || !strings.HasSuffix(v.Summary, tt.suffix) {
 				t.Fatalf("Eventually: %s %q, want %s %q…%q", v.Outcome, v.Summary, tt.want, tt.prefix, tt.suffix)
 			}
 		})

@@ -2,6 +2,7 @@ package integrity
 
 import (
 	"context"
+	"encoding/binary"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -40,12 +41,12 @@ func newMalloc(t *testing.T, size int64, seed uint64) *malloc.Device {
 	return d
 }
 
+// pattern returns n pseudo-random bytes, the same for the same seed.
 func pattern(n int, seed uint64) []byte {
+	var key [32]byte
+	binary.LittleEndian.PutUint64(key[:], seed)
 	p := make([]byte, n)
-	rng := rand.New(rand.NewPCG(seed, 1))
-	for i := range p {
-		p[i] = byte(rng.Uint32())
-	}
+	rand.NewChaCha8(key).Read(p)
 	return p
 }
 
@@ -115,6 +116,7 @@ func (s *nbdServer) dial(t *testing.T, export string) *nbd.Client {
 // every one of parts.
 func want(t *testing.T, v checkers.Verdict, name string, outcome checkers.Outcome, parts ...string) {
 	t.Helper()
+	t.Logf("%s: %s: %s", v.Checker, v.Outcome, v.Summary)
 	if v.Checker != name || v.Outcome != outcome {
 		t.Fatalf("verdict %s/%s, want %s/%s: %s\n%s", v.Checker, v.Outcome, name, outcome, v.Summary, evidenceText(v))
 	}
