@@ -49,7 +49,7 @@ func TestFlagErrorsExit2(t *testing.T) {
 		{"cluster status nothing there", []string{"cluster", "status", "--dir", t.TempDir()}, "no cluster in"},
 		{"cluster down nothing there", []string{"cluster", "down", "--dir", t.TempDir()}, "faultline cluster down:"},
 		{"cluster up bad nodes", []string{"cluster", "up", "--nodes", "0"}, "--nodes 0"},
-		{"cluster up bad disk", []string{"cluster", "up", "--disk-size", "1000"}, "--disk-size 1000"},
+		{"cluster up bad disk", []string{"cluster", "up", "--disk-size", "1000"}, `"1000": want a multiple of 1 MiB`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := cli(t, tc.args...)
