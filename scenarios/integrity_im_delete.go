@@ -24,7 +24,7 @@ func imDeleteDuringRebuild() scenario {
 	return scenario{
 		Name:   "instance-manager-delete-during-rebuild",
 		Labels: []string{"integrity", "v2"},
-		Description: "3-replica 128 MiB volume, fully written; N rounds (default 3): delete a replica, and while its replacement " +
+		Description: "3-replica 128 MiB volume, 112 MiB written and a light writer; N rounds (default 3): delete a replica, and while its replacement " +
 			"rebuilds delete that node's instance manager; the volume recovers with equal replicas and no orphaned lvols",
 		Timeout: 12 * time.Minute,
 		Body:    runIMDeleteDuringRebuild,
@@ -34,7 +34,10 @@ func imDeleteDuringRebuild() scenario {
 const (
 	imRebuildDefaultRounds = 3
 	imRebuildSize          = 128 << 20
-	imRebuildBlock         = 256 << 10
+	// imRebuildFill is written before the rounds (in imRebuildBlock
+	// blocks); the background writer works on the rest.
+	imRebuildFill  = 112 << 20
+	imRebuildBlock = 256 << 10
 	// imRebuildPoll is how often the replacement's mode is polled: a
 	// rebuild of the volume takes seconds, so this catches it WO.
 	imRebuildPoll = 50 * time.Millisecond
@@ -60,17 +63,19 @@ func runIMDeleteDuringRebuild(ctx context.Context, s *Spec) {
 	_, dev := createAttached(ctx, s, api.VolumeCreateRequest{Name: name, Size: imRebuildSize, NumberOfReplicas: 3}, node)
 	defer func() { dev.Close() }()
 
-	s.Step(fmt.Sprintf("write all %d MiB and flush, so that a rebuild takes a while", imRebuildSize>>20))
+	s.Step(fmt.Sprintf("write the first %d MiB and flush, so that a rebuild takes a while", imRebuildFill>>20))
 	fill, err := workload.New(workload.Config{
-		Volume: name, BlockSize: imRebuildBlock, Pattern: workload.Sequential, Concurrency: 4,
-		Count: imRebuildSize / imRebuildBlock, Seed: uint64(s.Seed), Writer: 1, Recorder: s.Timeline, Logger: seedLogger(),
+		Volume: name, BlockSize: imRebuildBlock, Pattern: workload.Sequential, Concurrency: 4, Length: imRebuildFill,
+		Count: imRebuildFill / imRebuildBlock, Seed: uint64(s.Seed), Writer: 1, Recorder: s.Timeline, Logger: seedLogger(),
 	})
 	Expect(err).NotTo(HaveOccurred())
 	seedWriteFlush(ctx, fill, dev)
-	// A light writer keeps the volume busy through every round.
+	// A light writer keeps the rest of the volume busy through every
+	// round (its own region: blocks of two sizes must not overlap).
 	bg, err := workload.New(workload.Config{
-		Volume: name, BlockSize: 4096, Pattern: workload.Random, Concurrency: 2, Rate: 200, FlushEvery: 16,
-		Seed: uint64(s.Seed) + 2, Writer: 2, ErrorBackoff: 20 * time.Millisecond, Recorder: s.Timeline, Logger: seedLogger(),
+		Volume: name, BlockSize: 4096, Offset: imRebuildFill, Length: imRebuildSize - imRebuildFill, Pattern: workload.Random,
+		Concurrency: 2, Rate: 200, FlushEvery: 16, Seed: uint64(s.Seed) + 2, Writer: 2, ErrorBackoff: 20 * time.Millisecond,
+		Recorder: s.Timeline, Logger: seedLogger(),
 	})
 	Expect(err).NotTo(HaveOccurred())
 	hist := history.Checker{Recorder: s.Timeline}
