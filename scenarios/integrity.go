@@ -144,8 +144,8 @@ func engineOf(ctx context.Context, s *Spec, volume string) api.Engine {
 }
 
 // replicasOffNode returns the volume's replicas (not being deleted) that
-// are not on node, sorted by name so a seeded index picks the same one
-// for the same placement.
+// are not on node (all of them for node ""), sorted by name so a seeded
+// index picks the same one for the same placement.
 func replicasOffNode(ctx context.Context, s *Spec, volume, node string) []api.Replica {
 	reps, err := s.Client().ListReplicas(ctx, volume)
 	Expect(err).NotTo(HaveOccurred())

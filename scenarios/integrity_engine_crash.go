@@ -97,10 +97,10 @@ func runEngineCrashUnderLoad(ctx context.Context, s *Spec) {
 		after := gen.History().Counts()
 
 		s.Step(fmt.Sprintf("round %d/%d: wait for attached/healthy, all replicas RW", i+1, n))
-		awaitRecovery(ctx, s, fmt.Sprintf("volume %s recovered from the engine crash", name), map[string]int{name: 3},
+		took := awaitRecovery(ctx, s, fmt.Sprintf("volume %s recovered from the engine crash", name), map[string]int{name: 3},
 			recovery{Since: since, Deadline: ecrashDeadline, Hold: ecrashHold, Outage: true})
 		s.Env.progressf("     %s: round %d/%d: %d writes acknowledged, %d failed or unknown; recovered in %v", s.Name, i+1, n,
-			after.OK-before.OK, after.Failed+after.Unknown-before.Failed-before.Unknown, time.Since(since).Round(time.Millisecond))
+			after.OK-before.OK, after.Failed+after.Unknown-before.Failed-before.Unknown, took.Round(time.Millisecond))
 
 		s.Step(fmt.Sprintf("round %d/%d: replicas equal, reads deterministic, history", i+1, n))
 		vol, err := s.Client().GetVolume(ctx, name)

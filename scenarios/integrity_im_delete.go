@@ -102,6 +102,7 @@ func runIMDeleteDuringRebuild(ctx context.Context, s *Spec) {
 		now, err := c.GetReplica(ctx, repl.Name)
 		hit := err == nil && now.Status.Mode == api.ModeWO
 		imDel := faults.InstanceManagerDelete(s.Env.Cluster, repl.Spec.Node)
+		deleted := time.Now()
 		Expect(s.Faults.Inject(ctx, imDel)).To(Succeed())
 		hits[i] = fmt.Sprintf("replacement %s on %s was %s: ", repl.Name, repl.Spec.Node, now.Status.Mode)
 		if hit {
@@ -115,11 +116,11 @@ func runIMDeleteDuringRebuild(ctx context.Context, s *Spec) {
 		Expect(err).NotTo(HaveOccurred(), "instance manager of %s did not come back", repl.Spec.Node)
 
 		s.Step(fmt.Sprintf("round %d/%d: wait for attached/healthy, all replicas RW", i+1, n))
-		awaitRecovery(ctx, s, fmt.Sprintf("volume %s recovered", name), map[string]int{name: 3},
+		took := awaitRecovery(ctx, s, fmt.Sprintf("volume %s recovered", name), map[string]int{name: 3},
 			recovery{Since: since, Deadline: imRebuildDeadline, Outage: true})
 		stop()
 		Expect(bg.Flush(ctx, dev)).To(Succeed(), "flush of the background writer")
-		s.Env.progressf("     %s: round %d/%d: %s; recovered in %v", s.Name, i+1, n, hits[i], time.Since(since).Round(time.Millisecond))
+		s.Env.progressf("     %s: round %d/%d: %s; healthy %v after the instance-manager deletion", s.Name, i+1, n, hits[i], since.Add(took).Sub(deleted).Round(time.Millisecond))
 
 		s.Step(fmt.Sprintf("round %d/%d: replicas equal, history, no orphans, space bounded", i+1, n))
 		s.CheckAll(

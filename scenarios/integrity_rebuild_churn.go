@@ -88,9 +88,9 @@ func runRebuildChurn(ctx context.Context, s *Spec) {
 		Expect(err).NotTo(HaveOccurred(), "start %s again", victim.Spec.Node)
 
 		s.Step(fmt.Sprintf("round %d/%d: wait for a rebuild and attached/healthy, all replicas RW", i+1, n))
-		awaitRecovery(ctx, s, fmt.Sprintf("volume %s rebuilt after %s came back", name, victim.Spec.Node), map[string]int{name: 3},
+		took := awaitRecovery(ctx, s, fmt.Sprintf("volume %s rebuilt after %s came back", name, victim.Spec.Node), map[string]int{name: 3},
 			recovery{Since: since, Deadline: churnDeadline, Outage: true, Rebuilt: true})
-		s.Env.progressf("     %s: round %d/%d: rebuilt and healthy %v after the stop", s.Name, i+1, n, time.Since(since).Round(time.Millisecond))
+		s.Env.progressf("     %s: round %d/%d: rebuilt and healthy %v after the stop", s.Name, i+1, n, took.Round(time.Millisecond))
 
 		s.Step(fmt.Sprintf("round %d/%d: space bounded, replicas equal, history, no orphans", i+1, n))
 		s.CheckAll(

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -30,13 +31,18 @@ type recovery struct {
 // awaitRecovery waits until every volume in replicas (volume name →
 // replica count) has recovered as r says, failing the spec through
 // state-crashloop at once when a resource flaps and state-converge at the
-// deadline, with the per-volume diff.
-func awaitRecovery(ctx context.Context, s *Spec, what string, replicas map[string]int, r recovery) {
+// deadline, with the per-volume diff. It returns how long after r.Since
+// the recovered state was reached (the hold that followed not counted):
+// the last state change the change stream reported for the volumes, their
+// replicas and engines, which is exact even when the outage fell between
+// two polls; the first poll that saw it when the stream reported nothing.
+func awaitRecovery(ctx context.Context, s *Spec, what string, replicas map[string]int, r recovery) time.Duration {
 	c := s.Client()
 	want := map[string]string{}
 	for name, n := range replicas {
 		want[name] = recoveredView(api.VolumeAttached, api.RobustnessHealthy, n, n, r.Outage, r.Rebuilt)
 	}
+	var reached time.Time
 	seedCheckQuiet(s, seedAwaitHeld(ctx, s, what, r.Since, r.Deadline, r.Hold, func(ctx context.Context) (map[string]string, error) {
 		got := map[string]string{}
 		samples := s.States.Samples()
@@ -48,8 +54,53 @@ func awaitRecovery(ctx context.Context, s *Spec, what string, replicas map[strin
 			got[name] = recoveredView(vol.Status.State, vol.Status.Robustness, rw, n,
 				r.Outage && sawOutage(samples, name, r.Since), r.Rebuilt && sawRebuild(samples, name, r.Since))
 		}
+		switch {
+		case !maps.Equal(got, want):
+			reached = time.Time{}
+		case reached.IsZero():
+			reached = time.Now()
+		}
 		return got, nil
 	}, want))
+	if last := lastChange(s.States.Samples(), replicas, r.Since, time.Now()); !last.IsZero() {
+		reached = last
+	}
+	return reached.Sub(r.Since)
+}
+
+// lastChange is the time of the latest change, in [since, until], of the
+// state, robustness or mode of any of the volumes or of their replicas and
+// engines ("<volume>-r-…", "<volume>-e-…"); zero when there is none.
+// Samples that repeat the previous state of their resource (the manager
+// rewrites objects for other reasons) are not changes.
+func lastChange(samples []state.Sample, volumes map[string]int, since, until time.Time) time.Time {
+	var last time.Time
+	prev := map[string]string{}
+	for _, x := range samples {
+		seen := x.State + "/" + x.Robustness + "/" + x.Detail["mode"]
+		was, known := prev[x.Key()]
+		prev[x.Key()] = seen
+		if (known && was == seen) || x.Time.Before(since) || x.Time.After(until) || !x.Time.After(last) {
+			continue
+		}
+		if _, ok := volumes[volumeOf(x)]; ok {
+			last = x.Time
+		}
+	}
+	return last
+}
+
+// volumeOf is the volume a sample belongs to: its own name for a volume,
+// the name before "-r-" or "-e-" for a replica or an engine.
+func volumeOf(x state.Sample) string {
+	if x.Kind == state.KindVolume {
+		return x.Name
+	}
+	i := max(strings.LastIndex(x.Name, "-r-"), strings.LastIndex(x.Name, "-e-"))
+	if i < 0 {
+		return ""
+	}
+	return x.Name[:i]
 }
 
 // recoveredView renders what awaitRecovery compares for one volume, e.g.

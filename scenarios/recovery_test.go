@@ -69,3 +69,42 @@ func TestRecoveredView(t *testing.T) {
 		t.Errorf("recoveredView = %q", got)
 	}
 }
+
+func TestLastChange(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	sample := func(ms int, kind state.Kind, name, st, rob, mode string) state.Sample {
+		x := state.Sample{Time: at(ms), Kind: kind, Name: name, State: st, Robustness: rob}
+		if mode != "" {
+			x.Detail = map[string]string{"mode": mode}
+		}
+		return x
+	}
+	samples := []state.Sample{
+		sample(-500, state.KindVolume, "v", api.VolumeAttached, api.RobustnessHealthy, ""),
+		sample(-400, state.KindEngine, "v-e-0", api.InstanceRunning, "", ""),
+		sample(100, state.KindEngine, "v-e-0", "deleted", "", ""),
+		sample(100, state.KindVolume, "v", api.VolumeAttaching, api.RobustnessFaulted, ""),
+		sample(150, state.KindEngine, "v-e-0", api.InstanceRunning, "", ""),
+		sample(160, state.KindVolume, "v", api.VolumeAttached, api.RobustnessHealthy, ""),
+		sample(300, state.KindReplica, "v-r-abcd1234", api.InstanceRunning, "", api.ModeRW),
+		sample(900, state.KindReplica, "v-r-abcd1234", api.InstanceRunning, "", api.ModeRW), // rewritten, unchanged
+		sample(700, state.KindVolume, "w", api.VolumeAttaching, api.RobustnessFaulted, ""),
+		sample(5000, state.KindVolume, "v", api.VolumeDetaching, api.RobustnessHealthy, ""),
+	}
+	vols := map[string]int{"v": 3}
+	if got := lastChange(samples, vols, at(0), at(1000)); !got.Equal(at(300)) {
+		t.Errorf("lastChange = %v, want the replica's first sample at +300ms", got.Sub(t0))
+	}
+	if got := lastChange(samples, vols, at(400), at(1000)); !got.IsZero() {
+		t.Errorf("nothing changed in [400ms, 1s]: got %v", got.Sub(t0))
+	}
+	if got := lastChange(samples, map[string]int{"w": 2}, at(0), at(1000)); !got.Equal(at(700)) {
+		t.Errorf("volume w: %v, want +700ms", got.Sub(t0))
+	}
+	for name, want := range map[string]string{"v-r-abcd1234": "v", "my-r-vol-r-x": "my-r-vol", "v-e-0": "v", "loner": ""} {
+		if got := volumeOf(state.Sample{Kind: state.KindReplica, Name: name}); got != want {
+			t.Errorf("volumeOf(%s) = %q, want %q", name, got, want)
+		}
+	}
+}

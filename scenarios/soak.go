@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +36,10 @@ const (
 	soakRecoveryDeadline = 3 * time.Minute
 	// soakHealDeadline bounds healing one fault (a node starting again).
 	soakHealDeadline = 2 * time.Minute
+	// soakHold is how long every volume must stay recovered before it
+	// counts: longer than the manager takes to notice a dead engine or
+	// node, so a status from before the fault is not taken for recovery.
+	soakHold = 3 * time.Second
 	// The writers: random 4 KiB blocks at a modest rate, flushed now and
 	// then, backing off while the volume has no frontend.
 	soakRate         = 40
@@ -187,28 +190,28 @@ func (r *soakRun) inject(ctx context.Context, f plannedFault) {
 	var (
 		fault  faults.Fault
 		victim string
+		hit    []string // the volumes the fault must take out of attached/healthy
 	)
 	switch f.Kind {
 	case soakNodeStop:
 		victim = s.Env.Cluster.Nodes()[f.Target].Name
 		fault = faults.NodeStop(s.Env.Cluster, victim)
+		hit = r.volumesOn(ctx, victim)
 	case soakIMDelete:
 		victim = s.Env.Cluster.Nodes()[f.Target].Name
 		fault = faults.InstanceManagerDelete(s.Env.Cluster, victim)
+		hit = r.volumesOn(ctx, victim)
 	case soakEngineCrash:
-		engines, err := r.c.ListEngines(ctx, r.vols[f.Target].name)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(engines).NotTo(BeEmpty(), "engine of volume %s", r.vols[f.Target].name)
-		victim = engines[0].Name
+		v := r.vols[f.Target]
+		victim = engineOf(ctx, s, v.name).Name
 		fault = faults.EngineCrash(s.Env.Cluster, victim)
+		hit = []string{v.name}
 	case soakReplicaDelete:
-		reps, err := r.c.ListReplicas(ctx, r.vols[f.Target].name)
-		Expect(err).NotTo(HaveOccurred())
-		reps = slices.DeleteFunc(reps, func(x api.Replica) bool { return x.Spec.Deleting })
-		Expect(reps).NotTo(BeEmpty(), "replicas of volume %s", r.vols[f.Target].name)
-		slices.SortFunc(reps, func(a, b api.Replica) int { return strings.Compare(a.Name, b.Name) })
+		v := r.vols[f.Target]
+		reps := replicasOffNode(ctx, s, v.name, "")
 		victim = reps[f.Replica%len(reps)].Name
 		fault = faults.ReplicaDelete(r.c, victim)
+		hit = []string{v.name}
 	default:
 		Fail("unknown soak fault kind " + f.Kind)
 	}
@@ -230,23 +233,58 @@ func (r *soakRun) inject(ctx context.Context, f plannedFault) {
 	err := s.Faults.Heal(hctx, fault)
 	cancel()
 	Expect(err).NotTo(HaveOccurred(), "heal fault %d (%s %s)", f.N, f.Kind, victim)
+	// Every volume the fault hit must be seen out of attached/healthy: a
+	// status from before the fault is not a recovery.
+	outage := map[string]int{}
+	for _, name := range hit {
+		outage[name] = r.replicas(name)
+	}
+	what := fmt.Sprintf("recovery from fault %d (%s %s)", f.N, f.Kind, victim)
+	awaitRecovery(ctx, s, what, outage, recovery{Since: since, Deadline: soakRecoveryDeadline, Outage: true})
 	if f.Kind == soakNodeStop {
 		since = time.Now() // the node is back: recovery counts from here
 	}
-	r.awaitHealthy(ctx, since, fmt.Sprintf("recovery from fault %d (%s %s)", f.N, f.Kind, victim))
-	took := time.Since(since)
+	took := r.awaitHealthy(ctx, since, what, soakHold)
 	r.sum.recovered(took)
 	s.Env.progressf("     %s: %s: recovered in %v", s.Name, strings.TrimSpace(line), took.Round(time.Millisecond))
 }
 
+// volumesOn lists the volumes with a replica or their engine on node.
+func (r *soakRun) volumesOn(ctx context.Context, node string) []string {
+	var out []string
+	for _, v := range r.vols {
+		on := engineOf(ctx, r.s, v.name).Spec.Node == node
+		reps, err := r.c.ListReplicas(ctx, v.name)
+		Expect(err).NotTo(HaveOccurred())
+		for _, x := range reps {
+			on = on || (!x.Spec.Deleting && x.Spec.Node == node)
+		}
+		if on {
+			out = append(out, v.name)
+		}
+	}
+	return out
+}
+
+// replicas is the replica count of the soak's volume name.
+func (r *soakRun) replicas(name string) int {
+	for _, v := range r.vols {
+		if v.name == name {
+			return v.replicas
+		}
+	}
+	return 0
+}
+
 // awaitHealthy waits until every volume is attached and healthy with
-// every replica running RW.
-func (r *soakRun) awaitHealthy(ctx context.Context, since time.Time, what string) {
+// every replica running RW, for hold, and returns how long after since
+// that was reached.
+func (r *soakRun) awaitHealthy(ctx context.Context, since time.Time, what string, hold time.Duration) time.Duration {
 	replicas := map[string]int{}
 	for _, v := range r.vols {
 		replicas[v.name] = v.replicas
 	}
-	awaitRecovery(ctx, r.s, what, replicas, recovery{Since: since, Deadline: soakRecoveryDeadline})
+	return awaitRecovery(ctx, r.s, what, replicas, recovery{Since: since, Deadline: soakRecoveryDeadline, Hold: hold})
 }
 
 // checkRound holds the writers, waits for every volume to be healthy,
@@ -257,7 +295,8 @@ func (r *soakRun) checkRound(ctx context.Context, round, afterFault int) {
 	start := time.Now()
 	r.gate.hold()
 	defer r.gate.release()
-	r.awaitHealthy(ctx, start, fmt.Sprintf("quiescent point %d", round))
+	// The fault before held its recovery for soakHold already.
+	r.awaitHealthy(ctx, start, fmt.Sprintf("quiescent point %d", round), 0)
 	integ := s.Integrity()
 	var vs []checkers.Verdict
 	for _, v := range r.vols {
