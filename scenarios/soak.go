@@ -226,8 +226,10 @@ func (r *soakRun) inject(ctx context.Context, f plannedFault) {
 		// system still has to recover, which is what is checked.
 		GinkgoWriter.Printf("fault %d: %v\n", f.N, err)
 	}
+	from := since // recovery counts from the fault, or from a node's start
 	if f.Kind == soakNodeStop {
 		Expect(seedSleep(ctx, f.Down)).To(Succeed())
+		from = time.Now()
 	}
 	hctx, cancel := context.WithTimeout(ctx, soakHealDeadline)
 	err := s.Faults.Heal(hctx, fault)
@@ -241,10 +243,7 @@ func (r *soakRun) inject(ctx context.Context, f plannedFault) {
 	}
 	what := fmt.Sprintf("recovery from fault %d (%s %s)", f.N, f.Kind, victim)
 	awaitRecovery(ctx, s, what, outage, recovery{Since: since, Deadline: soakRecoveryDeadline, Outage: true})
-	if f.Kind == soakNodeStop {
-		since = time.Now() // the node is back: recovery counts from here
-	}
-	took := r.awaitHealthy(ctx, since, what, soakHold)
+	took := r.awaitHealthy(ctx, from, what, soakHold)
 	r.sum.recovered(took)
 	s.Env.progressf("     %s: %s: recovered in %v", s.Name, strings.TrimSpace(line), took.Round(time.Millisecond))
 }
