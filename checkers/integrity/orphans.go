@@ -223,7 +223,11 @@ func lvolKey(lv Lvol) string { return lv.LvstoreUUID + "/" + lv.Name }
 
 // where renders an lvol's location for the evidence.
 func where(n NodeInventory, lv Lvol) string {
-	return fmt.Sprintf("node %s lvstore %s (%s)", n.Node, lv.LvstoreName, lv.LvstoreUUID)
+	w := fmt.Sprintf("node %s lvstore %s (%s)", n.Node, lv.LvstoreName, lv.LvstoreUUID)
+	if lv.Degraded {
+		w += ", degraded (its external snapshot is gone; no bdev)"
+	}
+	return w
 }
 
 // clusterSize is the cluster size of an lvstore of n, 0 when unknown.
