@@ -64,6 +64,23 @@ type Lvol struct {
 	SizeBytes         int64
 	// ExternalSnapshot names the external (esnap) parent, or "".
 	ExternalSnapshot string
+	// Degraded lvols are esnap clones whose external snapshot is gone:
+	// they have no bdev, so bdev_get_bdevs does not list them, yet they
+	// own clusters. Only bdev_lvol_get_lvols shows them.
+	Degraded bool
+}
+
+// lvolEntry is the part of a bdev_lvol_get_lvols entry ReadInventory reads:
+// the listing that shows degraded lvols too.
+type lvolEntry struct {
+	Name      string `json:"name"`
+	Snapshot  bool   `json:"is_snapshot"`
+	Degraded  bool   `json:"is_degraded"`
+	Allocated uint64 `json:"num_allocated_clusters"`
+	Lvs       struct {
+		Name string `json:"name"`
+		UUID string `json:"uuid"`
+	} `json:"lvs"`
 }
 
 // lvolBdev is the part of a bdev_get_bdevs object ReadInventory reads.
@@ -140,8 +157,13 @@ func readNode(ctx context.Context, n Node) NodeInventory {
 		out.Err = fmt.Sprintf("node %s: bdev_lvol_get_lvstores: %v", n.Name, err)
 		return out
 	}
+	var entries []lvolEntry
 	if err := rpc.Call(ctx, "bdev_get_bdevs", nil, &bdevs); err != nil {
 		out.Err = fmt.Sprintf("node %s: bdev_get_bdevs: %v", n.Name, err)
+		return out
+	}
+	if err := rpc.Call(ctx, "bdev_lvol_get_lvols", nil, &entries); err != nil {
+		out.Err = fmt.Sprintf("node %s: bdev_lvol_get_lvols: %v", n.Name, err)
 		return out
 	}
 	if err := rpc.Call(ctx, "bdev_lvol_get_lvstores", nil, &after); err != nil {
@@ -173,6 +195,17 @@ func readNode(ctx context.Context, n Node) NodeInventory {
 			}
 		}
 		out.Lvols = append(out.Lvols, lv)
+	}
+	seen := map[string]bool{}
+	for _, lv := range out.Lvols {
+		seen[lv.LvstoreUUID+"/"+lv.Name] = true
+	}
+	for _, e := range entries {
+		if !e.Degraded || seen[e.Lvs.UUID+"/"+e.Name] {
+			continue
+		}
+		out.Lvols = append(out.Lvols, Lvol{Name: e.Name, LvstoreUUID: e.Lvs.UUID, LvstoreName: e.Lvs.Name,
+			Snapshot: e.Snapshot, AllocatedClusters: e.Allocated, Degraded: true})
 	}
 	return out
 }

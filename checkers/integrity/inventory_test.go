@@ -3,6 +3,7 @@ package integrity
 import (
 	"context"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,6 +25,24 @@ type rpcNode struct {
 
 func newRPCNode(t *testing.T) *rpcNode {
 	t.Helper()
+	n := serveTarget(t)
+	n.call(t, "bdev_malloc_create", map[string]any{"name": "disk0", "num_blocks": 64 << 20 / 4096, "block_size": 4096}, nil)
+	n.call(t, "bdev_lvol_create_lvstore", map[string]any{"bdev_name": "disk0", "lvs_name": "lvs0", "cluster_sz": 1 << 20}, &n.lvs)
+	return n
+}
+
+// newRPCNodeOn serves a target whose disk0 is the aio file img, with the
+// lvstore on it found again (examined).
+func newRPCNodeOn(t *testing.T, img string) *rpcNode {
+	t.Helper()
+	n := serveTarget(t)
+	n.call(t, "bdev_aio_create", map[string]any{"name": "disk0", "filename": img, "block_size": 4096}, nil)
+	return n
+}
+
+// serveTarget serves a fresh target on a Unix socket and loopback TCP.
+func serveTarget(t *testing.T) *rpcNode {
+	t.Helper()
 	n := &rpcNode{tgt: target.New(target.Options{}), clusterMiB: 1}
 	t.Cleanup(func() { n.tgt.Close() })
 	srv := jsonrpc.NewServer(nil)
@@ -44,8 +63,6 @@ func newRPCNode(t *testing.T) *rpcNode {
 	}
 	t.Cleanup(func() { cancel(); <-done; <-done })
 	n.unix, n.tcp = "unix:"+sock, tl.Addr().String()
-	n.call(t, "bdev_malloc_create", map[string]any{"name": "disk0", "num_blocks": 64 << 20 / 4096, "block_size": 4096}, nil)
-	n.call(t, "bdev_lvol_create_lvstore", map[string]any{"bdev_name": "disk0", "lvs_name": "lvs0", "cluster_sz": 1 << 20}, &n.lvs)
 	return n
 }
 
@@ -134,5 +151,55 @@ func TestSplitAddr(t *testing.T) {
 	}
 	if _, _, err := splitAddr(""); err == nil {
 		t.Error("splitAddr(\"\") accepted an empty address")
+	}
+}
+
+// TestReadNodeSeesDegradedLvols: an esnap clone whose external snapshot is
+// gone has no bdev, so only bdev_lvol_get_lvols shows it; the inventory
+// must list it (its clusters are allocated all the same) and no-orphans
+// must name it.
+func TestReadNodeSeesDegradedLvols(t *testing.T) {
+	// A disk holding an esnap clone of a bdev that is not there when the
+	// target starts again: the clone loads degraded, as a rebuild
+	// destination does after its node restarted.
+	img := filepath.Join(t.TempDir(), "disk.img")
+	if err := os.WriteFile(img, make([]byte, 64<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	first := target.New(target.Options{})
+	call := func(tgt *target.Target, method string, params any) {
+		t.Helper()
+		if err := tgt.Call(t.Context(), method, params, nil); err != nil {
+			t.Fatalf("%s: %v", method, err)
+		}
+	}
+	call(first, "bdev_aio_create", map[string]any{"name": "disk0", "filename": img, "block_size": 4096})
+	call(first, "bdev_lvol_create_lvstore", map[string]any{"bdev_name": "disk0", "lvs_name": "lvs0", "cluster_sz": 1 << 20})
+	call(first, "bdev_malloc_create", map[string]any{"name": "ext", "num_blocks": 4 << 20 / 4096, "block_size": 4096})
+	call(first, "bdev_lvol_clone_bdev", map[string]any{"bdev": "ext", "lvs_name": "lvs0", "clone_name": "vol7-r-qqqqqqqq"})
+	first.Close()
+
+	n := newRPCNodeOn(t, img)
+	got := readNode(t.Context(), Node{Name: "n1", Addr: n.unix})
+	if got.Err != "" {
+		t.Fatal(got.Err)
+	}
+	found := false
+	for _, lv := range got.Lvols {
+		found = found || (lv.Name == "vol7-r-qqqqqqqq" && lv.Degraded)
+	}
+	if !found {
+		t.Fatalf("degraded clone missing from the inventory: %+v", got.Lvols)
+	}
+	v := NoOrphans(Inventory{Nodes: []NodeInventory{got}})
+	if v.Outcome != checkers.Fail || !strings.Contains(orphanNames(v.Evidence), "vol7-r-qqqqqqqq") {
+		t.Fatalf("no-orphans on an unknown degraded head: %s %s %+v", v.Outcome, v.Summary, v.Evidence)
+	}
+	degraded := false
+	for _, e := range v.Evidence {
+		degraded = degraded || strings.Contains(e.Detail, "degraded")
+	}
+	if !degraded {
+		t.Errorf("the evidence does not say the lvol is degraded: %+v", v.Evidence)
 	}
 }

@@ -106,12 +106,11 @@ func (c Checker) CheckNoOrphans(ctx context.Context) checkers.Verdict {
 // lv is in, or "".
 func (ix *index) judge(node string, lv Lvol, head string) (why, note string) {
 	why, purge := ix.byName(node, lv)
-	switch {
-	case why == "" || head == "":
-	case purge:
+	if why != "" && head != "" {
+		if !purge {
+			return "", fmt.Sprintf("in the chain of head %s, so it is data (by name alone: %s)", head, why)
+		}
 		why += " (in the chain of " + head + ": the purge after a rebuild must merge it)"
-	default:
-		return "", fmt.Sprintf("in the chain of head %s, so it is data (by name alone: %s)", head, why)
 	}
 	if r, _, _ := ix.match(lv.Name); why == "" && r != nil && r.Spec.Deleting {
 		note = "replica " + r.Name + " is being deleted"
@@ -224,7 +223,11 @@ func lvolKey(lv Lvol) string { return lv.LvstoreUUID + "/" + lv.Name }
 
 // where renders an lvol's location for the evidence.
 func where(n NodeInventory, lv Lvol) string {
-	return fmt.Sprintf("node %s lvstore %s (%s)", n.Node, lv.LvstoreName, lv.LvstoreUUID)
+	w := fmt.Sprintf("node %s lvstore %s (%s)", n.Node, lv.LvstoreName, lv.LvstoreUUID)
+	if lv.Degraded {
+		w += ", degraded (its external snapshot is gone; no bdev)"
+	}
+	return w
 }
 
 // clusterSize is the cluster size of an lvstore of n, 0 when unknown.
