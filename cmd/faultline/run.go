@@ -64,7 +64,7 @@ func diskSizeFlag(fs *flag.FlagSet, dst *int64) {
 			*dst = n
 		}
 	}
-	fs.Func("disk-size", "bytes per node disk of the local cluster, e.g. 512M or 1G (default 1G, or $FAULTLINE_DISK_SIZE); a multiple of 1 MiB", func(v string) error {
+	fs.Func("disk-size", "`SIZE` in bytes of every node disk of the local cluster, e.g. 512M or 1G (default 1G, or $FAULTLINE_DISK_SIZE); a multiple of 1 MiB", func(v string) error {
 		n, err := scenarios.ParseDiskSize(v)
 		*dst = n
 		return err
