@@ -7,20 +7,24 @@ RUNS      := runs
 REFENGINE := $(BIN)/refengine
 FAULTLINE := $(BIN)/faultline
 FUZZTIME  ?= 10s
+# make soak: how long faults are injected, and the seed (0 picks one).
+SOAK_DURATION ?= 10m
+SOAK_SEED     ?= 0
 # Packages with concurrent code run their unit tests under the race detector.
 RACE_PKGS := ./engine/nbd/... ./engine/raid1/... ./engine/lvstore/... ./engine/jsonrpc/... \
              ./engine/target/... ./engine/manager/... ./engine/instance/... ./engine/engineproc/... \
              ./engine/bdev/... ./cluster/... ./faults/... ./workload/... ./checkers/... ./timeline/...
 
-.PHONY: help build test unit race fuzz vet e2e-local e2e bench mutation report clean
+.PHONY: help build test unit race fuzz vet e2e-local e2e soak bench mutation report clean
 
 help:
 	@echo "make build      build bin/refengine and bin/faultline"
 	@echo "make test       vet, unit + integration + interop tests, race, short fuzz, smoke scenario"
 	@echo "make e2e-local  run every scenario on the embedded local cluster (report in runs/latest)"
 	@echo "make e2e        run the scenarios on a kind cluster"
+	@echo "make soak       faultline soak on the local cluster (SOAK_DURATION=$(SOAK_DURATION), SOAK_SEED=$(SOAK_SEED))"
 	@echo "make bench      fio benchmark: refengine exports vs nbdkit's file plugin"
-	@echo "make mutation   run each seed scenario with and without its defect"
+	@echo "make mutation   run each seed and integrity scenario with and without its defect"
 	@echo "make report DIR=runs/<id>   regenerate report.html of a run"
 	@echo "make clean      remove bin/ and runs/"
 
@@ -54,6 +58,9 @@ e2e:
 	@echo "make e2e targets a kind cluster, which is not built yet." >&2
 	@echo "Run the same scenarios on the embedded local cluster with: make e2e-local" >&2
 	@exit 2
+
+soak: build
+	$(FAULTLINE) soak --refengine $(REFENGINE) --duration $(SOAK_DURATION) --seed $(SOAK_SEED)
 
 bench: build
 	$(GO) run ./cmd/refbench --refengine $(REFENGINE) --out $(RUNS)/bench.json

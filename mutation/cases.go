@@ -13,7 +13,8 @@ package mutation
 type Case struct {
 	Scenario string `json:"scenario"`
 	Defect   string `json:"defect"`
-	// Seed names the historical bug (reference/seed-bugs.md).
+	// Seed names the historical bug (reference/seed-bugs.md), or
+	// "integrity" for the defects of issue 8.
 	Seed string `json:"seed"`
 }
 
@@ -23,5 +24,10 @@ func Cases() []Case {
 		{Scenario: "instance-manager-restart-loop", Defect: "im-restart-stale-head-cache", Seed: "003"},
 		{Scenario: "backing-image-replica-rebuild", Defect: "rebuild-bi-parent-by-full-name", Seed: "004"},
 		{Scenario: "engine-crash-during-live-upgrade", Defect: "upgrade-crash-loses-attachment", Seed: "002"},
+		// Issue 8: defects found by outside testing, which the integrity
+		// scenarios must now find by themselves.
+		{Scenario: "engine-crash-under-write-load", Defect: "no-resync-after-crash", Seed: "integrity"},
+		{Scenario: "rebuild-churn", Defect: "rebuild-snapshot-kept", Seed: "integrity"},
+		{Scenario: "instance-manager-delete-during-rebuild", Defect: "rebuild-leftovers-kept", Seed: "integrity"},
 	}
 }

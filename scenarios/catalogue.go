@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -12,6 +13,12 @@ type scenario struct {
 	Description string
 	Timeout     time.Duration
 	Body        func(ctx context.Context, s *Spec)
+	// timeoutOf, when set, computes the spec timeout from the run's
+	// configuration (the soak runs for as long as it is told).
+	timeoutOf func(*Config) time.Duration
+	// explicit scenarios run only when selected by name or by a label
+	// filter that names one of their labels, never by default.
+	explicit bool
 }
 
 // all lists every scenario, in catalogue order. It is a function, not a
@@ -22,6 +29,10 @@ func all() []scenario {
 		imRestartLoop(),
 		biReplicaRebuild(),
 		upgradeCrash(),
+		engineCrashUnderLoad(),
+		rebuildChurn(),
+		imDeleteDuringRebuild(),
+		soak(),
 	}
 }
 
@@ -31,16 +42,61 @@ type Info struct {
 	Labels      []string `json:"labels"`
 	Description string   `json:"description"`
 	Timeout     string   `json:"timeout"` // the spec's SpecTimeout, e.g. "4m0s"
+	// Explicit scenarios run only when named (--scenario, or a label
+	// filter naming their label), never by default.
+	Explicit bool `json:"explicit,omitempty"`
 }
 
 // Catalogue lists every scenario with its labels and one-line description.
 func Catalogue() []Info {
 	var out []Info
 	for _, sc := range all() {
-		out = append(out, Info{Name: sc.Name, Labels: sc.Labels, Description: sc.Description, Timeout: sc.Timeout.String()})
+		out = append(out, Info{Name: sc.Name, Labels: sc.Labels, Description: sc.Description, Timeout: sc.Timeout.String(), Explicit: sc.explicit})
 	}
 	return out
 }
 
 // KnownLabels are the labels scenarios use, for --label-filter help.
-func KnownLabels() []string { return []string{"smoke", "seed", "v2", "upgrade", "backup", "nightly"} }
+func KnownLabels() []string {
+	return []string{"smoke", "seed", "integrity", "v2", "upgrade", "backup", "nightly", soakName}
+}
+
+// LabelFilter returns the Ginkgo label filter that selects what filter
+// and focus (a scenario name, or "") ask for, minus the explicit
+// scenarios neither of them names: a default run, or one filtered by
+// other labels, never starts a soak.
+func LabelFilter(filter, focus string) string {
+	var excluded []string
+	for _, sc := range all() {
+		if !sc.explicit || sc.Name == focus {
+			continue
+		}
+		named := false
+		for _, l := range sc.Labels {
+			named = named || labelNamed(filter, l)
+		}
+		if !named {
+			excluded = append(excluded, "!"+sc.Labels[0])
+		}
+	}
+	if len(excluded) == 0 {
+		return filter
+	}
+	not := strings.Join(excluded, " && ")
+	if strings.TrimSpace(filter) == "" {
+		return not
+	}
+	return "(" + filter + ") && " + not
+}
+
+// labelNamed reports whether label appears as a word in a label filter.
+func labelNamed(filter, label string) bool {
+	for _, w := range strings.FieldsFunc(filter, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' || r == ':')
+	}) {
+		if w == label {
+			return true
+		}
+	}
+	return false
+}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faultline/faultline/bench"
 	"github.com/faultline/faultline/reports"
 )
 
@@ -33,7 +34,14 @@ type Config struct {
 	// Refengine is the refengine binary for the local cluster.
 	Refengine string
 	Nodes     int
-	Defects   []string
+	// DiskSize is the size in bytes of every node's disk in a local
+	// cluster this suite starts (0: the driver's default). Small disks make
+	// space leaks show as failed writes sooner.
+	DiskSize int64
+	Defects  []string
+	// Soak configures the soak scenario; it runs only when selected
+	// explicitly (faultline soak, or a label filter naming soak).
+	Soak SoakConfig
 	// OutDir is the report directory (required to write reports).
 	OutDir string
 	// KeepCluster leaves the cluster running after the suite.
@@ -56,8 +64,9 @@ type Config struct {
 }
 
 // FromEnv reads FAULTLINE_SEED, FAULTLINE_ITERATIONS, FAULTLINE_CLUSTER_DIR,
-// FAULTLINE_REFENGINE, FAULTLINE_NODES, FAULTLINE_DEFECTS (comma list),
-// FAULTLINE_OUT and FAULTLINE_KEEP_CLUSTER.
+// FAULTLINE_REFENGINE, FAULTLINE_NODES, FAULTLINE_DISK_SIZE (bytes, or with a
+// K/M/G suffix), FAULTLINE_DEFECTS (comma list), FAULTLINE_OUT,
+// FAULTLINE_KEEP_CLUSTER and FAULTLINE_SOAK_DURATION.
 func FromEnv() (Config, error) {
 	var c Config
 	var err error
@@ -76,6 +85,16 @@ func FromEnv() (Config, error) {
 			return c, fmt.Errorf("FAULTLINE_NODES: want a count >= 1, got %q", v)
 		}
 	}
+	if v := os.Getenv("FAULTLINE_DISK_SIZE"); v != "" {
+		if c.DiskSize, err = ParseDiskSize(v); err != nil {
+			return c, fmt.Errorf("FAULTLINE_DISK_SIZE: %w", err)
+		}
+	}
+	if v := os.Getenv("FAULTLINE_SOAK_DURATION"); v != "" {
+		if c.Soak.Duration, err = time.ParseDuration(v); err != nil || c.Soak.Duration <= 0 {
+			return c, fmt.Errorf("FAULTLINE_SOAK_DURATION: want a positive duration, got %q", v)
+		}
+	}
 	if v := os.Getenv("FAULTLINE_KEEP_CLUSTER"); v != "" {
 		if c.KeepCluster, err = strconv.ParseBool(v); err != nil {
 			return c, fmt.Errorf("FAULTLINE_KEEP_CLUSTER: %w", err)
@@ -86,6 +105,20 @@ func FromEnv() (Config, error) {
 	c.OutDir = os.Getenv("FAULTLINE_OUT")
 	c.Defects = SplitList(os.Getenv("FAULTLINE_DEFECTS"))
 	return c, nil
+}
+
+// ParseDiskSize reads a node disk size such as "512M" or "1G" (binary
+// units) and checks that a local cluster can use it: a positive multiple
+// of 1 MiB.
+func ParseDiskSize(s string) (int64, error) {
+	n, err := bench.ParseSize(s)
+	if err != nil {
+		return 0, err
+	}
+	if n%(1<<20) != 0 {
+		return 0, fmt.Errorf("disk size %q: want a multiple of 1 MiB", s)
+	}
+	return n, nil
 }
 
 // SplitList splits a comma-separated list, dropping empty items.
@@ -109,3 +142,39 @@ func (c *Config) iterations(def int) int {
 
 // seedNow picks a seed when none was given.
 func pickSeed() int64 { return time.Now().UnixNano() % 1_000_000_000 }
+
+// SoakConfig is what `faultline soak` tells the soak scenario. Zero fields
+// take the defaults below.
+type SoakConfig struct {
+	// Duration is how long faults are injected (default 10m); the final
+	// checks come after it.
+	Duration time.Duration
+	// Volumes is how many volumes run a writer (default 3).
+	Volumes int
+	// FaultKinds is the subset of SoakFaultKinds to draw from (all when
+	// empty).
+	FaultKinds []string
+	// CheckEvery is how many faults pass between quiescent check rounds
+	// (default 1).
+	CheckEvery int
+}
+
+// Soak defaults.
+const (
+	DefaultSoakDuration = 10 * time.Minute
+	DefaultSoakVolumes  = 3
+)
+
+// withDefaults fills the zero fields.
+func (c SoakConfig) withDefaults() SoakConfig {
+	if c.Duration <= 0 {
+		c.Duration = DefaultSoakDuration
+	}
+	if c.Volumes <= 0 {
+		c.Volumes = DefaultSoakVolumes
+	}
+	if c.CheckEvery <= 0 {
+		c.CheckEvery = 1
+	}
+	return c
+}

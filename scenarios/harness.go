@@ -17,6 +17,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/checkers/integrity"
 	"github.com/faultline/faultline/checkers/state"
 	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/cluster/local"
@@ -59,7 +60,7 @@ func Register(cfg *Config) *Env {
 	env.progressf("seed %d (rerun with --seed %d)", env.Seed, env.Seed)
 
 	BeforeSuite(env.setup, NodeTimeout(3*time.Minute))
-	AfterSuite(env.teardown, NodeTimeout(time.Minute))
+	AfterSuite(env.teardown, NodeTimeout(orphanDeadline+2*time.Minute))
 	ReportBeforeEach(func(r SpecReport) {
 		if r.LeafNodeType == types.NodeTypeIt && !r.State.Is(types.SpecStateSkipped|types.SpecStatePending) {
 			env.progressf("RUN  %s", r.FullText())
@@ -82,7 +83,11 @@ func Register(cfg *Config) *Env {
 	// One It per scenario, named by the scenario alone, so report rows,
 	// focus expressions and reproduce commands all use the same name.
 	for _, sc := range all() {
-		It(sc.Name, Label(sc.Labels...), SpecTimeout(sc.Timeout), func(ctx SpecContext) {
+		timeout := sc.Timeout
+		if sc.timeoutOf != nil {
+			timeout = sc.timeoutOf(cfg)
+		}
+		It(sc.Name, Label(sc.Labels...), SpecTimeout(timeout), func(ctx SpecContext) {
 			sc.Body(ctx, env.newSpec(sc))
 		})
 	}
@@ -146,7 +151,7 @@ func (e *Env) startCluster(ctx context.Context) (cluster.Driver, error) {
 	if e.cfg.OutDir == "" {
 		dir = filepath.Join(GinkgoT().TempDir(), "cluster")
 	}
-	d, err := local.New(local.Config{Dir: dir, Refengine: e.cfg.Refengine, Nodes: e.cfg.Nodes, Defects: e.cfg.Defects, KeepProcesses: e.cfg.KeepCluster})
+	d, err := local.New(local.Config{Dir: dir, Refengine: e.cfg.Refengine, Nodes: e.cfg.Nodes, DiskSize: e.cfg.DiskSize, Defects: e.cfg.Defects, KeepProcesses: e.cfg.KeepCluster})
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +167,40 @@ func (e *Env) startCluster(ctx context.Context) (cluster.Driver, error) {
 	return d, nil
 }
 
+// teardown checks, once for the whole run, that nothing was left on the
+// disks, then stops the cluster it started. A failed check fails the
+// suite after the cluster is down (its disks are kept for forensics).
 func (e *Env) teardown(ctx SpecContext) {
+	var final *checkers.Verdict
+	if e.Cluster != nil && e.SetupError() == nil {
+		v := e.noOrphansAtEnd(ctx)
+		final = &v
+	}
+	e.stopCluster(ctx, final != nil && !final.Passed())
+	if final != nil && !final.Passed() {
+		Fail(fmt.Sprintf("checker %s at the end of the run: %s", final.Checker, final.Summary))
+	}
+}
+
+// noOrphansAtEnd runs no-orphans over the whole cluster (Eventually) and
+// adds the verdict to the suite's report.
+func (e *Env) noOrphansAtEnd(ctx context.Context) checkers.Verdict {
+	var v checkers.Verdict
+	c, err := client.New(e.Cluster.ManagerURL(), nil)
+	if err != nil {
+		v = checkers.Verdict{Checker: integrity.NameNoOrphans, Outcome: checkers.Unknown, Summary: "manager client: " + err.Error()}
+	} else {
+		v = integrity.Eventually(ctx, orphanDeadline, integrityInterval, integrity.Checker{API: c}.CheckNoOrphans)
+	}
+	v.At = time.Now()
+	AddReportEntry(reports.EntryVerdict, v, ReportEntryVisibilityFailureOrVerbose)
+	e.progressf("%-4s no-orphans at the end of the run: %s", strings.ToUpper(string(v.Outcome)), v.Summary)
+	return v
+}
+
+// stopCluster stops the cluster the suite started; keepDisks keeps the
+// node disks even when every spec passed.
+func (e *Env) stopCluster(ctx context.Context, keepDisks bool) {
 	e.mu.Lock()
 	d := e.owned
 	e.mu.Unlock()
@@ -179,7 +217,7 @@ func (e *Env) teardown(ctx SpecContext) {
 	e.mu.Lock()
 	failed := e.failed
 	e.mu.Unlock()
-	if !failed && !CurrentSpecReport().Failed() {
+	if !failed && !keepDisks && !CurrentSpecReport().Failed() {
 		// Passed runs keep logs and state, not gigabytes of disk files.
 		Expect(d.RemoveDisks()).To(Succeed())
 	}
@@ -245,6 +283,16 @@ func (e *Env) newSpec(sc scenario) *Spec {
 	AddReportEntry(reports.EntrySeed, e.Seed, ReportEntryVisibilityFailureOrVerbose)
 	AddReportEntry(reports.EntryReproduce, e.Reproduce(sc.Name), ReportEntryVisibilityFailureOrVerbose)
 	DeferCleanup(s.finish)
+	// Runs after the scenario's own cleanups (which delete its volumes)
+	// and after the faults are healed: whatever the scenario leaves on the
+	// disks must be gone within orphanDeadline.
+	DeferCleanup(func(ctx SpecContext) {
+		if r := CurrentSpecReport(); r.Failed() || r.State.Is(types.SpecStateSkipped) {
+			return // the scenario failed already (orphans would only add noise), or never ran
+		}
+		s.Step("no orphans left behind")
+		s.Check(s.NoOrphans(ctx))
+	}, NodeTimeout(orphanDeadline+time.Minute))
 	DeferCleanup(func(ctx SpecContext) {
 		s.Step("heal faults")
 		Expect(s.Faults.HealAll(ctx)).To(Succeed(), "heal faults in cleanup")
@@ -277,6 +325,33 @@ func (s *Spec) Check(v checkers.Verdict) {
 	Expect(v.Outcome).To(Equal(checkers.Pass), "checker %s: %s", v.Checker, v.Summary)
 }
 
+// CheckAll is Check for a batch of verdicts taken together (the checks
+// of one quiescent point): every verdict that did not pass goes into the
+// report and on the timeline before the spec fails with the first of them,
+// so one report shows everything that round found. Passing verdicts are
+// left to the recorder each checker was given.
+func (s *Spec) CheckAll(vs ...checkers.Verdict) {
+	var first *checkers.Verdict
+	for i := range vs {
+		v := &vs[i]
+		if v.Passed() {
+			continue
+		}
+		if v.At.IsZero() {
+			v.At = time.Now()
+		}
+		s.Timeline.Add(timeline.Event{Time: v.At, Kind: timeline.KindChecker, Lane: "checkers", Name: v.Checker,
+			Detail: map[string]string{"outcome": string(v.Outcome), "summary": v.Summary}})
+		AddReportEntry(reports.EntryVerdict, *v, ReportEntryVisibilityFailureOrVerbose)
+		if first == nil {
+			first = v
+		}
+	}
+	if first != nil {
+		Fail(fmt.Sprintf("checker %s: %s", first.Checker, first.Summary))
+	}
+}
+
 // finish closes the last step and attaches the timeline (with the
 // cluster's process events of the spec's time span) and, on failure, the
 // log tails.
@@ -304,6 +379,9 @@ func (s *Spec) finish() {
 
 // Reproduce is the command that reruns one scenario with this run's seed.
 func (e *Env) Reproduce(name string) string {
+	if name == soakName {
+		return SoakCommand(e.cfg, e.Seed)
+	}
 	parts := []string{"faultline", "run", "--scenario", name, "--seed", strconv.FormatInt(e.Seed, 10)}
 	if len(e.cfg.Defects) > 0 {
 		parts = append(parts, "--defects", strings.Join(e.cfg.Defects, ","))
@@ -313,6 +391,9 @@ func (e *Env) Reproduce(name string) string {
 	}
 	if e.cfg.Nodes > 0 && e.cfg.Nodes != 3 {
 		parts = append(parts, "--nodes", strconv.Itoa(e.cfg.Nodes))
+	}
+	if e.cfg.DiskSize > 0 {
+		parts = append(parts, "--disk-size", strconv.FormatInt(e.cfg.DiskSize, 10))
 	}
 	return strings.Join(parts, " ")
 }

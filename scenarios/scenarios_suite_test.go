@@ -39,12 +39,14 @@ func TestScenarios(t *testing.T) {
 	if sc.RandomSeed == 0 || os.Getenv("FAULTLINE_SEED") != "" {
 		sc.RandomSeed = env.Seed
 	}
-	// go test (make unit) runs the smoke scenario; the seed scenarios take
-	// minutes and run from faultline (make e2e-local) or with
-	// -ginkgo.label-filter.
+	// go test (make unit) runs the smoke scenario; the seed and integrity
+	// scenarios take minutes and run from faultline (make e2e-local) or
+	// with -ginkgo.label-filter.
 	if sc.LabelFilter == "" && len(sc.FocusStrings) == 0 {
 		sc.LabelFilter = "smoke"
 	}
+	// The soak runs only when a label filter names it.
+	sc.LabelFilter = LabelFilter(sc.LabelFilter, "")
 	ginkgo.RunSpecs(t, "faultline scenarios", sc, rc)
 	t.Logf("report directory: %s", cfg.OutDir)
 	if err := env.SetupError(); err != nil {

@@ -11,11 +11,9 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/checkers/checksum"
 	"github.com/faultline/faultline/checkers/history"
 	"github.com/faultline/faultline/engine/api"
-	"github.com/faultline/faultline/engine/nbd"
 	"github.com/faultline/faultline/faults"
 )
 
@@ -29,7 +27,7 @@ func biReplicaRebuild() scenario {
 	return scenario{
 		Name:        "backing-image-replica-rebuild",
 		Labels:      []string{"seed", "v2", "backing-image"},
-		Description: "2-replica volume on a random backing image; write; delete a replica; after the rebuild on another disk the volume digest and every replica's digest are unchanged",
+		Description: "2-replica volume on a random backing image; write; delete a replica; after the rebuild on another disk the volume digest and every replica's digest are unchanged, replicas equal, no orphans",
 		Timeout:     5 * time.Minute,
 		Body:        runBIReplicaRebuild,
 	}
@@ -93,7 +91,7 @@ func runBIReplicaRebuild(ctx context.Context, s *Spec) {
 	reps, err := c.ListReplicas(ctx, name)
 	Expect(err).NotTo(HaveOccurred())
 	Expect(reps).To(HaveLen(2), "replicas of a 2-replica volume")
-	s.Check(seedReplicasEqual(ctx, s, reps))
+	s.Check(s.Integrity().ReplicasEqual(ctx, name))
 
 	victim := reps[s.Faults.Intn(len(reps))]
 	survivor := reps[0]
@@ -119,10 +117,9 @@ func runBIReplicaRebuild(ctx context.Context, s *Spec) {
 	s.Step(fmt.Sprintf("digest stable over %d reads and equal to the one before; replicas equal; history", biReads))
 	s.Check(checksum.Checker{}.Stable(ctx, dev, biReads))
 	s.Check(checksum.Checker{}.Equal(before, seedDigest(ctx, s, dev)))
-	reps, err = c.ListReplicas(ctx, name)
-	Expect(err).NotTo(HaveOccurred())
-	s.Check(seedReplicasEqual(ctx, s, reps))
+	s.Check(s.Integrity().ReplicasEqual(ctx, name))
 	s.Check(history.Checker{}.Check(ctx, gen.History(), dev))
+	s.Check(s.NoOrphans(ctx))
 }
 
 // rebuildView is what the rebuild wait compares.
@@ -161,27 +158,6 @@ func observeRebuild(ctx context.Context, s *Spec, volume string, survivor api.Re
 		}
 	}
 	return out, replacement, nil
-}
-
-// seedReplicasEqual digests every running replica through its own NBD
-// export (not through the engine) and compares them.
-func seedReplicasEqual(ctx context.Context, s *Spec, reps []api.Replica) checkers.Verdict {
-	devs := map[string]checkers.Device{}
-	for _, r := range reps {
-		if r.Spec.Deleting || r.Status.Address == "" {
-			continue
-		}
-		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		d, err := nbd.Dial(dctx, "tcp", r.Status.Address, r.Status.Export)
-		cancel()
-		if err != nil {
-			return checkers.Verdict{Checker: "checksum-replicas", Outcome: checkers.Unknown, At: time.Now(),
-				Summary: fmt.Sprintf("cannot open replica %s at %s: %v", r.Name, r.Status.Address, err)}
-		}
-		defer d.Close()
-		devs[r.Name+"@"+r.Spec.Node] = d
-	}
-	return checksum.Checker{}.ReplicasEqual(ctx, devs)
 }
 
 // seedWaitBackingImage waits until the manager reports the image ready.

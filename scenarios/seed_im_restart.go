@@ -123,6 +123,7 @@ func runIMRestartLoop(ctx context.Context, s *Spec) {
 	s.Check(history.Checker{}.Check(ctx, fill.History(), dev))
 	s.Check(history.Checker{}.Check(ctx, batch.History(), dev))
 	s.Check(checksum.Checker{}.Stable(ctx, dev, 2))
+	s.Check(s.NoOrphans(ctx))
 	Expect(dev.Close()).To(Succeed())
 }
 

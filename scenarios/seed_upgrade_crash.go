@@ -15,6 +15,7 @@ import (
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/checkers/checksum"
 	"github.com/faultline/faultline/checkers/history"
+	"github.com/faultline/faultline/checkers/integrity"
 	"github.com/faultline/faultline/cluster/local"
 	"github.com/faultline/faultline/engine/api"
 	"github.com/faultline/faultline/engine/nbd"
@@ -171,18 +172,15 @@ func runUpgradeCrash(ctx context.Context, s *Spec) {
 		dev = seedDial(ctx, s, last.Status.Endpoint, time.Minute)
 		seedCheckQuiet(s, strict.Check(ctx, fill.History(), dev))
 		seedCheckQuiet(s, strict.Check(ctx, bg.History(), dev))
-		reps, err := c.ListReplicas(ctx, name)
-		Expect(err).NotTo(HaveOccurred())
-		seedCheckQuiet(s, seedReplicasEqual(ctx, s, reps))
+		seedCheckQuiet(s, integrity.Checker{API: c}.ReplicasEqual(ctx, name))
 	}
 
-	s.Step("final checks: history, digest stable, replicas equal")
+	s.Step("final checks: history, digest stable, replicas equal, no orphans")
 	s.Check(strict.Check(ctx, fill.History(), dev))
 	s.Check(strict.Check(ctx, bg.History(), dev))
 	s.Check(checksum.Checker{}.Stable(ctx, dev, 3))
-	reps, err := c.ListReplicas(ctx, name)
-	Expect(err).NotTo(HaveOccurred())
-	s.Check(seedReplicasEqual(ctx, s, reps))
+	s.Check(s.Integrity().ReplicasEqual(ctx, name))
+	s.Check(s.NoOrphans(ctx))
 	v := checkers.Verdict{Checker: "state-converge", Outcome: checkers.Pass, At: time.Now(),
 		Summary: fmt.Sprintf("%d rounds of live upgrade + engine crash recovered healthy on a known image", n)}
 	for i, o := range rounds {

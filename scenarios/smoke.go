@@ -12,6 +12,7 @@ import (
 
 	"github.com/faultline/faultline/checkers/checksum"
 	"github.com/faultline/faultline/checkers/history"
+	"github.com/faultline/faultline/checkers/integrity"
 	"github.com/faultline/faultline/engine/api"
 	"github.com/faultline/faultline/engine/nbd"
 	"github.com/faultline/faultline/workload"
@@ -23,7 +24,7 @@ func smoke() scenario {
 	return scenario{
 		Name:        "smoke",
 		Labels:      []string{"smoke"},
-		Description: "create, attach, write, read back, checksum, detach, delete a volume",
+		Description: "create, attach, write, read back, checksum, replicas equal, reads deterministic, space bounded, no orphans, detach, delete a volume (and no orphans after)",
 		Timeout:     4 * time.Minute,
 		Body:        runSmoke,
 	}
@@ -32,6 +33,9 @@ func smoke() scenario {
 const (
 	smokeSize   = 64 << 20
 	smokeWrites = 2048
+	// smokeReadSample is how many 1 MiB chunks reads-deterministic reads
+	// (the first, the last and seeded others), to keep smoke quick.
+	smokeReadSample = 16
 )
 
 func runSmoke(ctx context.Context, s *Spec) {
@@ -88,6 +92,15 @@ func runSmoke(ctx context.Context, s *Spec) {
 	s.Step("whole-volume checksum stable over 3 reads")
 	s.Check(checksum.Checker{}.Stable(ctx, dev, 3))
 
+	s.Step("replicas equal, reads deterministic, space bounded, no orphans")
+	integ := s.Integrity()
+	if replicas > 1 {
+		s.Check(integ.ReplicasEqual(ctx, name))
+	}
+	s.Check(integ.ReadsDeterministic(ctx, dev, integrity.ReadOptions{K: 2 * replicas, Sample: smokeReadSample, Seed: s.Seed}))
+	s.Check(s.SpaceBounded(ctx, name))
+	s.Check(s.NoOrphans(ctx))
+
 	s.Step("disconnect and detach")
 	Expect(dev.Close()).To(Succeed())
 	_, err = c.DetachVolume(ctx, name)
@@ -101,6 +114,8 @@ func runSmoke(ctx context.Context, s *Spec) {
 	defer cancel()
 	_, err = c.WaitVolume(wctx, name, func(v api.Volume) bool { return v.Name == "" })
 	Expect(err).NotTo(HaveOccurred(), "volume %s still exists", name)
+	// No orphans after the delete: the harness checks that after every
+	// scenario.
 }
 
 // dialEndpoint connects to a frontend given as nbd://host:port/export.

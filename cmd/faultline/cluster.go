@@ -60,7 +60,8 @@ func clusterUp(args []string, stdout, stderr io.Writer) int {
 	nodes := fs.Int("nodes", 3, "number of storage nodes")
 	refengine := fs.String("refengine", "", "refengine binary (default $FAULTLINE_REFENGINE, next to faultline, or PATH)")
 	defects := fs.String("defects", "", "comma-separated refengine defect switches")
-	diskSize := fs.Int64("disk-size", 1<<30, "bytes per node disk file (sparse; multiple of 1 MiB)")
+	diskSize := new(int64(1 << 30))
+	diskSizeFlag(fs, diskSize)
 	foreground := fs.Bool("foreground", false, "run in this terminal until interrupted instead of detaching")
 	if code, ok := parse(fs, args); !ok {
 		return code
@@ -71,10 +72,6 @@ func clusterUp(args []string, stdout, stderr io.Writer) int {
 	}
 	if *nodes < 1 || *nodes > 200 {
 		fmt.Fprintf(stderr, "faultline cluster up: --nodes %d: want 1..200\n", *nodes)
-		return exitNotRun
-	}
-	if *diskSize <= 0 || *diskSize%(1<<20) != 0 {
-		fmt.Fprintf(stderr, "faultline cluster up: --disk-size %d: want a positive multiple of 1 MiB\n", *diskSize)
 		return exitNotRun
 	}
 	abs, err := filepath.Abs(*dir)

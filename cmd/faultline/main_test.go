@@ -49,7 +49,20 @@ func TestFlagErrorsExit2(t *testing.T) {
 		{"cluster status nothing there", []string{"cluster", "status", "--dir", t.TempDir()}, "no cluster in"},
 		{"cluster down nothing there", []string{"cluster", "down", "--dir", t.TempDir()}, "faultline cluster down:"},
 		{"cluster up bad nodes", []string{"cluster", "up", "--nodes", "0"}, "--nodes 0"},
-		{"cluster up bad disk", []string{"cluster", "up", "--disk-size", "1000"}, "--disk-size 1000"},
+		{"cluster up bad disk", []string{"cluster", "up", "--disk-size", "1000"}, `"1000": want a multiple of 1 MiB`},
+		{"soak unknown flag", []string{"soak", "--no-such-flag"}, "flag provided but not defined"},
+		{"soak stray argument", []string{"soak", "x"}, `unexpected argument "x"`},
+		{"zero duration", []string{"soak", "--duration", "0s"}, "--duration 0s"},
+		{"bad duration", []string{"soak", "--duration", "forever"}, "invalid value"},
+		{"zero volumes", []string{"soak", "--volumes", "0"}, "--volumes 0"},
+		{"bad check-every", []string{"soak", "--check-every", "0"}, "--check-every 0"},
+		{"one node", []string{"soak", "--nodes", "1"}, "--nodes 1: want 2..200"},
+		{"unknown fault kind", []string{"soak", "--fault-kinds", "engine-crash,meteor"}, `fault kind "meteor"`},
+		{"soak negative seed", []string{"soak", "--seed", "-3"}, "non-negative"},
+		{"soak bad defect", []string{"soak", "--defects", "Bad Name"}, `"Bad Name" is not a defect name`},
+		{"bad disk size", []string{"soak", "--disk-size", "3K"}, "want a multiple of 1 MiB"},
+		{"soak missing refengine", []string{"soak", "--refengine", "/nonexistent/refengine"}, "--refengine"},
+		{"run bad disk size", []string{"run", "--disk-size", "0"}, "-disk-size"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := cli(t, tc.args...)

@@ -51,6 +51,24 @@ type runFlags struct {
 	asJSON      bool
 	timeout     time.Duration
 	verbose     bool
+	diskSize    int64
+	// soak is set by faultline soak: the run is the soak scenario alone,
+	// configured by it.
+	soak *scenarios.SoakConfig
+}
+
+// diskSizeFlag registers --disk-size (default $FAULTLINE_DISK_SIZE) on fs.
+func diskSizeFlag(fs *flag.FlagSet, dst *int64) {
+	if v := os.Getenv("FAULTLINE_DISK_SIZE"); v != "" {
+		if n, err := scenarios.ParseDiskSize(v); err == nil {
+			*dst = n
+		}
+	}
+	fs.Func("disk-size", "`SIZE` in bytes of every node disk of the local cluster, e.g. 512M or 1G (default 1G, or $FAULTLINE_DISK_SIZE); a multiple of 1 MiB", func(v string) error {
+		n, err := scenarios.ParseDiskSize(v)
+		*dst = n
+		return err
+	})
 }
 
 func runCmd(args []string, stdout, stderr io.Writer) int {
@@ -71,6 +89,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.asJSON, "json", false, "print the run (run.json) on stdout at the end; progress goes to stderr")
 	fs.DurationVar(&f.timeout, "timeout", time.Hour, "timeout of the whole run")
 	fs.BoolVar(&f.verbose, "v", false, "verbose Ginkgo output (every By and report entry)")
+	diskSizeFlag(fs, &f.diskSize)
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
@@ -82,20 +101,26 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "faultline run:", kind.New())
 		return exitNotRun
 	}
+	return start("run", f, stdout, stderr)
+}
+
+// start finds refengine, prepares the report directory and executes the
+// run; cmd names the subcommand in messages.
+func start(cmd string, f runFlags, stdout, stderr io.Writer) int {
 	if f.clusterDir == "" && f.refengine == "" {
 		p, err := local.FindRefengine()
 		if err != nil {
-			fmt.Fprintln(stderr, "faultline run:", err)
+			fmt.Fprintf(stderr, "faultline %s: %v\n", cmd, err)
 			return exitNotRun
 		}
 		f.refengine = p
 	}
 	out, err := prepareOut(f.out)
 	if err != nil {
-		fmt.Fprintln(stderr, "faultline run:", err)
+		fmt.Fprintf(stderr, "faultline %s: %v\n", cmd, err)
 		return exitNotRun
 	}
-	return execute(f, out, args, stdout, stderr)
+	return execute(f, out, stdout, stderr)
 }
 
 func (f *runFlags) validate(fs *flag.FlagSet) error {
@@ -209,7 +234,7 @@ func (t *testingT) Fail() {
 	t.mu.Unlock()
 }
 
-func execute(f runFlags, out string, args []string, stdout, stderr io.Writer) int {
+func execute(f runFlags, out string, stdout, stderr io.Writer) int {
 	progress := stdout
 	restore := func() {}
 	if f.asJSON {
@@ -239,6 +264,7 @@ func execute(f runFlags, out string, args []string, stdout, stderr io.Writer) in
 		ClusterDir:       f.clusterDir,
 		Refengine:        f.refengine,
 		Nodes:            f.nodes,
+		DiskSize:         f.diskSize,
 		Defects:          scenarios.SplitList(f.defects),
 		OutDir:           out,
 		KeepCluster:      f.keepCluster,
@@ -248,12 +274,18 @@ func execute(f runFlags, out string, args []string, stdout, stderr io.Writer) in
 			run, reportErr, gotReport = r, err, true
 		},
 	}
+	if f.soak != nil {
+		cfg.Soak = *f.soak
+	}
 	env := scenarios.Register(cfg)
 	cfg.Command = reproduceRun(f, cfg.Seed)
+	if f.soak != nil {
+		cfg.Command = scenarios.SoakCommand(cfg, cfg.Seed)
+	}
 
 	sc := types.NewDefaultSuiteConfig()
 	sc.RandomSeed = cfg.Seed
-	sc.LabelFilter = f.labelFilter
+	sc.LabelFilter = scenarios.LabelFilter(f.labelFilter, f.scenario)
 	if f.scenario != "" {
 		sc.FocusStrings = []string{scenarios.FocusFor(f.scenario)}
 	}
@@ -268,12 +300,16 @@ func execute(f runFlags, out string, args []string, stdout, stderr io.Writer) in
 	rc.NoColor = !isTerminal(progress)
 
 	t := &testingT{}
-	fmt.Fprintf(progress, "faultline run: report directory %s\n", out)
+	cmd := "run"
+	if f.soak != nil {
+		cmd = "soak"
+	}
+	fmt.Fprintf(progress, "faultline %s: report directory %s\n", cmd, out)
 	ginkgo.RunSpecs(t, "faultline", sc, rc)
 	restore()
 
 	if err := env.SetupError(); err != nil {
-		fmt.Fprintln(stderr, "faultline run: could not run:", err)
+		fmt.Fprintln(stderr, "faultline "+cmd+": could not run:", err)
 		if gotReport {
 			printSummary(progress, run)
 			if f.asJSON {
@@ -285,12 +321,12 @@ func execute(f runFlags, out string, args []string, stdout, stderr io.Writer) in
 		return exitNotRun
 	}
 	if !gotReport {
-		fmt.Fprintln(stderr, "faultline run: the suite ended without a report")
+		fmt.Fprintln(stderr, "faultline "+cmd+": the suite ended without a report")
 		return exitNotRun
 	}
 	printSummary(progress, run)
 	if reportErr != nil {
-		fmt.Fprintln(stderr, "faultline run: writing the report:", reportErr)
+		fmt.Fprintln(stderr, "faultline "+cmd+": writing the report:", reportErr)
 	} else {
 		fmt.Fprintf(progress, "report: %s\n", filepath.Join(out, "report.html"))
 	}
@@ -337,6 +373,9 @@ func reproduceRun(f runFlags, seed int64) string {
 	}
 	if f.repeat > 1 {
 		parts = append(parts, "--repeat", fmt.Sprint(f.repeat))
+	}
+	if f.diskSize > 0 {
+		parts = append(parts, "--disk-size", fmt.Sprint(f.diskSize))
 	}
 	return strings.Join(parts, " ")
 }

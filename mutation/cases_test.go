@@ -1,0 +1,50 @@
+package mutation
+
+import (
+	"regexp"
+	"testing"
+
+	"github.com/faultline/faultline/scenarios"
+)
+
+// Every row of the table names a scenario faultline has (and that a
+// default run selects), a well-formed defect switch, and each scenario and
+// each defect once.
+func TestCases(t *testing.T) {
+	known := map[string]scenarios.Info{}
+	for _, e := range scenarios.Catalogue() {
+		known[e.Name] = e
+	}
+	defect := regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+	seenScenario, seenDefect := map[string]bool{}, map[string]bool{}
+	for _, c := range Cases() {
+		e, ok := known[c.Scenario]
+		switch {
+		case !ok:
+			t.Errorf("case %+v: no such scenario", c)
+		case e.Explicit:
+			t.Errorf("case %+v: an explicit scenario cannot be a mutation row", c)
+		case !defect.MatchString(c.Defect):
+			t.Errorf("case %+v: defect is not a switch name", c)
+		case c.Seed == "":
+			t.Errorf("case %+v: no seed column", c)
+		case seenScenario[c.Scenario] || seenDefect[c.Defect]:
+			t.Errorf("case %+v: scenario or defect listed twice", c)
+		}
+		seenScenario[c.Scenario], seenDefect[c.Defect] = true, true
+	}
+	// The integrity rows of issue 8.
+	for s, d := range map[string]string{
+		"engine-crash-under-write-load":          "no-resync-after-crash",
+		"rebuild-churn":                          "rebuild-snapshot-kept",
+		"instance-manager-delete-during-rebuild": "rebuild-leftovers-kept",
+	} {
+		found := false
+		for _, c := range Cases() {
+			found = found || (c.Scenario == s && c.Defect == d && c.Seed == "integrity")
+		}
+		if !found {
+			t.Errorf("no row (%s, %s, integrity)", s, d)
+		}
+	}
+}
