@@ -21,7 +21,26 @@ const (
 	MethodEngineReplicaAdd    = "im_engine_replica_add"
 	MethodEngineReplicaRemove = "im_engine_replica_remove"
 	MethodEngineUpgrade       = "im_engine_upgrade"
+
+	MethodBackingImageList   = "im_backing_image_list"
+	MethodBackingImageDelete = "im_backing_image_delete"
 )
+
+// BackingImageCopy is a node's copy of a backing image on one disk: the
+// snapshot lvol bi-<image>-disk-<lvstore uuid>, and how many lvols are
+// cloned from it (replica heads, or snapshots of theirs).
+type BackingImageCopy struct {
+	Image       string `json:"image"`
+	Lvol        string `json:"lvol"`
+	LvstoreName string `json:"lvs_name"`
+	LvstoreUUID string `json:"lvs_uuid"`
+	Clones      int    `json:"clones"`
+}
+
+// BackingImageList is the result of im_backing_image_list.
+type BackingImageList struct {
+	Copies []BackingImageCopy `json:"copies"`
+}
 
 // Instance states reported by the node.
 const (

@@ -234,13 +234,20 @@ func (m *Manager) removeOwned(ctx context.Context, lvs, lvsUUID, name string, ke
 	return nil
 }
 
+// isBackingImageFetch reports whether name is the temporary lvol a backing
+// image is fetched into (bi-<image>-tmp), which no restart survives.
+func isBackingImageFetch(name string) bool {
+	return strings.HasPrefix(name, "bi-") && strings.HasSuffix(name, "-tmp")
+}
+
 // collectLeftovers runs when the node starts, before it serves anything:
 // no rebuild survives a restart, so every <replica>-rebuilding lvol is
 // garbage, and so is a head still cloned from its rebuild source (degraded:
 // the source's remote bdev is gone) with everything named after it; so is
 // every lvol named after a replica whose head is gone (a deletion
-// interrupted half-way). Other heads are left to the manager, which knows
-// which replicas it still wants.
+// interrupted half-way), and every backing image fetch left half-done.
+// Other heads are left to the manager, which knows which replicas it still
+// wants.
 func (m *Manager) collectLeftovers(ctx context.Context) error {
 	if m.defect(DefectRebuildLeftoversKept) {
 		m.log.Error("DEFECT rebuild-leftovers-kept: leftovers of interrupted rebuilds and deletions are not collected")
@@ -258,7 +265,8 @@ func (m *Manager) collectLeftovers(ctx context.Context) error {
 		var garbage []string
 		for n := range sl.byName {
 			owner, headless, ok := ownerOf(n, sl.heads)
-			if ok && (headless || sl.degraded[owner] || strings.HasSuffix(n, rebuildingSufx) && !sl.heads[n]) {
+			if ok && (headless || sl.degraded[owner] || strings.HasSuffix(n, rebuildingSufx) && !sl.heads[n]) ||
+				isBackingImageFetch(n) {
 				garbage = append(garbage, n)
 			}
 		}

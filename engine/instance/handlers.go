@@ -113,6 +113,13 @@ func (m *Manager) handlers() map[string]jsonrpc.Handler {
 		methodRebuildDstPrepare:  method([]string{"replica"}, m.rebuildDstPrepare),
 		methodRebuildDstCommit:   method([]string{"replica", "lvol"}, m.rebuildDstCommit),
 		methodRebuildDstFinish:   method([]string{"replica", "lvol"}, m.rebuildDstFinish),
+		improto.MethodBackingImageList: method(nil, func(ctx context.Context, p *noParams) (any, error) {
+			copies, err := m.backingImageCopies(ctx)
+			return improto.BackingImageList{Copies: copies}, err
+		}),
+		improto.MethodBackingImageDelete: method(name, func(ctx context.Context, p *improto.NameRequest) (any, error) {
+			return m.deleteBackingImage(ctx, p.Name)
+		}),
 		methodReplicaPurge: method(name, func(ctx context.Context, p *improto.NameRequest) (any, error) {
 			return m.purgeSystemSnapshots(ctx, p.Name)
 		}),

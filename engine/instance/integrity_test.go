@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -449,4 +450,58 @@ func TestOutOfSpaceReachesTheClient(t *testing.T) {
 	cl.waitVolume("vol1", api.VolumeAttached, api.RobustnessHealthy, 30*time.Second)
 	writePattern(t, dev, 8, volSize)
 	cl.replicasEqual("vol1", volSize)
+}
+
+// TestBackingImageCopiesCollected: once a backing image is deleted, the
+// copies its volumes' nodes made of it go too.
+func TestBackingImageCopiesCollected(t *testing.T) {
+	cl := newCluster(t, 2)
+	path := filepath.Join(cl.dir, "image.raw")
+	if err := os.WriteFile(path, make([]byte, 2<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := cl.c.CreateBackingImage(ctx, api.BackingImageCreateRequest{Name: "bi1", SourcePath: path}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.c.CreateVolume(ctx, api.VolumeCreateRequest{Name: "vol1", Size: volSize, NumberOfReplicas: 2, BackingImage: "bi1"}); err != nil {
+		t.Fatal(err)
+	}
+	cl.waitVolume("vol1", api.VolumeDetached, "", 30*time.Second)
+	cl.attach("vol1", "n1")
+	copies := func() []string {
+		var out []string
+		for i := range cl.nodes {
+			for n := range cl.lvols(i) {
+				if strings.HasPrefix(n, "bi-") {
+					out = append(out, cl.nodes[i].name+":"+n)
+				}
+			}
+		}
+		return out
+	}
+	if got := copies(); len(got) != 2 {
+		t.Fatalf("backing image copies while the volume is attached: %v, want one per node", got)
+	}
+	if err := cl.c.DeleteBackingImage(ctx, "bi1"); err == nil {
+		t.Fatal("a backing image in use was deleted")
+	}
+	if _, err := cl.c.DetachVolume(ctx, "vol1"); err != nil {
+		t.Fatal(err)
+	}
+	cl.waitVolume("vol1", api.VolumeDetached, "", 30*time.Second)
+	if _, err := cl.c.DeleteVolume(ctx, "vol1"); err != nil {
+		t.Fatal(err)
+	}
+	cl.waitFor("volume gone", 30*time.Second, func(ctx context.Context) (bool, string) {
+		_, err := cl.c.GetVolume(ctx, "vol1")
+		return api.IsNotFound(err), fmt.Sprint(err)
+	})
+	if err := cl.c.DeleteBackingImage(ctx, "bi1"); err != nil {
+		t.Fatal(err)
+	}
+	cl.waitFor("every copy of bi1 deleted", 30*time.Second, func(ctx context.Context) (bool, string) {
+		left := copies()
+		return len(left) == 0, fmt.Sprint(left)
+	})
 }

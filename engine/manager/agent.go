@@ -31,6 +31,11 @@ type NodeAgent interface {
 	EngineReplicaAdd(ctx context.Context, engine string, replica improto.EngineReplica) error
 	EngineReplicaRemove(ctx context.Context, engine, replica string) error
 	EngineUpgrade(ctx context.Context, engine, imagePath string) error
+
+	// BackingImageList lists the node's per-disk copies of backing images;
+	// BackingImageDelete deletes the copies of one that nothing clones.
+	BackingImageList(ctx context.Context) ([]improto.BackingImageCopy, error)
+	BackingImageDelete(ctx context.Context, image string) error
 }
 
 // AgentDialer returns the NodeAgent of a node, reached at the addresses of

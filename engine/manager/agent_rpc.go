@@ -127,6 +127,16 @@ func (a *rpcAgent) ReplicaList(ctx context.Context) ([]improto.ReplicaInfo, erro
 	return l.Replicas, err
 }
 
+func (a *rpcAgent) BackingImageList(ctx context.Context) ([]improto.BackingImageCopy, error) {
+	var l improto.BackingImageList
+	err := a.call(ctx, improto.MethodBackingImageList, nil, &l)
+	return l.Copies, err
+}
+
+func (a *rpcAgent) BackingImageDelete(ctx context.Context, image string) error {
+	return a.call(ctx, improto.MethodBackingImageDelete, improto.NameRequest{Name: image}, nil)
+}
+
 func (a *rpcAgent) EngineCreate(ctx context.Context, req improto.EngineCreateRequest) (improto.EngineInfo, error) {
 	var info improto.EngineInfo
 	err := a.call(ctx, improto.MethodEngineCreate, req, &info)

@@ -18,7 +18,8 @@ const gcKeyPrefix = "gc/"
 
 // collectOrphans deletes, with their data, the replicas a node holds that
 // the manager does not know on that node: those it forgot while the node
-// was down, and those whose creation or deletion a crash interrupted. The
+// was down, and those whose creation or deletion a crash interrupted; then
+// the node's copies of backing images the manager deleted. The
 // node is asked first and the store read afterwards: the manager records a
 // replica before the node creates it and forgets it only after the node
 // deleted it, so a replica created or deleted meanwhile is never taken for
@@ -67,8 +68,37 @@ func (c *Controller) collectOrphans(ctx context.Context, node string) error {
 			errs = append(errs, fmt.Sprintf("%s: %v", r.Name, err))
 		}
 	}
+	// Copies of backing images the manager no longer has, once nothing on
+	// the node clones them (the orphaned replicas above went first).
+	copies, err := ag.BackingImageList(ctx)
+	if err != nil {
+		return fmt.Errorf("list backing image copies on %s: %w", node, err)
+	}
+	var images map[string]bool
+	err = c.m.store.View(func(tx *Tx) error {
+		bis, err := list[api.BackingImage](tx, api.KindBackingImage, nil)
+		images = map[string]bool{}
+		for _, b := range bis {
+			images[b.Name] = true
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	done := map[string]bool{}
+	for _, cp := range copies {
+		if images[cp.Image] || done[cp.Image] {
+			continue
+		}
+		done[cp.Image] = true
+		c.log.Warn("deleting copies of a backing image the manager does not have", "node", node, "image", cp.Image)
+		if err := ag.BackingImageDelete(ctx, cp.Image); err != nil {
+			errs = append(errs, fmt.Sprintf("backing image %s: %v", cp.Image, err))
+		}
+	}
 	if len(errs) > 0 {
-		return fmt.Errorf("collect orphaned replicas on %s: %s", node, strings.Join(errs, "; "))
+		return fmt.Errorf("collect orphans on %s: %s", node, strings.Join(errs, "; "))
 	}
 	return nil
 }

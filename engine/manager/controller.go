@@ -58,6 +58,10 @@ func (c *Controller) onEvents(evs []api.Event) {
 			c.queue.Add(gcKeyPrefix + ev.Name)
 		case api.KindEngineImage:
 			c.queue.Add(keyEngineImages)
+		case api.KindBackingImage:
+			if ev.Type == api.EventDeleted {
+				c.queue.Add(keyResync) // which collects every node's copies
+			}
 		}
 	}
 }

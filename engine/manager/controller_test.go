@@ -80,6 +80,13 @@ func (a *recordingAgent) ReplicaGet(ctx context.Context, name string) (improto.R
 func (a *recordingAgent) ReplicaList(ctx context.Context) ([]improto.ReplicaInfo, error) {
 	return nil, nil
 }
+func (a *recordingAgent) BackingImageList(ctx context.Context) ([]improto.BackingImageCopy, error) {
+	return nil, nil
+}
+func (a *recordingAgent) BackingImageDelete(ctx context.Context, image string) error {
+	a.r.record(fmt.Sprintf("%s backing_image_delete %s", a.node, image))
+	return nil
+}
 func (a *recordingAgent) EngineCreate(ctx context.Context, req improto.EngineCreateRequest) (improto.EngineInfo, error) {
 	var names []string
 	for _, m := range req.Replicas {
