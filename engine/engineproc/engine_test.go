@@ -53,25 +53,7 @@ func TestEngineServesAndControls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	ctlL, err := jsonrpc.ListenUnix(filepath.Join(dir, "c"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	nbdL, err := net.Listen("unix", filepath.Join(dir, "n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, cancel := context.WithCancel(ctx)
-	served := make(chan error, 1)
-	go func() { served <- e.Serve(sctx, ctlL, nbdL) }()
-	defer func() { cancel(); <-served }()
-
-	ctl, err := jsonrpc.Dial(ctx, "unix", filepath.Join(dir, "c"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ctl.Close()
+	ctl, sock := serve(t, e)
 	var info Info
 	if err := ctl.Call(ctx, MethodGet, nil, &info); err != nil {
 		t.Fatal(err)
@@ -79,7 +61,7 @@ func TestEngineServesAndControls(t *testing.T) {
 	if info.Modes["a"] != "RW" || info.Modes["b"] != "RW" || info.Modes["gone"] != "ERR" || info.Size != 4<<20 {
 		t.Fatalf("info %+v", info)
 	}
-	dev, err := nbd.Dial(ctx, "unix", filepath.Join(dir, "n"), ExportName)
+	dev, err := nbd.Dial(ctx, "unix", sock, ExportName)
 	if err != nil {
 		t.Fatal(err)
 	}

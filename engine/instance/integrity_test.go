@@ -186,17 +186,23 @@ func TestEngineCrashUnderWriteLoad(t *testing.T) {
 	}
 }
 
-// rebuildSnapshots lists the rebuild snapshots on every node.
-func (cl *cluster) rebuildSnapshots() []string {
+// lvolsWhere lists, as node:lvol, the lvols on every node whose name
+// matches.
+func (cl *cluster) lvolsWhere(match func(name string) bool) []string {
 	var out []string
 	for i := range cl.nodes {
 		for n := range cl.lvols(i) {
-			if strings.Contains(n, "-snap-rebuild-") {
+			if match(n) {
 				out = append(out, cl.nodes[i].name+":"+n)
 			}
 		}
 	}
 	return out
+}
+
+// rebuildSnapshots lists the rebuild snapshots on every node.
+func (cl *cluster) rebuildSnapshots() []string {
+	return cl.lvolsWhere(func(n string) bool { return strings.Contains(n, "-snap-rebuild-") })
 }
 
 // replaceReplica deletes a replica of the volume that is not on the
@@ -470,15 +476,7 @@ func TestBackingImageCopiesCollected(t *testing.T) {
 	cl.waitVolume("vol1", api.VolumeDetached, "", 30*time.Second)
 	cl.attach("vol1", "n1")
 	copies := func() []string {
-		var out []string
-		for i := range cl.nodes {
-			for n := range cl.lvols(i) {
-				if strings.HasPrefix(n, "bi-") {
-					out = append(out, cl.nodes[i].name+":"+n)
-				}
-			}
-		}
-		return out
+		return cl.lvolsWhere(func(n string) bool { return strings.HasPrefix(n, "bi-") })
 	}
 	if got := copies(); len(got) != 2 {
 		t.Fatalf("backing image copies while the volume is attached: %v, want one per node", got)

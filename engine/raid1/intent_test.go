@@ -199,9 +199,15 @@ func TestIntentClearsAfterFlushOnlyWhenQuiet(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	allClean(t, reps, "after two quiet flushes")
+}
+
+// allClean fails unless no replica's bitmap has a dirty region.
+func allClean(t *testing.T, reps []*replica, when string) {
+	t.Helper()
 	for _, rep := range reps {
 		if got := dirtyRegions(bitmapOf(t, rep)); len(got) != 0 {
-			t.Errorf("%s dirty regions %v after two quiet flushes, want none", rep.name, got)
+			t.Errorf("%s dirty regions %v %s, want none", rep.name, got, when)
 		}
 	}
 }
@@ -264,11 +270,7 @@ func TestResyncAfterCrash(t *testing.T) {
 			t.Fatalf("read %d of region 9 differs from the one before", i)
 		}
 	}
-	for _, rep := range reps {
-		if got := dirtyRegions(bitmapOf(t, rep)); len(got) != 0 {
-			t.Errorf("%s dirty regions %v after activation, want none", rep.name, got)
-		}
-	}
+	allClean(t, reps, "after activation")
 }
 
 // TestResyncNeverCopiesFromAStaleMember: m0 failed and missed a write the
