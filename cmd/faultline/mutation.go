@@ -20,9 +20,9 @@ import (
 
 const mutationSynopsis = `mutation [flags]
 
-Proves that each seed scenario catches the bug it was written for: runs
-every seed scenario once against a clean refengine and once with the
-refengine defect switch that re-introduces its historical bug (each run is
+Proves that each seed and integrity scenario catches the bug it was written
+for: runs every such scenario once against a clean refengine and once with
+the refengine defect switch that re-introduces that bug (each run is
 a 'faultline run' of its own, with its own local cluster and report
 directory), then prints the matrix scenario × {clean, with defect} with the
 checker that caught each defect and the time to detection, and writes it
@@ -53,7 +53,7 @@ func mutationCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.out, "out", "", "output directory (default runs/mutation-<UTC timestamp>)")
 	fs.Int64Var(&f.seed, "seed", 0, "seed of the first repetition; 0 picks one and prints it")
 	fs.IntVar(&f.nodes, "nodes", 3, "number of storage nodes of each local cluster")
-	fs.StringVar(&f.scenario, "scenario", "", "run only this seed scenario")
+	fs.StringVar(&f.scenario, "scenario", "", "run only this scenario (one of the mutation table's)")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Minute, "timeout of each run")
 	fs.BoolVar(&f.asJSON, "json", false, "print mutation.json on stdout at the end; progress goes to stderr")
 	if code, ok := parse(fs, args); !ok {
