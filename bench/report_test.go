@@ -66,7 +66,8 @@ func TestWriteTable(t *testing.T) {
 }
 
 func TestWriteJSON(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "bench.json")
+	// The directory need not exist yet (runs/ on a fresh checkout).
+	path := filepath.Join(t.TempDir(), "runs", "bench.json")
 	rep := Report{Baseline: Baseline, Size: 1 << 20, Results: []Result{{Target: "x", Workload: "w", MBps: 1.5, Ratio: 0.5}}}
 	if err := WriteJSON(path, rep); err != nil {
 		t.Fatal(err)
