@@ -107,3 +107,14 @@ func WaitNodeReady(ctx context.Context, d Driver, name string) error {
 		}
 	}
 }
+
+// EngineImages places an engine image's binary where every node can execute it, the way the
+// environment deploys engine images (a copy of the refengine binary locally; a DaemonSet per
+// image on Kubernetes, as Longhorn does). Scenarios that register engine images use it when the
+// driver implements it.
+type EngineImages interface {
+	// InstallEngineImage returns the path nodes execute the image's binary from.
+	InstallEngineImage(ctx context.Context, name string) (binaryPath string, err error)
+	// RemoveEngineImage undoes InstallEngineImage's deployment (binaries in use may stay).
+	RemoveEngineImage(ctx context.Context, name string) error
+}

@@ -72,7 +72,9 @@ type Versions struct {
 	Faultline string `json:"faultline"`
 	Refengine string `json:"refengine"`
 	Go        string `json:"go"`
-	OS        string `json:"os"`
+	// Kubernetes is the API server's version when the run was on Kubernetes (kind).
+	Kubernetes string `json:"kubernetes,omitempty"`
+	OS         string `json:"os"`
 }
 
 // HostVersions returns Versions with the Go and OS fields filled from the

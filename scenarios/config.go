@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/bench"
+	"github.com/faultline/faultline/cluster/kind"
 	"github.com/faultline/faultline/reports"
 )
 
@@ -31,6 +32,11 @@ type Config struct {
 	// ClusterDir, when set, is the run directory of a cluster started by
 	// `faultline cluster up`; the suite uses it instead of starting one.
 	ClusterDir string
+	// ClusterKind selects the cluster driver: "local" (the default) or "kind".
+	ClusterKind string
+	// Kind configures the kind driver (ClusterKind "kind"); Defects, DiskSize and KeepCluster
+	// are copied into it.
+	Kind kind.Config
 	// Refengine is the refengine binary for the local cluster.
 	Refengine string
 	Nodes     int

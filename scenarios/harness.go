@@ -20,6 +20,7 @@ import (
 	"github.com/faultline/faultline/checkers/integrity"
 	"github.com/faultline/faultline/checkers/state"
 	"github.com/faultline/faultline/cluster"
+	"github.com/faultline/faultline/cluster/kind"
 	"github.com/faultline/faultline/cluster/local"
 	"github.com/faultline/faultline/engine/client"
 	"github.com/faultline/faultline/faults"
@@ -34,11 +35,12 @@ type Env struct {
 	Cluster cluster.Driver
 	started time.Time
 
-	mu        sync.Mutex
-	owned     *local.Driver // started by this suite (Down in AfterSuite)
-	setupErr  error
-	failed    bool   // a spec failed: keep the disks for forensics
-	refengine string // the manager's reported version, for run.json
+	mu         sync.Mutex
+	owned      ownedCluster // started by this suite (Down in AfterSuite)
+	setupErr   error
+	failed     bool   // a spec failed: keep the disks for forensics
+	refengine  string // the manager's reported version, for run.json
+	kubernetes string // the API server's version on kind, for run.json
 }
 
 // SetupError is the error that kept the suite from bringing its cluster up,
@@ -138,7 +140,17 @@ func (e *Env) setup(ctx SpecContext) {
 	}
 }
 
+// ownedCluster is a cluster this suite started and stops.
+type ownedCluster interface {
+	cluster.Driver
+	Dir() string
+	RemoveDisks() error
+}
+
 func (e *Env) startCluster(ctx context.Context) (cluster.Driver, error) {
+	if e.cfg.ClusterKind == "kind" {
+		return e.startKind(ctx)
+	}
 	if e.cfg.ClusterDir != "" {
 		e.progressf("using the cluster in %s", e.cfg.ClusterDir)
 		d, err := local.Attach(ctx, e.cfg.ClusterDir)
@@ -207,17 +219,22 @@ func (e *Env) stopCluster(ctx context.Context, keepDisks bool) {
 	if d == nil {
 		return
 	}
+	e.mu.Lock()
+	failed := e.failed || keepDisks || CurrentSpecReport().Failed()
+	e.mu.Unlock()
+	if k, ok := d.(*kind.Driver); ok {
+		e.stopKind(ctx, k, failed)
+		return
+	}
+	l := d.(*local.Driver)
 	if e.cfg.KeepCluster {
-		e.progressf("keeping the cluster in %s (stop it with: faultline cluster down --dir %s)", d.Dir(), d.Dir())
-		Expect(d.Detach()).To(Succeed())
+		e.progressf("keeping the cluster in %s (stop it with: faultline cluster down --dir %s)", l.Dir(), l.Dir())
+		Expect(l.Detach()).To(Succeed())
 		return
 	}
 	Expect(d.Down(ctx)).To(Succeed())
 	e.progressf("cluster down")
-	e.mu.Lock()
-	failed := e.failed
-	e.mu.Unlock()
-	if !failed && !keepDisks && !CurrentSpecReport().Failed() {
+	if !failed {
 		// Passed runs keep logs and state, not gigabytes of disk files.
 		Expect(d.RemoveDisks()).To(Succeed())
 	}
@@ -405,6 +422,13 @@ func FocusFor(name string) string {
 	return " " + regexp.QuoteMeta(name) + "$"
 }
 
+func (e *Env) clusterKind() string {
+	if e.cfg.ClusterKind == "" {
+		return "local"
+	}
+	return e.cfg.ClusterKind
+}
+
 func (e *Env) refengineVersion() string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -419,8 +443,11 @@ func (e *Env) writeReport(r Report) {
 		Seed:     e.Seed,
 		Defects:  e.cfg.Defects,
 		Versions: reports.HostVersions(e.cfg.FaultlineVersion, e.refengineVersion()),
-		Cluster:  "local",
+		Cluster:  e.clusterKind(),
 	}
+	e.mu.Lock()
+	meta.Versions.Kubernetes = e.kubernetes
+	e.mu.Unlock()
 	if meta.Command == "" {
 		meta.Command = "faultline run --seed " + strconv.FormatInt(e.Seed, 10)
 	}

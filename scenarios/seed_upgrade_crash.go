@@ -16,6 +16,7 @@ import (
 	"github.com/faultline/faultline/checkers/checksum"
 	"github.com/faultline/faultline/checkers/history"
 	"github.com/faultline/faultline/checkers/integrity"
+	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/cluster/local"
 	"github.com/faultline/faultline/engine/api"
 	"github.com/faultline/faultline/engine/nbd"
@@ -74,17 +75,9 @@ func runUpgradeCrash(ctx context.Context, s *Spec) {
 	s.RequireNodes(ctx, 3)
 
 	images := [2]string{fmt.Sprintf("eng-a-%d", suffix), fmt.Sprintf("eng-b-%d", suffix)}
-	s.Step(fmt.Sprintf("register engine images %s and %s (two copies of the refengine binary)", images[0], images[1]))
-	bin := s.Env.cfg.Refengine
-	if bin == "" {
-		var err error
-		bin, err = local.FindRefengine()
-		Expect(err).NotTo(HaveOccurred(), "engine images are copies of the refengine binary")
-	}
-	dir := GinkgoT().TempDir()
+	s.Step(fmt.Sprintf("deploy engine images %s and %s (two copies of the refengine binary) and register them", images[0], images[1]))
 	for i, img := range images {
-		path := filepath.Join(dir, img)
-		Expect(copyExecutable(bin, path)).To(Succeed())
+		path := installEngineImage(ctx, s, img)
 		_, err := c.CreateEngineImage(ctx, api.EngineImageCreateRequest{Name: img, Version: fmt.Sprintf("seed-%c", 'a'+i), BinaryPath: path})
 		Expect(err).NotTo(HaveOccurred(), "create engine image %s", img)
 		DeferCleanup(func(ctx SpecContext) { c.DeleteEngineImage(ctx, img) }, NodeTimeout(time.Minute))
@@ -237,6 +230,27 @@ func seedBackground(ctx context.Context, gen *workload.Generator, dev *nbd.Clien
 		gen.Run(ctx, dev)
 	}()
 	return func() { cancel(); wg.Wait() }
+}
+
+// installEngineImage deploys an engine image the cluster's way (cluster.EngineImages) and
+// returns the path nodes run it from; on a cluster that cannot (one attached through its
+// supervisor), it copies the refengine binary into the spec's temporary directory.
+func installEngineImage(ctx context.Context, s *Spec, name string) string {
+	if ei, ok := s.Env.Cluster.(cluster.EngineImages); ok {
+		path, err := ei.InstallEngineImage(ctx, name)
+		Expect(err).NotTo(HaveOccurred(), "deploy engine image %s", name)
+		DeferCleanup(func(ctx SpecContext) { ei.RemoveEngineImage(ctx, name) }, NodeTimeout(time.Minute))
+		return path
+	}
+	bin := s.Env.cfg.Refengine
+	if bin == "" {
+		var err error
+		bin, err = local.FindRefengine()
+		Expect(err).NotTo(HaveOccurred(), "engine images are copies of the refengine binary")
+	}
+	path := filepath.Join(GinkgoT().TempDir(), name)
+	Expect(copyExecutable(bin, path)).To(Succeed())
+	return path
 }
 
 func copyExecutable(src, dst string) error {

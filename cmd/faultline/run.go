@@ -52,6 +52,7 @@ type runFlags struct {
 	timeout     time.Duration
 	verbose     bool
 	diskSize    int64
+	kind        kind.Config
 	// soak is set by faultline soak: the run is the soak scenario alone,
 	// configured by it.
 	soak *scenarios.SoakConfig
@@ -90,15 +91,12 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&f.timeout, "timeout", time.Hour, "timeout of the whole run")
 	fs.BoolVar(&f.verbose, "v", false, "verbose Ginkgo output (every By and report entry)")
 	diskSizeFlag(fs, &f.diskSize)
+	kindFlags(fs, &f.kind)
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
 	if err := f.validate(fs); err != nil {
 		fmt.Fprintln(stderr, "faultline run:", err)
-		return exitNotRun
-	}
-	if f.cluster == "kind" {
-		fmt.Fprintln(stderr, "faultline run:", kind.New())
 		return exitNotRun
 	}
 	return start("run", f, stdout, stderr)
@@ -107,7 +105,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 // start finds refengine, prepares the report directory and executes the
 // run; cmd names the subcommand in messages.
 func start(cmd string, f runFlags, stdout, stderr io.Writer) int {
-	if f.clusterDir == "" && f.refengine == "" {
+	if f.cluster == "local" && f.clusterDir == "" && f.refengine == "" {
 		p, err := local.FindRefengine()
 		if err != nil {
 			fmt.Fprintf(stderr, "faultline %s: %v\n", cmd, err)
@@ -129,6 +127,14 @@ func (f *runFlags) validate(fs *flag.FlagSet) error {
 	}
 	if f.cluster != "local" && f.cluster != "kind" {
 		return fmt.Errorf("--cluster %q: want local or kind", f.cluster)
+	}
+	if f.cluster == "kind" {
+		if f.clusterDir != "" {
+			return errors.New("--cluster-dir names a local cluster; it cannot be used with --cluster kind")
+		}
+		if _, err := kind.New(f.kind); err != nil {
+			return err
+		}
 	}
 	if f.labelFilter != "" {
 		if _, err := types.ParseLabelFilter(f.labelFilter); err != nil {
@@ -262,6 +268,8 @@ func execute(f runFlags, out string, stdout, stderr io.Writer) int {
 		Seed:             f.seed,
 		Iterations:       f.iterations,
 		ClusterDir:       f.clusterDir,
+		ClusterKind:      f.cluster,
+		Kind:             f.kind,
 		Refengine:        f.refengine,
 		Nodes:            f.nodes,
 		DiskSize:         f.diskSize,
