@@ -22,6 +22,7 @@ func subcommands() map[string]subcommand {
 	registerAdmin(cmds)
 	registerNode(cmds) // after registerAdmin: it wraps the admin "node" command
 	registerEngine(cmds)
+	registerVersion(cmds)
 	return cmds
 }
 
@@ -46,6 +47,9 @@ func main() {
 			os.Exit(2)
 		}
 		return
+	}
+	if os.Args[1] == "--version" || os.Args[1] == "-version" {
+		os.Args[1] = "version"
 	}
 	c, ok := cmds[os.Args[1]]
 	if !ok {
