@@ -22,6 +22,7 @@ func subcommands() map[string]subcommand {
 	registerAdmin(cmds)
 	registerNode(cmds) // after registerAdmin: it wraps the admin "node" command
 	registerEngine(cmds)
+	registerProbe(cmds)
 	registerKillEngine(cmds)
 	registerVersion(cmds)
 	return cmds
