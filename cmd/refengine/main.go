@@ -1,6 +1,8 @@
 // Command refengine runs the reference storage engine's daemons and its admin
 // client: `refengine node` (the SPDK-compatible target and instance manager),
-// `refengine manager` (the control plane) and the admin subcommands.
+// `refengine manager` (the control plane), the admin subcommands, and the
+// small helpers a container without a shell needs (probe, kill-engine,
+// engine-image install|verify, version).
 package main
 
 import (
@@ -24,6 +26,7 @@ func subcommands() map[string]subcommand {
 	registerEngine(cmds)
 	registerProbe(cmds)
 	registerKillEngine(cmds)
+	registerEngineImage(cmds) // after registerAdmin: it wraps the admin "engine-image" command
 	registerVersion(cmds)
 	return cmds
 }
