@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/faultline/faultline/engine/engineproc"
 	"github.com/faultline/faultline/timeline"
 )
 
@@ -40,18 +41,15 @@ func (d *Driver) KillEngine(ctx context.Context, engine string) error {
 	return nil
 }
 
-// findEngine scans /proc for an engine process named engine whose process
-// group is one of groups (pgid → node).
+// findEngine finds the engine process named engine whose process group is
+// one of groups (pgid → node): engines in other groups belong to another
+// cluster on this host.
 func findEngine(engine string, groups map[int]string) (int, string, error) {
-	ents, err := os.ReadDir("/proc")
+	pids, err := engineproc.FindProcesses(engine)
 	if err != nil {
-		return 0, "", fmt.Errorf("find engine %s: %w", engine, err)
+		return 0, "", err
 	}
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
+	for _, pid := range pids {
 		pgid, ok := pgidOf(pid)
 		if !ok {
 			continue
@@ -60,9 +58,7 @@ func findEngine(engine string, groups map[int]string) (int, string, error) {
 		if !ours || pid == pgid || !Alive(pid) {
 			continue
 		}
-		if engineName(pid) == engine {
-			return pid, node, nil
-		}
+		return pid, node, nil
 	}
 	return 0, "", fmt.Errorf("find engine %s: no such engine process on any running node", engine)
 }
@@ -82,27 +78,4 @@ func pgidOf(pid int) (int, bool) {
 	}
 	pgid, err := strconv.Atoi(f[2])
 	return pgid, err == nil
-}
-
-// engineName returns the --name of a `refengine engine` process, or "".
-func engineName(pid int) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-	if err != nil {
-		return ""
-	}
-	args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-	if len(args) < 2 || args[1] != "engine" {
-		return ""
-	}
-	for i, a := range args {
-		switch {
-		case (a == "--name" || a == "-name") && i+1 < len(args):
-			return args[i+1]
-		case strings.HasPrefix(a, "--name="):
-			return strings.TrimPrefix(a, "--name=")
-		case strings.HasPrefix(a, "-name="):
-			return strings.TrimPrefix(a, "-name=")
-		}
-	}
-	return ""
 }

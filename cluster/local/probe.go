@@ -122,8 +122,9 @@ func managerReady(ctx context.Context, url string) error {
 }
 
 // nodeReady reports whether the node's JSON-RPC socket answers
-// spdk_get_version. It speaks the wire protocol directly: the framework does
-// not import the engine's internals.
+// spdk_get_version. It speaks the wire protocol directly rather than
+// through the engine's JSON-RPC client: the framework keeps its view of a
+// node to what goes over the socket.
 func nodeReady(ctx context.Context, socket string) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()

@@ -1,6 +1,8 @@
 // Command refengine runs the reference storage engine's daemons and its admin
 // client: `refengine node` (the SPDK-compatible target and instance manager),
-// `refengine manager` (the control plane) and the admin subcommands.
+// `refengine manager` (the control plane), the admin subcommands, and the
+// small helpers a container without a shell needs (probe, kill-engine,
+// engine-image install|verify, version).
 package main
 
 import (
@@ -22,6 +24,10 @@ func subcommands() map[string]subcommand {
 	registerAdmin(cmds)
 	registerNode(cmds) // after registerAdmin: it wraps the admin "node" command
 	registerEngine(cmds)
+	registerProbe(cmds)
+	registerKillEngine(cmds)
+	registerEngineImage(cmds) // after registerAdmin: it wraps the admin "engine-image" command
+	registerVersion(cmds)
 	return cmds
 }
 
@@ -46,6 +52,9 @@ func main() {
 			os.Exit(2)
 		}
 		return
+	}
+	if os.Args[1] == "--version" || os.Args[1] == "-version" {
+		os.Args[1] = "version"
 	}
 	c, ok := cmds[os.Args[1]]
 	if !ok {

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/internal/gobuild"
+	"github.com/faultline/faultline/internal/testtool"
+)
+
+// refengineBin is a refengine built from this package by TestMain, for
+// the tests that run the real binary (a node, engine-image install, exit
+// codes end to end); empty under -short, where they skip.
+var refengineBin string
+
+// sleeperEnv makes the test binary idle instead of running tests: a
+// stand-in engine process that kill-engine can find by its command line.
+const sleeperEnv = "FAULTLINE_REFENGINE_TEST_SLEEPER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(sleeperEnv) == "1" {
+		time.Sleep(time.Minute)
+		os.Exit(0)
+	}
+	os.Exit(testtool.Main(m, gobuild.Refengine, &refengineBin))
+}
+
+// requireBinary skips the test when TestMain built no refengine (-short).
+func requireBinary(t *testing.T) {
+	t.Helper()
+	if refengineBin == "" {
+		t.Skip("no refengine binary under -short")
+	}
+}
+
+// runBinary runs the built refengine with args and returns its exit code,
+// stdout and stderr.
+func runBinary(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(refengineBin, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("refengine %q: %v", args, err)
+	}
+	return cmd.ProcessState.ExitCode(), out.String(), errb.String()
+}
+
+// syncBuffer is a bytes.Buffer a test may read while a child process's
+// output is still being copied into it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
