@@ -10,18 +10,30 @@ FUZZTIME  ?= 10s
 # make soak: how long faults are injected, and the seed (0 picks one).
 SOAK_DURATION ?= 10m
 SOAK_SEED     ?= 0
+# Images and kind (make images, make kind-node-image, make e2e).
+VERSION            ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+REFENGINE_IMAGE    ?= faultline/refengine:0.1.0-$(VERSION)
+KUBERNETES_VERSION ?= v1.34.4
+KIND_CACHE         ?= /var/cache/faultline-kind
+# Extra flags for faultline run in make e2e, e.g. E2E_FLAGS='--label-filter smoke --keep-cluster'.
+E2E_FLAGS          ?= --label-filter 'smoke || seed'
 # Packages with concurrent code run their unit tests under the race detector.
 RACE_PKGS := ./engine/nbd/... ./engine/raid1/... ./engine/lvstore/... ./engine/jsonrpc/... \
              ./engine/target/... ./engine/manager/... ./engine/instance/... ./engine/engineproc/... \
              ./engine/bdev/... ./cluster/... ./faults/... ./workload/... ./checkers/... ./timeline/...
 
-.PHONY: help build test unit race fuzz vet e2e-local e2e soak bench mutation report clean
+.PHONY: help build test unit race fuzz vet e2e-local e2e soak bench mutation report clean \
+        images kind-node-image kind-host-setup kind-host-restore
 
 help:
 	@echo "make build      build bin/refengine and bin/faultline"
 	@echo "make test       vet, unit + integration + interop tests, race, short fuzz, smoke scenario"
 	@echo "make e2e-local  run every scenario on the embedded local cluster (report in runs/latest)"
-	@echo "make e2e        run the scenarios on a kind cluster"
+	@echo "make e2e        run smoke and the seed scenarios on a kind cluster (E2E_FLAGS=$(E2E_FLAGS))"
+	@echo "make images     build the refengine container image $(REFENGINE_IMAGE)"
+	@echo "make kind-node-image  build (or reuse) a kind node image for Kubernetes $(KUBERNETES_VERSION) without a registry"
+	@echo "make kind-host-setup  make kind's privileged containers work on hosts lacking a capability (host-wide Docker change)"
+	@echo "make kind-host-restore  undo kind-host-setup"
 	@echo "make soak       faultline soak on the local cluster (SOAK_DURATION=$(SOAK_DURATION), SOAK_SEED=$(SOAK_SEED))"
 	@echo "make bench      fio benchmark: refengine exports vs nbdkit's file plugin"
 	@echo "make mutation   run each seed and integrity scenario with and without its defect"
@@ -54,10 +66,32 @@ test: vet unit race fuzz
 e2e-local: build
 	$(FAULTLINE) run --cluster local --refengine $(REFENGINE)
 
-e2e:
-	@echo "make e2e targets a kind cluster, which is not built yet." >&2
-	@echo "Run the same scenarios on the embedded local cluster with: make e2e-local" >&2
-	@exit 2
+# The node image: $FAULTLINE_KIND_IMAGE when set; else kindest/node when a registry hands it out;
+# else the one build/kind-node builds from Debian packages and Go modules (cached by its inputs).
+e2e: build images
+	@img="$${FAULTLINE_KIND_IMAGE:-}"; \
+	if [ -z "$$img" ] && { docker image inspect kindest/node:$(KUBERNETES_VERSION) >/dev/null 2>&1 || \
+	     timeout 30 docker pull -q kindest/node:$(KUBERNETES_VERSION) >/dev/null 2>&1; }; then \
+		img=kindest/node:$(KUBERNETES_VERSION); fi; \
+	if [ -z "$$img" ]; then img=$$(KV=$(KUBERNETES_VERSION) OUT=$(KIND_CACHE) bash build/kind-node/build.sh) || exit 2; fi; \
+	echo "kind node image: $$img"; \
+	$(FAULTLINE) run --cluster kind --kind-node-image "$$img" --kubernetes-version $(KUBERNETES_VERSION) \
+		--refengine-image $(REFENGINE_IMAGE) $(E2E_FLAGS)
+
+images:
+	rm -rf $(BIN)/image && mkdir -p $(BIN)/image/tmp
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/image/refengine ./cmd/refengine
+	DOCKER_BUILDKIT=0 docker build -q -f images/refengine.Dockerfile -t $(REFENGINE_IMAGE) $(BIN)/image
+	@echo "built $(REFENGINE_IMAGE)"
+
+kind-node-image:
+	KV=$(KUBERNETES_VERSION) OUT=$(KIND_CACHE) bash build/kind-node/build.sh
+
+kind-host-setup:
+	OUT=$(KIND_CACHE) bash build/kind-node/host-setup.sh
+
+kind-host-restore:
+	OUT=$(KIND_CACHE) bash build/kind-node/host-setup.sh restore
 
 soak: build
 	$(FAULTLINE) soak --refengine $(REFENGINE) --duration $(SOAK_DURATION) --seed $(SOAK_SEED)

@@ -95,6 +95,9 @@ func junitBytes(run Run) ([]byte, error) {
 			{"os", run.Versions.OS},
 		},
 	}
+	if run.Versions.Kubernetes != "" {
+		suite.Properties = append(suite.Properties, junitProperty{"kubernetes", run.Versions.Kubernetes})
+	}
 	if run.Started.IsZero() || run.Finished.Before(run.Started) {
 		suite.Time = seconds(0)
 	}

@@ -52,6 +52,9 @@ func TestJUnitStructure(t *testing.T) {
 	if props["seed"] != "424242" || props["defects"] != "im-restart-stale-head-cache" || props["command"] != run.Command {
 		t.Errorf("properties = %v", props)
 	}
+	if _, ok := props["kubernetes"]; ok {
+		t.Errorf("a local run names a Kubernetes version: %v", props)
+	}
 
 	smoke, loop, skipped, intr := s.Cases[0], s.Cases[1], s.Cases[2], s.Cases[3]
 	if smoke.Classname != "smoke" || smoke.Time != "10.500" || smoke.Failure != nil || smoke.SystemOut != "" {
@@ -83,6 +86,20 @@ func TestJUnitStructure(t *testing.T) {
 	}
 	if !bytes.HasPrefix(raw, []byte(`<?xml version="1.0" encoding="UTF-8"?>`)) {
 		t.Errorf("missing XML header")
+	}
+}
+
+// A run on kind names the cluster and the Kubernetes version it ran on.
+func TestJUnitNamesKubernetes(t *testing.T) {
+	run := sampleRun()
+	run.Cluster, run.Versions.Kubernetes = "kind", "v1.34.4"
+	got, _ := writeSampleJUnit(t, run)
+	props := map[string]string{}
+	for _, p := range got.Suites[0].Properties {
+		props[p.Name] = p.Value
+	}
+	if props["cluster"] != "kind" || props["kubernetes"] != "v1.34.4" {
+		t.Errorf("properties = %v", props)
 	}
 }
 

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
 	"strings"
 
 	. "github.com/onsi/gomega"
@@ -17,6 +18,9 @@ func (e *Env) startKind(ctx context.Context) (cluster.Driver, error) {
 	kc.Defects = e.cfg.Defects
 	kc.DiskSize = e.cfg.DiskSize
 	kc.Keep = e.cfg.KeepCluster
+	if e.cfg.OutDir != "" {
+		kc.LogDir = filepath.Join(e.cfg.OutDir, "cluster", "logs")
+	}
 	if e.cfg.Progress != nil {
 		kc.Log = slog.New(slog.NewTextHandler(progressWriter{e}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
@@ -48,7 +52,7 @@ func (e *Env) stopKind(ctx context.Context, d *kind.Driver, failed bool) {
 		if _, err := d.Logs(ctx); err != nil {
 			e.progressf("saving pod logs: %v", err)
 		}
-		e.progressf("pod logs saved in %s/logs", d.Dir())
+		e.progressf("pod logs saved in %s", d.LogDir())
 	}
 	Expect(d.Down(ctx)).To(Succeed())
 	if e.cfg.KeepCluster {

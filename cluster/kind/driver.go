@@ -61,6 +61,9 @@ type Config struct {
 	// DataDir holds, per cluster, the node disks, the manager's state and collected logs
 	// (default /var/tmp/faultline-kind). Worker and manager data of cluster NAME are in DataDir/NAME.
 	DataDir string
+	// LogDir receives pod logs (default DataDir/NAME/logs); the harness points it into the
+	// report directory.
+	LogDir string
 	// DiskSize of every node's disk in bytes (default 1 GiB).
 	DiskSize int64
 	// Defects turned on in the manager and nodes (proving checkers only).
@@ -103,6 +106,9 @@ func New(cfg Config) (*Driver, error) {
 	}
 	if cfg.DiskSize == 0 {
 		cfg.DiskSize = 1 << 30
+	}
+	if cfg.LogDir == "" {
+		cfg.LogDir = filepath.Join(cfg.DataDir, cfg.Name, "logs")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -152,7 +158,7 @@ func (d *Driver) Up(ctx context.Context) error {
 // connects the Kubernetes clients.
 func (d *Driver) createCluster(ctx context.Context) error {
 	dir := d.Dir()
-	for _, sub := range []string{"manager", "worker1", "worker2", "worker3", "worker1-engine-images", "worker2-engine-images", "worker3-engine-images", "logs"} {
+	for _, sub := range []string{"manager", "worker1", "worker2", "worker3", "worker1-engine-images", "worker2-engine-images", "worker3-engine-images"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return fmt.Errorf("kind: %w", err)
 		}
@@ -361,3 +367,6 @@ func (d *Driver) Name() string { return d.cfg.Name }
 
 // Ready reports whether Up got as far as a Kubernetes client (so logs can be read).
 func (d *Driver) Ready() bool { return d.kube != nil }
+
+// LogDir is where Logs and Down save pod logs.
+func (d *Driver) LogDir() string { return d.cfg.LogDir }

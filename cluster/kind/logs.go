@@ -14,7 +14,7 @@ import (
 )
 
 // Logs saves the log of every refengine pod (and the previous container's, after a restart)
-// into the cluster's logs directory and maps each process name (manager, node names, other
+// into Config.LogDir and maps each process name (manager, node names, other
 // pods by pod name) to its file.
 func (d *Driver) Logs(ctx context.Context) (map[string]string, error) {
 	return d.saveLogs(ctx, func(corev1.Pod) bool { return true })
@@ -25,7 +25,7 @@ func (d *Driver) saveLogs(ctx context.Context, want func(corev1.Pod) bool) (map[
 	if err != nil {
 		return nil, fmt.Errorf("kind logs: %w", err)
 	}
-	dir := filepath.Join(d.Dir(), "logs")
+	dir := d.cfg.LogDir
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("kind logs: %w", err)
 	}

@@ -1,0 +1,155 @@
+package kind
+
+import (
+	"bytes"
+	"context"
+	"io/fs"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/e2e-framework/klient/decoder"
+	"sigs.k8s.io/e2e-framework/klient/k8s"
+
+	"github.com/faultline/faultline/deploy"
+	kindconfig "github.com/faultline/faultline/kind-config"
+)
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"no node image", Config{RefengineImage: "r:1"}, "no node image"},
+		{"no refengine image", Config{NodeImage: "n:1"}, "no refengine image"},
+		{"latest", Config{NodeImage: "n:1", RefengineImage: "r:latest"}, "never latest"},
+		{"untagged", Config{NodeImage: "n:1", RefengineImage: "r"}, "never latest"},
+		{"odd disk", Config{NodeImage: "n:1", RefengineImage: "r:1", DiskSize: 1<<20 + 1}, "multiple of 1 MiB"},
+		{"unknown kubernetes", Config{NodeImage: "n:1", RefengineImage: "r:1", KubernetesVersion: "v1.20.0"}, "no configuration for Kubernetes v1.20.0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(tc.cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("New: got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	d, err := New(Config{NodeImage: "n:1", RefengineImage: "r:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Name() != "faultline" || d.Dir() != "/var/tmp/faultline-kind/faultline" {
+		t.Fatalf("defaults: name %q dir %q", d.Name(), d.Dir())
+	}
+}
+
+// The manifests decode into the objects the driver expects, with every placeholder filled and
+// every image never pulled.
+func TestManifestsRender(t *testing.T) {
+	d, err := New(Config{NodeImage: "n:1", RefengineImage: "faultline/refengine:9", DiskSize: 512 << 20, Defects: []string{"no-resync-after-crash"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := fs.Glob(deploy.Manifests, "*.yaml")
+	var objs []k8s.Object
+	for _, n := range names {
+		raw, _ := fs.ReadFile(deploy.Manifests, n)
+		err := decoder.DecodeEach(context.Background(), bytes.NewReader(d.render(raw)), func(ctx context.Context, obj k8s.Object) error {
+			objs = append(objs, obj)
+			return nil
+		}, decoder.MutateOption(d.mutate))
+		if err != nil {
+			t.Fatalf("%s: %v", n, err)
+		}
+	}
+	raw := bytes.ReplaceAll(deploy.EngineImage, []byte(deploy.EngineImageName), []byte("eng-a"))
+	raw = bytes.ReplaceAll(raw, []byte(deploy.RefengineImage), []byte("faultline/refengine:9"))
+	ei, err := decoder.DecodeAll(context.Background(), bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("engine image: %v", err)
+	}
+	objs = append(objs, ei...)
+	var specs []*corev1.PodSpec
+	kinds := map[string]int{}
+	for _, o := range objs {
+		kinds[o.GetObjectKind().GroupVersionKind().Kind]++
+		switch x := o.(type) {
+		case *appsv1.Deployment:
+			specs = append(specs, &x.Spec.Template.Spec)
+		case *appsv1.DaemonSet:
+			specs = append(specs, &x.Spec.Template.Spec)
+		}
+		if o.GetNamespace() != "" && o.GetNamespace() != Namespace {
+			t.Errorf("%s in namespace %q", o.GetName(), o.GetNamespace())
+		}
+	}
+	if kinds["Deployment"] != 1 || kinds["DaemonSet"] != 2 || kinds["Service"] != 1 || kinds["ServiceAccount"] != 3 {
+		t.Fatalf("objects by kind: %v", kinds)
+	}
+	for _, s := range specs {
+		for _, c := range s.Containers {
+			if c.Image != "faultline/refengine:9" || c.ImagePullPolicy != corev1.PullNever {
+				t.Errorf("container %s: image %q pull %q", c.Name, c.Image, c.ImagePullPolicy)
+			}
+			if c.ReadinessProbe == nil {
+				t.Errorf("container %s has no readiness probe", c.Name)
+			}
+			args := strings.Join(c.Args, " ")
+			if c.Name == "node" && !strings.Contains(args, "disk0.img:512M") {
+				t.Errorf("node args %q: disk size not rendered", args)
+			}
+			if c.Name != "engine-image" && (len(c.Env) == 0 || c.Env[len(c.Env)-1].Value != "no-resync-after-crash") {
+				t.Errorf("container %s: defects not set: %v", c.Name, c.Env)
+			}
+		}
+	}
+}
+
+func TestKindConfigs(t *testing.T) {
+	for _, v := range kindconfig.Versions() {
+		b, err := kindconfig.For(v + ".0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(b)
+		for _, want := range []string{"${DATA}/worker3", "${MANAGER_PORT}", "refengine.io/storage", "containerPort: 30950", "kind.x-k8s.io/v1alpha4"} {
+			if !strings.Contains(s, want) {
+				t.Errorf("%s: missing %q", v, want)
+			}
+		}
+		if n := strings.Count(s, "role: worker"); n != 3 {
+			t.Errorf("%s: %d workers, want 3", v, n)
+		}
+	}
+	for _, bad := range []string{"", "latest", "v2.0.0"} {
+		if _, err := kindconfig.For(bad); err == nil {
+			t.Errorf("For(%q): no error", bad)
+		}
+	}
+}
+
+func TestDaemonSetReady(t *testing.T) {
+	ds := func(gen, observed int64, desired, ready, updated int32) *appsv1.DaemonSet {
+		d := &appsv1.DaemonSet{}
+		d.Generation = gen
+		d.Status = appsv1.DaemonSetStatus{ObservedGeneration: observed, DesiredNumberScheduled: desired, NumberReady: ready, UpdatedNumberScheduled: updated}
+		return d
+	}
+	for _, tc := range []struct {
+		name string
+		ds   *appsv1.DaemonSet
+		want bool
+	}{
+		{"all ready", ds(1, 1, 3, 3, 3), true},
+		{"not observed yet", ds(2, 1, 3, 3, 3), false},
+		{"nothing scheduled yet", ds(1, 1, 0, 0, 0), false},
+		{"one not ready", ds(1, 1, 3, 2, 3), false},
+		{"rolling", ds(1, 1, 3, 3, 2), false},
+	} {
+		if got := daemonSetReady(tc.ds); got != tc.want {
+			t.Errorf("%s: got %t", tc.name, got)
+		}
+	}
+}
