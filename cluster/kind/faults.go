@@ -46,19 +46,10 @@ func (d *Driver) StartNode(ctx context.Context, name string) error {
 	d.mu.Lock()
 	delete(d.stopped, name)
 	d.mu.Unlock()
-	for {
-		nodes, err := d.storageNodes(ctx)
-		if err == nil {
-			d.mu.Lock()
-			d.nodes = nodes
-			d.mu.Unlock()
-		}
-		if err := cluster.WaitNodeReady(ctx, d, name); err == nil {
-			return nil
-		} else if ctx.Err() != nil {
-			return fmt.Errorf("start node %s: %w", name, err)
-		}
+	if err := cluster.WaitNodeReady(ctx, d, name); err != nil {
+		return fmt.Errorf("start node %s: %w", name, err)
 	}
+	return nil
 }
 
 // DeleteInstanceManager deletes the node's instance-manager pod as `kubectl delete pod` does (its

@@ -19,6 +19,12 @@ import (
 // pod status for up to a minute, so the API's word alone would lie.
 func (d *Driver) Status(ctx context.Context) (cluster.Status, error) {
 	st := cluster.Status{Driver: "kind", Dir: d.Dir(), ManagerURL: d.ManagerURL()}
+	// A restarted node container may come back with another address: follow it.
+	if nodes, err := d.storageNodes(ctx); err == nil {
+		d.mu.Lock()
+		d.nodes = nodes
+		d.mu.Unlock()
+	}
 	pods, err := d.kube.CoreV1().Pods(Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return st, fmt.Errorf("kind status: %w", err)
