@@ -36,6 +36,11 @@ func New(baseURL string, hc *http.Client) (*Client, error) {
 	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc}, nil
 }
 
+// CloseIdleConnections drops kept-alive connections, so the next request resolves the manager's
+// name and connects afresh. Callers that retry after a failure use it: an idle connection stays
+// bound to whatever the name resolved to when it was opened, even when that was wrong or has moved.
+func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
+
 // do sends a request and decodes a JSON answer into out (if not nil). Error
 // answers come back as *api.Error.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {

@@ -16,6 +16,12 @@ func (m *Manager) heartbeatLoop(ctx context.Context) {
 	failing := false
 	for {
 		err := m.heartbeat(ctx)
+		if err != nil {
+			// Reconnect next time: a kept-alive connection would keep talking to the
+			// address the manager's name had when it was opened (on Kubernetes, a
+			// lookup made before the Service existed can land on another host).
+			m.mc.CloseIdleConnections()
+		}
 		switch {
 		case err != nil && ctx.Err() == nil && !failing:
 			m.log.Warn("heartbeat failed", "err", err)
