@@ -16,7 +16,7 @@ REFENGINE_IMAGE    ?= faultline/refengine:0.1.0-$(VERSION)
 KUBERNETES_VERSION ?= v1.34.4
 KIND_CACHE         ?= /var/cache/faultline-kind
 # Extra flags for faultline run in make e2e, e.g. E2E_FLAGS='--label-filter smoke --keep-cluster'.
-E2E_FLAGS          ?= --label-filter 'smoke || seed'
+E2E_FLAGS          ?= --label-filter 'smoke || seed || integrity'
 # Packages with concurrent code run their unit tests under the race detector.
 RACE_PKGS := ./engine/nbd/... ./engine/raid1/... ./engine/lvstore/... ./engine/jsonrpc/... \
              ./engine/target/... ./engine/manager/... ./engine/instance/... ./engine/engineproc/... \
