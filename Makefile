@@ -23,13 +23,14 @@ RACE_PKGS := ./engine/nbd/... ./engine/raid1/... ./engine/lvstore/... ./engine/j
              ./engine/bdev/... ./cluster/... ./faults/... ./workload/... ./checkers/... ./timeline/...
 
 .PHONY: help build test unit race fuzz vet e2e-local e2e soak bench mutation report clean \
-        images kind-node-image kind-host-setup kind-host-restore
+        images kind-node-image kind-host-setup kind-host-restore kind-smoke
 
 help:
 	@echo "make build      build bin/refengine and bin/faultline"
 	@echo "make test       vet, unit + integration + interop tests, race, short fuzz, smoke scenario"
 	@echo "make e2e-local  run every scenario on the embedded local cluster (report in runs/latest)"
-	@echo "make e2e        run smoke and the seed scenarios on a kind cluster (E2E_FLAGS=$(E2E_FLAGS))"
+	@echo "make e2e        the scenarios on a kind cluster (E2E_FLAGS=$(E2E_FLAGS))"
+	@echo "make kind-smoke smoke and the seeds on kind at 10 iterations (what CI runs when Docker is present)"
 	@echo "make images     build the refengine container image $(REFENGINE_IMAGE)"
 	@echo "make kind-node-image  build (or reuse) a kind node image for Kubernetes $(KUBERNETES_VERSION) without a registry"
 	@echo "make kind-host-setup  make kind's privileged containers work on hosts lacking a capability (host-wide Docker change)"
@@ -77,6 +78,10 @@ e2e: build images
 	echo "kind node image: $$img"; \
 	$(FAULTLINE) run --cluster kind --kind-node-image "$$img" --kubernetes-version $(KUBERNETES_VERSION) \
 		--refengine-image $(REFENGINE_IMAGE) $(E2E_FLAGS)
+
+# What CI runs when Docker is present: smoke and the three seeds on kind, loops at 10 iterations.
+kind-smoke:
+	$(MAKE) e2e E2E_FLAGS="--label-filter 'smoke || seed' --iterations 10"
 
 images:
 	rm -rf $(BIN)/image && mkdir -p $(BIN)/image/tmp

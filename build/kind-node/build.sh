@@ -52,6 +52,10 @@ base=faultline/kind-base:$KV-$key
 step base env BASE_IMAGE="$base" bash "$here/base.sh"
 step images bash "$here/images.sh"
 kind=${KIND:-$(command -v kind || echo "$(go env GOPATH)/bin/kind")}
+if [ ! -x "$kind" ]; then
+	step kind-install go install "sigs.k8s.io/kind@$KIND_VERSION"
+	kind=$(go env GOPATH)/bin/kind
+fi
 step node-image "$kind" build node-image --type file "$OUT/kubernetes-server-linux-amd64.tar.gz" \
 	--base-image "$base" --image "$image"
 docker rmi "$base" >/dev/null 2>&1 || true
