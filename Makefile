@@ -51,6 +51,7 @@ vet:
 
 unit: build
 	$(GO) test -count=1 -timeout 20m ./...
+	cd build/kind-node/tools && $(GO) test -count=1 ./runc-capfix/
 
 race:
 	$(GO) test -count=1 -race -short -timeout 20m $(RACE_PKGS)
