@@ -12,7 +12,7 @@ export KV=${KV:-v1.34.4} KIND_VERSION=${KIND_VERSION:-v0.33.0}
 export OUT=${OUT:-${FAULTLINE_KIND_CACHE:-/var/cache/faultline-kind}}
 key=$( (
 	echo "$KV $KIND_VERSION"
-	cd "$here" && find . -type f \( -name '*.sh' -o -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) | sort | xargs sha256sum
+	cd "$here" && find . -type f \( -name '*.sh' -o -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) ! -name '*_test.go' | sort | xargs sha256sum
 ) | sha256sum | cut -c1-12)
 image=faultline/kind-node:$KV-$key
 if [ "${1:-}" = --name ]; then
