@@ -63,6 +63,14 @@ func openS3(ctx context.Context, loc Location, cred Credential) (Target, error) 
 		return nil, t.classify("open", "", err)
 	}
 	if !ok {
+		// HEAD answers carry no error code, and some servers answer 404
+		// to an unknown access key: a listing says which it was.
+		for obj := range client.ListObjects(ctx, loc.Bucket, minio.ListObjectsOptions{MaxKeys: 1}) {
+			if obj.Err != nil {
+				return nil, t.classify("open", "", obj.Err)
+			}
+			break
+		}
 		return nil, t.fail("open", "", ErrUnreachable, fmt.Errorf("bucket %q does not exist", loc.Bucket))
 	}
 	return t, nil
@@ -87,7 +95,8 @@ func (t *s3Target) classify(op, key string, err error) error {
 		return t.fail(op, key, ErrNotFound, err)
 	case minio.NoSuchBucket:
 		return t.fail(op, key, ErrUnreachable, fmt.Errorf("bucket %q does not exist: %w", t.loc.Bucket, err))
-	case minio.AccessDenied, minio.InvalidAccessKeyID, minio.SignatureDoesNotMatch, "InvalidSecurity":
+	case minio.AccessDenied, minio.InvalidAccessKeyID, minio.SignatureDoesNotMatch, "InvalidSecurity",
+		"XAdminUserNotFound": // versitygw's answer (a 404) to an unknown access key
 		return t.fail(op, key, ErrAccessDenied, err)
 	}
 	switch resp.StatusCode {
