@@ -24,9 +24,9 @@ type Location struct {
 func (l Location) String() string {
 	switch l.Scheme {
 	case "file":
-		return "file://" + l.Dir
+		return (&url.URL{Scheme: "file", Path: l.Dir}).String()
 	case "s3":
-		return "s3://" + l.Bucket + "@" + l.Region + "/" + l.Prefix
+		return (&url.URL{Scheme: "s3", User: url.User(l.Bucket), Host: l.Region, Path: "/" + l.Prefix}).String()
 	}
 	return "invalid:"
 }
@@ -55,6 +55,9 @@ func ParseURL(raw string) (Location, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return bad("%v", err)
+	}
+	if strings.IndexFunc(u.Path, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+		return bad("control characters in the path")
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
 		return bad("query and fragment are not allowed")
