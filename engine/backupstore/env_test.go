@@ -29,7 +29,7 @@ func (e *env) store() *Store { return New(e.target, Options{}) }
 // fileEnv is a file target over a temporary directory. "Down" renames the
 // directory away, as an unmounted share looks (running as root, removing
 // write permission would not stop the writes).
-func fileEnv(t *testing.T) *env {
+func fileEnv(t testing.TB) *env {
 	dir := t.TempDir() + "/target"
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -51,14 +51,14 @@ func fileEnv(t *testing.T) *env {
 
 // s3Env is an S3 target on a real versitygw server on loopback (skipped,
 // with the reason, when versitygw is not installed).
-func s3Env(t *testing.T) *env {
+func s3Env(t testing.TB) *env {
 	srv := startS3(t)
 	e := &env{kind: "s3", url: srv.URL("faultline"), cred: srv.Cred(), down: srv.Stop, up: srv.Start}
 	e.target = mustOpen(t, e.url, e.cred)
 	return e
 }
 
-func mustOpen(t *testing.T, url string, cred Credential) Target {
+func mustOpen(t testing.TB, url string, cred Credential) Target {
 	t.Helper()
 	tgt, err := Open(context.Background(), url, cred)
 	if err != nil {
@@ -71,7 +71,7 @@ func mustOpen(t *testing.T, url string, cred Credential) Target {
 func forEachTarget(t *testing.T, fn func(t *testing.T, e *env)) {
 	for _, k := range []struct {
 		name string
-		make func(*testing.T) *env
+		make func(testing.TB) *env
 	}{{"file", fileEnv}, {"s3", s3Env}} {
 		t.Run(k.name, func(t *testing.T) { fn(t, k.make(t)) })
 	}
@@ -154,3 +154,5 @@ func testVolume(size int64, seed uint64) *volume {
 	}
 	return v
 }
+
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 3)) }
