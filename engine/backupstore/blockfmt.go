@@ -39,7 +39,16 @@ const (
 	blockHeaderSize = 16
 )
 
-var compressionCodes = map[Compression]byte{CompressionNone: 0, CompressionLZ4: 1, CompressionGzip: 2}
+// compressionCode is the header byte for c.
+func compressionCode(c Compression) byte {
+	switch c {
+	case CompressionLZ4:
+		return 1
+	case CompressionGzip:
+		return 2
+	}
+	return 0
+}
 
 // encodeBlock compresses data as asked and prepends the header. When the
 // compressed form would not be smaller the block is stored uncompressed:
@@ -82,7 +91,7 @@ func encodeBlock(data []byte, c Compression) ([]byte, error) {
 	out := make([]byte, blockHeaderSize+len(payload))
 	copy(out, blockMagic)
 	out[4] = blockVersion
-	out[5] = compressionCodes[used]
+	out[5] = compressionCode(used)
 	binary.BigEndian.PutUint32(out[8:], uint32(len(data)))
 	binary.BigEndian.PutUint32(out[12:], uint32(len(payload)))
 	copy(out[blockHeaderSize:], payload)

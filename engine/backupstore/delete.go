@@ -16,8 +16,16 @@ type GCStats struct {
 // manifest references. Deleting a backup that is not there is ErrNotFound.
 // If the sweep fails, the backup is still gone and GC can be run again.
 func (s *Store) Delete(ctx context.Context, volume, backup string) (GCStats, error) {
-	if _, err := s.Get(ctx, volume, backup); err != nil {
-		return GCStats{}, fmt.Errorf("delete backup: %w", err)
+	if err := validName("volume", volume); err != nil {
+		return GCStats{}, err
+	}
+	if err := validName("backup", backup); err != nil {
+		return GCStats{}, err
+	}
+	// Stat, not Get: a backup whose manifest is corrupt must still be
+	// deletable.
+	if _, err := s.target.Stat(ctx, manifestKey(volume, backup)); err != nil {
+		return GCStats{}, fmt.Errorf("delete backup %s of volume %s: %w", backup, volume, err)
 	}
 	if err := s.target.Delete(ctx, manifestKey(volume, backup)); err != nil {
 		return GCStats{}, fmt.Errorf("delete backup %s of volume %s: %w", backup, volume, err)

@@ -410,6 +410,15 @@ func TestBadData(t *testing.T) {
 					t.Fatalf("restore after %s: %v, want %v", tc.name, err, tc.want)
 				}
 				t.Logf("%s: %v", tc.name, err)
+				// A damaged backup can still be deleted, unless it is already gone.
+				_, err = s.Delete(ctx, vol, "b0")
+				if tc.name == "missing manifest" {
+					if !errors.Is(err, ErrNotFound) {
+						t.Errorf("delete of a missing backup: %v, want ErrNotFound", err)
+					}
+				} else if err != nil {
+					t.Errorf("delete of a damaged backup: %v", err)
+				}
 			})
 		}
 	})
