@@ -11,10 +11,11 @@ const (
 	KindSnapshot     = "snapshot"
 	KindBackingImage = "backingImage"
 	KindEngineImage  = "engineImage"
+	KindBackupTarget = "backupTarget"
 )
 
 // Kinds lists every resource kind in a stable order.
-var Kinds = []string{KindNode, KindVolume, KindReplica, KindEngine, KindSnapshot, KindBackingImage, KindEngineImage}
+var Kinds = []string{KindNode, KindVolume, KindReplica, KindEngine, KindSnapshot, KindBackingImage, KindEngineImage, KindBackupTarget}
 
 // Node states.
 const (
@@ -103,6 +104,9 @@ type VolumeSpec struct {
 	Frontend         string `json:"frontend"`
 	// NodeID is the node the volume should be attached to; empty means detached.
 	NodeID string `json:"nodeID,omitempty"`
+	// BackupTargetName is the backup target the volume's backups go to;
+	// "" (volumes created before targets existed) means DefaultBackupTarget.
+	BackupTargetName string `json:"backupTargetName,omitempty"`
 }
 
 // VolumeStatus is what the controllers observed and decided.
@@ -145,6 +149,8 @@ type VolumeCreateRequest struct {
 	BackingImage     string `json:"backingImage,omitempty"`
 	EngineImage      string `json:"engineImage,omitempty"`
 	Frontend         string `json:"frontend,omitempty"`
+	// BackupTargetName defaults to DefaultBackupTarget.
+	BackupTargetName string `json:"backupTargetName,omitempty"`
 }
 
 // AttachRequest is the body of POST /v1/volumes/{name}/attach.

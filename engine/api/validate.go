@@ -57,10 +57,14 @@ func ValidateReplicaCount(n int) error {
 	return nil
 }
 
-// Normalize fills defaults into a create request: 3 replicas, NBD frontend.
+// Normalize fills defaults into a create request: 3 replicas, NBD
+// frontend, the default backup target.
 func (r *VolumeCreateRequest) Normalize() {
 	if r.NumberOfReplicas == 0 {
 		r.NumberOfReplicas = DefaultReplicas
+	}
+	if r.BackupTargetName == "" {
+		r.BackupTargetName = DefaultBackupTarget
 	}
 	if r.Frontend == "" {
 		r.Frontend = FrontendNBD
@@ -68,7 +72,8 @@ func (r *VolumeCreateRequest) Normalize() {
 }
 
 // Validate checks a (normalized) create request on its own; references to
-// backing and engine images are checked by the manager against its store.
+// backing and engine images and to the backup target are checked by the
+// manager against its store.
 func (r *VolumeCreateRequest) Validate() error {
 	if err := ValidateName(KindVolume, r.Name); err != nil {
 		return err
@@ -92,7 +97,7 @@ func (r *VolumeCreateRequest) Validate() error {
 			return err
 		}
 	}
-	return nil
+	return ValidateName(KindBackupTarget, r.BackupTargetName)
 }
 
 // Validate checks a heartbeat body.
