@@ -49,6 +49,11 @@ func checkErrorBody(t *testing.T, status int, body []byte, want int, wantMsg str
 
 func TestRejectedRequestsStoreNothing(t *testing.T) {
 	tm := startManager(t, t.TempDir(), Config{})
+	waitTargetSynced(t, tm, api.DefaultBackupTarget)
+	base, err := tm.m.store.LastSeq()
+	if err != nil {
+		t.Fatal(err)
+	}
 	big := `{"name":"v","size":1048576,"backingImage":"` + strings.Repeat("a", 2<<20) + `"}`
 	tests := []struct {
 		name, method, path, body string
@@ -92,6 +97,17 @@ func TestRejectedRequestsStoreNothing(t *testing.T) {
 		{"wrong method", "PATCH", "/v1/volumes", ``, 405, "not allowed"},
 		{"get missing volume", "GET", "/v1/volumes/ghost", ``, 404, "ghost"},
 		{"delete missing replica", "DELETE", "/v1/replicas/ghost-r-12345678", ``, 404, "ghost"},
+		{"volume on missing target", "POST", "/v1/volumes", `{"name":"v","size":1048576,"backupTargetName":"ghost"}`, 400, `backup target "ghost" does not exist`},
+		{"target bad url", "POST", "/v1/backuptargets", `{"name":"t","url":"file://relative/dir"}`, 400, "invalid backup target URL"},
+		{"target bad scheme", "POST", "/v1/backuptargets", `{"name":"t","url":"ftp://h/x"}`, 400, "unknown scheme"},
+		{"target poll too short", "POST", "/v1/backuptargets", `{"name":"t","url":"file:///b","pollInterval":"1s"}`, 400, "too short"},
+		{"target poll not a duration", "POST", "/v1/backuptargets", `{"name":"t","url":"file:///b","pollInterval":300}`, 400, "duration"},
+		{"target exists", "POST", "/v1/backuptargets", `{"name":"default","url":"file:///b"}`, 409, "already exists"},
+		{"target update missing", "PUT", "/v1/backuptargets/ghost", `{"url":"file:///b"}`, 404, "ghost"},
+		{"target update nothing", "PUT", "/v1/backuptargets/default", `{}`, 400, "nothing to change"},
+		{"target delete default", "DELETE", "/v1/backuptargets/default", ``, 409, "cannot be deleted"},
+		{"target delete missing", "DELETE", "/v1/backuptargets/ghost", ``, 404, "ghost"},
+		{"target sync missing", "POST", "/v1/backuptargets/ghost/sync", ``, 404, "ghost"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,19 +115,24 @@ func TestRejectedRequestsStoreNothing(t *testing.T) {
 			checkErrorBody(t, status, body, tt.code, tt.msg)
 		})
 	}
-	// Nothing was stored: no objects, and not a single event.
-	err := tm.m.store.View(func(tx *Tx) error {
+	// Nothing was stored: no objects but the default backup target, and
+	// not a single event after its creation and first check.
+	err = tm.m.store.View(func(tx *Tx) error {
 		for _, k := range api.Kinds {
 			objs, err := list[json.RawMessage](tx, k, nil)
 			if err != nil {
 				return err
 			}
-			if len(objs) != 0 {
+			want := 0
+			if k == api.KindBackupTarget {
+				want = 1
+			}
+			if len(objs) != want {
 				t.Errorf("%d %s objects stored by rejected requests", len(objs), k)
 			}
 		}
-		evs, last, err := tx.Events(0, 10)
-		if len(evs) != 0 || last != 0 {
+		evs, last, err := tx.Events(base, 10)
+		if len(evs) != 0 || last != base {
 			t.Errorf("rejected requests produced events: %d (last seq %d)", len(evs), last)
 		}
 		return err

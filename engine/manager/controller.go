@@ -24,6 +24,8 @@ const (
 // periodic resync queue all of them. Attached volumes are re-queued every
 // MonitorInterval to poll their engines. Node changes and the resync also
 // queue the collection of replicas a node holds that the manager forgot.
+// Each backup target is a key of its own, checked every PollInterval and
+// whenever its spec asks for a sync.
 type Controller struct {
 	m     *Manager
 	log   *slog.Logger
@@ -58,6 +60,10 @@ func (c *Controller) onEvents(evs []api.Event) {
 			c.queue.Add(gcKeyPrefix + ev.Name)
 		case api.KindEngineImage:
 			c.queue.Add(keyEngineImages)
+		case api.KindBackupTarget:
+			if ev.Type != api.EventDeleted {
+				c.queue.Add(backupTargetKeyPrefix + ev.Name)
+			}
 		case api.KindBackingImage:
 			if ev.Type == api.EventDeleted {
 				c.queue.Add(keyResync) // which collects every node's copies
@@ -152,8 +158,10 @@ func (c *Controller) process(ctx context.Context, key string) error {
 			if vols, err = list[api.Volume](tx, api.KindVolume, nil); err != nil {
 				return err
 			}
-			nodes, err = list[api.Node](tx, api.KindNode, nil)
-			return err
+			if nodes, err = list[api.Node](tx, api.KindNode, nil); err != nil {
+				return err
+			}
+			return c.queueBackupTargets(tx)
 		})
 		for _, v := range vols {
 			c.queue.Add(volumeKeyPrefix + v.Name)
@@ -164,6 +172,8 @@ func (c *Controller) process(ctx context.Context, key string) error {
 		return err
 	case key == keyEngineImages:
 		return c.reconcileEngineImages()
+	case strings.HasPrefix(key, backupTargetKeyPrefix):
+		return c.syncBackupTarget(ctx, strings.TrimPrefix(key, backupTargetKeyPrefix))
 	case strings.HasPrefix(key, gcKeyPrefix):
 		ctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()

@@ -36,6 +36,9 @@ func (m *Manager) createVolume(w http.ResponseWriter, r *http.Request) error {
 				return err
 			}
 		}
+		if _, err := getNamed[api.BackupTarget](tx, api.KindBackupTarget, req.BackupTargetName, "backup target"); err != nil {
+			return err
+		}
 		vol = api.Volume{
 			Name: req.Name,
 			Spec: api.VolumeSpec{
@@ -44,6 +47,7 @@ func (m *Manager) createVolume(w http.ResponseWriter, r *http.Request) error {
 				BackingImage:     req.BackingImage,
 				EngineImage:      req.EngineImage,
 				Frontend:         req.Frontend,
+				BackupTargetName: req.BackupTargetName,
 			},
 			Status: api.VolumeStatus{
 				State:        api.VolumeCreating,

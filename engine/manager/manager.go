@@ -35,6 +35,10 @@ type Config struct {
 	Agents AgentDialer
 	// Defects are the defect switches turned on (see DESIGN.md).
 	Defects []string
+	// BackupTargetURL is the URL the "default" backup target gets when the
+	// manager starts without one; empty means file://<DataDir>/backupstore,
+	// a directory the manager creates.
+	BackupTargetURL string
 	// URL is the manager's own base URL, handed to nodes for downloads.
 	URL    string
 	Logger *slog.Logger
@@ -92,6 +96,10 @@ func Open(cfg Config) (*Manager, error) {
 	m := &Manager{cfg: cfg, log: cfg.Logger, store: st, beats: newHeartbeats()}
 	m.ctrl = newController(m)
 	st.OnCommit(m.ctrl.onEvents)
+	if err := m.ensureDefaultBackupTarget(); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("open manager: %w", err)
+	}
 	return m, nil
 }
 

@@ -47,6 +47,13 @@ func (m *Manager) Handler() http.Handler {
 	h("GET /v1/engineimages/{name}", m.getEngineImage)
 	h("DELETE /v1/engineimages/{name}", m.deleteEngineImage)
 
+	h("POST /v1/backuptargets", m.createBackupTarget)
+	h("GET /v1/backuptargets", m.listBackupTargets)
+	h("GET /v1/backuptargets/{name}", m.getBackupTarget)
+	h("PUT /v1/backuptargets/{name}", m.updateBackupTarget)
+	h("DELETE /v1/backuptargets/{name}", m.deleteBackupTarget)
+	h("POST /v1/backuptargets/{name}/sync", m.syncBackupTarget)
+
 	h("GET /v1/events", m.getEvents)
 	return logRequests(m.log, jsonMux(mux))
 }

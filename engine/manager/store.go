@@ -16,6 +16,11 @@ import (
 // bucketEvents holds the change stream: key = 8-byte big-endian seq.
 const bucketEvents = "events"
 
+// bucketSecrets holds backup target secret keys by target name. It is not a
+// resource kind, so its writes make no events: a secret never reaches the
+// change stream or an API answer.
+const bucketSecrets = "backupTargetSecrets"
+
 // DefaultEventRetention is how many events the store keeps; older ones are
 // pruned and a reader asking for them gets 410 Gone.
 const DefaultEventRetention = 1 << 20
@@ -40,7 +45,7 @@ func OpenStore(path string) (*Store, error) {
 		return nil, fmt.Errorf("open manager store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, k := range append([]string{bucketEvents}, api.Kinds...) {
+		for _, k := range append([]string{bucketEvents, bucketSecrets}, api.Kinds...) {
 			if _, err := tx.CreateBucketIfNotExists([]byte(k)); err != nil {
 				return fmt.Errorf("create bucket %s: %w", k, err)
 			}

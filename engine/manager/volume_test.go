@@ -18,7 +18,7 @@ func TestVolumeCRUD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantSpec := api.VolumeSpec{Size: 16 * api.MiB, NumberOfReplicas: 3, Frontend: api.FrontendNBD}
+	wantSpec := api.VolumeSpec{Size: 16 * api.MiB, NumberOfReplicas: 3, Frontend: api.FrontendNBD, BackupTargetName: api.DefaultBackupTarget}
 	if diff := cmp.Diff(wantSpec, created.Spec); diff != "" {
 		t.Errorf("defaults not applied (-want +got):\n%s", diff)
 	}
