@@ -1,0 +1,148 @@
+// Package versitygw starts throwaway versitygw S3 servers for tests outside
+// engine/backupstore (whose own tests keep a copy of this logic in
+// versitygw_test.go, which other packages cannot import).
+package versitygw
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// Credentials and bucket of every server this package starts.
+const (
+	AccessKey = "faultline-test"
+	SecretKey = "faultline-test-secret-key"
+	Bucket    = "backups"
+	Region    = "us-east-1"
+)
+
+// Path finds the versitygw binary: $FAULTLINE_VERSITYGW, then PATH, then
+// $(go env GOPATH)/bin. It skips the test, saying why, when there is none,
+// so an S3 test never passes without running.
+func Path(tb testing.TB) string {
+	tb.Helper()
+	if p := os.Getenv("FAULTLINE_VERSITYGW"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			tb.Fatalf("FAULTLINE_VERSITYGW=%s: %v", p, err)
+		}
+		return p
+	}
+	if p, err := exec.LookPath("versitygw"); err == nil {
+		return p
+	}
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		for _, dir := range filepath.SplitList(strings.TrimSpace(string(out))) {
+			p := filepath.Join(dir, "bin", "versitygw")
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+	}
+	tb.Skip("S3 tests skipped: versitygw not found ($FAULTLINE_VERSITYGW, PATH, $(go env GOPATH)/bin); " +
+		"install it with: go install github.com/versity/versitygw/cmd/versitygw@v1.8.0")
+	return ""
+}
+
+// Server is a versitygw process in POSIX mode over a temporary directory,
+// listening on a loopback port.
+type Server struct {
+	tb     testing.TB
+	bin    string
+	root   string
+	addr   string
+	cmd    *exec.Cmd
+	exited chan struct{}
+	// Endpoint is the server's base URL, http://127.0.0.1:port.
+	Endpoint string
+}
+
+// Start starts a server with the bucket Bucket; it is stopped when the
+// test ends.
+func Start(tb testing.TB) *Server {
+	tb.Helper()
+	s := &Server{tb: tb, bin: Path(tb), root: tb.TempDir()}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s.addr = l.Addr().String()
+	l.Close()
+	s.Endpoint = "http://" + s.addr
+	s.Restart()
+	tb.Cleanup(s.Stop)
+
+	client, err := minio.New(s.addr, &minio.Options{
+		Creds:        credentials.NewStaticV4(AccessKey, SecretKey, ""),
+		Region:       Region,
+		BucketLookup: minio.BucketLookupPath,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := client.MakeBucket(ctx, Bucket, minio.MakeBucketOptions{Region: Region}); err != nil {
+		tb.Fatalf("versitygw: make bucket: %v", err)
+	}
+	return s
+}
+
+// Restart (re)starts the server on its address and waits until it accepts.
+func (s *Server) Restart() {
+	s.tb.Helper()
+	logf, err := os.OpenFile(filepath.Join(s.tb.TempDir(), "versitygw.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	cmd := exec.Command(s.bin, "--access", AccessKey, "--secret", SecretKey,
+		"--region", Region, "--port", s.addr, "--quiet", "posix", s.root)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		s.tb.Fatalf("start versitygw: %v", err)
+	}
+	s.cmd, s.exited = cmd, make(chan struct{})
+	go func() { cmd.Wait(); logf.Close(); close(s.exited) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", s.addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-s.exited:
+			s.tb.Fatalf("versitygw exited at start (log in %s)", logf.Name())
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.Stop()
+			s.tb.Fatalf("versitygw did not listen on %s within 20 s", s.addr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Stop kills the server and waits for it; stopping twice is fine.
+func (s *Server) Stop() {
+	if s.cmd == nil {
+		return
+	}
+	s.cmd.Process.Kill()
+	<-s.exited
+	s.cmd = nil
+}
+
+// URL is the target URL of the test bucket under prefix.
+func (s *Server) URL(prefix string) string {
+	return fmt.Sprintf("s3://%s@%s/%s", Bucket, Region, prefix)
+}
