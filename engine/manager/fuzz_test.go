@@ -22,6 +22,9 @@ func FuzzRequestBodies(f *testing.F) {
 		`{"node":"n1"}`,
 		`{"address":"a","rpcAddress":"unix:/x","nbdAddress":"a:1","disks":[{"name":"d","totalBytes":10,"freeBytes":5}]}`,
 		`{"name":"ei","version":"1","binaryPath":"/bin/sh"}`,
+		`{"name":"t1","url":"file:///tmp/bt","pollInterval":"30s"}`,
+		`{"name":"t2","url":"s3://b3b@us-east-1/p","credential":{"accessKey":"a","secretKey":"s","endpoint":"http://127.0.0.1:1","region":"us-east-1"}}`,
+		`{"url":"s3://bkt@r/x","pollInterval":"1m","credential":{}}`, `{"pollInterval":"9s"}`, `{"pollInterval":1}`,
 		`{"name":"s1"}`, `{}`, `[]`, `null`, `{"size":1e400}`, `{"name":"\u0000"}`, "\xff\xfe", `{"name":"v"`,
 	}
 	for _, s := range seeds {
@@ -47,6 +50,9 @@ func FuzzRequestBodies(f *testing.F) {
 		{"PUT", "/v1/nodes/n2/heartbeat"},
 		{"POST", "/v1/engineimages"},
 		{"POST", "/v1/backingimages"},
+		{"POST", "/v1/backuptargets"},
+		{"PUT", "/v1/backuptargets/default"},
+		{"PUT", "/v1/backuptargets/ghost"},
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		for _, rt := range routes {
