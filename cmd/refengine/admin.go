@@ -26,7 +26,7 @@ type adminVerb struct {
 }
 
 // registerAdmin adds the admin commands, one per resource kind, all built on
-// engine/client: refengine volume|node|replica|snapshot|backing-image|engine-image <verb>.
+// engine/client: refengine volume|node|replica|snapshot|backing-image|engine-image|backup-target <verb>.
 func registerAdmin(cmds map[string]subcommand) {
 	resources := map[string]struct {
 		summary string
@@ -38,6 +38,7 @@ func registerAdmin(cmds map[string]subcommand) {
 		"snapshot":      {"create, list and inspect snapshots", snapshotVerbs()},
 		"backing-image": {"manage backing images (from a file or an upload)", backingImageVerbs()},
 		"engine-image":  {"manage engine images", engineImageVerbs()},
+		"backup-target": {"manage backup targets (where backups go) and check they answer", backupTargetVerbs()},
 	}
 	for name, r := range resources {
 		cmds[name] = subcommand{summary: r.summary, run: func(args []string) int {

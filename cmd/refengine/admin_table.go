@@ -78,6 +78,13 @@ func printTable(w io.Writer, v any) {
 		for _, e := range x {
 			row(e.Name, e.Spec.Version, e.Status.State, e.Status.RefCount, e.Spec.BinaryPath)
 		}
+	case api.BackupTarget:
+		printTable(w, []api.BackupTarget{x})
+	case []api.BackupTarget:
+		row("NAME", "URL", "AVAILABLE", "POLL", "LAST SYNC", "CREDENTIAL", "MESSAGE")
+		for _, b := range x {
+			row(b.Name, b.Spec.URL, b.Status.Available, b.Spec.PollInterval, since(b.Status.LastSyncedAt), credentialSummary(b.Spec.Credential), b.Status.Message)
+		}
 	default:
 		b, _ := json.MarshalIndent(v, "", "  ")
 		fmt.Fprintln(tw, string(b))

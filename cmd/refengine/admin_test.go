@@ -63,6 +63,8 @@ func TestParseManagerFlags(t *testing.T) {
 		{[]string{"--data-dir", "/tmp/x", "--defects", "no-such-defect"}, "unknown defect"},
 		{[]string{"--data-dir", "/tmp/x", "--log-level", "loud"}, "--log-level"},
 		{[]string{"--data-dir", "/tmp/x", "stray"}, "unexpected argument"},
+		{[]string{"--data-dir", "/tmp/x", "--backup-target", "s3://bkt@us-east-1/"}, ""},
+		{[]string{"--data-dir", "/tmp/x", "--backup-target", "file://relative"}, "--backup-target"},
 	}
 	for _, tt := range tests {
 		c, err := parseManagerFlags(tt.args, io.Discard)

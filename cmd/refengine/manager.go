@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/faultline/faultline/engine/backupstore"
 	"github.com/faultline/faultline/engine/manager"
 )
 
@@ -29,6 +30,7 @@ type managerConfig struct {
 	dataDir     string
 	nodeTimeout time.Duration
 	url         string
+	backup      string
 	logLevel    slog.Level
 	defects     []string
 }
@@ -42,10 +44,11 @@ func parseManagerFlags(args []string, stderr io.Writer) (*managerConfig, error) 
 	fs.StringVar(&c.dataDir, "data-dir", "", "directory for manager.db and backing image files (required)")
 	fs.DurationVar(&c.nodeTimeout, "node-timeout", 5*time.Second, "a node that sends no heartbeat for this long is down")
 	fs.StringVar(&c.url, "url", "", "URL nodes reach this manager at (default http://<listen address>)")
+	fs.StringVar(&c.backup, "backup-target", "", "URL of the \"default\" backup target when it does not exist yet (default file://<data-dir>/backupstore, created); later changes go through the API")
 	fs.StringVar(&level, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&defects, "defects", os.Getenv("REFENGINE_DEFECTS"), "comma-separated defect switches to turn on (default $REFENGINE_DEFECTS); for proving checkers only")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: refengine manager --data-dir DIR [--listen 127.0.0.1:9500] [--node-timeout 5s] [--defects list]")
+		fmt.Fprintln(stderr, "usage: refengine manager --data-dir DIR [--listen 127.0.0.1:9500] [--node-timeout 5s] [--backup-target URL] [--defects list]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -62,6 +65,11 @@ func parseManagerFlags(args []string, stderr io.Writer) (*managerConfig, error) 
 	}
 	if _, _, err := net.SplitHostPort(c.listen); err != nil {
 		return nil, fmt.Errorf("--listen %q: %w", c.listen, err)
+	}
+	if c.backup != "" {
+		if _, err := backupstore.ParseURL(c.backup); err != nil {
+			return nil, fmt.Errorf("--backup-target: %w", err)
+		}
 	}
 	if err := c.logLevel.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: %w", level, err)
@@ -99,6 +107,7 @@ func serveManager(ctx context.Context, c *managerConfig, log *slog.Logger) error
 	}
 	m, err := manager.Open(manager.Config{
 		DataDir: c.dataDir, NodeTimeout: c.nodeTimeout, Defects: c.defects, URL: url, Logger: log,
+		BackupTargetURL: c.backup,
 	})
 	if err != nil {
 		ln.Close()
