@@ -24,19 +24,23 @@ const (
 // periodic resync queue all of them. Attached volumes are re-queued every
 // MonitorInterval to poll their engines. Node changes and the resync also
 // queue the collection of replicas a node holds that the manager forgot.
-// Each backup target is a key of its own, checked every PollInterval and
-// whenever its spec asks for a sync.
+// Each backup target is a key of its own on a separate queue with its own
+// worker, checked every PollInterval and whenever its spec asks for a sync.
 type Controller struct {
 	m     *Manager
 	log   *slog.Logger
 	queue *workQueue
+	// targets queues backup target checks apart from the volume work: a
+	// target that hangs until the check times out must not hold up a
+	// volume's recovery.
+	targets *workQueue
 
 	mu       sync.Mutex
 	failures map[string]int // key → consecutive failures, for backoff
 }
 
 func newController(m *Manager) *Controller {
-	return &Controller{m: m, log: m.log.With("loop", "controller"), queue: newWorkQueue(), failures: map[string]int{}}
+	return &Controller{m: m, log: m.log.With("loop", "controller"), queue: newWorkQueue(), targets: newWorkQueue(), failures: map[string]int{}}
 }
 
 // onEvents maps committed changes to queue keys.
@@ -62,7 +66,7 @@ func (c *Controller) onEvents(evs []api.Event) {
 			c.queue.Add(keyEngineImages)
 		case api.KindBackupTarget:
 			if ev.Type != api.EventDeleted {
-				c.queue.Add(backupTargetKeyPrefix + ev.Name)
+				c.targets.Add(backupTargetKeyPrefix + ev.Name)
 			}
 		case api.KindBackingImage:
 			if ev.Type == api.EventDeleted {
@@ -72,15 +76,15 @@ func (c *Controller) onEvents(evs []api.Event) {
 	}
 }
 
-// Run runs two workers, the node liveness check and the periodic resync
-// until ctx is done.
+// Run runs two volume workers, one backup target worker, the node
+// liveness check and the periodic resync until ctx is done.
 func (c *Controller) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	for range 2 {
+	for _, q := range []*workQueue{c.queue, c.queue, c.targets} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.worker(ctx)
+			c.worker(ctx, q)
 		}()
 	}
 	c.queue.Add(keyResync)
@@ -98,6 +102,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			c.queue.ShutDown()
+			c.targets.ShutDown()
 			wg.Wait()
 			return nil
 		case <-liveness.C:
@@ -110,14 +115,14 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 }
 
-func (c *Controller) worker(ctx context.Context) {
+func (c *Controller) worker(ctx context.Context, q *workQueue) {
 	for {
-		key, ok := c.queue.Get()
+		key, ok := q.Get()
 		if !ok {
 			return
 		}
 		err := c.process(ctx, key)
-		c.queue.Done(key)
+		q.Done(key)
 		c.mu.Lock()
 		if err != nil {
 			c.failures[key]++
@@ -127,7 +132,7 @@ func (c *Controller) worker(ctx context.Context) {
 			if ctx.Err() == nil {
 				c.log.Warn("reconcile failed", "key", key, "attempt", n, "retry_in", delay, "err", err)
 			}
-			c.queue.AddAfter(key, delay)
+			q.AddAfter(key, delay)
 			continue
 		}
 		delete(c.failures, key)

@@ -10,7 +10,8 @@ import (
 	"github.com/faultline/faultline/engine/backupstore"
 )
 
-// backupTargetKeyPrefix queues the availability check of one target.
+// backupTargetKeyPrefix queues the availability check of one target on the
+// controller's targets queue.
 const backupTargetKeyPrefix = "backuptarget/"
 
 // backupTargetCheckTimeout bounds one availability check, so that a target
@@ -42,7 +43,7 @@ func (c *Controller) syncBackupTarget(ctx context.Context, name string) error {
 	}
 	last, poll := bt.Status.LastSyncedAt, time.Duration(bt.Spec.PollInterval)
 	if wait := time.Until(last.Add(poll)); !last.IsZero() && !bt.Spec.SyncRequestedAt.After(last) && wait > 0 {
-		c.queue.AddAfter(key, wait)
+		c.targets.AddAfter(key, wait)
 		return nil
 	}
 
@@ -74,7 +75,7 @@ func (c *Controller) syncBackupTarget(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	c.queue.AddAfter(key, poll)
+	c.targets.AddAfter(key, poll)
 	return nil
 }
 
@@ -128,7 +129,7 @@ func sameBackupTargetSpec(a, b api.BackupTargetSpec) bool {
 func (c *Controller) queueBackupTargets(tx *Tx) error {
 	bts, err := list[api.BackupTarget](tx, api.KindBackupTarget, nil)
 	for _, bt := range bts {
-		c.queue.Add(backupTargetKeyPrefix + bt.Name)
+		c.targets.Add(backupTargetKeyPrefix + bt.Name)
 	}
 	return err
 }
