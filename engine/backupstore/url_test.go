@@ -1,6 +1,8 @@
 package backupstore
 
 import (
+	"github.com/faultline/faultline/internal/versitygw"
+
 	"context"
 	"errors"
 	"strings"
@@ -119,7 +121,7 @@ func TestOpenErrors(t *testing.T) {
 			cred Credential
 			want error
 		}{
-			{"wrong secret", srv.URL(""), Credential{AccessKey: testAccessKey, SecretKey: "wrong", Endpoint: srv.Endpoint}, ErrAccessDenied},
+			{"wrong secret", srv.URL(""), Credential{AccessKey: versitygw.AccessKey, SecretKey: "wrong", Endpoint: srv.Endpoint}, ErrAccessDenied},
 			{"unknown key", srv.URL(""), Credential{AccessKey: "nobody", SecretKey: "wrong", Endpoint: srv.Endpoint}, ErrAccessDenied},
 			{"missing bucket", "s3://nobucket@us-east-1/", srv.Cred(), ErrUnreachable},
 		} {

@@ -1,6 +1,5 @@
-// Package versitygw starts throwaway versitygw S3 servers for tests outside
-// engine/backupstore (whose own tests keep a copy of this logic in
-// versitygw_test.go, which other packages cannot import).
+// Package versitygw starts throwaway versitygw S3 servers (a real, POSIX-backed S3 gateway) on
+// loopback for tests of the S3 backup target.
 package versitygw
 
 import (
