@@ -50,6 +50,7 @@ func soakCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&faultKinds, "fault-kinds", "", "comma-separated subset of the fault kinds to draw from: "+strings.Join(scenarios.SoakFaultKinds(), ", ")+" (default all)")
 	fs.IntVar(&cfg.CheckEvery, "check-every", 1, "run every checker after this many faults")
 	fs.IntVar(&f.nodes, "nodes", 3, "number of storage nodes of the local cluster (at least 2)")
+	fs.StringVar(&f.cluster, "cluster", "local", "cluster driver: local (processes on this machine) or kind (see the --kind-* flags)")
 	fs.StringVar(&f.out, "out", "", "report directory (default runs/<UTC timestamp>, with runs/latest pointing at it)")
 	fs.StringVar(&f.refengine, "refengine", "", "refengine binary (default $FAULTLINE_REFENGINE, then refengine or bin/refengine next to faultline, then PATH)")
 	fs.StringVar(&f.defects, "defects", "", "comma-separated refengine defect switches to enable on every refengine process")
@@ -58,6 +59,7 @@ func soakCmd(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.asJSON, "json", false, "print the run (run.json) on stdout at the end; progress goes to stderr")
 	fs.BoolVar(&f.verbose, "v", false, "verbose Ginkgo output (every By and report entry)")
 	diskSizeFlag(fs, &f.diskSize)
+	kindFlags(fs, &f.kind)
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
@@ -66,7 +68,7 @@ func soakCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "faultline soak:", err)
 		return exitNotRun
 	}
-	f.cluster, f.scenario, f.repeat, f.soak = "local", "soak", 1, &cfg
+	f.scenario, f.repeat, f.soak = "soak", 1, &cfg
 	f.timeout = cfg.Duration + scenarios.SoakMargin + soakGrace
 	return start("soak", f, stdout, stderr)
 }
@@ -86,6 +88,6 @@ func validateSoak(fs *flag.FlagSet, cfg scenarios.SoakConfig, f *runFlags) error
 		return fmt.Errorf("--fault-kinds: %w", err)
 	}
 	// The flags soak shares with run are checked as run checks them.
-	f.cluster, f.repeat, f.timeout = "local", 1, time.Hour
+	f.repeat, f.timeout = 1, time.Hour
 	return f.validate(fs)
 }

@@ -14,7 +14,7 @@ func TestSoakHelp(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	for _, want := range []string{"usage: faultline soak", "-duration", "-seed", "-volumes", "-nodes", "-out", "-refengine",
-		"-defects", "-cluster-dir", "-disk-size", "-json", "-fault-kinds", "-check-every",
+		"-defects", "-cluster-dir", "-disk-size", "-json", "-fault-kinds", "-check-every", "-cluster", "-kind-node-image",
 		"node-stop, instance-manager-delete, engine-crash, replica-delete", "reproduces"} {
 		if !strings.Contains(help, want) {
 			t.Errorf("soak --help lacks %q:\n%s", want, help)
