@@ -3,8 +3,6 @@ package scenarios
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -249,27 +247,6 @@ func installEngineImage(ctx context.Context, s *Spec, name string) string {
 		Expect(err).NotTo(HaveOccurred(), "engine images are copies of the refengine binary")
 	}
 	path := filepath.Join(GinkgoT().TempDir(), name)
-	Expect(copyExecutable(bin, path)).To(Succeed())
+	Expect(local.CopyExecutable(bin, path)).To(Succeed())
 	return path
-}
-
-func copyExecutable(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return fmt.Errorf("copy engine binary: %w", err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
-	if err != nil {
-		return fmt.Errorf("copy engine binary: %w", err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return fmt.Errorf("copy engine binary to %s: %w", dst, err)
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return fmt.Errorf("copy engine binary to %s: %w", dst, err)
-	}
-	return out.Close()
 }

@@ -21,7 +21,7 @@ func (d *Driver) InstallEngineImage(ctx context.Context, name string) (string, e
 		return "", fmt.Errorf("engine image %s: %w", name, err)
 	}
 	dst := filepath.Join(dir, "refengine")
-	if err := copyExecutable(d.cfg.Refengine, dst); err != nil {
+	if err := CopyExecutable(d.cfg.Refengine, dst); err != nil {
 		return "", fmt.Errorf("engine image %s: %w", name, err)
 	}
 	return dst, nil
@@ -36,8 +36,8 @@ func (d *Driver) RemoveEngineImage(ctx context.Context, name string) error {
 	return nil
 }
 
-// copyExecutable copies src to dst (mode 0755) through a temporary file, fsynced and renamed.
-func copyExecutable(src, dst string) error {
+// CopyExecutable copies src to dst (mode 0755) through a temporary file, fsynced and renamed.
+func CopyExecutable(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return fmt.Errorf("copy engine binary: %w", err)
