@@ -1,9 +1,10 @@
 package main
 
 import (
+	"github.com/faultline/faultline/internal/testtool"
+
 	"bytes"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -14,16 +15,7 @@ import (
 // engine: argv[1:] = args.
 func fakeEngine(t *testing.T, args ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), sleeperEnv+"=1")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	return cmd
+	return testtool.Sleeper(t, args...)
 }
 
 // wasKilled reports whether cmd ended by SIGKILL.

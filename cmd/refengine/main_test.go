@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/faultline/faultline/internal/gobuild"
 	"github.com/faultline/faultline/internal/testtool"
@@ -18,15 +17,9 @@ import (
 // codes end to end); empty under -short, where they skip.
 var refengineBin string
 
-// sleeperEnv makes the test binary idle instead of running tests: a
-// stand-in engine process that kill-engine can find by its command line.
-const sleeperEnv = "FAULTLINE_REFENGINE_TEST_SLEEPER"
-
 func TestMain(m *testing.M) {
-	if os.Getenv(sleeperEnv) == "1" {
-		time.Sleep(time.Minute)
-		os.Exit(0)
-	}
+	// A stand-in engine process that kill-engine can find by its command line (fakeEngine).
+	testtool.IdleIfSleeper()
 	os.Exit(testtool.Main(m, gobuild.Refengine, &refengineBin))
 }
 

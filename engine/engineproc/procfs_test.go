@@ -1,6 +1,7 @@
 package engineproc
 
 import (
+	"github.com/faultline/faultline/internal/testtool"
 	"os"
 	"os/exec"
 	"slices"
@@ -8,32 +9,13 @@ import (
 	"time"
 )
 
-// sleeperEnv makes the test binary idle instead of running tests, so a
-// test can start a process with an engine's command line.
-const sleeperEnv = "FAULTLINE_ENGINEPROC_TEST_SLEEPER"
-
 func TestMain(m *testing.M) {
-	if os.Getenv(sleeperEnv) == "1" {
-		time.Sleep(time.Minute)
-		os.Exit(0)
-	}
+	testtool.IdleIfSleeper()
 	os.Exit(m.Run())
 }
 
 // sleeper starts this test binary idling with argv[1:] = args.
-func sleeper(t *testing.T, args ...string) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), sleeperEnv+"=1")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	return cmd
-}
+func sleeper(t *testing.T, args ...string) *exec.Cmd { return testtool.Sleeper(t, args...) }
 
 func TestNameFromCmdline(t *testing.T) {
 	for _, tc := range []struct {
