@@ -31,6 +31,7 @@ type managerConfig struct {
 	nodeTimeout time.Duration
 	url         string
 	backup      string
+	restoreRate int64
 	logLevel    slog.Level
 	defects     []string
 }
@@ -45,10 +46,11 @@ func parseManagerFlags(args []string, stderr io.Writer) (*managerConfig, error) 
 	fs.DurationVar(&c.nodeTimeout, "node-timeout", 5*time.Second, "a node that sends no heartbeat for this long is down")
 	fs.StringVar(&c.url, "url", "", "URL nodes reach this manager at (default http://<listen address>)")
 	fs.StringVar(&c.backup, "backup-target", "", "URL of the \"default\" backup target when it does not exist yet (default file://<data-dir>/backupstore, created); later changes go through the API")
+	fs.Int64Var(&c.restoreRate, "restore-rate-limit", 0, "bytes per second each replica restore may write (0 = no limit); slows restores down so that tests can fault them midway")
 	fs.StringVar(&level, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&defects, "defects", os.Getenv("REFENGINE_DEFECTS"), "comma-separated defect switches to turn on (default $REFENGINE_DEFECTS); for proving checkers only")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: refengine manager --data-dir DIR [--listen 127.0.0.1:9500] [--node-timeout 5s] [--backup-target URL] [--defects list]")
+		fmt.Fprintln(stderr, "usage: refengine manager --data-dir DIR [--listen 127.0.0.1:9500] [--node-timeout 5s] [--backup-target URL] [--restore-rate-limit BYTES] [--defects list]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -70,6 +72,9 @@ func parseManagerFlags(args []string, stderr io.Writer) (*managerConfig, error) 
 		if _, err := backupstore.ParseURL(c.backup); err != nil {
 			return nil, fmt.Errorf("--backup-target: %w", err)
 		}
+	}
+	if c.restoreRate < 0 {
+		return nil, fmt.Errorf("--restore-rate-limit %d must not be negative", c.restoreRate)
 	}
 	if err := c.logLevel.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: %w", level, err)
@@ -107,7 +112,7 @@ func serveManager(ctx context.Context, c *managerConfig, log *slog.Logger) error
 	}
 	m, err := manager.Open(manager.Config{
 		DataDir: c.dataDir, NodeTimeout: c.nodeTimeout, Defects: c.defects, URL: url, Logger: log,
-		BackupTargetURL: c.backup,
+		BackupTargetURL: c.backup, RestoreRateLimit: c.restoreRate,
 	})
 	if err != nil {
 		ln.Close()

@@ -15,7 +15,7 @@ const (
 )
 
 // Kinds lists every resource kind in a stable order.
-var Kinds = []string{KindNode, KindVolume, KindReplica, KindEngine, KindSnapshot, KindBackingImage, KindEngineImage, KindBackupTarget}
+var Kinds = []string{KindNode, KindVolume, KindReplica, KindEngine, KindSnapshot, KindBackingImage, KindEngineImage, KindBackupTarget, KindBackupVolume, KindBackup}
 
 // Node states.
 const (
@@ -107,6 +107,12 @@ type VolumeSpec struct {
 	// BackupTargetName is the backup target the volume's backups go to;
 	// "" (volumes created before targets existed) means DefaultBackupTarget.
 	BackupTargetName string `json:"backupTargetName,omitempty"`
+	// FromBackup is the BackupURL the volume was created from: the manager
+	// attaches it without a frontend, restores that backup into every
+	// replica and detaches it (a restore volume), or with Standby keeps
+	// restoring each newer backup of the source volume (a DR volume).
+	FromBackup string `json:"fromBackup,omitempty"`
+	Standby    bool   `json:"standby,omitempty"`
 }
 
 // VolumeStatus is what the controllers observed and decided.
@@ -119,6 +125,19 @@ type VolumeStatus struct {
 	LastDegradedAt time.Time   `json:"lastDegradedAt,omitzero"`
 	LastSalvagedAt time.Time   `json:"lastSalvagedAt,omitzero"`
 	Conditions     []Condition `json:"conditions,omitempty"`
+	// IsStandby mirrors spec.standby until activation.
+	IsStandby bool `json:"isStandby,omitempty"`
+	// RestoreRequired holds from creation from a backup until the restore
+	// completed (restore volume) or the volume was activated (DR volume).
+	RestoreRequired bool `json:"restoreRequired,omitempty"`
+	// RestoreInitiated is set once the first restore was started.
+	RestoreInitiated bool `json:"restoreInitiated,omitempty"`
+	// LastBackup and LastBackupAt are the newest backup of the volume's
+	// BackupVolume (of its source volume for restore and DR volumes), as
+	// the volume reconcile last read it: derived, never written by the
+	// backup itself.
+	LastBackup   string    `json:"lastBackup,omitempty"`
+	LastBackupAt time.Time `json:"lastBackupAt,omitzero"`
 }
 
 // Condition is a named boolean fact about a resource with the reason it
@@ -149,8 +168,13 @@ type VolumeCreateRequest struct {
 	BackingImage     string `json:"backingImage,omitempty"`
 	EngineImage      string `json:"engineImage,omitempty"`
 	Frontend         string `json:"frontend,omitempty"`
-	// BackupTargetName defaults to DefaultBackupTarget.
+	// BackupTargetName defaults to DefaultBackupTarget, or to the target
+	// whose URL FromBackup names.
 	BackupTargetName string `json:"backupTargetName,omitempty"`
+	// FromBackup creates the volume from a backup (BackupURL); Standby
+	// makes it a DR volume, which requires no frontend.
+	FromBackup string `json:"fromBackup,omitempty"`
+	Standby    bool   `json:"standby,omitempty"`
 }
 
 // AttachRequest is the body of POST /v1/volumes/{name}/attach.
@@ -216,6 +240,8 @@ type ReplicaStatus struct {
 	// Revision is the data generation the engine advanced on this replica;
 	// salvage prefers the highest.
 	Revision uint64 `json:"revision"`
+	// Restore is the replica's restore, for restore and DR volumes.
+	Restore *RestoreStatus `json:"restore,omitempty"`
 }
 
 // Engine is the instance that serves an attached volume: raid1 over its
@@ -232,6 +258,10 @@ type EngineSpec struct {
 	Node   string `json:"node"`
 	Image  string `json:"image,omitempty"`
 	Size   int64  `json:"size"`
+	// BackupVolume and RequestedBackupRestore drive restore volumes: the
+	// engine's replicas are brought to hold RequestedBackupRestore.
+	BackupVolume           string `json:"backupVolume,omitempty"`
+	RequestedBackupRestore string `json:"requestedBackupRestore,omitempty"`
 }
 
 // EngineStatus is the engine's observed state.
@@ -243,6 +273,9 @@ type EngineStatus struct {
 	// NoSpaceWrites counts the writes this engine failed with ENOSPC
 	// because no replica had room.
 	NoSpaceWrites uint64 `json:"noSpaceWrites,omitempty"`
+	// LastRestoredBackup is the backup every replica holds, "" when they
+	// differ or hold none.
+	LastRestoredBackup string `json:"lastRestoredBackup,omitempty"`
 }
 
 // Snapshot states.

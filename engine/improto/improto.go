@@ -104,7 +104,9 @@ type ReplicaInfo struct {
 	BackingImage string   `json:"backing_image,omitempty"`
 	// Revision is the data generation the engine advanced on this replica.
 	Revision uint64 `json:"revision"`
-	Error    string `json:"error,omitempty"`
+	// LastRestored is the backup the replica holds in full, from its head.
+	LastRestored string `json:"last_restored,omitempty"`
+	Error        string `json:"error,omitempty"`
 }
 
 // ReplicaList is the result of im_replica_list.
@@ -185,4 +187,94 @@ type EngineReplicaRemoveRequest struct {
 type EngineUpgradeRequest struct {
 	Name      string `json:"name"`
 	ImagePath string `json:"image_path"`
+}
+
+// Backup and restore methods. A backup reads a replica's snapshot lvol and
+// stores it on a backup target; a restore pulls a backup into a replica.
+// Both run in the background on the node; the manager starts them and polls
+// their status.
+const (
+	MethodReplicaBackupStart   = "im_replica_backup_start"
+	MethodReplicaBackupStatus  = "im_replica_backup_status"
+	MethodReplicaRestoreStart  = "im_replica_restore_start"
+	MethodReplicaRestoreStatus = "im_replica_restore_status"
+)
+
+// BackupTarget tells a node how to reach a backup target: the URL and, for
+// S3, the credential (the node opens the target itself).
+type BackupTarget struct {
+	URL       string `json:"url"`
+	AccessKey string `json:"access_key,omitempty"`
+	SecretKey string `json:"secret_key,omitempty"`
+	Endpoint  string `json:"endpoint,omitempty"`
+}
+
+// Job states of backups and restores on a node.
+const (
+	JobInProgress = "in_progress"
+	JobComplete   = "complete"
+	JobError      = "error"
+)
+
+// ReplicaBackupRequest starts backing up the replica's snapshot
+// <replica>-snap-<snapshot> as backup Backup of volume Volume on Target.
+// Starting a backup that is already known answers its status.
+type ReplicaBackupRequest struct {
+	Replica     string            `json:"replica"`
+	Snapshot    string            `json:"snapshot"`
+	Target      BackupTarget      `json:"target"`
+	Volume      string            `json:"volume"`
+	Backup      string            `json:"backup"`
+	Compression string            `json:"compression,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+}
+
+// BackupNameRequest names a backup job.
+type BackupNameRequest struct {
+	Backup string `json:"backup"`
+}
+
+// BackupJobStatus is a backup job on a node.
+type BackupJobStatus struct {
+	Backup        string `json:"backup"`
+	Replica       string `json:"replica"`
+	State         string `json:"state"`
+	Progress      int    `json:"progress"`
+	Error         string `json:"error,omitempty"`
+	Size          int64  `json:"size"`
+	BytesRead     int64  `json:"bytes_read"`
+	BytesUploaded int64  `json:"bytes_uploaded"`
+	// CreatedAt is the manifest's creation time (RFC 3339), once complete.
+	CreatedAt string `json:"created_at,omitempty"`
+}
+
+// ReplicaRestoreRequest starts restoring backup Backup of volume Volume
+// into the replica, incrementally from the backup the replica last
+// restored in full (its lastRestored), which the node reads from disk.
+// RateLimit, when positive, caps the bytes written per second.
+type ReplicaRestoreRequest struct {
+	Replica   string       `json:"replica"`
+	Target    BackupTarget `json:"target"`
+	Volume    string       `json:"volume"`
+	Backup    string       `json:"backup"`
+	RateLimit int64        `json:"rate_limit,omitempty"`
+}
+
+// ReplicaNameRequest names a replica.
+type ReplicaNameRequest struct {
+	Replica string `json:"replica"`
+}
+
+// RestoreStatus is a replica's restore: the running or last job, and
+// LastRestored, the backup the replica holds in full (committed, flushed
+// and recorded on its head), which survives restarts.
+type RestoreStatus struct {
+	Replica      string `json:"replica"`
+	IsRestoring  bool   `json:"is_restoring"`
+	LastRestored string `json:"last_restored,omitempty"`
+	Backup       string `json:"backup,omitempty"`
+	Progress     int    `json:"progress"`
+	State        string `json:"state,omitempty"`
+	Error        string `json:"error,omitempty"`
+	BytesPulled  int64  `json:"bytes_pulled"`
 }

@@ -36,6 +36,17 @@ type NodeAgent interface {
 	// BackingImageDelete deletes the copies of one that nothing clones.
 	BackingImageList(ctx context.Context) ([]improto.BackingImageCopy, error)
 	BackingImageDelete(ctx context.Context, image string) error
+
+	// ReplicaBackupStart starts a backup of a replica's snapshot in the
+	// background; ReplicaBackupStatus reports it (-19 when the node does
+	// not know the backup, e.g. after a restart).
+	ReplicaBackupStart(ctx context.Context, req improto.ReplicaBackupRequest) (improto.BackupJobStatus, error)
+	ReplicaBackupStatus(ctx context.Context, backup string) (improto.BackupJobStatus, error)
+	// ReplicaRestoreStart starts restoring a backup into a replica in the
+	// background; ReplicaRestoreStatus reports it and the replica's
+	// lastRestored.
+	ReplicaRestoreStart(ctx context.Context, req improto.ReplicaRestoreRequest) (improto.RestoreStatus, error)
+	ReplicaRestoreStatus(ctx context.Context, replica string) (improto.RestoreStatus, error)
 }
 
 // AgentDialer returns the NodeAgent of a node, reached at the addresses of

@@ -174,3 +174,27 @@ func (a *rpcAgent) EngineReplicaRemove(ctx context.Context, engine, replica stri
 func (a *rpcAgent) EngineUpgrade(ctx context.Context, engine, imagePath string) error {
 	return a.call(ctx, improto.MethodEngineUpgrade, improto.EngineUpgradeRequest{Name: engine, ImagePath: imagePath}, nil)
 }
+
+func (a *rpcAgent) ReplicaBackupStart(ctx context.Context, req improto.ReplicaBackupRequest) (improto.BackupJobStatus, error) {
+	var st improto.BackupJobStatus
+	err := a.call(ctx, improto.MethodReplicaBackupStart, req, &st)
+	return st, err
+}
+
+func (a *rpcAgent) ReplicaBackupStatus(ctx context.Context, backup string) (improto.BackupJobStatus, error) {
+	var st improto.BackupJobStatus
+	err := a.call(ctx, improto.MethodReplicaBackupStatus, improto.BackupNameRequest{Backup: backup}, &st)
+	return st, err
+}
+
+func (a *rpcAgent) ReplicaRestoreStart(ctx context.Context, req improto.ReplicaRestoreRequest) (improto.RestoreStatus, error) {
+	var st improto.RestoreStatus
+	err := a.call(ctx, improto.MethodReplicaRestoreStart, req, &st)
+	return st, err
+}
+
+func (a *rpcAgent) ReplicaRestoreStatus(ctx context.Context, replica string) (improto.RestoreStatus, error) {
+	var st improto.RestoreStatus
+	err := a.call(ctx, improto.MethodReplicaRestoreStatus, improto.ReplicaNameRequest{Replica: replica}, &st)
+	return st, err
+}

@@ -87,6 +87,20 @@ func (a *recordingAgent) BackingImageDelete(ctx context.Context, image string) e
 	a.r.record(fmt.Sprintf("%s backing_image_delete %s", a.node, image))
 	return nil
 }
+func (a *recordingAgent) ReplicaBackupStart(ctx context.Context, req improto.ReplicaBackupRequest) (improto.BackupJobStatus, error) {
+	a.r.record(fmt.Sprintf("%s replica_backup_start %s %s", a.node, req.Replica, req.Backup))
+	return improto.BackupJobStatus{Backup: req.Backup, Replica: req.Replica, State: improto.JobInProgress}, nil
+}
+func (a *recordingAgent) ReplicaBackupStatus(ctx context.Context, backup string) (improto.BackupJobStatus, error) {
+	return improto.BackupJobStatus{Backup: backup, State: improto.JobInProgress}, nil
+}
+func (a *recordingAgent) ReplicaRestoreStart(ctx context.Context, req improto.ReplicaRestoreRequest) (improto.RestoreStatus, error) {
+	a.r.record(fmt.Sprintf("%s replica_restore_start %s %s", a.node, req.Replica, req.Backup))
+	return improto.RestoreStatus{Replica: req.Replica, IsRestoring: true, Backup: req.Backup, State: improto.JobInProgress}, nil
+}
+func (a *recordingAgent) ReplicaRestoreStatus(ctx context.Context, replica string) (improto.RestoreStatus, error) {
+	return improto.RestoreStatus{Replica: replica}, nil
+}
 func (a *recordingAgent) EngineCreate(ctx context.Context, req improto.EngineCreateRequest) (improto.EngineInfo, error) {
 	var names []string
 	for _, m := range req.Replicas {

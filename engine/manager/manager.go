@@ -39,6 +39,9 @@ type Config struct {
 	// manager starts without one; empty means file://<DataDir>/backupstore,
 	// a directory the manager creates.
 	BackupTargetURL string
+	// RestoreRateLimit caps the bytes per second each replica restore
+	// writes (0: no limit). Tests slow restores down to fault them midway.
+	RestoreRateLimit int64
 	// URL is the manager's own base URL, handed to nodes for downloads.
 	URL    string
 	Logger *slog.Logger
