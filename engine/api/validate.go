@@ -63,10 +63,13 @@ func (r *VolumeCreateRequest) Normalize() {
 	if r.NumberOfReplicas == 0 {
 		r.NumberOfReplicas = DefaultReplicas
 	}
-	if r.BackupTargetName == "" {
+	// A volume from a backup goes on the target the backup URL names,
+	// which the manager looks up by URL.
+	if r.BackupTargetName == "" && r.FromBackup == "" {
 		r.BackupTargetName = DefaultBackupTarget
 	}
-	if r.Frontend == "" {
+	// A DR volume has no frontend until it is activated.
+	if r.Frontend == "" && !r.Standby {
 		r.Frontend = FrontendNBD
 	}
 }
@@ -78,14 +81,33 @@ func (r *VolumeCreateRequest) Validate() error {
 	if err := ValidateName(KindVolume, r.Name); err != nil {
 		return err
 	}
-	if err := ValidateSize(r.Size); err != nil {
-		return err
+	// A volume from a backup may leave the size to the backup.
+	if r.Size != 0 || r.FromBackup == "" {
+		if err := ValidateSize(r.Size); err != nil {
+			return err
+		}
 	}
 	if err := ValidateReplicaCount(r.NumberOfReplicas); err != nil {
 		return err
 	}
-	if r.Frontend != FrontendNBD {
+	if r.FromBackup != "" {
+		if _, _, _, err := ParseBackupURL(r.FromBackup); err != nil {
+			return Invalid("fromBackup: %v", err)
+		}
+	}
+	switch {
+	case r.Standby && r.FromBackup == "":
+		return Invalid("standby needs fromBackup: a DR volume follows a backup volume")
+	case r.Standby && r.Frontend != "":
+		return Invalid("a standby volume has no frontend until it is activated: leave frontend empty, not %q", truncate(r.Frontend))
+	case !r.Standby && r.Frontend != FrontendNBD:
 		return Invalid("frontend %q is not supported: want %q", truncate(r.Frontend), FrontendNBD)
+	}
+	if r.BackingImage != "" && r.FromBackup != "" {
+		return Invalid("a volume restored from a backup cannot also have a backing image")
+	}
+	if r.BackupTargetName == "" {
+		return nil // looked up from fromBackup's URL
 	}
 	if r.BackingImage != "" {
 		if err := ValidateName(KindBackingImage, r.BackingImage); err != nil {

@@ -34,13 +34,16 @@ type Controller struct {
 	// target that hangs until the check times out must not hold up a
 	// volume's recovery.
 	targets *workQueue
+	// backups queues Backup and BackupVolume work (node polls, target
+	// reads, deletions with garbage collection).
+	backups *workQueue
 
 	mu       sync.Mutex
 	failures map[string]int // key → consecutive failures, for backoff
 }
 
 func newController(m *Manager) *Controller {
-	return &Controller{m: m, log: m.log.With("loop", "controller"), queue: newWorkQueue(), targets: newWorkQueue(), failures: map[string]int{}}
+	return &Controller{m: m, log: m.log.With("loop", "controller"), queue: newWorkQueue(), targets: newWorkQueue(), backups: newWorkQueue(), failures: map[string]int{}}
 }
 
 // onEvents maps committed changes to queue keys.
@@ -68,6 +71,24 @@ func (c *Controller) onEvents(evs []api.Event) {
 			if ev.Type != api.EventDeleted {
 				c.targets.Add(backupTargetKeyPrefix + ev.Name)
 			}
+		case api.KindBackup:
+			if ev.Type != api.EventDeleted {
+				c.backups.Add(backupKeyPrefix + ev.Name)
+			}
+		case api.KindBackupVolume:
+			if ev.Type != api.EventDeleted {
+				c.backups.Add(backupVolumeKeyPrefix + ev.Name)
+			}
+			// F5: the volume the backup volume belongs to (by its spec's
+			// volume name, which differs from the backup volume's name),
+			// and the DR volumes following it on the same target.
+			var obj struct {
+				Spec api.BackupVolumeSpec `json:"spec"`
+			}
+			if json.Unmarshal(ev.Object, &obj) == nil && obj.Spec.VolumeName != "" {
+				c.queue.Add(volumeKeyPrefix + obj.Spec.VolumeName)
+				c.queue.Add(drVolumesKeyPrefix + obj.Spec.BackupTargetName + "/" + obj.Spec.VolumeName)
+			}
 		case api.KindBackingImage:
 			if ev.Type == api.EventDeleted {
 				c.queue.Add(keyResync) // which collects every node's copies
@@ -80,7 +101,7 @@ func (c *Controller) onEvents(evs []api.Event) {
 // liveness check and the periodic resync until ctx is done.
 func (c *Controller) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	for _, q := range []*workQueue{c.queue, c.queue, c.targets} {
+	for _, q := range []*workQueue{c.queue, c.queue, c.targets, c.backups} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -103,6 +124,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			c.queue.ShutDown()
 			c.targets.ShutDown()
+			c.backups.ShutDown()
 			wg.Wait()
 			return nil
 		case <-liveness.C:
@@ -166,7 +188,10 @@ func (c *Controller) process(ctx context.Context, key string) error {
 			if nodes, err = list[api.Node](tx, api.KindNode, nil); err != nil {
 				return err
 			}
-			return c.queueBackupTargets(tx)
+			if err := c.queueBackupTargets(tx); err != nil {
+				return err
+			}
+			return c.queueBackupWork(tx)
 		})
 		for _, v := range vols {
 			c.queue.Add(volumeKeyPrefix + v.Name)
@@ -177,6 +202,17 @@ func (c *Controller) process(ctx context.Context, key string) error {
 		return err
 	case key == keyEngineImages:
 		return c.reconcileEngineImages()
+	case strings.HasPrefix(key, backupKeyPrefix):
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+		defer cancel()
+		return c.reconcileBackup(ctx, strings.TrimPrefix(key, backupKeyPrefix))
+	case strings.HasPrefix(key, backupVolumeKeyPrefix):
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		return c.syncBackupVolume(ctx, strings.TrimPrefix(key, backupVolumeKeyPrefix))
+	case strings.HasPrefix(key, drVolumesKeyPrefix):
+		target, volume, _ := strings.Cut(strings.TrimPrefix(key, drVolumesKeyPrefix), "/")
+		return c.queueDRVolumes(target, volume)
 	case strings.HasPrefix(key, backupTargetKeyPrefix):
 		return c.syncBackupTarget(ctx, strings.TrimPrefix(key, backupTargetKeyPrefix))
 	case strings.HasPrefix(key, gcKeyPrefix):

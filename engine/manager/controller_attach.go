@@ -15,6 +15,19 @@ import (
 func (c *Controller) attach(ctx context.Context, vv *volumeView) error {
 	name := vv.vol.Name
 	target := vv.vol.Spec.NodeID
+	if !vv.nodeUp(target) && vv.vol.Status.RestoreRequired {
+		// The system attached a restoring volume; it moves it to another
+		// up node instead of waiting for this one.
+		if node := pickRestoreNode(vv, target); node != "" {
+			c.log.Info("restoring volume moves to another node", "volume", name, "from", target, "to", node)
+			return c.mutateVolume(name, func(tx *Tx, v *api.Volume) error {
+				if v.Spec.NodeID == target {
+					v.Spec.NodeID = node
+				}
+				return nil
+			})
+		}
+	}
 	if !vv.nodeUp(target) {
 		return c.mutateVolume(name, func(tx *Tx, v *api.Volume) error {
 			setCondition(v, api.ConditionReady, false, "NodeDown", fmt.Sprintf("attach node %s is not up", target), tx.Now())
@@ -33,6 +46,11 @@ func (c *Controller) attach(ctx context.Context, vv *volumeView) error {
 		if vv.nodeUp(r.Spec.Node) {
 			upUsable = append(upUsable, r)
 		}
+	}
+	if len(upUsable) == 0 && len(usable) == 0 && vv.vol.Status.RestoreRequired && len(vv.replicas) > 0 {
+		// Restore and DR volumes are never auto-salvaged (Longhorn:
+		// autoSalvage && !isStandby && !restoreRequired).
+		return c.failRestoreVolume(ctx, vv, "every replica failed")
 	}
 	if len(upUsable) == 0 && len(usable) == 0 {
 		if len(vv.replicas) == 0 {
@@ -133,7 +151,13 @@ func (c *Controller) attach(ctx context.Context, vv *volumeView) error {
 		v.Status.Endpoint = endpoint
 		v.Status.CurrentImage = v.Spec.EngineImage
 		setRobustness(&v, robustness(rw, v.Spec.NumberOfReplicas), tx.Now())
-		setCondition(&v, api.ConditionReady, true, "", "", tx.Now())
+		if v.Status.RestoreRequired {
+			// Attached by the system to restore: no frontend for users.
+			v.Status.Endpoint = ""
+			setCondition(&v, api.ConditionReady, false, api.RestoreReasonProgress, "restoring from a backup", tx.Now())
+		} else {
+			setCondition(&v, api.ConditionReady, true, "", "", tx.Now())
+		}
 		return tx.Put(api.KindVolume, name, v)
 	})
 	if err != nil {

@@ -75,6 +75,11 @@ func (c *Controller) syncBackupTarget(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	if checkErr == nil {
+		if err := c.discoverBackupVolumes(ctx, name); err != nil {
+			c.log.Warn("list backup volumes on target", "target", name, "err", err)
+		}
+	}
 	c.targets.AddAfter(key, poll)
 	return nil
 }
@@ -130,6 +135,25 @@ func (c *Controller) queueBackupTargets(tx *Tx) error {
 	bts, err := list[api.BackupTarget](tx, api.KindBackupTarget, nil)
 	for _, bt := range bts {
 		c.targets.Add(backupTargetKeyPrefix + bt.Name)
+	}
+	return err
+}
+
+// queueBackupWork queues every backup volume's sync check and every backup
+// that is not finished (from the resync, and so after a manager restart).
+func (c *Controller) queueBackupWork(tx *Tx) error {
+	bvs, err := list[api.BackupVolume](tx, api.KindBackupVolume, nil)
+	if err != nil {
+		return err
+	}
+	for _, bv := range bvs {
+		c.backups.Add(backupVolumeKeyPrefix + bv.Name)
+	}
+	bs, err := list(tx, api.KindBackup, func(b api.Backup) bool {
+		return b.Spec.Deleting || b.Status.State != api.BackupStateCompleted && b.Status.State != api.BackupStateError
+	})
+	for _, b := range bs {
+		c.backups.Add(backupKeyPrefix + b.Name)
 	}
 	return err
 }

@@ -50,7 +50,9 @@ func (c *Controller) monitor(ctx context.Context, vv *volumeView) error {
 		if !writable(&v, vv, newNoSpace, tx.Now()) && rob == api.RobustnessHealthy {
 			rob = api.RobustnessDegraded
 		}
-		setRobustness(&v, rob, tx.Now())
+		if !v.Status.RestoreRequired { // monitorRestore counts restoring replicas instead
+			setRobustness(&v, rob, tx.Now())
+		}
 		return tx.Put(api.KindVolume, name, v)
 	})
 	if err != nil {
@@ -67,6 +69,9 @@ func (c *Controller) monitor(ctx context.Context, vv *volumeView) error {
 		return err
 	}
 	vv = &fresh
+	if vv.vol.Status.RestoreRequired {
+		return c.monitorRestore(ctx, vv)
+	}
 	if rob == api.RobustnessDegraded {
 		// A replica outside the engine whose node is down cannot rejoin
 		// soon: count it failed so a replacement is scheduled elsewhere.
@@ -146,6 +151,9 @@ func (c *Controller) engineDied(ctx context.Context, vv *volumeView, cause error
 			}
 			if upg.discard {
 				x.Spec.Deleting = true // removed with its data before the reattach
+			}
+			if vv.vol.Status.RestoreRequired {
+				c.interruptRestore(tx, &x)
 			}
 			if err := tx.Put(api.KindReplica, x.Name, x); err != nil {
 				return err

@@ -38,6 +38,11 @@ func (c *Controller) reconcileVolume(ctx context.Context, name string) error {
 			return nil
 		}
 	}
+	if vv.vol.Status.State != api.VolumeDeleting {
+		if err := c.syncLastBackup(&vv); err != nil {
+			return err
+		}
+	}
 	switch vv.vol.Status.State {
 	case api.VolumeDeleting:
 		return c.finishDelete(ctx, &vv)
@@ -51,6 +56,12 @@ func (c *Controller) reconcileVolume(ctx context.Context, name string) error {
 				}
 				return nil
 			})
+		}
+		if vv.vol.Status.RestoreRequired {
+			if err := c.replenishDetached(&vv); err != nil {
+				return err
+			}
+			return c.attachForRestore(&vv)
 		}
 		return c.replenishDetached(&vv)
 	case api.VolumeAttaching:

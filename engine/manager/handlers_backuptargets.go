@@ -102,7 +102,14 @@ func (m *Manager) updateBackupTarget(w http.ResponseWriter, r *http.Request) err
 		if err != nil {
 			return err
 		}
-		if req.URL != "" {
+		if req.URL != "" && req.URL != x.Spec.URL {
+			standby, err := list(tx, api.KindVolume, func(v api.Volume) bool { return v.Status.IsStandby && backupTargetOf(v) == name })
+			if err != nil {
+				return err
+			}
+			if len(standby) > 0 {
+				return api.Conflict("%s: %s", api.BackupTargetStandbyError, volumeNames(standby))
+			}
 			x.Spec.URL = req.URL
 		}
 		if req.PollInterval != nil {
@@ -138,8 +145,9 @@ func (m *Manager) updateBackupTarget(w http.ResponseWriter, r *http.Request) err
 
 // deleteBackupTarget removes a target that no volume names. It deletes only
 // the manager's object and its secret, never anything on the target: the
-// backups there stay for whoever points a target at it again. (Longhorn also
-// deletes its local Backup and BackupVolume objects; refengine has none yet.)
+// backups there stay for whoever points a target at it again. Its Backup and
+// BackupVolume objects go with it, as in Longhorn; re-adding the target
+// finds them again.
 func (m *Manager) deleteBackupTarget(w http.ResponseWriter, r *http.Request) error {
 	name, err := pathName(r, api.KindBackupTarget, false)
 	if err != nil {
@@ -163,7 +171,10 @@ func (m *Manager) deleteBackupTarget(w http.ResponseWriter, r *http.Request) err
 		if !ok {
 			return api.NotFound(api.KindBackupTarget, name)
 		}
-		return tx.putSecret(name, "")
+		if err := tx.putSecret(name, ""); err != nil {
+			return err
+		}
+		return deleteBackupObjects(tx, name)
 	})
 	if err != nil {
 		return err
@@ -255,4 +266,28 @@ func (m *Manager) waitSynced(ctx context.Context, name string, asked time.Time) 
 		case <-changed:
 		}
 	}
+}
+
+// deleteBackupObjects forgets the Backup and BackupVolume objects of a
+// target (never the data on it).
+func deleteBackupObjects(tx *Tx, target string) error {
+	bs, err := list(tx, api.KindBackup, func(b api.Backup) bool { return b.Spec.BackupTargetName == target })
+	if err != nil {
+		return err
+	}
+	for _, b := range bs {
+		if _, err := tx.Delete(api.KindBackup, b.Name); err != nil {
+			return err
+		}
+	}
+	bvs, err := list(tx, api.KindBackupVolume, func(bv api.BackupVolume) bool { return bv.Spec.BackupTargetName == target })
+	if err != nil {
+		return err
+	}
+	for _, bv := range bvs {
+		if _, err := tx.Delete(api.KindBackupVolume, bv.Name); err != nil {
+			return err
+		}
+	}
+	return nil
 }

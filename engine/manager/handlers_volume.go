@@ -36,6 +36,11 @@ func (m *Manager) createVolume(w http.ResponseWriter, r *http.Request) error {
 				return err
 			}
 		}
+		if req.FromBackup != "" {
+			if err := resolveFromBackup(tx, &req); err != nil {
+				return err
+			}
+		}
 		if _, err := getNamed[api.BackupTarget](tx, api.KindBackupTarget, req.BackupTargetName, "backup target"); err != nil {
 			return err
 		}
@@ -48,11 +53,15 @@ func (m *Manager) createVolume(w http.ResponseWriter, r *http.Request) error {
 				EngineImage:      req.EngineImage,
 				Frontend:         req.Frontend,
 				BackupTargetName: req.BackupTargetName,
+				FromBackup:       req.FromBackup,
+				Standby:          req.Standby,
 			},
 			Status: api.VolumeStatus{
-				State:        api.VolumeCreating,
-				Robustness:   api.RobustnessUnknown,
-				CurrentImage: req.EngineImage,
+				State:           api.VolumeCreating,
+				Robustness:      api.RobustnessUnknown,
+				CurrentImage:    req.EngineImage,
+				IsStandby:       req.Standby,
+				RestoreRequired: req.FromBackup != "",
 			},
 		}
 		return tx.Put(api.KindVolume, vol.Name, vol)
@@ -131,6 +140,9 @@ func (m *Manager) attachVolume(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return m.updateVolume(w, r, http.StatusAccepted, func(tx *Tx, v *api.Volume) error {
+		if v.Status.RestoreRequired || v.Status.IsStandby {
+			return api.Conflict("volume %q is restoring from a backup: the system attaches it until the restore completes (a standby volume until it is activated)", v.Name)
+		}
 		node, err := getNamed[api.Node](tx, api.KindNode, req.Node, "node")
 		if err != nil {
 			return err
@@ -196,6 +208,9 @@ func (m *Manager) snapshotVolume(w http.ResponseWriter, r *http.Request) error {
 		}
 		if !ok {
 			return api.NotFound(api.KindVolume, name)
+		}
+		if v.Status.IsStandby || v.Status.RestoreRequired {
+			return api.Invalid("volume %q is restoring from a backup (standby or restore in progress): snapshots are not allowed", v.Name)
 		}
 		if v.Status.State != api.VolumeAttached {
 			return api.Conflict("volume %q is %s; snapshots need an attached volume", v.Name, v.Status.State)

@@ -21,6 +21,7 @@ func (m *Manager) Handler() http.Handler {
 	h("POST /v1/volumes/{name}/detach", m.detachVolume)
 	h("POST /v1/volumes/{name}/snapshot", m.snapshotVolume)
 	h("POST /v1/volumes/{name}/upgrade", m.upgradeVolume)
+	h("POST /v1/volumes/{name}/activate", m.activateVolume)
 
 	h("GET /v1/replicas", m.listReplicas)
 	h("GET /v1/replicas/{name}", m.getReplica)
@@ -53,6 +54,14 @@ func (m *Manager) Handler() http.Handler {
 	h("PUT /v1/backuptargets/{name}", m.updateBackupTarget)
 	h("DELETE /v1/backuptargets/{name}", m.deleteBackupTarget)
 	h("POST /v1/backuptargets/{name}/sync", m.syncBackupTarget)
+
+	h("POST /v1/backups", m.createBackup)
+	h("GET /v1/backups", m.listBackups)
+	h("GET /v1/backups/{name}", m.getBackup)
+	h("DELETE /v1/backups/{name}", m.deleteBackup)
+	h("GET /v1/backupvolumes", m.listBackupVolumes)
+	h("GET /v1/backupvolumes/{name}", m.getBackupVolume)
+	h("POST /v1/backupvolumes/{name}/sync", m.syncBackupVolume)
 
 	h("GET /v1/events", m.getEvents)
 	return logRequests(m.log, jsonMux(mux))
