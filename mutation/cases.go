@@ -24,6 +24,7 @@ func Cases() []Case {
 		{Scenario: "instance-manager-restart-loop", Defect: "im-restart-stale-head-cache", Seed: "003"},
 		{Scenario: "backing-image-replica-rebuild", Defect: "rebuild-bi-parent-by-full-name", Seed: "004"},
 		{Scenario: "engine-crash-during-live-upgrade", Defect: "upgrade-crash-loses-attachment", Seed: "002"},
+		{Scenario: "dr-volume-node-restart-during-incremental-restore", Defect: "dr-restore-no-resume", Seed: "000"},
 		// Issue 8: defects found by outside testing, which the integrity
 		// scenarios must now find by themselves.
 		{Scenario: "engine-crash-under-write-load", Defect: "no-resync-after-crash", Seed: "integrity"},

@@ -32,6 +32,10 @@ func all() []scenario {
 		engineCrashUnderLoad(),
 		rebuildChurn(),
 		imDeleteDuringRebuild(),
+		drRestore(drIncrementalNodeStop),
+		drRestore(drInitialNodeStop),
+		drRestore(drEngineCrash),
+		drRestore(drTargetDown),
 		soak(),
 	}
 }
@@ -58,7 +62,7 @@ func Catalogue() []Info {
 
 // KnownLabels are the labels scenarios use, for --label-filter help.
 func KnownLabels() []string {
-	return []string{"smoke", "seed", "integrity", "v2", "upgrade", "backup", "nightly", soakName}
+	return []string{"smoke", "seed", "integrity", "v2", "upgrade", "backup", "dr", "nightly", soakName}
 }
 
 // LabelFilter returns the Ginkgo label filter that selects what filter
