@@ -26,19 +26,21 @@ type adminVerb struct {
 }
 
 // registerAdmin adds the admin commands, one per resource kind, all built on
-// engine/client: refengine volume|node|replica|snapshot|backing-image|engine-image|backup-target <verb>.
+// engine/client: refengine volume|node|replica|snapshot|backing-image|engine-image|backup-target|backup|backup-volume <verb>.
 func registerAdmin(cmds map[string]subcommand) {
 	resources := map[string]struct {
 		summary string
 		verbs   map[string]adminVerb
 	}{
-		"volume":        {"manage volumes (create, attach, detach, snapshot, upgrade, ...)", volumeVerbs()},
+		"volume":        {"manage volumes (create, restore from a backup, attach, detach, snapshot, upgrade, activate, ...)", volumeVerbs()},
 		"node":          {"list and inspect nodes", nodeVerbs()},
 		"replica":       {"list, inspect and delete replicas", replicaVerbs()},
 		"snapshot":      {"create, list and inspect snapshots", snapshotVerbs()},
 		"backing-image": {"manage backing images (from a file or an upload)", backingImageVerbs()},
 		"engine-image":  {"manage engine images", engineImageVerbs()},
 		"backup-target": {"manage backup targets (where backups go) and check they answer", backupTargetVerbs()},
+		"backup":        {"create, list, inspect and delete backups of volumes", backupVerbs()},
+		"backup-volume": {"list, inspect and sync volumes as backup targets hold them", backupVolumeVerbs()},
 	}
 	for name, r := range resources {
 		cmds[name] = subcommand{summary: r.summary, run: func(args []string) int {
@@ -185,20 +187,44 @@ func volumeVerbs() map[string]adminVerb {
 				return c.GetVolume(ctx, args[0])
 			}
 		}},
-		"create": {"NAME --size SIZE [--replicas N] [--backing-image B] [--engine-image E]", func(fs *flag.FlagSet) func(context.Context, *client.Client, []string) (any, error) {
+		"create": {"NAME --size SIZE [--replicas N] [--backing-image B] [--engine-image E] [--frontend nbd] [--from-backup URL [--standby]] (with --from-backup, --size defaults to the backup's size when the manager lists that backup; --standby makes a DR volume, which has no frontend)", func(fs *flag.FlagSet) func(context.Context, *client.Client, []string) (any, error) {
 			size := fs.String("size", "", "volume size, e.g. 1G (a multiple of 1 MiB)")
 			replicas := fs.Int("replicas", api.DefaultReplicas, "number of replicas (1..16)")
 			bi := fs.String("backing-image", "", "backing image to clone the volume from")
 			ei := fs.String("engine-image", "", "engine image to run the engine from")
+			fe := fs.String("frontend", "", "frontend to export the volume with (default nbd; a --standby volume has none)")
+			from := fs.String("from-backup", "", "backup URL to restore the volume from (a backup's status.url)")
+			standby := fs.Bool("standby", false, "with --from-backup: a DR volume that keeps restoring the source's newer backups until it is activated (volume activate)")
 			return func(ctx context.Context, c *client.Client, args []string) (any, error) {
 				if err := nArgs(args, "NAME"); err != nil {
 					return nil, err
 				}
-				n, err := parseBytes(*size)
-				if err != nil {
-					return nil, usagef("--size: %v", err)
+				req := api.VolumeCreateRequest{Name: args[0], NumberOfReplicas: *replicas, BackingImage: *bi, EngineImage: *ei, Frontend: *fe, FromBackup: *from, Standby: *standby}
+				switch {
+				case *standby && *from == "":
+					return nil, usagef("--standby needs --from-backup: a DR volume restores from a backup")
+				case *standby && *fe != "":
+					return nil, usagef("--standby with --frontend %q: a standby volume has no frontend until it is activated (give the frontend to `volume activate`)", *fe)
 				}
-				return c.CreateVolume(ctx, api.VolumeCreateRequest{Name: args[0], Size: n, NumberOfReplicas: *replicas, BackingImage: *bi, EngineImage: *ei})
+				if *from != "" {
+					if _, _, _, err := api.ParseBackupURL(*from); err != nil {
+						return nil, usagef("--from-backup: %v", err)
+					}
+				}
+				if *size == "" && *from != "" {
+					n, err := restoreSize(ctx, c, *from)
+					if err != nil {
+						return nil, err
+					}
+					req.Size = n
+				} else {
+					n, err := parseBytes(*size)
+					if err != nil {
+						return nil, usagef("--size: %v", err)
+					}
+					req.Size = n
+				}
+				return c.CreateVolume(ctx, req)
 			}
 		}},
 		"delete": {"NAME", func(fs *flag.FlagSet) func(context.Context, *client.Client, []string) (any, error) {
@@ -243,6 +269,7 @@ func volumeVerbs() map[string]adminVerb {
 				return c.UpgradeVolume(ctx, args[0], *ei)
 			}
 		}},
+		"activate": volumeActivateVerb(),
 		"wait": {"NAME [--state S] [--robustness R] [--gone] (bounded by --timeout)", func(fs *flag.FlagSet) func(context.Context, *client.Client, []string) (any, error) {
 			state := fs.String("state", "", "wait for this state")
 			rob := fs.String("robustness", "", "wait for this robustness")

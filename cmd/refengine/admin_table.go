@@ -85,6 +85,20 @@ func printTable(w io.Writer, v any) {
 		for _, b := range x {
 			row(b.Name, b.Spec.URL, b.Status.Available, b.Spec.PollInterval, since(b.Status.LastSyncedAt), credentialSummary(b.Spec.Credential), b.Status.Message)
 		}
+	case api.Backup:
+		printTable(w, []api.Backup{x})
+	case []api.Backup:
+		row("NAME", "VOLUME", "SNAPSHOT", "STATE", "PROGRESS", "SIZE", "UPLOADED", "TARGET")
+		for _, b := range x {
+			row(b.Name, b.Spec.Volume, b.Spec.SnapshotName, b.Status.State, fmt.Sprintf("%d%%", b.Status.Progress), b.Status.Size, b.Status.BytesUploaded, b.Spec.BackupTargetName)
+		}
+	case api.BackupVolume:
+		printTable(w, []api.BackupVolume{x})
+	case []api.BackupVolume:
+		row("NAME", "VOLUME", "TARGET", "LAST-BACKUP", "LAST-BACKUP-AT", "COUNT")
+		for _, b := range x {
+			row(b.Name, b.Spec.VolumeName, b.Spec.BackupTargetName, b.Status.LastBackupName, since(b.Status.LastBackupAt), b.Status.BackupCount)
+		}
 	default:
 		b, _ := json.MarshalIndent(v, "", "  ")
 		fmt.Fprintln(tw, string(b))

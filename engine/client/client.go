@@ -314,31 +314,5 @@ func (c *Client) Events(ctx context.Context, since uint64, wait time.Duration, l
 // on the change stream, so it wakes on the first relevant change instead of
 // on a poll interval.
 func (c *Client) WaitVolume(ctx context.Context, name string, cond func(api.Volume) bool) (api.Volume, error) {
-	head, err := c.Events(ctx, 0, 0, 1)
-	since := head.Last
-	useStream := err == nil
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		v, err := c.GetVolume(ctx, name)
-		if err != nil && !api.IsNotFound(err) {
-			return v, err
-		}
-		if cond(v) { // a missing volume is passed as the zero Volume
-			return v, nil
-		}
-		if useStream {
-			l, err := c.Events(ctx, since, 10*time.Second, 10000)
-			if err != nil {
-				return v, err
-			}
-			since = l.Next
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return v, fmt.Errorf("wait for volume %s: %w", name, ctx.Err())
-		case <-tick.C:
-		}
-	}
+	return waitFor(ctx, c, "volume "+name, func(ctx context.Context) (api.Volume, error) { return c.GetVolume(ctx, name) }, cond)
 }
