@@ -52,6 +52,13 @@ func (c *Controller) syncBackupTarget(ctx context.Context, name string) error {
 	if ctx.Err() != nil {
 		return ctx.Err() // shutting down: the check proves nothing
 	}
+	if checkErr == nil {
+		// Before the status: whoever waits for this sync then finds the
+		// target's backup volumes listed.
+		if err := c.discoverBackupVolumes(ctx, name); err != nil {
+			c.log.Warn("list backup volumes on target", "target", name, "err", err)
+		}
+	}
 	status := api.BackupTargetStatus{Available: checkErr == nil, LastSyncedAt: start}
 	if checkErr != nil {
 		status.Message = checkErr.Error()
@@ -74,11 +81,6 @@ func (c *Controller) syncBackupTarget(ctx context.Context, name string) error {
 	})
 	if err != nil {
 		return err
-	}
-	if checkErr == nil {
-		if err := c.discoverBackupVolumes(ctx, name); err != nil {
-			c.log.Warn("list backup volumes on target", "target", name, "err", err)
-		}
 	}
 	c.targets.AddAfter(key, poll)
 	return nil

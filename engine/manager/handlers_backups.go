@@ -140,6 +140,11 @@ const backupVolumeSyncWait = 30 * time.Second
 
 func (m *Manager) listBackupVolumes(w http.ResponseWriter, r *http.Request) error {
 	if r.URL.Query().Get("sync") == "true" {
+		// Targets first: their sync finds volumes that have no backup
+		// volume yet; then every backup volume re-reads its backups.
+		if err := m.syncAllTargets(r.Context()); err != nil {
+			return err
+		}
 		var names []string
 		var asked time.Time
 		err := m.store.Update(func(tx *Tx) error {
@@ -243,4 +248,34 @@ func (m *Manager) waitBackupVolumeSynced(ctx context.Context, name string, asked
 		case <-changed:
 		}
 	}
+}
+
+// syncAllTargets asks every backup target for a check (which also finds
+// the volumes it holds) and waits for the checks, at most syncWait.
+func (m *Manager) syncAllTargets(ctx context.Context) error {
+	var names []string
+	var asked time.Time
+	err := m.store.Update(func(tx *Tx) error {
+		bts, err := list[api.BackupTarget](tx, api.KindBackupTarget, nil)
+		asked = tx.Now()
+		for _, bt := range bts {
+			bt.Spec.SyncRequestedAt = asked
+			if err := tx.Put(api.KindBackupTarget, bt.Name, bt); err != nil {
+				return err
+			}
+			names = append(names, bt.Name)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, syncWait)
+	defer cancel()
+	for _, n := range names {
+		if _, _, err := m.waitSynced(ctx, n, asked); err != nil {
+			return err
+		}
+	}
+	return nil
 }
