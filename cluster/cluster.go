@@ -42,6 +42,8 @@ type Status struct {
 	ManagerURL string          `json:"managerURL"`
 	Manager    ProcessStatus   `json:"manager"`
 	Nodes      []ProcessStatus `json:"nodes"`
+	// S3Endpoints are the S3 servers started through S3Endpoints, by name.
+	S3Endpoints []ProcessStatus `json:"s3Endpoints,omitempty"`
 }
 
 // Node returns the status of the named node.

@@ -19,8 +19,10 @@ type Matrix struct {
 	Seed       int64     `json:"seed"`
 	Repeat     int       `json:"repeat"`
 	Iterations int       `json:"iterations,omitempty"`
-	Rows       []Row     `json:"rows"`
-	Results    []Result  `json:"results"`
+	// BackupTarget is the kind of backup target the runs used (file or s3).
+	BackupTarget string   `json:"backupTarget,omitempty"`
+	Rows         []Row    `json:"rows"`
+	Results      []Result `json:"results"`
 	// OK is true when every clean run passed and every defect run was
 	// caught by a checker.
 	OK bool `json:"ok"`

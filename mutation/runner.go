@@ -41,6 +41,11 @@ type Config struct {
 	RunTimeout time.Duration
 	// Progress receives one line per run (nil: nothing).
 	Progress io.Writer
+	// BackupTarget is the run's --backup-target, recorded in the matrix
+	// ("" when not given); RunArgs pass it and the other run parameters
+	// (--restore-rate-limit) to every run.
+	BackupTarget string
+	RunArgs      []string
 }
 
 // Run runs every case's clean and defect variant Repeat times, writes
@@ -65,7 +70,7 @@ func Run(ctx context.Context, cfg Config) (Matrix, error) {
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return Matrix{}, fmt.Errorf("mutation output: %w", err)
 	}
-	m := Matrix{Started: time.Now().UTC(), Seed: cfg.Seed, Repeat: cfg.Repeat, Iterations: cfg.Iterations}
+	m := Matrix{Started: time.Now().UTC(), Seed: cfg.Seed, Repeat: cfg.Repeat, Iterations: cfg.Iterations, BackupTarget: cfg.BackupTarget}
 	for _, c := range cfg.Cases {
 		for attempt := 1; attempt <= cfg.Repeat; attempt++ {
 			for _, v := range []Variant{Clean, Defect} {
@@ -116,6 +121,7 @@ func runOne(ctx context.Context, cfg Config, c Case, v Variant, attempt int) Res
 	if cfg.Nodes > 0 {
 		args = append(args, "--nodes", strconv.Itoa(cfg.Nodes))
 	}
+	args = append(args, cfg.RunArgs...)
 	if v == Defect {
 		args = append(args, "--defects", c.Defect)
 	}

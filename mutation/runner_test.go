@@ -41,12 +41,15 @@ func fakeFaultlineRun(args []string) int {
 	defects := fs.String("defects", "", "")
 	refengine := fs.String("refengine", "", "")
 	iterations := fs.Int("iterations", 0, "")
+	backupTarget := fs.String("backup-target", "file", "")
+	restoreRate := fs.String("restore-rate-limit", "16M", "")
 	fs.String("timeout", "", "")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
-	if *scenario == "broken" || *refengine != "/opt/refengine" || *iterations != 4 {
-		fmt.Fprintf(os.Stderr, "cannot run: scenario %q refengine %q iterations %d\n", *scenario, *refengine, *iterations)
+	if *scenario == "broken" || *refengine != "/opt/refengine" || *iterations != 4 || *backupTarget != "s3" || *restoreRate != "0" {
+		fmt.Fprintf(os.Stderr, "cannot run: scenario %q refengine %q iterations %d backup target %q restore rate %q\n",
+			*scenario, *refengine, *iterations, *backupTarget, *restoreRate)
 		return 2
 	}
 	start := time.Now().Add(-time.Second)
@@ -80,7 +83,8 @@ func TestRunAgainstChildProcesses(t *testing.T) {
 	var progress strings.Builder
 	cases := []Case{{Scenario: "seed-a", Defect: "defect-a"}, {Scenario: "seed-b", Defect: "defect-b"}}
 	m, err := Run(context.Background(), Config{Faultline: self, Refengine: "/opt/refengine", Out: out, Cases: cases,
-		Repeat: 2, Iterations: 4, Seed: 100, Progress: &progress})
+		Repeat: 2, Iterations: 4, Seed: 100, Progress: &progress,
+		BackupTarget: "s3", RunArgs: []string{"--backup-target", "s3", "--restore-rate-limit", "0"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +107,7 @@ func TestRunAgainstChildProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !saved.OK || len(saved.Rows) != 2 || saved.Rows[1].WithDefect.Outcomes[Caught] != 2 {
+	if !saved.OK || len(saved.Rows) != 2 || saved.Rows[1].WithDefect.Outcomes[Caught] != 2 || saved.BackupTarget != "s3" {
 		t.Errorf("saved matrix: %+v", saved.Rows)
 	}
 }

@@ -45,6 +45,17 @@ type Config struct {
 	// space leaks show as failed writes sooner.
 	DiskSize int64
 	Defects  []string
+	// BackupTarget is the kind of backup target specs back up to (Spec.BackupTarget):
+	// BackupTargetFile (the default, also when empty: the manager's own file:// target) or
+	// BackupTargetS3 (a versitygw S3 server the cluster runs).
+	BackupTarget string
+	// RestoreRateLimit caps, in bytes per second, what each replica restore writes (the
+	// manager's --restore-rate-limit), so that a restore lasts long enough to be faulted
+	// midway. 0 means DefaultRestoreRateLimit, NoRestoreRateLimit (negative) no limit (what
+	// --restore-rate-limit 0 asks for). It is applied on the local cluster the suite starts,
+	// not on kind or an attached cluster (whose manager runs already: `faultline cluster up
+	// --restore-rate-limit` sets it there).
+	RestoreRateLimit int64
 	// Soak configures the soak scenario; it runs only when selected
 	// explicitly (faultline soak, or a label filter naming soak).
 	Soak SoakConfig
@@ -72,10 +83,22 @@ type Config struct {
 // FromEnv reads FAULTLINE_SEED, FAULTLINE_ITERATIONS, FAULTLINE_CLUSTER_DIR,
 // FAULTLINE_REFENGINE, FAULTLINE_NODES, FAULTLINE_DISK_SIZE (bytes, or with a
 // K/M/G suffix), FAULTLINE_DEFECTS (comma list), FAULTLINE_OUT,
-// FAULTLINE_KEEP_CLUSTER and FAULTLINE_SOAK_DURATION.
+// FAULTLINE_KEEP_CLUSTER, FAULTLINE_SOAK_DURATION, FAULTLINE_BACKUP_TARGET
+// (file or s3) and FAULTLINE_RESTORE_RATE_LIMIT (bytes per second, with an
+// optional K/M/G suffix; 0 for none; default DefaultRestoreRateLimit).
 func FromEnv() (Config, error) {
 	var c Config
 	var err error
+	if c.BackupTarget, err = ParseBackupTarget(os.Getenv("FAULTLINE_BACKUP_TARGET")); err != nil {
+		return c, fmt.Errorf("FAULTLINE_BACKUP_TARGET: %w", err)
+	}
+	if v := os.Getenv("FAULTLINE_RESTORE_RATE_LIMIT"); v != "" {
+		n, err := ParseRestoreRateLimit(v)
+		if err != nil {
+			return c, fmt.Errorf("FAULTLINE_RESTORE_RATE_LIMIT: %w", err)
+		}
+		c.RestoreRateLimit = RestoreRateLimitConfig(n)
+	}
 	if v := os.Getenv("FAULTLINE_SEED"); v != "" {
 		if c.Seed, err = strconv.ParseInt(v, 10, 64); err != nil {
 			return c, fmt.Errorf("FAULTLINE_SEED: %w", err)
@@ -125,6 +148,88 @@ func ParseDiskSize(s string) (int64, error) {
 		return 0, fmt.Errorf("disk size %q: want a multiple of 1 MiB", s)
 	}
 	return n, nil
+}
+
+// Backup target kinds (--backup-target).
+const (
+	BackupTargetFile = "file"
+	BackupTargetS3   = "s3"
+)
+
+// DefaultRestoreRateLimit is the restore rate faultline runs use unless told
+// otherwise: a 32 MiB incremental restore takes about two seconds, long
+// enough for a seeded fault to land in it.
+const DefaultRestoreRateLimit = 16 << 20
+
+// NoRestoreRateLimit as Config.RestoreRateLimit lets restores run unlimited.
+const NoRestoreRateLimit = -1
+
+// RestoreRateLimitConfig turns a flag's rate (bytes per second, 0 for no
+// limit) into Config.RestoreRateLimit.
+func RestoreRateLimitConfig(n int64) int64 {
+	if n <= 0 {
+		return NoRestoreRateLimit
+	}
+	return n
+}
+
+// restoreRateLimit returns the rate for the manager in bytes per second, 0
+// for no limit.
+func (c *Config) restoreRateLimit() int64 {
+	switch {
+	case c.RestoreRateLimit == 0:
+		return DefaultRestoreRateLimit
+	case c.RestoreRateLimit < 0:
+		return 0
+	}
+	return c.RestoreRateLimit
+}
+
+// RunParams are the flags that repeat c's backup target and restore rate in
+// a reproduce command, each only when it differs from the default (so
+// commands of default runs stay as they were), with a leading space.
+func RunParams(c *Config) string {
+	var b strings.Builder
+	if c.backupTarget() != BackupTargetFile {
+		b.WriteString(" --backup-target " + c.backupTarget())
+	}
+	if r := c.restoreRateLimit(); r != DefaultRestoreRateLimit {
+		b.WriteString(" --restore-rate-limit " + strconv.FormatInt(r, 10))
+	}
+	return b.String()
+}
+
+// ParseBackupTarget checks a --backup-target value; "" means
+// BackupTargetFile.
+func ParseBackupTarget(s string) (string, error) {
+	switch s {
+	case "", BackupTargetFile:
+		return BackupTargetFile, nil
+	case BackupTargetS3:
+		return s, nil
+	}
+	return "", fmt.Errorf("backup target %q: want file or s3", s)
+}
+
+// ParseRestoreRateLimit reads a restore rate in bytes per second, such as
+// "16M" (binary units) or "0" for no limit.
+func ParseRestoreRateLimit(s string) (int64, error) {
+	if strings.TrimSpace(s) == "0" {
+		return 0, nil
+	}
+	n, err := bench.ParseSize(s)
+	if err != nil {
+		return 0, fmt.Errorf("restore rate limit: %w", err)
+	}
+	return n, nil
+}
+
+// backupTarget returns c.BackupTarget, BackupTargetFile when empty.
+func (c *Config) backupTarget() string {
+	if c.BackupTarget == "" {
+		return BackupTargetFile
+	}
+	return c.BackupTarget
 }
 
 // SplitList splits a comma-separated list, dropping empty items.

@@ -37,6 +37,7 @@ type Env struct {
 
 	mu         sync.Mutex
 	owned      ownedCluster // started by this suite (Down in AfterSuite)
+	s3         s3Endpoints  // S3 endpoints started for backup targets, reused by every spec
 	setupErr   error
 	failed     bool   // a spec failed: keep the disks for forensics
 	refengine  string // the manager's reported version, for run.json
@@ -149,10 +150,14 @@ type ownedCluster interface {
 
 func (e *Env) startCluster(ctx context.Context) (cluster.Driver, error) {
 	if e.cfg.ClusterKind == "kind" {
+		if e.cfg.restoreRateLimit() > 0 {
+			e.progressf("the restore rate limit is not applied on kind: restores run unlimited")
+		}
 		return e.startKind(ctx)
 	}
 	if e.cfg.ClusterDir != "" {
 		e.progressf("using the cluster in %s", e.cfg.ClusterDir)
+		e.progressf("its manager keeps the restore rate limit it was started with (faultline cluster up --restore-rate-limit)")
 		d, err := local.Attach(ctx, e.cfg.ClusterDir)
 		if err != nil {
 			return nil, fmt.Errorf("attach to cluster %s: %w", e.cfg.ClusterDir, err)
@@ -163,7 +168,8 @@ func (e *Env) startCluster(ctx context.Context) (cluster.Driver, error) {
 	if e.cfg.OutDir == "" {
 		dir = filepath.Join(GinkgoT().TempDir(), "cluster")
 	}
-	d, err := local.New(local.Config{Dir: dir, Refengine: e.cfg.Refengine, Nodes: e.cfg.Nodes, DiskSize: e.cfg.DiskSize, Defects: e.cfg.Defects, KeepProcesses: e.cfg.KeepCluster})
+	d, err := local.New(local.Config{Dir: dir, Refengine: e.cfg.Refengine, Nodes: e.cfg.Nodes, DiskSize: e.cfg.DiskSize, Defects: e.cfg.Defects, KeepProcesses: e.cfg.KeepCluster,
+		RestoreRateLimit: e.cfg.restoreRateLimit()})
 	if err != nil {
 		return nil, err
 	}
@@ -397,7 +403,7 @@ func (s *Spec) finish() {
 // Reproduce is the command that reruns one scenario with this run's seed.
 func (e *Env) Reproduce(name string) string {
 	if name == soakName {
-		return SoakCommand(e.cfg, e.Seed)
+		return SoakCommand(e.cfg, e.Seed) + RunParams(e.cfg)
 	}
 	parts := []string{"faultline", "run", "--scenario", name, "--seed", strconv.FormatInt(e.Seed, 10)}
 	if len(e.cfg.Defects) > 0 {
@@ -412,7 +418,7 @@ func (e *Env) Reproduce(name string) string {
 	if e.cfg.DiskSize > 0 {
 		parts = append(parts, "--disk-size", strconv.FormatInt(e.cfg.DiskSize, 10))
 	}
-	return strings.Join(parts, " ")
+	return strings.Join(parts, " ") + RunParams(e.cfg)
 }
 
 // FocusFor returns the Ginkgo focus regexp that selects scenario name.

@@ -27,6 +27,8 @@ import (
 //	GET  /logs/{process}?lines=N         text
 //	POST /nodes/{name}/stop|start|delete-instance-manager
 //	POST /engines/{name}/kill            crash one engine instance (SIGKILL)
+//	POST /s3endpoints/{name}?node=NODE   StartS3Endpoint; the answer carries the secret key,
+//	                                     which is why the socket is made owner-only (0600)
 //	POST /down                           stops the cluster (the supervisor then exits)
 
 // ControlSocketPath returns where the control socket of a cluster in dir
@@ -46,6 +48,12 @@ func ControlSocketPath(dir string) (string, error) {
 // ServeControl serves the control API for d on l until ctx ends. down is
 // called (once) when a client asks the cluster to go down.
 func ServeControl(ctx context.Context, d *Driver, l net.Listener, down func()) error {
+	// Only the owner may connect: the answers carry S3 secret keys.
+	if ua, ok := l.Addr().(*net.UnixAddr); ok && ua.Name != "" {
+		if err := os.Chmod(ua.Name, 0o600); err != nil {
+			return fmt.Errorf("control socket: %w", err)
+		}
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		st, err := d.Status(r.Context())
@@ -78,6 +86,16 @@ func ServeControl(ctx context.Context, d *Driver, l net.Listener, down func()) e
 	})
 	mux.HandleFunc("POST /engines/{name}/kill", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, struct{}{}, d.KillEngine(r.Context(), r.PathValue("name")))
+	})
+	mux.HandleFunc("POST /s3endpoints/{name}", func(w http.ResponseWriter, r *http.Request) {
+		ep, err := d.StartS3Endpoint(r.Context(), r.PathValue("name"), r.URL.Query().Get("node"))
+		if errors.Is(err, cluster.ErrNoS3Server) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotImplemented)
+			json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+			return
+		}
+		reply(w, ep, err)
 	})
 	mux.HandleFunc("POST /down", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, struct{}{}, nil)
@@ -117,7 +135,10 @@ type Remote struct {
 	http  *http.Client
 }
 
-var _ cluster.Driver = (*Remote)(nil)
+var (
+	_ cluster.Driver      = (*Remote)(nil)
+	_ cluster.S3Endpoints = (*Remote)(nil)
+)
 
 // Attach finds the cluster whose run directory is dir and checks that its
 // supervisor answers.
@@ -163,8 +184,11 @@ func (r *Remote) call(ctx context.Context, method, path string, out any) error {
 		var e struct{ Error string }
 		json.Unmarshal(body, &e)
 		err := errors.New(e.Error)
-		if resp.StatusCode == http.StatusNotFound {
+		switch resp.StatusCode {
+		case http.StatusNotFound:
 			err = fmt.Errorf("%s: %w", e.Error, cluster.ErrUnknownNode)
+		case http.StatusNotImplemented:
+			err = fmt.Errorf("%s (%w)", e.Error, cluster.ErrNoS3Server)
 		}
 		return err
 	}
@@ -210,6 +234,14 @@ func (r *Remote) DeleteInstanceManager(ctx context.Context, name string) error {
 // KillEngine crashes an engine instance through the supervisor.
 func (r *Remote) KillEngine(ctx context.Context, engine string) error {
 	return r.call(ctx, http.MethodPost, "/engines/"+url.PathEscape(engine)+"/kill", nil)
+}
+
+// StartS3Endpoint starts an S3 endpoint through the supervisor (see
+// Driver.StartS3Endpoint).
+func (r *Remote) StartS3Endpoint(ctx context.Context, name, node string) (cluster.S3Endpoint, error) {
+	var ep cluster.S3Endpoint
+	err := r.call(ctx, http.MethodPost, "/s3endpoints/"+url.PathEscape(name)+"?node="+url.QueryEscape(node), &ep)
+	return ep, err
 }
 
 func (r *Remote) Logs(ctx context.Context) (map[string]string, error) {

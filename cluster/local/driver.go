@@ -12,6 +12,7 @@
 //	logs/<process>.log           stdout and stderr of each process
 //	manager/                     the manager's data directory
 //	nodes/<node>/                a node's data directory and disk0.img
+//	s3/<endpoint>/               an S3 endpoint's POSIX root (StartS3Endpoint)
 package local
 
 import (
@@ -40,6 +41,11 @@ type Config struct {
 	Defects   []string
 	// NodeTimeout is passed to the manager as --node-timeout when set.
 	NodeTimeout time.Duration
+	// RestoreRateLimit, when positive, is passed to the manager as
+	// --restore-rate-limit: the bytes per second each replica restore
+	// writes, so that a restore lasts long enough to be faulted midway. A
+	// refengine without the flag runs unlimited (and the driver logs it).
+	RestoreRateLimit int64
 	// ReadyTimeout bounds Up and StartNode; default 30s.
 	ReadyTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the supervisor's delay before
@@ -73,6 +79,9 @@ type Driver struct {
 
 	supervisor int    // pid of a detached supervisor process, for cluster.json
 	control    string // its control socket
+
+	s3                 map[string]*s3Endpoint // S3 endpoints by name (StartS3Endpoint)
+	s3Access, s3Secret string                 // the cluster's S3 credentials, made with the first endpoint
 }
 
 var _ cluster.Driver = (*Driver)(nil)
@@ -223,6 +232,13 @@ func (d *Driver) plan() error {
 	if d.cfg.NodeTimeout > 0 {
 		margs = append(margs, "--node-timeout", d.cfg.NodeTimeout.String())
 	}
+	if d.cfg.RestoreRateLimit > 0 {
+		if d.features.ManagerRestoreRateLimit {
+			margs = append(margs, "--restore-rate-limit", strconv.FormatInt(d.cfg.RestoreRateLimit, 10))
+		} else {
+			d.log.Warn("refengine manager has no --restore-rate-limit; restores run unlimited", "refengine", d.cfg.Refengine)
+		}
+	}
 	if len(d.cfg.Defects) > 0 && d.features.ManagerDefects {
 		margs = append(margs, "--defects", strings.Join(d.cfg.Defects, ","))
 	}
@@ -329,6 +345,9 @@ func (d *Driver) Down(ctx context.Context) error {
 	if d.mgr != nil {
 		procs = append(procs, d.mgr)
 	}
+	for _, e := range d.s3 {
+		procs = append(procs, e.proc)
+	}
 	d.mu.Unlock()
 	if cancel != nil {
 		cancel()
@@ -377,20 +396,33 @@ func (d *Driver) node(name string) (*process, error) {
 	return nil, fmt.Errorf("node %q: %w", name, cluster.ErrUnknownNode)
 }
 
-// StopNode SIGKILLs the node's process group and keeps it down.
+// StopNode SIGKILLs the node's process group and the node's S3 endpoints
+// and keeps them down.
 func (d *Driver) StopNode(ctx context.Context, name string) error {
 	p, err := d.node(name)
 	if err != nil {
 		return err
 	}
-	if err := p.halt(ctx, syscall.SIGKILL); err != nil {
+	procs := append([]*process{p}, d.nodeEndpoints(name)...)
+	errs := make([]error, len(procs))
+	var wg sync.WaitGroup
+	for i, p := range procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = p.halt(ctx, syscall.SIGKILL)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("stop node %s: %w", name, err)
 	}
 	d.rec.Add(timeline.Event{Kind: timeline.KindLog, Lane: name, Name: "stopped"})
 	return d.saveState()
 }
 
-// StartNode starts a stopped node and waits until it answers.
+// StartNode starts a stopped node and its S3 endpoints and waits until
+// they answer.
 func (d *Driver) StartNode(ctx context.Context, name string) error {
 	p, err := d.node(name)
 	if err != nil {
@@ -398,7 +430,7 @@ func (d *Driver) StartNode(ctx context.Context, name string) error {
 	}
 	if _, running, stopped, _, _ := p.snapshot(); !stopped {
 		if running {
-			return nil
+			return d.startNodeEndpoints(ctx, name)
 		}
 		return fmt.Errorf("start node %s: node is not stopped; its supervisor is restarting it", name)
 	}
@@ -414,7 +446,7 @@ func (d *Driver) StartNode(ctx context.Context, name string) error {
 	if err := waitReady(ctx, p); err != nil {
 		return fmt.Errorf("start node %s: %w (log %s)", name, err, p.logPath)
 	}
-	return nil
+	return d.startNodeEndpoints(ctx, name)
 }
 
 // DeleteInstanceManager SIGKILLs the node process (and its process group);
@@ -458,14 +490,21 @@ func (d *Driver) LogTail(process string, n int) (string, error) {
 func (d *Driver) Status(ctx context.Context) (cluster.Status, error) {
 	d.mu.Lock()
 	st := cluster.Status{Driver: "local", Dir: d.cfg.Dir, ManagerURL: d.mgrURL}
-	mgr, nodes, procs := d.mgr, d.nodes, d.procs
+	mgr := d.mgr
+	nodes := make([]*process, 0, len(d.nodes))
+	for _, n := range d.nodes {
+		nodes = append(nodes, d.procs[n.Name])
+	}
 	d.mu.Unlock()
 	if mgr == nil {
 		return st, errors.New("local cluster was never started")
 	}
 	st.Manager = processStatus(ctx, mgr)
-	for _, n := range nodes {
-		st.Nodes = append(st.Nodes, processStatus(ctx, procs[n.Name]))
+	for _, p := range nodes {
+		st.Nodes = append(st.Nodes, processStatus(ctx, p))
+	}
+	for _, p := range d.endpointProcs() {
+		st.S3Endpoints = append(st.S3Endpoints, processStatus(ctx, p))
 	}
 	return st, nil
 }

@@ -29,6 +29,8 @@ type Features struct {
 	NodeManagerFlag bool // refengine node --manager URL (registration and heartbeats)
 	NodeDefects     bool
 	ManagerDefects  bool
+	// ManagerRestoreRateLimit: refengine manager --restore-rate-limit BYTES.
+	ManagerRestoreRateLimit bool
 }
 
 // Probe asks the binary for each subcommand's help text.
@@ -51,6 +53,7 @@ func Probe(ctx context.Context, refengine string) (Features, error) {
 	f.NodeManagerFlag = hasFlag(node, "manager")
 	f.NodeDefects = hasFlag(node, "defects")
 	f.ManagerDefects = hasFlag(mgr, "defects")
+	f.ManagerRestoreRateLimit = hasFlag(mgr, "restore-rate-limit")
 	return f, nil
 }
 

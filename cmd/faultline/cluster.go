@@ -63,11 +63,17 @@ func clusterUp(args []string, stdout, stderr io.Writer) int {
 	diskSize := new(int64(1 << 30))
 	diskSizeFlag(fs, diskSize)
 	foreground := fs.Bool("foreground", false, "run in this terminal until interrupted instead of detaching")
+	var params runParams
+	params.restoreRateFlag(fs)
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "faultline cluster up: unexpected argument %q\n", fs.Arg(0))
+		return exitNotRun
+	}
+	if err := params.check(); err != nil {
+		fmt.Fprintln(stderr, "faultline cluster up:", err)
 		return exitNotRun
 	}
 	if *nodes < 1 || *nodes > 200 {
@@ -93,7 +99,8 @@ func clusterUp(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "faultline cluster up:", err)
 		return exitNotRun
 	}
-	cfg := local.Config{Dir: abs, Refengine: *refengine, Nodes: *nodes, DiskSize: *diskSize, Defects: scenarios.SplitList(*defects)}
+	cfg := local.Config{Dir: abs, Refengine: *refengine, Nodes: *nodes, DiskSize: *diskSize, Defects: scenarios.SplitList(*defects),
+		RestoreRateLimit: params.restoreRate}
 	if *foreground {
 		return superviseForeground(cfg, stdout, stderr)
 	}

@@ -42,6 +42,7 @@ type mutationFlags struct {
 	scenario   string
 	timeout    time.Duration
 	asJSON     bool
+	params     runParams
 }
 
 func mutationCmd(args []string, stdout, stderr io.Writer) int {
@@ -56,6 +57,8 @@ func mutationCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.scenario, "scenario", "", "run only this scenario (one of the mutation table's)")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Minute, "timeout of each run")
 	fs.BoolVar(&f.asJSON, "json", false, "print mutation.json on stdout at the end; progress goes to stderr")
+	f.params.backupTargetFlag(fs)
+	f.params.restoreRateFlag(fs)
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
@@ -96,6 +99,7 @@ func mutationCmd(args []string, stdout, stderr io.Writer) int {
 	m, err := mutation.Run(ctx, mutation.Config{
 		Faultline: self, Refengine: f.refengine, Out: f.out, Cases: cases, Repeat: f.repeat,
 		Iterations: f.iterations, Seed: f.seed, Nodes: f.nodes, RunTimeout: f.timeout, Progress: progress,
+		BackupTarget: f.params.backupTarget, RunArgs: f.params.args(),
 	})
 	fmt.Fprintln(progress)
 	m.Print(progress)
@@ -124,6 +128,9 @@ func mutationCmd(args []string, stdout, stderr io.Writer) int {
 func (f *mutationFlags) validate(narg int, rest []string) ([]mutation.Case, error) {
 	if narg > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (flags only)", rest[0])
+	}
+	if err := f.params.check(); err != nil {
+		return nil, err
 	}
 	if f.repeat < 1 || f.repeat > 1000 {
 		return nil, fmt.Errorf("--repeat %d: want 1..1000", f.repeat)

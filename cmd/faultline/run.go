@@ -52,6 +52,7 @@ type runFlags struct {
 	timeout     time.Duration
 	verbose     bool
 	diskSize    int64
+	params      runParams
 	kind        kind.Config
 	// soak is set by faultline soak: the run is the soak scenario alone,
 	// configured by it.
@@ -91,6 +92,8 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&f.timeout, "timeout", time.Hour, "timeout of the whole run")
 	fs.BoolVar(&f.verbose, "v", false, "verbose Ginkgo output (every By and report entry)")
 	diskSizeFlag(fs, &f.diskSize)
+	f.params.backupTargetFlag(fs)
+	f.params.restoreRateFlag(fs)
 	kindFlags(fs, &f.kind)
 	if code, ok := parse(fs, args); !ok {
 		return code
@@ -124,6 +127,9 @@ func start(cmd string, f runFlags, stdout, stderr io.Writer) int {
 func (f *runFlags) validate(fs *flag.FlagSet) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (flags only)", fs.Arg(0))
+	}
+	if err := f.params.check(); err != nil {
+		return err
 	}
 	if f.cluster != "local" && f.cluster != "kind" {
 		return fmt.Errorf("--cluster %q: want local or kind", f.cluster)
@@ -285,10 +291,11 @@ func execute(f runFlags, out string, stdout, stderr io.Writer) int {
 	if f.soak != nil {
 		cfg.Soak = *f.soak
 	}
+	f.params.apply(cfg)
 	env := scenarios.Register(cfg)
 	cfg.Command = reproduceRun(f, cfg.Seed)
 	if f.soak != nil {
-		cfg.Command = scenarios.SoakCommand(cfg, cfg.Seed)
+		cfg.Command = scenarios.SoakCommand(cfg, cfg.Seed) + scenarios.RunParams(cfg)
 	}
 
 	sc := types.NewDefaultSuiteConfig()
@@ -385,7 +392,9 @@ func reproduceRun(f runFlags, seed int64) string {
 	if f.diskSize > 0 {
 		parts = append(parts, "--disk-size", fmt.Sprint(f.diskSize))
 	}
-	return strings.Join(parts, " ")
+	var cfg scenarios.Config
+	f.params.apply(&cfg)
+	return strings.Join(parts, " ") + scenarios.RunParams(&cfg)
 }
 
 func shellQuote(s string) string {

@@ -59,6 +59,8 @@ func soakCmd(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.asJSON, "json", false, "print the run (run.json) on stdout at the end; progress goes to stderr")
 	fs.BoolVar(&f.verbose, "v", false, "verbose Ginkgo output (every By and report entry)")
 	diskSizeFlag(fs, &f.diskSize)
+	f.params.backupTargetFlag(fs)
+	f.params.restoreRateFlag(fs)
 	kindFlags(fs, &f.kind)
 	if code, ok := parse(fs, args); !ok {
 		return code

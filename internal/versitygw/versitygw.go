@@ -1,20 +1,19 @@
-// Package versitygw starts throwaway versitygw S3 servers (a real, POSIX-backed S3 gateway) on
-// loopback for tests of the S3 backup target.
+// Package versitygw runs versitygw, a real POSIX-backed S3 gateway, as the S3 server behind
+// backup targets: Find, Args, Env, NewClient, Ready and EnsureBucket serve any process starter
+// (the local cluster driver runs them as node processes), and Start gives tests a throwaway
+// server on loopback.
 package versitygw
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 // Credentials and bucket of every server this package starts.
@@ -25,31 +24,19 @@ const (
 	Region    = "us-east-1"
 )
 
-// Path finds the versitygw binary: $FAULTLINE_VERSITYGW, then PATH, then
-// $(go env GOPATH)/bin. It skips the test, saying why, when there is none,
-// so an S3 test never passes without running.
+// Path finds the versitygw binary (Find). It skips the test, saying why and
+// how to install it, when there is none, so an S3 test never passes without
+// running, and fails it when $FAULTLINE_VERSITYGW names a missing file.
 func Path(tb testing.TB) string {
 	tb.Helper()
-	if p := os.Getenv("FAULTLINE_VERSITYGW"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			tb.Fatalf("FAULTLINE_VERSITYGW=%s: %v", p, err)
-		}
-		return p
+	p, err := Find()
+	if errors.Is(err, ErrNotFound) {
+		tb.Skip("S3 tests skipped: " + err.Error())
 	}
-	if p, err := exec.LookPath("versitygw"); err == nil {
-		return p
+	if err != nil {
+		tb.Fatal(err)
 	}
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		for _, dir := range filepath.SplitList(strings.TrimSpace(string(out))) {
-			p := filepath.Join(dir, "bin", "versitygw")
-			if _, err := os.Stat(p); err == nil {
-				return p
-			}
-		}
-	}
-	tb.Skip("S3 tests skipped: versitygw not found ($FAULTLINE_VERSITYGW, PATH, $(go env GOPATH)/bin); " +
-		"install it with: go install github.com/versity/versitygw/cmd/versitygw@v1.8.0")
-	return ""
+	return p
 }
 
 // Server is a versitygw process in POSIX mode over a temporary directory,
@@ -80,18 +67,14 @@ func Start(tb testing.TB) *Server {
 	s.Restart()
 	tb.Cleanup(s.Stop)
 
-	client, err := minio.New(s.addr, &minio.Options{
-		Creds:        credentials.NewStaticV4(AccessKey, SecretKey, ""),
-		Region:       Region,
-		BucketLookup: minio.BucketLookupPath,
-	})
+	client, err := NewClient(s.Endpoint, AccessKey, SecretKey, Region)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := client.MakeBucket(ctx, Bucket, minio.MakeBucketOptions{Region: Region}); err != nil {
-		tb.Fatalf("versitygw: make bucket: %v", err)
+	if err := EnsureBucket(ctx, client, Bucket, Region); err != nil {
+		tb.Fatalf("versitygw: %v", err)
 	}
 	return s
 }
@@ -103,8 +86,8 @@ func (s *Server) Restart() {
 	if err != nil {
 		s.tb.Fatal(err)
 	}
-	cmd := exec.Command(s.bin, "--access", AccessKey, "--secret", SecretKey,
-		"--region", Region, "--port", s.addr, "--quiet", "posix", s.root)
+	cmd := exec.Command(s.bin, Args(s.addr, s.root, Region)...)
+	cmd.Env = append(os.Environ(), Env(AccessKey, SecretKey)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		s.tb.Fatalf("start versitygw: %v", err)
