@@ -276,7 +276,7 @@ func (m *Manager) collectLeftovers(ctx context.Context) error {
 		if len(garbage) == 0 {
 			continue
 		}
-		m.log.Warn("collecting leftovers of interrupted rebuilds and deletions", "lvstore", s.Name, "lvols", garbage)
+		m.log.Warn("collecting leftovers of interrupted rebuilds, restores and deletions", "lvstore", s.Name, "lvols", garbage)
 		if err := m.deleteLeavesFirst(ctx, s.Name, sl, garbage); err != nil {
 			return fmt.Errorf("collect leftovers on %s: %w", s.Name, err)
 		}
