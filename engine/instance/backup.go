@@ -104,10 +104,16 @@ func (m *Manager) runBackup(ctx context.Context, b *backupJob, req improto.Repli
 	defer j.mu.Unlock()
 	st := &b.status
 	st.BytesRead, st.BytesUploaded = stats.BytesRead, stats.BytesUploaded
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		// Stopped because the replica's lvols are being deleted or the
+		// node is closing: the backup does not exist (no manifest).
+		st.State, st.Error = improto.JobError, fmt.Sprintf("backup interrupted (replica deleted or node stopping): %v", err)
+		m.log.Warn("backup interrupted", "backup", req.Backup, "replica", req.Replica, "err", err)
+	case err != nil:
 		st.State, st.Error = improto.JobError, err.Error()
 		m.log.Warn("backup failed", "backup", req.Backup, "replica", req.Replica, "err", err)
-	} else {
+	default:
 		st.State, st.Progress, st.Size = improto.JobComplete, 100, man.Size
 		st.CreatedAt = man.CreatedAt.UTC().Format(time.RFC3339)
 		m.log.Info("backup complete", "backup", req.Backup, "replica", req.Replica, "bytes_read", stats.BytesRead,

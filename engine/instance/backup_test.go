@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -153,17 +155,22 @@ func (nd *bnode) lvolNames() []string {
 	var all []lvolEntry
 	nd.must("bdev_get_bdevs", nil, &all)
 	var out []string
+	seen := map[string]bool{}
 	for _, b := range all {
 		if b.Driver.Lvol != nil {
 			out = append(out, b.name())
+			seen[b.name()] = true
 		}
 	}
-	var degraded []struct {
+	// Lvols without a bdev (degraded) own space too.
+	var every []struct {
 		Name string `json:"name"`
 	}
-	nd.must("bdev_lvol_get_lvols", nil, &degraded)
-	for _, d := range degraded {
-		out = append(out, d.Name)
+	nd.must("bdev_lvol_get_lvols", nil, &every)
+	for _, lv := range every {
+		if !seen[lv.Name] {
+			out = append(out, lv.Name)
+		}
 	}
 	return out
 }
@@ -593,5 +600,78 @@ func TestDeleteReplicaStopsRestore(t *testing.T) {
 	var e *jsonrpc.Error
 	if err := dst.rpc(improto.MethodReplicaRestoreStatus, improto.ReplicaNameRequest{Replica: dstRep}, nil); !errors.As(err, &e) || e.Code != -19 {
 		t.Fatalf("restore status of the deleted replica: %v, want error -19", err)
+	}
+}
+
+// hungServer accepts connections and never answers: an S3 endpoint that
+// keeps a backup in flight until it is cancelled.
+func hungServer(t *testing.T) (endpoint string, accepted <-chan struct{}) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan struct{}, 1)
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			select {
+			case got <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return "http://" + l.Addr().String(), got
+}
+
+// TestDeleteReplicaStopsBackup: deleting a replica with its data first
+// stops the backups reading its snapshots and waits for them; the backup
+// then reports an interruption and nothing of the replica is left.
+func TestDeleteReplicaStopsBackup(t *testing.T) {
+	nodes := startBackupNodes(t, 1)
+	src := nodes[0]
+	src.createReplica(srcRep)
+	src.write(srcRep, make([]byte, bkSize), 0, randomBytes(1, bkBlock))
+	src.must("im_replica_snapshot", map[string]any{"name": srcRep, "snapshot": "s0"}, nil)
+	endpoint, accepted := hungServer(t)
+	target := improto.BackupTarget{URL: "s3://bucket@us-east-1/p", AccessKey: "a", SecretKey: "s", Endpoint: endpoint}
+	var st improto.BackupJobStatus
+	src.must(improto.MethodReplicaBackupStart, improto.ReplicaBackupRequest{Replica: srcRep, Snapshot: "s0", Target: target, Volume: "vol1", Backup: "b0"}, &st)
+	select {
+	case <-accepted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the backup never reached its target")
+	}
+	src.must(improto.MethodReplicaBackupStatus, improto.BackupNameRequest{Backup: "b0"}, &st)
+	if st.State != improto.JobInProgress {
+		t.Fatalf("backup against a server that never answers: %+v, want in progress", st)
+	}
+	start := time.Now()
+	src.must(improto.MethodReplicaDelete, improto.ReplicaDeleteRequest{Name: srcRep, CleanupDisk: true}, nil)
+	t.Logf("replica deletion stopped its backup and returned in %v", time.Since(start))
+	src.must(improto.MethodReplicaBackupStatus, improto.BackupNameRequest{Backup: "b0"}, &st)
+	if st.State != improto.JobError || !strings.Contains(st.Error, "interrupted") {
+		t.Fatalf("backup after its replica was deleted: %+v, want an interruption error", st)
+	}
+	for _, n := range src.lvolNames() {
+		if strings.HasPrefix(n, srcRep) {
+			t.Fatalf("lvol %s of the deleted replica left: %v", n, src.lvolNames())
+		}
 	}
 }
