@@ -33,8 +33,8 @@ const (
 
 // ownerCandidates returns the replica names an lvol name could belong to,
 // longest first: every prefix that looks like a replica (ends in
-// -r-<8 alnum>) and is followed by nothing (the head), -bitmap, -rebuilding
-// or -snap-<name>. Volume names may themselves contain "-r-", so more than
+// -r-<8 alnum>) and is followed by nothing (the head), -bitmap, -rebuilding,
+// -restore or -snap-<name>. Volume names may themselves contain "-r-", so more than
 // one can match; the caller picks the one that exists.
 func ownerCandidates(lvol string) []string {
 	var out []string
@@ -42,7 +42,7 @@ func ownerCandidates(lvol string) []string {
 		end := i + len(replicaInfix) + replicaIDLength
 		if end <= len(lvol) && alnum(lvol[i+len(replicaInfix):end]) {
 			rest := lvol[end:]
-			if rest == "" || rest == bitmapSufx || rest == rebuildingSufx || strings.HasPrefix(rest, snapInfix) && len(rest) > len(snapInfix) {
+			if rest == "" || rest == bitmapSufx || rest == rebuildingSufx || rest == restoreSufx || strings.HasPrefix(rest, snapInfix) && len(rest) > len(snapInfix) {
 				out = append(out, lvol[:end])
 			}
 		}
@@ -214,6 +214,9 @@ func (m *Manager) removeReplicaLvols(ctx context.Context, lvs, lvsUUID, name str
 // rebuild replaces a replica's data under the engine that holds its
 // bitmap open).
 func (m *Manager) removeOwned(ctx context.Context, lvs, lvsUUID, name string, keepBitmap bool) error {
+	// Backups reading the replica's snapshots and a restore writing into
+	// it end before their lvols go.
+	m.jobs.stopReplica(name)
 	if m.defect(DefectRebuildLeftoversKept) {
 		return m.removeChain(ctx, lvs, name)
 	}
@@ -241,8 +244,8 @@ func isBackingImageFetch(name string) bool {
 }
 
 // collectLeftovers runs when the node starts, before it serves anything:
-// no rebuild survives a restart, so every <replica>-rebuilding lvol is
-// garbage, and so is a head still cloned from its rebuild source (degraded:
+// no rebuild or restore survives a restart, so every <replica>-rebuilding
+// and <replica>-restore lvol is garbage, and so is a head still cloned from its rebuild source (degraded:
 // the source's remote bdev is gone) with everything named after it; so is
 // every lvol named after a replica whose head is gone (a deletion
 // interrupted half-way), and every backing image fetch left half-done.
@@ -265,7 +268,7 @@ func (m *Manager) collectLeftovers(ctx context.Context) error {
 		var garbage []string
 		for n := range sl.byName {
 			owner, headless, ok := ownerOf(n, sl.heads)
-			if ok && (headless || sl.degraded[owner] || strings.HasSuffix(n, rebuildingSufx) && !sl.heads[n]) ||
+			if ok && (headless || sl.degraded[owner] || (strings.HasSuffix(n, rebuildingSufx) || strings.HasSuffix(n, restoreSufx)) && !sl.heads[n]) ||
 				isBackingImageFetch(n) {
 				garbage = append(garbage, n)
 			}
@@ -273,7 +276,7 @@ func (m *Manager) collectLeftovers(ctx context.Context) error {
 		if len(garbage) == 0 {
 			continue
 		}
-		m.log.Warn("collecting leftovers of interrupted rebuilds and deletions", "lvstore", s.Name, "lvols", garbage)
+		m.log.Warn("collecting leftovers of interrupted rebuilds, restores and deletions", "lvstore", s.Name, "lvols", garbage)
 		if err := m.deleteLeavesFirst(ctx, s.Name, sl, garbage); err != nil {
 			return fmt.Errorf("collect leftovers on %s: %w", s.Name, err)
 		}
@@ -286,7 +289,7 @@ func (m *Manager) collectLeftovers(ctx context.Context) error {
 // delete merges it into that child (metadata only: no data moves and what
 // the head reads does not change), as Longhorn purges system snapshots.
 // A rebuild snapshot some rebuild still reads (exported, or busy in a
-// shallow copy) is skipped; the next purge takes it.
+// shallow copy) or a backup reads is skipped; the next purge takes it.
 func (m *Manager) purgeSystemSnapshots(ctx context.Context, replica string) (int, error) {
 	r, err := m.knownReplica(replica)
 	if err != nil {
@@ -301,7 +304,7 @@ func (m *Manager) purgeSystemSnapshots(ctx context.Context, replica string) (int
 	for {
 		var next string
 		for _, n := range sl.owned(replica) {
-			if strings.HasPrefix(n, prefix) && sl.children[n] <= 1 && !m.exported(n) && (next == "" || n > next) {
+			if strings.HasPrefix(n, prefix) && sl.children[n] <= 1 && !m.exported(n) && !m.backingUp(r.LvstoreName, n) && (next == "" || n > next) {
 				next = n
 			}
 		}

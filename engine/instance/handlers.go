@@ -126,5 +126,17 @@ func (m *Manager) handlers() map[string]jsonrpc.Handler {
 		methodReplicaSnapshot: method([]string{"name", "snapshot"}, func(ctx context.Context, p *replicaSnapshotRequest) (any, error) {
 			return true, m.snapshotReplica(ctx, p.Name, p.Snapshot)
 		}),
+		improto.MethodReplicaBackupStart: method([]string{"replica", "snapshot", "target", "volume", "backup"}, func(ctx context.Context, p *improto.ReplicaBackupRequest) (any, error) {
+			return m.startBackup(ctx, *p)
+		}),
+		improto.MethodReplicaBackupStatus: method([]string{"backup"}, func(ctx context.Context, p *improto.BackupNameRequest) (any, error) {
+			return m.getBackup(p.Backup)
+		}),
+		improto.MethodReplicaRestoreStart: method([]string{"replica", "target", "volume", "backup"}, func(ctx context.Context, p *improto.ReplicaRestoreRequest) (any, error) {
+			return m.startRestore(ctx, *p)
+		}),
+		improto.MethodReplicaRestoreStatus: method([]string{"replica"}, func(ctx context.Context, p *improto.ReplicaNameRequest) (any, error) {
+			return m.restoreStatus(ctx, p.Replica)
+		}),
 	}
 }

@@ -70,6 +70,8 @@ type Manager struct {
 	mc      *client.Client // nil without a manager URL
 	defects map[string]bool
 	peers   *peers
+	// jobs are the backups and restores running in the background.
+	jobs *jobs
 
 	// repMu serialises replica creation and deletion.
 	repMu sync.Mutex
@@ -110,6 +112,7 @@ func New(opts Options) (*Manager, error) {
 		defects:  map[string]bool{},
 		replicas: map[string]*replica{},
 		engines:  map[string]*engine{},
+		jobs:     newJobs(),
 	}
 	for _, d := range opts.Defects {
 		m.defects[d] = true
@@ -157,8 +160,9 @@ func (m *Manager) Start(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the heartbeats and every engine process (the replicas stay
-// on disk).
+// Close stops the heartbeats, the backup and restore jobs (an interrupted
+// restore leaves its scratch lvol for the next start to collect) and every
+// engine process (the replicas stay on disk).
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	if m.closed {
@@ -175,6 +179,7 @@ func (m *Manager) Close() error {
 	if cancel != nil {
 		cancel()
 	}
+	m.jobs.close()
 	var errs []error
 	for _, e := range engines {
 		errs = append(errs, m.stopEngine(e))

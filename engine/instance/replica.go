@@ -88,9 +88,13 @@ func (m *Manager) describe(ctx context.Context, s lvstoreInfo, head lvolInfo) (i
 	if err != nil {
 		return improto.ReplicaInfo{}, err
 	}
+	last, err := m.readXattr(ctx, s.Name, head.lvolName(), restoreLastXattr)
+	if err != nil {
+		return improto.ReplicaInfo{}, err
+	}
 	return improto.ReplicaInfo{
 		Name: head.lvolName(), LvstoreName: s.Name, LvstoreUUID: s.UUID, Size: head.size(),
-		Chain: chain, BackingImage: imageOfLvol(chain[0]), Revision: rev,
+		Chain: chain, BackingImage: imageOfLvol(chain[0]), Revision: rev, LastRestored: last,
 	}, nil
 }
 
@@ -153,6 +157,9 @@ func (m *Manager) createReplica(ctx context.Context, req improto.ReplicaCreateRe
 	}
 	m.repMu.Lock()
 	defer m.repMu.Unlock()
+	// A replica (re)started for a new engine ends the restore running into
+	// it: an interruption, not a restore error; lastRestored stays.
+	m.jobs.stopRestore(req.Name)
 	s, err := m.findStore(ctx, req.LvstoreUUID, req.LvstoreName)
 	if err != nil {
 		return improto.ReplicaInfo{}, fmt.Errorf("replica %s: %w", req.Name, err)
@@ -242,6 +249,7 @@ func (m *Manager) export(ctx context.Context, lvs, name string) error {
 func (m *Manager) deleteReplica(ctx context.Context, req improto.ReplicaDeleteRequest) error {
 	m.repMu.Lock()
 	defer m.repMu.Unlock()
+	m.jobs.stopRestore(req.Name)
 	for _, export := range []string{req.Name, bitmapLvol(req.Name)} {
 		err := m.t.Call(ctx, "nbd_export_stop", map[string]any{"export_name": export}, nil)
 		if err != nil && !isCode(err, codeNoDevice) {
@@ -269,6 +277,7 @@ func (m *Manager) deleteReplica(ctx context.Context, req improto.ReplicaDeleteRe
 		m.mu.Lock()
 		delete(m.replicas, req.Name)
 		m.mu.Unlock()
+		m.jobs.forgetRestore(req.Name)
 	} else if known {
 		m.mu.Lock()
 		r.info.State = improto.StateStopped
@@ -345,6 +354,7 @@ func (m *Manager) getReplica(ctx context.Context, name string) (improto.ReplicaI
 		return info, err
 	}
 	info.Chain, info.BackingImage, info.Revision, info.Size = d.Chain, d.BackingImage, d.Revision, d.Size
+	info.LastRestored = d.LastRestored
 	return info, nil
 }
 
