@@ -294,6 +294,12 @@ func drFaultDuringRestore(ctx context.Context, s *Spec, r *drRun, backup string,
 		if time.Since(at) > 10*time.Second && drMovedFrom(r.watch.snapshot(), r.stopped, at) {
 			break
 		}
+		// A volume left faulted fails here, not after the deadline (the
+		// node is started again in the cleanup).
+		if v := s.States.Never(drFaulted(r.dr), drFaultedLimit); !v.Passed() {
+			cancel()
+			s.Check(v)
+		}
 		seedSleep(dctx, 250*time.Millisecond)
 	}
 	cancel()

@@ -227,6 +227,10 @@ type ReplicaBackupRequest struct {
 	Backup      string            `json:"backup"`
 	Compression string            `json:"compression,omitempty"`
 	Labels      map[string]string `json:"labels,omitempty"`
+	// Previous is the volume's last completed backup on the target: the new
+	// backup records explicitly as zero every block Previous held data in
+	// and that is zero now ("" = none).
+	Previous string `json:"previous,omitempty"`
 }
 
 // BackupNameRequest names a backup job.

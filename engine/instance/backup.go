@@ -138,7 +138,7 @@ func (m *Manager) backup(ctx context.Context, b *backupJob, req improto.ReplicaB
 	}
 	return store.Backup(ctx, backupstore.BackupRequest{
 		Volume: req.Volume, Name: req.Backup, Snapshot: req.Snapshot, Size: dev.Size(),
-		Labels: req.Labels, Compression: comp, Source: dev,
+		Labels: req.Labels, Compression: comp, Source: dev, Previous: req.Previous,
 		Progress: func(p backupstore.Progress) {
 			m.jobs.mu.Lock()
 			b.status.Progress = percent(p)

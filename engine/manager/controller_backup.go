@@ -99,13 +99,17 @@ func (c *Controller) startBackup(ctx context.Context, b api.Backup) error {
 	if err != nil {
 		return c.failBackup(b.Name, err.Error())
 	}
+	prev, err := c.previousBackup(b)
+	if err != nil {
+		return err
+	}
 	ag, err := c.agentFor(ctx, &vv, src.Spec.Node)
 	if err != nil {
 		return err
 	}
 	_, err = ag.ReplicaBackupStart(ctx, improto.ReplicaBackupRequest{
 		Replica: src.Name, Snapshot: b.Spec.SnapshotName, Target: target, Volume: b.Spec.Volume,
-		Backup: b.Name, Compression: b.Spec.Compression, Labels: b.Spec.Labels,
+		Backup: b.Name, Compression: b.Spec.Compression, Labels: b.Spec.Labels, Previous: prev,
 	})
 	var rpcErr *jsonrpc.Error
 	if errors.As(err, &rpcErr) {
@@ -123,6 +127,26 @@ func (c *Controller) startBackup(ctx context.Context, b api.Backup) error {
 	})
 	c.backups.AddAfter(key, backupPollInterval)
 	return err
+}
+
+// previousBackup is the newest completed backup of the same volume on the
+// same target, which the new backup is incremental to ("" for none).
+func (c *Controller) previousBackup(b api.Backup) (string, error) {
+	var prev string
+	err := c.m.store.View(func(tx *Tx) error {
+		done, err := list(tx, api.KindBackup, func(x api.Backup) bool {
+			return x.Spec.Volume == b.Spec.Volume && x.Spec.BackupTargetName == b.Spec.BackupTargetName &&
+				x.Status.State == api.BackupStateCompleted && !x.Spec.Deleting
+		})
+		var at time.Time
+		for _, x := range done {
+			if x.Status.CreatedAt.After(at) {
+				prev, at = x.Name, x.Status.CreatedAt
+			}
+		}
+		return err
+	})
+	return prev, err
 }
 
 // pollBackup asks the node for the backup's progress and records the end.

@@ -69,6 +69,11 @@ func (c *Controller) monitor(ctx context.Context, vv *volumeView) error {
 		return err
 	}
 	vv = &fresh
+	if vv.vol.Status.State != api.VolumeAttached || vv.vol.Spec.NodeID != vv.vol.Status.Node {
+		// Detached or activated meanwhile: the change's event queued the
+		// volume again, and no rebuild may start on its way out.
+		return nil
+	}
 	if vv.vol.Status.RestoreRequired {
 		return c.monitorRestore(ctx, vv)
 	}

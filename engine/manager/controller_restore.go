@@ -262,8 +262,8 @@ func (c *Controller) monitorRestore(ctx context.Context, vv *volumeView) error {
 			}
 		}
 		v, ok, err := get[api.Volume](tx, api.KindVolume, name)
-		if err != nil || !ok {
-			return err
+		if err != nil || !ok || !v.Status.RestoreRequired {
+			return err // gone, or activated meanwhile
 		}
 		setRobustness(&v, robustness(running, v.Spec.NumberOfReplicas), tx.Now())
 		if restoring {
