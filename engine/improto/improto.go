@@ -231,6 +231,10 @@ type ReplicaBackupRequest struct {
 	// backup records explicitly as zero every block Previous held data in
 	// and that is zero now ("" = none).
 	Previous string `json:"previous,omitempty"`
+	// PreviousSnapshot is the snapshot Previous was taken from: when it is
+	// still in the snapshot's chain, only blocks whose clusters the lvols
+	// after it own are read (the allocation diff); else every block is.
+	PreviousSnapshot string `json:"previous_snapshot,omitempty"`
 }
 
 // BackupNameRequest names a backup job.

@@ -3,6 +3,7 @@ package instance
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/faultline/faultline/engine/backupstore"
@@ -136,9 +137,20 @@ func (m *Manager) backup(ctx context.Context, b *backupJob, req improto.ReplicaB
 	if !ok {
 		return nil, backupstore.BackupStats{}, fmt.Errorf("backup %s: snapshot %s vanished", req.Backup, b.lvol)
 	}
+	var changed func(int64) bool
+	if req.Previous != "" && req.PreviousSnapshot != "" {
+		lvs, snap, _ := strings.Cut(b.lvol, "/")
+		diff, ok, err := m.changedSince(ctx, lvs, snap, req.Replica+snapInfix+req.PreviousSnapshot)
+		if err != nil {
+			return nil, backupstore.BackupStats{}, fmt.Errorf("backup %s: %w", req.Backup, err)
+		}
+		if ok {
+			changed = diff
+		}
+	}
 	return store.Backup(ctx, backupstore.BackupRequest{
 		Volume: req.Volume, Name: req.Backup, Snapshot: req.Snapshot, Size: dev.Size(),
-		Labels: req.Labels, Compression: comp, Source: dev, Previous: req.Previous,
+		Labels: req.Labels, Compression: comp, Source: dev, Previous: req.Previous, Changed: changed,
 		Progress: func(p backupstore.Progress) {
 			m.jobs.mu.Lock()
 			b.status.Progress = percent(p)

@@ -156,6 +156,11 @@ func TestIntegrationBackupRestore(t *testing.T) {
 	if b1.Status.State != api.BackupStateCompleted || b1.Status.BytesUploaded > backupstore.BlockSize+4096 {
 		t.Fatalf("b1 %+v: want Completed, uploading one changed block only", b1.Status)
 	}
+	// The allocation diff since b0's snapshot: only the two blocks written
+	// since are read, not the whole volume.
+	if b1.Status.BytesRead != 2*backupstore.BlockSize {
+		t.Fatalf("b1 read %d bytes: want the two changed blocks (%d), found by the allocation diff", b1.Status.BytesRead, 2*backupstore.BlockSize)
+	}
 	tgt, err := backupstore.Open(ctx, "file://"+bc.target, backupstore.Credential{})
 	if err != nil {
 		t.Fatal(err)

@@ -99,7 +99,7 @@ func (c *Controller) startBackup(ctx context.Context, b api.Backup) error {
 	if err != nil {
 		return c.failBackup(b.Name, err.Error())
 	}
-	prev, err := c.previousBackup(b)
+	prev, prevSnap, err := c.previousBackup(b)
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func (c *Controller) startBackup(ctx context.Context, b api.Backup) error {
 	}
 	_, err = ag.ReplicaBackupStart(ctx, improto.ReplicaBackupRequest{
 		Replica: src.Name, Snapshot: b.Spec.SnapshotName, Target: target, Volume: b.Spec.Volume,
-		Backup: b.Name, Compression: b.Spec.Compression, Labels: b.Spec.Labels, Previous: prev,
+		Backup: b.Name, Compression: b.Spec.Compression, Labels: b.Spec.Labels, Previous: prev, PreviousSnapshot: prevSnap,
 	})
 	var rpcErr *jsonrpc.Error
 	if errors.As(err, &rpcErr) {
@@ -130,23 +130,34 @@ func (c *Controller) startBackup(ctx context.Context, b api.Backup) error {
 }
 
 // previousBackup is the newest completed backup of the same volume on the
-// same target, which the new backup is incremental to ("" for none).
-func (c *Controller) previousBackup(b api.Backup) (string, error) {
-	var prev string
-	err := c.m.store.View(func(tx *Tx) error {
+// same target, which the new backup is incremental to ("" for none), and
+// its snapshot when that snapshot is still the volume's ("" otherwise).
+func (c *Controller) previousBackup(b api.Backup) (prev, snap string, err error) {
+	err = c.m.store.View(func(tx *Tx) error {
 		done, err := list(tx, api.KindBackup, func(x api.Backup) bool {
 			return x.Spec.Volume == b.Spec.Volume && x.Spec.BackupTargetName == b.Spec.BackupTargetName &&
 				x.Status.State == api.BackupStateCompleted && !x.Spec.Deleting
 		})
-		var at time.Time
+		var at, prevSnapAt time.Time
 		for _, x := range done {
 			if x.Status.CreatedAt.After(at) {
-				prev, at = x.Name, x.Status.CreatedAt
+				prev, snap, at = x.Name, x.Spec.SnapshotName, x.Status.CreatedAt
+				prevSnapAt = x.Status.SnapshotCreatedAt
 			}
+		}
+		if err != nil || snap == "" {
+			return err
+		}
+		// The allocation diff is only safe from the very snapshot the
+		// previous backup read: a volume deleted and created again under
+		// the same name may have a snapshot of the same name that is not it.
+		s, ok, err := get[api.Snapshot](tx, api.KindSnapshot, api.SnapshotResourceName(b.Spec.Volume, snap))
+		if err != nil || !ok || prevSnapAt.IsZero() || !s.Status.CreatedAt.Equal(prevSnapAt) {
+			snap = ""
 		}
 		return err
 	})
-	return prev, err
+	return prev, snap, err
 }
 
 // pollBackup asks the node for the backup's progress and records the end.
