@@ -72,11 +72,9 @@ func (d *Driver) render(raw []byte) []byte {
 	return []byte(s)
 }
 
-// mutate turns the configured defects on in the refengine containers.
+// mutate turns the configured defects on in the refengine containers and gives the manager
+// the configured restore rate limit.
 func (d *Driver) mutate(obj k8s.Object) error {
-	if len(d.cfg.Defects) == 0 {
-		return nil
-	}
 	var spec *corev1.PodSpec
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
@@ -87,7 +85,13 @@ func (d *Driver) mutate(obj k8s.Object) error {
 		return nil
 	}
 	for i := range spec.Containers {
-		spec.Containers[i].Env = append(spec.Containers[i].Env, corev1.EnvVar{Name: "REFENGINE_DEFECTS", Value: strings.Join(d.cfg.Defects, ",")})
+		c := &spec.Containers[i]
+		if len(d.cfg.Defects) > 0 {
+			c.Env = append(c.Env, corev1.EnvVar{Name: "REFENGINE_DEFECTS", Value: strings.Join(d.cfg.Defects, ",")})
+		}
+		if c.Name == "manager" && d.cfg.RestoreRateLimit > 0 {
+			c.Args = append(c.Args, "--restore-rate-limit="+strconv.FormatInt(d.cfg.RestoreRateLimit, 10))
+		}
 	}
 	return nil
 }
@@ -117,7 +121,7 @@ func (d *Driver) undeploy(ctx context.Context) error {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	for _, sub := range []string{"manager", "worker1", "worker2", "worker3", "worker1-engine-images", "worker2-engine-images", "worker3-engine-images"} {
+	for _, sub := range hostDirs() {
 		dir := filepath.Join(d.Dir(), sub)
 		ents, err := os.ReadDir(dir)
 		if err != nil {

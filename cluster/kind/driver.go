@@ -68,6 +68,9 @@ type Config struct {
 	DiskSize int64
 	// Defects turned on in the manager and nodes (proving checkers only).
 	Defects []string
+	// RestoreRateLimit is the manager's --restore-rate-limit (bytes per second each replica
+	// restore writes; 0 = none).
+	RestoreRateLimit int64
 	// Keep leaves the cluster running at Down.
 	Keep bool
 	// Kind is the kind binary (default: kind on PATH, else installed by e2e-framework).
@@ -158,7 +161,7 @@ func (d *Driver) Up(ctx context.Context) error {
 // connects the Kubernetes clients.
 func (d *Driver) createCluster(ctx context.Context) error {
 	dir := d.Dir()
-	for _, sub := range []string{"manager", "worker1", "worker2", "worker3", "worker1-engine-images", "worker2-engine-images", "worker3-engine-images"} {
+	for _, sub := range hostDirs() {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return fmt.Errorf("kind: %w", err)
 		}
@@ -299,9 +302,17 @@ func (d *Driver) Down(ctx context.Context) error {
 	return nil
 }
 
+// hostDirs are the directories under the cluster's directory that kind mounts into its nodes
+// (kind-config/): the manager's state, each worker's disk and data directory and engine images,
+// and the backup store every node shares (the default file:// backup target, as an NFS export
+// would be).
+func hostDirs() []string {
+	return []string{"manager", "worker1", "worker2", "worker3", "worker1-engine-images", "worker2-engine-images", "worker3-engine-images", "backupstore"}
+}
+
 // RemoveDisks deletes the node disks and the manager's state of a deleted cluster (logs stay).
 func (d *Driver) RemoveDisks() error {
-	for _, sub := range []string{"manager", "worker1", "worker2", "worker3", "worker1-engine-images", "worker2-engine-images", "worker3-engine-images"} {
+	for _, sub := range hostDirs() {
 		if err := os.RemoveAll(filepath.Join(d.Dir(), sub)); err != nil {
 			return fmt.Errorf("kind: %w", err)
 		}

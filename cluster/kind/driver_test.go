@@ -48,7 +48,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 // The manifests decode into the objects the driver expects, with every placeholder filled and
 // every image never pulled.
 func TestManifestsRender(t *testing.T) {
-	d, err := New(Config{NodeImage: "n:1", RefengineImage: "faultline/refengine:9", DiskSize: 512 << 20, Defects: []string{"no-resync-after-crash"}})
+	d, err := New(Config{NodeImage: "n:1", RefengineImage: "faultline/refengine:9", DiskSize: 512 << 20, Defects: []string{"no-resync-after-crash"}, RestoreRateLimit: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +100,18 @@ func TestManifestsRender(t *testing.T) {
 			if c.Name == "node" && !strings.Contains(args, "disk0.img:512M") {
 				t.Errorf("node args %q: disk size not rendered", args)
 			}
+			if c.Name == "manager" && (!strings.Contains(args, "--restore-rate-limit=1048576") || !strings.Contains(args, "--backup-target=file:///var/lib/refengine-backupstore")) {
+				t.Errorf("manager args %q: want the restore rate limit and the shared backup store", args)
+			}
+			if c.Name == "manager" || c.Name == "node" {
+				shared := false
+				for _, m := range c.VolumeMounts {
+					shared = shared || m.MountPath == "/var/lib/refengine-backupstore"
+				}
+				if !shared {
+					t.Errorf("container %s does not mount the shared backup store", c.Name)
+				}
+			}
 			if c.Name != "engine-image" && (len(c.Env) == 0 || c.Env[len(c.Env)-1].Value != "no-resync-after-crash") {
 				t.Errorf("container %s: defects not set: %v", c.Name, c.Env)
 			}
@@ -114,7 +126,7 @@ func TestKindConfigs(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := string(b)
-		for _, want := range []string{"${DATA}/worker3", "${MANAGER_PORT}", "refengine.io/storage", "containerPort: 30950", "kind.x-k8s.io/v1alpha4"} {
+		for _, want := range []string{"${DATA}/worker3", "${DATA}/backupstore", "${MANAGER_PORT}", "refengine.io/storage", "containerPort: 30950", "kind.x-k8s.io/v1alpha4"} {
 			if !strings.Contains(s, want) {
 				t.Errorf("%s: missing %q", v, want)
 			}

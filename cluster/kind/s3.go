@@ -14,9 +14,8 @@ var _ cluster.S3Endpoints = (*Driver)(nil)
 // process beside the kubelet) so that a node stop takes it down, and none is
 // deployed. It returns an error wrapping cluster.ErrNotSupported, which
 // scenarios turn into a skip with this reason.
-//
-// Likewise the manager's --restore-rate-limit is not applied on kind: the
-// manager's manifest does not pass it, so restores run unlimited there.
+// (The default file:// backup target works on kind: a directory of the host
+// that kind mounts into every node, as an NFS export would be.)
 func (d *Driver) StartS3Endpoint(ctx context.Context, name, node string) (cluster.S3Endpoint, error) {
 	return cluster.S3Endpoint{}, fmt.Errorf("S3 endpoint %s: %w: the kind driver deploys no S3 server (use --cluster local)", name, cluster.ErrNotSupported)
 }
