@@ -19,20 +19,7 @@ import (
 	"github.com/faultline/faultline/engine/backupstore"
 	"github.com/faultline/faultline/faults"
 	"github.com/faultline/faultline/timeline"
-	"github.com/faultline/faultline/workload"
 )
-
-// seedWorkloadSeq is seedWorkload with sequential offsets: count writes
-// cover the region block after block.
-func seedWorkloadSeq(s *Spec, volume string, off, length int64, count int, writer uint32) *workload.Generator {
-	gen, err := workload.New(workload.Config{
-		Volume: volume, BlockSize: 4096, Offset: off, Length: length, Pattern: workload.Sequential,
-		Concurrency: 4, Count: count, Seed: uint64(s.Seed) + uint64(writer), Writer: writer,
-		Recorder: s.Timeline, Logger: seedLogger(),
-	})
-	Expect(err).NotTo(HaveOccurred())
-	return gen
-}
 
 // drBackup backs the volume up and waits until the backup is Completed and
 // its backup volume names it as the last backup.

@@ -156,8 +156,18 @@ func recoverySummary(took []time.Duration, want int, deadline time.Duration) che
 // Run over [off, off+length) of the volume; writer tells its blocks apart
 // from other workloads' on the same volume.
 func seedWorkload(s *Spec, volume string, off, length int64, count int, writer uint32) *workload.Generator {
+	return seedWorkloadPattern(s, volume, off, length, count, writer, workload.Random)
+}
+
+// seedWorkloadSeq is seedWorkload with sequential offsets: count writes
+// cover the region block after block.
+func seedWorkloadSeq(s *Spec, volume string, off, length int64, count int, writer uint32) *workload.Generator {
+	return seedWorkloadPattern(s, volume, off, length, count, writer, workload.Sequential)
+}
+
+func seedWorkloadPattern(s *Spec, volume string, off, length int64, count int, writer uint32, pattern workload.Pattern) *workload.Generator {
 	gen, err := workload.New(workload.Config{
-		Volume: volume, BlockSize: 4096, Offset: off, Length: length, Pattern: workload.Random,
+		Volume: volume, BlockSize: 4096, Offset: off, Length: length, Pattern: pattern,
 		Concurrency: 4, Count: count, Seed: uint64(s.Seed) + uint64(writer), Writer: writer,
 		Recorder: s.Timeline, Logger: seedLogger(),
 	})

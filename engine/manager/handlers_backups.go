@@ -225,29 +225,10 @@ func (m *Manager) requestBackupVolumeSync(name string) (time.Time, error) {
 
 // waitBackupVolumeSynced waits until the backup volume's last sync started
 // at or after asked, or ctx is done (synced false, no error).
-func (m *Manager) waitBackupVolumeSynced(ctx context.Context, name string, asked time.Time) (bv api.BackupVolume, synced bool, err error) {
-	for {
-		changed := m.store.Changed()
-		err := m.store.View(func(tx *Tx) error {
-			x, ok, err := get[api.BackupVolume](tx, api.KindBackupVolume, name)
-			if err == nil && !ok {
-				err = api.NotFound(api.KindBackupVolume, name)
-			}
-			bv = x
-			return err
-		})
-		if err != nil {
-			return bv, false, err
-		}
-		if !bv.Status.LastSyncedAt.Before(asked) {
-			return bv, true, nil
-		}
-		select {
-		case <-ctx.Done():
-			return bv, false, nil
-		case <-changed:
-		}
-	}
+func (m *Manager) waitBackupVolumeSynced(ctx context.Context, name string, asked time.Time) (api.BackupVolume, bool, error) {
+	return waitObject(ctx, m.store, api.KindBackupVolume, name, func(bv api.BackupVolume) bool {
+		return !bv.Status.LastSyncedAt.Before(asked)
+	})
 }
 
 // syncAllTargets asks every backup target for a check (which also finds

@@ -243,26 +243,35 @@ func (m *Manager) syncBackupTarget(w http.ResponseWriter, r *http.Request) error
 
 // waitSynced waits until the target's last check started at or after
 // asked, or ctx is done (synced false, no error).
-func (m *Manager) waitSynced(ctx context.Context, name string, asked time.Time) (bt api.BackupTarget, synced bool, err error) {
+func (m *Manager) waitSynced(ctx context.Context, name string, asked time.Time) (api.BackupTarget, bool, error) {
+	return waitObject(ctx, m.store, api.KindBackupTarget, name, func(bt api.BackupTarget) bool {
+		return !bt.Status.LastSyncedAt.Before(asked)
+	})
+}
+
+// waitObject waits until the named object satisfies done, re-reading it on
+// every commit, or until ctx is done (ok false, no error). A missing object
+// is a 404.
+func waitObject[T any](ctx context.Context, st *Store, kind, name string, done func(T) bool) (obj T, ok bool, err error) {
 	for {
-		changed := m.store.Changed()
-		err := m.store.View(func(tx *Tx) error {
-			x, ok, err := get[api.BackupTarget](tx, api.KindBackupTarget, name)
-			if err == nil && !ok {
-				err = api.NotFound(api.KindBackupTarget, name)
+		changed := st.Changed()
+		err := st.View(func(tx *Tx) error {
+			x, found, err := get[T](tx, kind, name)
+			if err == nil && !found {
+				err = api.NotFound(kind, name)
 			}
-			bt = x
+			obj = x
 			return err
 		})
 		if err != nil {
-			return bt, false, err
+			return obj, false, err
 		}
-		if !bt.Status.LastSyncedAt.Before(asked) {
-			return bt, true, nil
+		if done(obj) {
+			return obj, true, nil
 		}
 		select {
 		case <-ctx.Done():
-			return bt, false, nil
+			return obj, false, nil
 		case <-changed:
 		}
 	}
