@@ -18,6 +18,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--runtime", "0s"}, "runtime"},
 		{[]string{"--only", "nope", "--quiet"}, "unknown job"},
 		{[]string{"--only", " , "}, "--only"},
+		{[]string{"--only", "resync", "--resync=false"}, "--only"},
 		{[]string{"--backup-size", "big"}, "--backup-size"},
 		{[]string{"--only", "backup", "--backup-size", "3MiB", "--quiet"}, "backup size"},
 	}
