@@ -37,6 +37,8 @@ type Report struct {
 	Results  []Result   `json:"results"`
 	// Resync is the resync-after-crash benchmark, when it ran.
 	Resync []ResyncResult `json:"resync,omitempty"`
+	// Backup is the backup and restore benchmark, when it ran.
+	Backup *BackupReport `json:"backup,omitempty"`
 }
 
 // Host describes where the figures come from.

@@ -37,8 +37,18 @@ type Config struct {
 	WorkDir string
 	// Keep leaves the work directory in place.
 	Keep bool
-	// Resync also runs the resync-after-crash benchmark (RunResync).
-	Resync bool
+	// Jobs are the benchmarks to run, of JobNames(); empty runs them all.
+	Jobs []string
+	// BackupSize is the volume the backup benchmark backs up (1 GiB when
+	// 0); a positive multiple of the backup block, 2 MiB.
+	BackupSize int64
+	// Versitygw is the S3 server of the backup benchmark's S3 target;
+	// empty looks for it (FindVersitygw), and the S3 rows are skipped when
+	// there is none.
+	Versitygw string
+	// Nbdcopy is the second baseline of the file target ("nbdcopy" when
+	// empty); its row is skipped when it is not installed.
+	Nbdcopy string
 	// Log receives progress; nil discards.
 	Log *slog.Logger
 }
@@ -60,6 +70,19 @@ func targets() []target {
 		{"refengine-engine-x2-nobitmap", startEngineRaid(false)},
 	}
 }
+
+// The benchmarks a run is made of.
+const (
+	// JobFio runs fio against every selected target (Targets).
+	JobFio = "fio"
+	// JobResync measures resync after an engine crash (runResync).
+	JobResync = "resync"
+	// JobBackup measures backup and restore throughput (runBackup).
+	JobBackup = "backup"
+)
+
+// JobNames lists the benchmarks in the order they run.
+func JobNames() []string { return []string{JobFio, JobResync, JobBackup} }
 
 // TargetNames lists the targets in the order they run.
 func TargetNames() []string {
@@ -127,14 +150,15 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			os.RemoveAll(e.dir)
 		}
 	}()
-	if e.cfg.Refengine == "" && (needsRefengine(cfg.Targets) || cfg.Resync) {
+	fio, resync := slices.Contains(cfg.Jobs, JobFio), slices.Contains(cfg.Jobs, JobResync)
+	if e.cfg.Refengine == "" && ((fio && needsRefengine(cfg.Targets)) || resync) {
 		e.cfg.Refengine, e.buildErr = buildRefengine(ctx, e.dir)
 		if e.buildErr != nil {
 			e.log.Warn("refengine targets will fail", "err", e.buildErr)
 		}
 	}
 	for _, t := range targets() {
-		if !slices.Contains(cfg.Targets, t.name) {
+		if !fio || !slices.Contains(cfg.Targets, t.name) {
 			continue
 		}
 		rep.Results = append(rep.Results, e.runTarget(ctx, t)...)
@@ -143,8 +167,17 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		}
 	}
 	ComputeRatios(rep.Results, Baseline)
-	if cfg.Resync {
+	if resync {
 		rep.Resync = e.runResync(ctx)
+		if ctx.Err() != nil {
+			return rep, ctx.Err()
+		}
+	}
+	if slices.Contains(cfg.Jobs, JobBackup) {
+		rep.Backup = e.runBackup(ctx)
+		if ctx.Err() != nil {
+			return rep, ctx.Err()
+		}
 	}
 	return rep, nil
 }
@@ -192,6 +225,23 @@ func (c *Config) fill() error {
 	if c.Runtime < time.Second {
 		return fmt.Errorf("runtime %s: must be at least 1s", c.Runtime)
 	}
+	if len(c.Jobs) == 0 {
+		c.Jobs = JobNames()
+	}
+	for _, j := range c.Jobs {
+		if !slices.Contains(JobNames(), j) {
+			return fmt.Errorf("unknown job %q (have %s)", j, strings.Join(JobNames(), ", "))
+		}
+	}
+	if c.BackupSize == 0 {
+		c.BackupSize = BackupSize
+	}
+	if c.BackupSize < 0 || c.BackupSize%blockSize != 0 {
+		return fmt.Errorf("backup size %d: must be a positive multiple of %d", c.BackupSize, blockSize)
+	}
+	if c.Nbdcopy == "" {
+		c.Nbdcopy = "nbdcopy"
+	}
 	if len(c.Workloads) == 0 {
 		c.Workloads = DefaultWorkloads()
 	}
@@ -203,6 +253,9 @@ func (c *Config) fill() error {
 		if !slices.Contains(all, t) {
 			return fmt.Errorf("unknown target %q (have %s)", t, strings.Join(all, ", "))
 		}
+	}
+	if !slices.Contains(c.Jobs, JobFio) {
+		return nil
 	}
 	if _, err := exec.LookPath(c.Fio); err != nil {
 		return fmt.Errorf("fio: %w (install the Debian package fio)", err)

@@ -25,6 +25,7 @@ func TestRunBaseline(t *testing.T) {
 		Size:      16 << 20,
 		Runtime:   time.Second,
 		Targets:   []string{Baseline, "refengine-lvol"},
+		Jobs:      []string{JobFio},
 		WorkDir:   t.TempDir(),
 	})
 	if err != nil {
@@ -56,6 +57,8 @@ func TestConfigRejects(t *testing.T) {
 		"unknown target": {Size: 1 << 20, Runtime: time.Second, Targets: []string{"nope"}},
 		"fio missing":    {Size: 1 << 20, Runtime: time.Second, Fio: "/nonexistent/fio"},
 		"nbdkit missing": {Size: 1 << 20, Runtime: time.Second, Fio: "true", Nbdkit: "/nonexistent/nbdkit"},
+		"unknown job":    {Size: 1 << 20, Runtime: time.Second, Jobs: []string{"nope"}},
+		"odd backup":     {Size: 1 << 20, Runtime: time.Second, Jobs: []string{JobBackup}, BackupSize: 3 << 20},
 	}
 	for name, cfg := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -85,6 +88,7 @@ func TestRunRefengine(t *testing.T) {
 		Size:      16 << 20,
 		Runtime:   time.Second,
 		Targets:   []string{"refengine-lvol", "refengine-raid1x2"},
+		Jobs:      []string{JobFio},
 		WorkDir:   filepath.Join(dir, "work"),
 	})
 	if err != nil {

@@ -1,10 +1,14 @@
 // Command refbench runs fio (nbd engine) against nbdkit's file plugin, the
 // baseline, and against refengine's exports (one lvol, raid1 of two and of
 // three), prints a table of MB/s, IOPS and the ratio to the baseline, and
-// writes the figures as JSON. `make bench` runs it; see docs/benchmarks.md.
+// writes the figures as JSON. It then measures resync after an engine
+// crash, and backups and restores of a volume on a file and an S3 target
+// against copying the same bytes with cp, nbdcopy and plain S3 PUTs and
+// GETs. `make bench` runs it; see docs/benchmarks.md.
 //
-// Exit status: 0 every target measured, 1 some target failed (its rows
-// say why), 2 the run could not happen (flags, missing fio).
+// Exit status: 0 every target and operation measured, 1 some failed (their
+// rows say why; skipped rows are not failures), 2 the run could not happen
+// (flags, missing fio).
 package main
 
 import (
@@ -16,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -42,6 +47,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		keep      = fs.Bool("keep", false, "keep the temporary work directory")
 		quiet     = fs.Bool("quiet", false, "no progress on stderr")
 		resync    = fs.Bool("resync", true, "also measure resync after an engine crash (1 GiB volume, 3 replicas)")
+		only      = fs.String("only", strings.Join(bench.JobNames(), ","), "comma-separated benchmarks to run")
+		backupSz  = fs.String("backup-size", "1GiB", "volume the backup benchmark backs up and restores (a multiple of 2 MiB)")
+		versitygw = fs.String("versitygw", "", "versitygw binary for the S3 backup target (default: $FAULTLINE_VERSITYGW, PATH, $(go env GOPATH)/bin; S3 rows are skipped without one)")
+		nbdcopy   = fs.String("nbdcopy", "nbdcopy", "nbdcopy binary (a baseline of the backup benchmark)")
 	)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: refbench [flags]\n\nflags:")
@@ -62,37 +71,63 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "refbench: --size: %v\n", err)
 		return 2
 	}
+	bsize, err := bench.ParseSize(*backupSz)
+	if err != nil {
+		fmt.Fprintf(stderr, "refbench: --backup-size: %v\n", err)
+		return 2
+	}
+	jobs := splitList(*only)
+	if !*resync {
+		jobs = slices.DeleteFunc(jobs, func(j string) bool { return j == bench.JobResync })
+	}
+	if len(jobs) == 0 {
+		// An empty Config.Jobs would mean all of them.
+		fmt.Fprintln(stderr, "refbench: --only: no benchmark left to run")
+		return 2
+	}
 	level := slog.LevelInfo
 	if *quiet {
 		level = slog.LevelWarn
 	}
 	cfg := bench.Config{
-		Refengine: *refengine,
-		Fio:       *fio,
-		Nbdkit:    *nbdkit,
-		Size:      n,
-		Runtime:   *runtime,
-		Targets:   splitList(*targets),
-		WorkDir:   *workdir,
-		Keep:      *keep,
-		Resync:    *resync,
-		Log:       slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		Refengine:  *refengine,
+		Fio:        *fio,
+		Nbdkit:     *nbdkit,
+		Size:       n,
+		Runtime:    *runtime,
+		Targets:    splitList(*targets),
+		WorkDir:    *workdir,
+		Keep:       *keep,
+		Jobs:       jobs,
+		BackupSize: bsize,
+		Versitygw:  *versitygw,
+		Nbdcopy:    *nbdcopy,
+		Log:        slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep, err := bench.Run(ctx, cfg)
-	if err != nil && len(rep.Results) == 0 {
+	if err != nil && len(rep.Results) == 0 && len(rep.Resync) == 0 && rep.Backup == nil {
 		fmt.Fprintf(stderr, "refbench: %v\n", err)
 		return 2
 	}
-	if err := bench.WriteTable(stdout, rep.Results); err != nil {
-		fmt.Fprintf(stderr, "refbench: %v\n", err)
-		return 2
-	}
-	bench.WriteBitmapCost(stdout, rep.Results)
-	if len(rep.Resync) > 0 {
+	if len(rep.Results) > 0 {
+		if err := bench.WriteTable(stdout, rep.Results); err != nil {
+			fmt.Fprintf(stderr, "refbench: %v\n", err)
+			return 2
+		}
+		bench.WriteBitmapCost(stdout, rep.Results)
 		fmt.Fprintln(stdout)
+	}
+	if len(rep.Resync) > 0 {
 		if err := bench.WriteResyncTable(stdout, rep.Resync); err != nil {
+			fmt.Fprintf(stderr, "refbench: %v\n", err)
+			return 2
+		}
+		fmt.Fprintln(stdout)
+	}
+	if rep.Backup != nil {
+		if err := bench.WriteBackupTable(stdout, rep.Backup); err != nil {
 			fmt.Fprintf(stderr, "refbench: %v\n", err)
 			return 2
 		}
@@ -116,6 +151,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for _, r := range rep.Resync {
 		if r.Error != "" {
 			return 1
+		}
+	}
+	if rep.Backup != nil {
+		for _, r := range rep.Backup.Results {
+			if r.Error != "" {
+				return 1
+			}
 		}
 	}
 	return 0

@@ -16,6 +16,11 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"extra"}, "unexpected"},
 		{[]string{"--targets", "nope", "--quiet"}, "unknown target"},
 		{[]string{"--runtime", "0s"}, "runtime"},
+		{[]string{"--only", "nope", "--quiet"}, "unknown job"},
+		{[]string{"--only", " , "}, "--only"},
+		{[]string{"--only", "resync", "--resync=false"}, "--only"},
+		{[]string{"--backup-size", "big"}, "--backup-size"},
+		{[]string{"--only", "backup", "--backup-size", "3MiB", "--quiet"}, "backup size"},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
