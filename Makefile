@@ -40,7 +40,7 @@ help:
 	@echo "make kind-host-setup  make kind's privileged containers work on hosts lacking a capability (host-wide Docker change)"
 	@echo "make kind-host-restore  undo kind-host-setup"
 	@echo "make soak       faultline soak on the local cluster (SOAK_DURATION=$(SOAK_DURATION), SOAK_SEED=$(SOAK_SEED))"
-	@echo "make bench      fio benchmark: refengine exports vs nbdkit's file plugin"
+	@echo "make bench      benchmarks: fio on refengine exports vs nbdkit's file plugin, resync, backup and restore throughput vs cp and plain S3 transfers"
 	@echo "make mutation   run each seed and integrity scenario with and without its defect"
 	@echo "make report DIR=runs/<id>   regenerate report.html of a run"
 	@echo "make clean      remove bin/ and runs/"
