@@ -151,6 +151,15 @@ func runDRRestore(ctx context.Context, s *Spec, variant drVariant) {
 	}
 	drCheckStandby(ctx, s, r.dr, r.b0.Name)
 
+	if variant == drInitialNodeStop {
+		// The stopped node may have served the source's engine too: wait
+		// until the source is back and reconnect before W1.
+		s.Step("wait until the source volume is attached and healthy again, reconnect")
+		vol := seedAwaitVolume(ctx, s, r.src, time.Now(), 2*time.Minute, volumeWant{State: api.VolumeAttached, Robustness: api.RobustnessHealthy})
+		r.srcDev.Close()
+		r.srcDev = seedDial(ctx, s, vol.Status.Endpoint, time.Minute)
+	}
+
 	// Step 3: b1 with zeroed, new and changed blocks.
 	s.Step("write W1 to the source: zeros over two of b0's blocks, 24 MiB of new blocks; flush; back up as b1")
 	Expect(r.srcDev.WriteZeroes(32*mib, 4*mib)).To(Succeed(), "zero two blocks b0 holds data in")
