@@ -94,7 +94,11 @@ type drRun struct {
 func runDRRestore(ctx context.Context, s *Spec, variant drVariant) {
 	c := s.Client()
 	suffix := s.Seed % 1_000_000
-	r := &drRun{src: fmt.Sprintf("dr-src-%d", suffix), dr: fmt.Sprintf("dr-dst-%d", suffix)}
+	// Names differ per variant: the workloads write the volume's name into
+	// every block, so one variant's backups never deduplicate against
+	// another's on a shared target (restore-resume compares bytes pulled
+	// with what b1 uploaded).
+	r := &drRun{src: fmt.Sprintf("dr%d-src-%d", variant, suffix), dr: fmt.Sprintf("dr%d-dst-%d", variant, suffix)}
 
 	s.Step("wait for 3 nodes to be up in the manager")
 	s.RequireNodes(ctx, 3)
