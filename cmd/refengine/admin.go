@@ -187,19 +187,20 @@ func volumeVerbs() map[string]adminVerb {
 				return c.GetVolume(ctx, args[0])
 			}
 		}},
-		"create": {"NAME --size SIZE [--replicas N] [--backing-image B] [--engine-image E] [--frontend nbd] [--from-backup URL [--standby]] (with --from-backup, --size defaults to the backup's size when the manager lists that backup; --standby makes a DR volume, which has no frontend)", func(fs *flag.FlagSet) func(context.Context, *client.Client, []string) (any, error) {
+		"create": {"NAME --size SIZE [--replicas N] [--backing-image B] [--engine-image E] [--frontend nbd] [--backup-target T] [--from-backup URL [--standby]] (with --from-backup, --size defaults to the backup's size when the manager lists that backup; --standby makes a DR volume, which has no frontend)", func(fs *flag.FlagSet) func(context.Context, *client.Client, []string) (any, error) {
 			size := fs.String("size", "", "volume size, e.g. 1G (a multiple of 1 MiB)")
 			replicas := fs.Int("replicas", api.DefaultReplicas, "number of replicas (1..16)")
 			bi := fs.String("backing-image", "", "backing image to clone the volume from")
 			ei := fs.String("engine-image", "", "engine image to run the engine from")
 			fe := fs.String("frontend", "", "frontend to export the volume with (default nbd; a --standby volume has none)")
+			target := fs.String("backup-target", "", "backup target the volume's backups go to (default: default, or with --from-backup the target whose URL it names)")
 			from := fs.String("from-backup", "", "backup URL to restore the volume from (a backup's status.url)")
 			standby := fs.Bool("standby", false, "with --from-backup: a DR volume that keeps restoring the source's newer backups until it is activated (volume activate)")
 			return func(ctx context.Context, c *client.Client, args []string) (any, error) {
 				if err := nArgs(args, "NAME"); err != nil {
 					return nil, err
 				}
-				req := api.VolumeCreateRequest{Name: args[0], NumberOfReplicas: *replicas, BackingImage: *bi, EngineImage: *ei, Frontend: *fe, FromBackup: *from, Standby: *standby}
+				req := api.VolumeCreateRequest{Name: args[0], NumberOfReplicas: *replicas, BackingImage: *bi, EngineImage: *ei, Frontend: *fe, FromBackup: *from, Standby: *standby, BackupTargetName: *target}
 				switch {
 				case *standby && *from == "":
 					return nil, usagef("--standby needs --from-backup: a DR volume restores from a backup")

@@ -256,12 +256,12 @@ func TestVolumeCreateFromBackup(t *testing.T) {
 
 	// An explicit size is sent as given, without asking for the backup.
 	f, murl = newFakeManager(t, map[string][]string{"POST /v1/volumes": {`201 {"name":"r1"}`}})
-	if code, _, stderr := runFake(murl, "volume", volumeVerbs(), "create", "r1", "--from-backup", url, "--size", "16M"); code != 0 {
+	if code, _, stderr := runFake(murl, "volume", volumeVerbs(), "create", "r1", "--from-backup", url, "--size", "16M", "--backup-target", "extra"); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	req = nil
 	f.body(t, "POST /v1/volumes ", &req)
-	if req["size"] != float64(16<<20) || req["fromBackup"] != url || req["standby"] != nil || len(f.requests("GET")) != 0 {
+	if req["size"] != float64(16<<20) || req["fromBackup"] != url || req["standby"] != nil || req["backupTargetName"] != "extra" || len(f.requests("GET")) != 0 {
 		t.Fatalf("sent %v after %q", req, f.seen)
 	}
 
