@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/engine/backupstore"
+	"github.com/faultline/faultline/engine/improto"
 )
 
 // BackupSize is the default volume of the backup benchmark.
@@ -116,6 +117,7 @@ func (e *env) backupFile(ctx context.Context, vol *benchVolume, sets [][]int, di
 		seq = []BackupResult{{Target: "file", Op: "open", Error: err.Error()}}
 	} else {
 		seq = e.backupSequence(ctx, "file", t, vol, sets, target, restore, opCp, opCpBack)
+		seq = append(seq, e.backupNode(ctx, "file", improto.BackupTarget{URL: "file://" + target}, vol, sets[0], target, opCp, opCpBack)...)
 	}
 	return append(bestOf(first, e.runBaselines(ctx, baselines, size, 2)), seq...)
 }
@@ -167,10 +169,14 @@ func (e *env) backupS3(ctx context.Context, vol *benchVolume, sets [][]int, dir 
 	}
 	first := e.runBaselines(ctx, baselines, size, 1)
 	var seq []BackupResult
-	if t, err := backupstore.Open(ctx, fmt.Sprintf("s3://%s@%s/bench", s3Bucket, s3Region), srv.credential()); err != nil {
+	url := fmt.Sprintf("s3://%s@%s/bench", s3Bucket, s3Region)
+	if t, err := backupstore.Open(ctx, url, srv.credential()); err != nil {
 		seq = []BackupResult{{Target: "s3", Op: "open", Error: err.Error()}}
 	} else {
 		seq = e.backupSequence(ctx, "s3", t, vol, sets, srv.root, restore, opPut2MiB, opGet2MiB)
+		cred := srv.credential()
+		tgt := improto.BackupTarget{URL: url, AccessKey: cred.AccessKey, SecretKey: cred.SecretKey, Endpoint: cred.Endpoint}
+		seq = append(seq, e.backupNode(ctx, "s3", tgt, vol, sets[0], srv.root, opPut2MiB, opGet2MiB)...)
 	}
 	return append(bestOf(first, e.runBaselines(ctx, baselines, size, 2)), seq...)
 }

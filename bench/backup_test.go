@@ -12,7 +12,8 @@ import (
 // installed, on an S3 target. It checks what the figures must satisfy
 // whatever the machine: every row measured, incrementals that upload only
 // the changed blocks, the changed-map variant that reads only them, and
-// restores that pull what the backups stored.
+// restores that pull what the backups stored; and the same through a
+// refengine node (built for the test).
 func TestRunBackup(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs cp, nbdcopy and versitygw")
@@ -80,6 +81,17 @@ func TestRunBackup(t *testing.T) {
 		up := row(baselines[tg][0])
 		if up.BytesRead != size || len(up.Runs) != 2 {
 			t.Errorf("%s baseline %+v, want the volume read and two runs", tg, up)
+		}
+		// Through a refengine node: the incremental reads only what the
+		// allocation diff names, and the restores (checked block by block)
+		// pull what the backups stored.
+		nf, ni := row(opNodeFullBackup), row(opNodeIncrBackup)
+		if nf.BytesRead != size || nf.BytesUploaded != full.BytesUploaded || ni.BytesRead != changed || ni.BytesUploaded <= 0 || ni.BytesUploaded > changed+4096 {
+			t.Errorf("%s node backups read %d and %d, uploaded %d and %d; want the volume then the changed %d read", tg,
+				nf.BytesRead, ni.BytesRead, nf.BytesUploaded, ni.BytesUploaded, changed)
+		}
+		if nfr, nir := row(opNodeFullRestore), row(opNodeIncrRestore); nfr.BytesPulled != nf.BytesUploaded || nir.BytesPulled != ni.BytesUploaded {
+			t.Errorf("%s node restores pulled %d and %d, want %d and %d", tg, nfr.BytesPulled, nir.BytesPulled, nf.BytesUploaded, ni.BytesUploaded)
 		}
 	}
 }

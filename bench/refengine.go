@@ -17,6 +17,7 @@ type node struct {
 	name    string
 	nbdAddr string
 	lvs     string
+	disk    string // the disk file
 	proc    *process
 	rpc     *jsonrpc.Client
 }
@@ -47,6 +48,15 @@ func (e *env) node(ctx context.Context, name string) (*node, error) {
 }
 
 func (e *env) startNode(ctx context.Context, name string) (*node, error) {
+	// Room for the lvols of every target on node-a (lvol, raid1x2,
+	// raid1x3 and both engine-x2 members, with bitmaps), a replica of the
+	// resync benchmark, and lvstore metadata; the disk file is sparse.
+	return e.startNodeDisk(ctx, name, 5*e.cfg.Size+ResyncSize+256<<20)
+}
+
+// startNodeDisk starts a node whose one disk has diskBytes (sparse), with
+// an lvstore of 1 MiB clusters on it.
+func (e *env) startNodeDisk(ctx context.Context, name string, diskBytes int64) (*node, error) {
 	if e.cfg.Refengine == "" {
 		return nil, fmt.Errorf("node %s: no refengine binary: %v", name, e.buildErr)
 	}
@@ -60,10 +70,8 @@ func (e *env) startNode(ctx context.Context, name string) (*node, error) {
 	}
 	n := &node{name: name, nbdAddr: "127.0.0.1:" + strconv.Itoa(port), lvs: "lvs-" + name}
 	sock := filepath.Join(dir, "rpc.sock")
-	// Room for the lvols of every target on node-a (lvol, raid1x2,
-	// raid1x3 and both engine-x2 members, with bitmaps), a replica of the
-	// resync benchmark, and lvstore metadata; the disk file is sparse.
-	disk := fmt.Sprintf("disk0=%s:%d", filepath.Join(dir, "disk0.img"), 5*e.cfg.Size+ResyncSize+256<<20)
+	n.disk = filepath.Join(dir, "disk0.img")
+	disk := fmt.Sprintf("disk0=%s:%d", n.disk, diskBytes)
 	n.proc, err = startProcess("refengine node "+name, filepath.Join(dir, "node.log"), e.cfg.Refengine,
 		"node", "--name", name, "--data-dir", filepath.Join(dir, "data"), "--rpc-socket", sock,
 		"--nbd-listen", n.nbdAddr, "--disk", disk)

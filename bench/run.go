@@ -150,8 +150,8 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			os.RemoveAll(e.dir)
 		}
 	}()
-	fio, resync := slices.Contains(cfg.Jobs, JobFio), slices.Contains(cfg.Jobs, JobResync)
-	if e.cfg.Refengine == "" && ((fio && needsRefengine(cfg.Targets)) || resync) {
+	fio, resync, backup := slices.Contains(cfg.Jobs, JobFio), slices.Contains(cfg.Jobs, JobResync), slices.Contains(cfg.Jobs, JobBackup)
+	if e.cfg.Refengine == "" && ((fio && needsRefengine(cfg.Targets)) || resync || backup) {
 		e.cfg.Refengine, e.buildErr = buildRefengine(ctx, e.dir)
 		if e.buildErr != nil {
 			e.log.Warn("refengine targets will fail", "err", e.buildErr)
