@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/faultline/faultline/engine/api"
 	"github.com/faultline/faultline/engine/improto"
@@ -19,6 +20,9 @@ type RPCDialer struct {
 	mu      sync.Mutex
 	clients map[string]*rpcAgent // node name → agent
 }
+
+// DialTimeout bounds connecting to a node.
+const DialTimeout = 5 * time.Second
 
 // NewRPCDialer returns an RPCDialer with no connections yet.
 func NewRPCDialer() *RPCDialer { return &RPCDialer{clients: map[string]*rpcAgent{}} }
@@ -38,7 +42,11 @@ func (d *RPCDialer) Agent(ctx context.Context, node api.Node) (NodeAgent, error)
 		a.c.Close()
 		delete(d.clients, node.Name)
 	}
-	c, err := jsonrpc.Dial(ctx, network, addr)
+	// A node whose host vanished (a stopped kind node) drops SYNs: without
+	// a bound the dial would wait for the kernel's retries, minutes.
+	dctx, cancel := context.WithTimeout(ctx, DialTimeout)
+	defer cancel()
+	c, err := jsonrpc.Dial(dctx, network, addr)
 	if err != nil {
 		return nil, fmt.Errorf("node %s: %w", node.Name, err)
 	}
@@ -93,11 +101,14 @@ func (a *rpcAgent) isBroken() bool {
 }
 
 // call marks the connection broken on transport errors (anything that is
-// not a JSON-RPC error reply) so the next Agent call redials.
+// not a JSON-RPC error reply) and on calls that ran out of time, so the
+// next Agent call redials: a connection to a node whose host vanished
+// takes requests and never answers. A call cancelled (the manager stopping)
+// says nothing about the connection.
 func (a *rpcAgent) call(ctx context.Context, method string, params, result any) error {
 	err := a.c.Call(ctx, method, params, result)
 	var rpcErr *jsonrpc.Error
-	if err != nil && !errors.As(err, &rpcErr) && ctx.Err() == nil {
+	if err != nil && !errors.As(err, &rpcErr) && (ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded)) {
 		a.mu.Lock()
 		a.broken = true
 		a.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/faultline/faultline/engine/api"
 	"github.com/faultline/faultline/engine/improto"
@@ -104,6 +105,12 @@ func (c *Controller) monitor(ctx context.Context, vv *volumeView) error {
 	return nil
 }
 
+// PollTimeout bounds the calls the controllers make every monitor pass
+// (engine and restore status): a node that does not answer such a cheap
+// call in this long is gone, and waiting longer only keeps a stale status
+// (attached, healthy) on a volume whose node stopped.
+const PollTimeout = 5 * time.Second
+
 // engineInfo asks the engine's node about the engine.
 func (c *Controller) engineInfo(ctx context.Context, vv *volumeView) (improto.EngineInfo, error) {
 	e := vv.engine
@@ -114,6 +121,8 @@ func (c *Controller) engineInfo(ctx context.Context, vv *volumeView) (improto.En
 	if err != nil {
 		return improto.EngineInfo{}, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, PollTimeout)
+	defer cancel()
 	info, err := ag.EngineGet(ctx, e.Name)
 	if err != nil {
 		return info, fmt.Errorf("get engine %s on %s: %w", e.Name, e.Spec.Node, err)

@@ -180,7 +180,9 @@ func (c *Controller) monitorRestore(ctx context.Context, vv *volumeView) error {
 		if err != nil {
 			continue
 		}
-		st, err := ag.ReplicaRestoreStatus(ctx, r.Name)
+		pctx, cancel := context.WithTimeout(ctx, PollTimeout)
+		st, err := ag.ReplicaRestoreStatus(pctx, r.Name)
+		cancel()
 		if err != nil {
 			c.log.Debug("replica restore status", "replica", r.Name, "err", err)
 			continue
@@ -217,9 +219,11 @@ func (c *Controller) monitorRestore(ctx context.Context, vv *volumeView) error {
 			if err != nil {
 				continue
 			}
-			st, err = ag.ReplicaRestoreStart(ctx, improto.ReplicaRestoreRequest{
+			pctx, cancel := context.WithTimeout(ctx, PollTimeout)
+			st, err = ag.ReplicaRestoreStart(pctx, improto.ReplicaRestoreRequest{
 				Replica: rn, Target: target, Volume: srcVol, Backup: requested, RateLimit: c.m.cfg.RestoreRateLimit,
 			})
+			cancel()
 			var rpcErr *jsonrpc.Error
 			if errors.As(err, &rpcErr) {
 				c.log.Warn("replica refused the restore", "replica", rn, "err", err)
