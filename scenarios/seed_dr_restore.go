@@ -190,7 +190,7 @@ func runDRRestore(ctx context.Context, s *Spec, variant drVariant) {
 	// Step 7: activate and verify.
 	s.Step("activate the DR volume (retrying only while it has not finished the incremental restore), wait until detached")
 	drActivate(ctx, s, r.dr)
-	target := nodes[s.Rand.Intn(len(nodes))].Name
+	target := drUpNode(ctx, s)
 	s.Step("attach " + r.dr + " to " + target + " and verify: digest of b1's source, W0 and W1 histories, replicas equal")
 	_, err = c.AttachVolume(ctx, r.dr, target)
 	Expect(err).NotTo(HaveOccurred())

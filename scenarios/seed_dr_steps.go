@@ -479,3 +479,22 @@ func diffVerdict(checker, what string, want, got any) checkers.Verdict {
 	}
 	return v
 }
+
+// drUpNode picks a seeded node among those the manager lists as up: a node
+// started again a moment ago may not have sent its first heartbeat yet.
+func drUpNode(ctx context.Context, s *Spec) string {
+	var up []string
+	seedCheckQuiet(s, seedAwait(ctx, s, "a node up in the manager", time.Now(), time.Minute,
+		func(ctx context.Context) (bool, error) {
+			nodes, err := s.Client().ListNodes(ctx)
+			up = up[:0]
+			for _, n := range nodes {
+				if n.Status.State == api.NodeUp {
+					up = append(up, n.Name)
+				}
+			}
+			return len(up) > 0, err
+		}, true))
+	sort.Strings(up)
+	return up[s.Rand.Intn(len(up))]
+}
