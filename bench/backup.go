@@ -11,6 +11,7 @@ import (
 
 	"github.com/faultline/faultline/engine/backupstore"
 	"github.com/faultline/faultline/engine/improto"
+	"github.com/faultline/faultline/internal/versitygw"
 )
 
 // BackupSize is the default volume of the backup benchmark.
@@ -128,7 +129,7 @@ func (e *env) backupS3(ctx context.Context, vol *benchVolume, sets [][]int, dir 
 	bin := e.cfg.Versitygw
 	if bin == "" {
 		var err error
-		if bin, err = FindVersitygw(ctx); err != nil {
+		if bin, err = versitygw.Find(); err != nil {
 			e.log.Warn("S3 backup rows skipped", "err", err)
 			return []BackupResult{{Target: "s3", Op: "all", Skipped: err.Error()}}
 		}

@@ -43,7 +43,7 @@ type Config struct {
 	// 0); a positive multiple of the backup block, 2 MiB.
 	BackupSize int64
 	// Versitygw is the S3 server of the backup benchmark's S3 target;
-	// empty looks for it (FindVersitygw), and the S3 rows are skipped when
+	// empty looks for it (versitygw.Find), and the S3 rows are skipped when
 	// there is none.
 	Versitygw string
 	// Nbdcopy is the second baseline of the file target ("nbdcopy" when

@@ -2,14 +2,10 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -26,34 +22,6 @@ const (
 	s3Bucket    = "backups"
 	s3Region    = "us-east-1"
 )
-
-// versitygwInstall is how to get versitygw, for the message when it is
-// missing.
-const versitygwInstall = "go install github.com/versity/versitygw/cmd/versitygw@v1.8.0"
-
-// FindVersitygw looks for versitygw where the S3 tests do
-// (internal/versitygw): $FAULTLINE_VERSITYGW, then PATH, then
-// $(go env GOPATH)/bin. It returns an error saying where it looked.
-func FindVersitygw(ctx context.Context) (string, error) {
-	if p := os.Getenv("FAULTLINE_VERSITYGW"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("FAULTLINE_VERSITYGW: %w", err)
-		}
-		return p, nil
-	}
-	if p, err := exec.LookPath("versitygw"); err == nil {
-		return p, nil
-	}
-	if out, err := exec.CommandContext(ctx, "go", "env", "GOPATH").Output(); err == nil {
-		for _, dir := range filepath.SplitList(strings.TrimSpace(string(out))) {
-			p := filepath.Join(dir, "bin", "versitygw")
-			if _, err := os.Stat(p); err == nil {
-				return p, nil
-			}
-		}
-	}
-	return "", errors.New("versitygw not found ($FAULTLINE_VERSITYGW, PATH, $(go env GOPATH)/bin); install it with: " + versitygwInstall)
-}
 
 // s3Server is a versitygw process in POSIX mode over a directory of the
 // run, with one bucket.
