@@ -150,9 +150,6 @@ type ownedCluster interface {
 
 func (e *Env) startCluster(ctx context.Context) (cluster.Driver, error) {
 	if e.cfg.ClusterKind == "kind" {
-		if e.cfg.restoreRateLimit() > 0 {
-			e.progressf("the restore rate limit is not applied on kind: restores run unlimited")
-		}
 		return e.startKind(ctx)
 	}
 	if e.cfg.ClusterDir != "" {

@@ -39,7 +39,7 @@ func (p *runParams) backupTargetFlag(fs *flag.FlagSet) {
 // $FAULTLINE_RESTORE_RATE_LIMIT, else 16M) on fs.
 func (p *runParams) restoreRateFlag(fs *flag.FlagSet) {
 	p.restoreRate = scenarios.DefaultRestoreRateLimit
-	fs.Func("restore-rate-limit", "`BYTES` per second each replica restore writes, e.g. 16M; 0 for no limit (default 16M, or $FAULTLINE_RESTORE_RATE_LIMIT); set on the local cluster's manager so that a restore lasts long enough to be faulted midway, not applied on kind", func(v string) error {
+	fs.Func("restore-rate-limit", "`BYTES` per second each replica restore writes, e.g. 16M; 0 for no limit (default 16M, or $FAULTLINE_RESTORE_RATE_LIMIT); given to the manager (local cluster and kind) so that a restore lasts long enough to be faulted midway", func(v string) error {
 		n, err := scenarios.ParseRestoreRateLimit(v)
 		p.restoreRate = n
 		return err

@@ -18,37 +18,71 @@ import (
 // (a restarted node process is a new server).
 type RPCDialer struct {
 	mu      sync.Mutex
-	clients map[string]*rpcAgent // node name → agent
+	clients map[string]*rpcAgent   // node name → agent
+	failed  map[string]dialFailure // node name → its last failed dial
 }
 
-// DialTimeout bounds connecting to a node.
-const DialTimeout = 5 * time.Second
+// DialTimeout bounds connecting to a node; DialRetryAfter is how long a
+// failed dial answers for the node before the next one is tried. Together
+// they keep a node that went away (before its heartbeats time out) from
+// holding the controller's workers: without them every reconcile that
+// touches it waits for a dial that cannot succeed.
+const (
+	DialTimeout    = 3 * time.Second
+	DialRetryAfter = 2 * time.Second
+)
+
+// dialFailure is the last failed dial of a node.
+type dialFailure struct {
+	addr string
+	at   time.Time
+	err  error
+}
 
 // NewRPCDialer returns an RPCDialer with no connections yet.
-func NewRPCDialer() *RPCDialer { return &RPCDialer{clients: map[string]*rpcAgent{}} }
+func NewRPCDialer() *RPCDialer {
+	return &RPCDialer{clients: map[string]*rpcAgent{}, failed: map[string]dialFailure{}}
+}
 
-// Agent returns the node's agent, dialling when needed.
+// Agent returns the node's agent, dialling when needed. The dial runs
+// without the dialer's lock, so a node that does not answer holds up no
+// call to the others.
 func (d *RPCDialer) Agent(ctx context.Context, node api.Node) (NodeAgent, error) {
 	network, addr, err := ParseRPCAddress(node.Spec.RPCAddress)
 	if err != nil {
 		return nil, fmt.Errorf("node %s: %w", node.Name, err)
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if a, ok := d.clients[node.Name]; ok && a.network == network && a.addr == addr && !a.isBroken() {
+		d.mu.Unlock()
 		return a, nil
 	}
 	if a, ok := d.clients[node.Name]; ok {
 		a.c.Close()
 		delete(d.clients, node.Name)
 	}
+	if f, ok := d.failed[node.Name]; ok && f.addr == addr && time.Since(f.at) < DialRetryAfter {
+		d.mu.Unlock()
+		return nil, fmt.Errorf("node %s: not dialled again within %v of a failed dial: %w", node.Name, DialRetryAfter, f.err)
+	}
+	d.mu.Unlock()
+
 	// A node whose host vanished (a stopped kind node) drops SYNs: without
 	// a bound the dial would wait for the kernel's retries, minutes.
 	dctx, cancel := context.WithTimeout(ctx, DialTimeout)
 	defer cancel()
 	c, err := jsonrpc.Dial(dctx, network, addr)
+
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if err != nil {
+		d.failed[node.Name] = dialFailure{addr: addr, at: time.Now(), err: err}
 		return nil, fmt.Errorf("node %s: %w", node.Name, err)
+	}
+	delete(d.failed, node.Name)
+	if a, ok := d.clients[node.Name]; ok && a.network == network && a.addr == addr && !a.isBroken() {
+		c.Close() // another call dialled meanwhile
+		return a, nil
 	}
 	a := &rpcAgent{c: c, network: network, addr: addr}
 	d.clients[node.Name] = a

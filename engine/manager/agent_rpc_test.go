@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -64,5 +65,42 @@ func TestRPCAgentRedialsAfterTimeout(t *testing.T) {
 	}
 	if a2 == a1 {
 		t.Fatal("after a timed-out call the dialer hands out the same dead connection again")
+	}
+}
+
+// A node that refused a dial is not dialled again at once: every reconcile
+// touching it would otherwise spend a dial (up to DialTimeout) on a node
+// that went away before its heartbeats time out. After DialRetryAfter it is.
+func TestRPCDialerRemembersFailedDial(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens: dials are refused
+	d := NewRPCDialer()
+	defer d.Close()
+	node := api.Node{Name: "n1", Spec: api.NodeSpec{RPCAddress: "tcp:" + addr}}
+	if _, err := d.Agent(context.Background(), node); err == nil {
+		t.Fatal("dial to a closed port succeeded")
+	}
+	_, err = d.Agent(context.Background(), node)
+	if err == nil || !strings.Contains(err.Error(), "not dialled again") {
+		t.Fatalf("second Agent call right after a failed dial: %v, want the remembered failure", err)
+	}
+	ln2, err := net.Listen("tcp", addr) // the node is back
+	if err != nil {
+		t.Skipf("cannot listen on %s again: %v", addr, err)
+	}
+	defer ln2.Close()
+	deadline := time.Now().Add(DialRetryAfter + 5*time.Second)
+	for {
+		if _, err = d.Agent(context.Background(), node); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node back for %v and still not dialled: %v", DialRetryAfter+5*time.Second, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
