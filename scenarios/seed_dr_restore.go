@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"strconv"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -94,11 +95,13 @@ type drRun struct {
 func runDRRestore(ctx context.Context, s *Spec, variant drVariant) {
 	c := s.Client()
 	suffix := s.Seed % 1_000_000
-	// Names differ per variant: the workloads write the volume's name into
-	// every block, so one variant's backups never deduplicate against
-	// another's on a shared target (restore-resume compares bytes pulled
+	// Names differ per variant and per attempt (--repeat runs a spec again
+	// with the same seed): the workloads write the volume's name into
+	// every block, so no run's backups deduplicate against an earlier
+	// run's left on a shared target (restore-resume compares bytes pulled
 	// with what b1 uploaded).
-	r := &drRun{src: fmt.Sprintf("dr%d-src-%d", variant, suffix), dr: fmt.Sprintf("dr%d-dst-%d", variant, suffix)}
+	attempt := strconv.FormatInt(s.start.UnixMilli()%(36*36*36*36), 36)
+	r := &drRun{src: fmt.Sprintf("dr%d-src-%d-%s", variant, suffix, attempt), dr: fmt.Sprintf("dr%d-dst-%d-%s", variant, suffix, attempt)}
 
 	s.Step("wait for 3 nodes to be up in the manager")
 	s.RequireNodes(ctx, 3)

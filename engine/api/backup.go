@@ -69,7 +69,7 @@ type BackupStatus struct {
 }
 
 // BackupCreateRequest is the body of POST /v1/backups. Without a
-// SnapshotName the manager takes a snapshot named after the backup first.
+// SnapshotName the manager takes a snapshot first, named bk-<8 hex of the backup name>.
 type BackupCreateRequest struct {
 	Name         string            `json:"name,omitempty"`
 	Volume       string            `json:"volume"`

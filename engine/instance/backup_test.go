@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/engine/improto"
+	"github.com/faultline/faultline/engine/instance"
 	"github.com/faultline/faultline/engine/jsonrpc"
 	"github.com/faultline/faultline/engine/nbd"
 	"github.com/faultline/faultline/internal/versitygw"
@@ -318,12 +319,12 @@ func checkRestoreFlow(t *testing.T, f *bkFixture) {
 	t.Logf("full restore of b0 pulled %d bytes; incremental b0->b1 pulled %d bytes", full, st.BytesPulled)
 	var info improto.ReplicaInfo
 	dst.must(improto.MethodReplicaGet, improto.NameRequest{Name: dstRep}, &info)
-	want := []string{dstRep + "-snap-restore-b1", dstRep}
+	want := []string{instance.RestoreSnapshot(dstRep, "b1"), dstRep}
 	if info.LastRestored != "b1" || !slicesEqual(info.Chain, want) {
 		t.Fatalf("replica after restores: last_restored %q chain %v, want b1 and %v", info.LastRestored, info.Chain, want)
 	}
 	for _, n := range dst.lvolNames() {
-		if strings.HasSuffix(n, "-restore") || strings.Contains(n, "-snap-restore-b0") {
+		if strings.HasSuffix(n, "-restore") || n == instance.RestoreSnapshot(dstRep, "b0") {
 			t.Fatalf("lvol %s left after the restores: %v", n, dst.lvolNames())
 		}
 	}
@@ -409,7 +410,7 @@ func checkRestoreError(t *testing.T, nd *bnode, replica string, st improto.Resto
 		t.Fatalf("replica's last restored %q after a failed restore, want %q", info.LastRestored, want)
 	}
 	for _, n := range nd.lvolNames() {
-		if strings.HasPrefix(n, replica+"-snap-restore-") && n != replica+"-snap-restore-"+want {
+		if strings.HasPrefix(n, replica+"-snap-restore-") && n != instance.RestoreSnapshot(replica, want) {
 			t.Fatalf("failed restore committed snapshot %s", n)
 		}
 	}

@@ -2,6 +2,8 @@ package instance
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -15,12 +17,12 @@ import (
 // delta between the backup it holds in full (lastRestored, the head xattr
 // restore_last) and the requested one is written into a scratch lvol
 // <replica>-restore, cloned from the snapshot of lastRestored. The scratch
-// is flushed and snapshotted as <replica>-snap-restore-<backup>, the head
+// is flushed and snapshotted as <replica>-snap-restore-<hash of backup>, the head
 // is re-parented onto that snapshot (the head of a restoring replica holds
 // no data of its own), the scratch and the previous restore snapshot go,
 // and only then is restore_last advanced: that xattr is the commit point,
 // so any failure or interruption before it leaves lastRestored where it
-// was. Every <replica>-snap-restore-<b> holds exactly backup b's image.
+// was. Every restoreSnapshot(replica, b) holds exactly backup b's image.
 
 const (
 	// restoreLastXattr names, on a replica's head, the backup it holds in
@@ -36,9 +38,14 @@ const (
 // scratchLvol is the lvol a restore writes into.
 func scratchLvol(replica string) string { return replica + restoreSufx }
 
-// restoreSnapshot is the snapshot holding backup's image on a replica.
+// restoreSnapshot is the snapshot holding backup's image on a replica:
+// <replica>-snap-restore-<8 hex of a hash of the backup's name>. The hash
+// keeps the name within an lvol name's 63 bytes (a backup name is up to 63
+// itself; Longhorn's are 23), and it is deterministic, so the snapshot of
+// lastRestored is found again after a restart.
 func restoreSnapshot(replica, backup string) string {
-	return replica + snapInfix + restoreSnapPfx + backup
+	sum := sha256.Sum256([]byte(backup))
+	return replica + snapInfix + restoreSnapPfx + hex.EncodeToString(sum[:4])
 }
 
 // restoreJob is the running or last restore of one replica.

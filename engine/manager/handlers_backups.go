@@ -3,6 +3,7 @@ package manager
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
 	"time"
@@ -18,9 +19,17 @@ func newBackupName() string {
 	return "backup-" + hex.EncodeToString(b)
 }
 
+// backupSnapshotName names the snapshot a backup takes when it is given
+// none: "bk-<8 hex of the backup's name>". Short, because every replica
+// names its copy <replica>-snap-<snapshot> and an lvol name has 63 bytes.
+func backupSnapshotName(backup string) string {
+	sum := sha256.Sum256([]byte(backup))
+	return "bk-" + hex.EncodeToString(sum[:4])
+}
+
 // createBackup records a backup request; the backup controller carries it
-// out. Without a snapshot name a snapshot named after the backup is taken
-// first.
+// out. Without a snapshot name a snapshot is taken first
+// (backupSnapshotName).
 func (m *Manager) createBackup(w http.ResponseWriter, r *http.Request) error {
 	var req api.BackupCreateRequest
 	if err := decodeBody(w, r, &req); err != nil {
@@ -36,7 +45,7 @@ func (m *Manager) createBackup(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if req.SnapshotName == "" {
-		req.SnapshotName = req.Name
+		req.SnapshotName = backupSnapshotName(req.Name)
 	} else if err := api.ValidateName(api.KindSnapshot, req.SnapshotName); err != nil {
 		return err
 	}
