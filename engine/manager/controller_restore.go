@@ -50,27 +50,10 @@ func restoreFailed(v api.Volume) bool {
 // volume's target and its source name (the volume itself, or the volume a
 // restore or DR volume came from); cleared when there is none.
 func (c *Controller) syncLastBackup(vv *volumeView) error {
-	src := vv.vol.Name
-	if s, _, ok := restoreSource(vv.vol); ok {
-		src = s
-	}
-	target := backupTargetOf(vv.vol)
 	var last string
 	var at time.Time
-	err := c.m.store.View(func(tx *Tx) error {
-		bvs, err := list(tx, api.KindBackupVolume, func(bv api.BackupVolume) bool {
-			return bv.Spec.BackupTargetName == target && bv.Spec.VolumeName == src
-		})
-		if len(bvs) > 0 {
-			last, at = bvs[0].Status.LastBackupName, bvs[0].Status.LastBackupAt
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if last == "" {
-		at = time.Time{}
+	if bv := vv.backupVolume; bv != nil && bv.Status.LastBackupName != "" {
+		last, at = bv.Status.LastBackupName, bv.Status.LastBackupAt
 	}
 	if last == vv.vol.Status.LastBackup && at.Equal(vv.vol.Status.LastBackupAt) {
 		return nil
@@ -80,6 +63,17 @@ func (c *Controller) syncLastBackup(vv *volumeView) error {
 		v.Status.LastBackup, v.Status.LastBackupAt = last, at
 		return nil
 	})
+}
+
+// backupSourceOf is what a volume's lastBackup follows: the backup volume
+// of its source (the volume itself, or the volume a restore or DR volume
+// came from) on its backup target.
+func backupSourceOf(v api.Volume) (source, target string) {
+	source = v.Name
+	if s, _, ok := restoreSource(v); ok {
+		source = s
+	}
+	return source, backupTargetOf(v)
 }
 
 // pickRestoreNode chooses the node a restoring volume is attached to by

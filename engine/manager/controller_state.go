@@ -22,6 +22,9 @@ type volumeView struct {
 	// imagePath is the binary of spec.engineImage ("" = the node's own).
 	imagePath string
 	backing   api.BackingImage
+	// backupVolume is the backup volume the volume's lastBackup follows
+	// (F5), nil when there is none.
+	backupVolume *api.BackupVolume
 }
 
 func (c *Controller) loadVolume(name string) (volumeView, error) {
@@ -63,6 +66,18 @@ func (c *Controller) loadVolume(name string) (volumeView, error) {
 			}
 			if ok {
 				vv.imagePath = ei.Spec.BinaryPath
+			}
+		}
+		if vv.exists {
+			src, target := backupSourceOf(vv.vol)
+			bvs, err := list(tx, api.KindBackupVolume, func(bv api.BackupVolume) bool {
+				return bv.Spec.BackupTargetName == target && bv.Spec.VolumeName == src
+			})
+			if err != nil {
+				return err
+			}
+			if len(bvs) > 0 {
+				vv.backupVolume = &bvs[0]
 			}
 		}
 		if b := vv.vol.Spec.BackingImage; b != "" {

@@ -75,8 +75,8 @@ func (m *Manager) createBackupTarget(w http.ResponseWriter, r *http.Request) err
 // and asks for a new availability check. A credential whose secretKey is
 // empty keeps the stored secret; an empty credential removes it.
 //
-// F1 also forbids changing the URL while a standby (DR) volume exists;
-// volumes have no standby field yet, so that check arrives with DR volumes.
+// F1 also forbids changing the URL while a standby (DR) volume uses the
+// target: that is refused with 409 (api.BackupTargetStandbyError).
 func (m *Manager) updateBackupTarget(w http.ResponseWriter, r *http.Request) error {
 	name, err := pathName(r, api.KindBackupTarget, false)
 	if err != nil {

@@ -94,8 +94,8 @@ func (m *Manager) activateVolume(w http.ResponseWriter, r *http.Request) error {
 		if !v.Status.IsStandby {
 			return api.Invalid("volume %q is not a standby volume", name)
 		}
-		src, _, _ := restoreSource(v)
-		bvName = api.BackupVolumeName(backupTargetOf(v), src)
+		src, target := backupSourceOf(v)
+		bvName = api.BackupVolumeName(target, src)
 		return nil
 	})
 	if err != nil {
