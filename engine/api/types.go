@@ -15,7 +15,7 @@ const (
 )
 
 // Kinds lists every resource kind in a stable order.
-var Kinds = []string{KindNode, KindVolume, KindReplica, KindEngine, KindSnapshot, KindBackingImage, KindEngineImage, KindBackupTarget, KindBackupVolume, KindBackup}
+var Kinds = []string{KindNode, KindVolume, KindReplica, KindEngine, KindSnapshot, KindBackingImage, KindEngineImage, KindBackupTarget, KindBackupVolume, KindBackup, KindSystemBackup, KindSystemRestore}
 
 // Node states.
 const (
@@ -113,6 +113,10 @@ type VolumeSpec struct {
 	// restoring each newer backup of the source volume (a DR volume).
 	FromBackup string `json:"fromBackup,omitempty"`
 	Standby    bool   `json:"standby,omitempty"`
+	// DisableFrontend attaches the volume without an endpoint: set by a
+	// system backup that attaches a detached volume for its backup
+	// (maintenance), cleared when it detaches it again.
+	DisableFrontend bool `json:"disableFrontend,omitempty"`
 }
 
 // VolumeStatus is what the controllers observed and decided.
