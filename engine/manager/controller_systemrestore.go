@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"time"
 
 	"github.com/faultline/faultline/engine/api"
@@ -89,6 +90,13 @@ func (c *Controller) restoreSystem(ctx context.Context, sr api.SystemRestore, b 
 	}
 	for _, bi := range b.BackingImages {
 		o, err := c.restoreBackingImage(ctx, sr.Spec.SystemBackup, bi)
+		if err != nil {
+			return objs, err
+		}
+		objs = append(objs, o)
+	}
+	for _, ei := range b.EngineImages {
+		o, err := c.restoreEngineImage(ei)
 		if err != nil {
 			return objs, err
 		}
@@ -183,6 +191,29 @@ func (c *Controller) restoreBackingImage(ctx context.Context, systemBackup strin
 	}
 	o.Action = api.RestoreActionCreated
 	return o, nil
+}
+
+// restoreEngineImage re-registers a missing engine image whose binary is
+// on this host; one that is not is skipped (a volume naming it then fails
+// the restore with that cause).
+func (c *Controller) restoreEngineImage(ei api.EngineImage) (api.SystemRestoreObject, error) {
+	o := api.SystemRestoreObject{Kind: api.KindEngineImage, Name: ei.Name, Action: api.RestoreActionUnchanged}
+	if st, err := os.Stat(ei.Spec.BinaryPath); err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
+		_, ok, gerr := getOne2[api.EngineImage](c.m.store, api.KindEngineImage, ei.Name)
+		if gerr == nil && !ok {
+			o.Action, o.Reason = api.RestoreActionSkipped, "binary "+ei.Spec.BinaryPath+" is not an executable file on this host"
+		}
+		return o, gerr
+	}
+	err := c.m.store.Update(func(tx *Tx) error {
+		if _, ok, err := get[api.EngineImage](tx, api.KindEngineImage, ei.Name); err != nil || ok {
+			return err
+		}
+		o.Action = api.RestoreActionCreated
+		x := api.EngineImage{Name: ei.Name, Spec: ei.Spec, Status: api.EngineImageStatus{State: api.EngineImageReady}}
+		return tx.Put(api.KindEngineImage, x.Name, x)
+	})
+	return o, err
 }
 
 // restoreVolume restores one volume of the bundle (Longhorn's
