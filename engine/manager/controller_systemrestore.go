@@ -237,6 +237,7 @@ func (c *Controller) restoreVolume(v api.Volume) (api.SystemRestoreObject, error
 			o.Action = api.RestoreActionUpdated
 			cur.Spec.NumberOfReplicas = v.Spec.NumberOfReplicas
 			cur.Spec.BackupTargetName = v.Spec.BackupTargetName
+			c.queue.Add(lastBackupKeyPrefix + cur.Name) // its target may have changed
 			return tx.Put(api.KindVolume, cur.Name, cur)
 		case v.Spec.Standby || v.Status.IsStandby:
 			o.Action, o.Reason = api.RestoreActionSkipped, "standby volume: not re-created"
