@@ -15,6 +15,10 @@ import (
 const (
 	keyResync       = "resync"
 	keyEngineImages = "engineimages"
+	// keyLastBackups queues every volume's lastBackup derivation: on the
+	// resync timer only, not on node changes (every heartbeat that
+	// changes a disk's free space is one).
+	keyLastBackups = "lastbackups"
 	volumeKeyPrefix = "volume/"
 	// lastBackupKeyPrefix queues "lastbackup/<volume>": derive the
 	// volume's lastBackup from its backup volume (F5).
@@ -138,6 +142,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		}()
 	}
 	c.queue.Add(keyResync)
+	c.queue.Add(keyLastBackups)
 	c.queue.Add(keyEngineImages)
 
 	livenessEvery := c.m.cfg.NodeTimeout / 5
@@ -163,6 +168,7 @@ func (c *Controller) Run(ctx context.Context) error {
 			}
 		case <-resync.C:
 			c.queue.Add(keyResync)
+			c.queue.Add(keyLastBackups)
 		}
 	}
 }
@@ -228,12 +234,19 @@ func (c *Controller) process(ctx context.Context, key string) error {
 		})
 		for _, v := range vols {
 			c.queue.Add(volumeKeyPrefix + v.Name)
-			c.queue.Add(lastBackupKeyPrefix + v.Name)
 		}
 		for _, n := range nodes {
 			c.queue.Add(gcKeyPrefix + n.Name)
 		}
 		return err
+	case key == keyLastBackups:
+		return c.m.store.View(func(tx *Tx) error {
+			vols, err := list[api.Volume](tx, api.KindVolume, nil)
+			for _, v := range vols {
+				c.queue.Add(lastBackupKeyPrefix + v.Name)
+			}
+			return err
+		})
 	case key == keyEngineImages:
 		return c.reconcileEngineImages()
 	case strings.HasPrefix(key, backupKeyPrefix):
