@@ -89,10 +89,10 @@ func TestCheck(t *testing.T) {
 			in.BackupVolumes = in.BackupVolumes[1:]
 		}},
 		{name: "defect: detached volume's lastBackup empty", want: checkers.Fail,
-			say: []string{"vol-b", `bundle records lastBackup ""`, "expected b-b", "create it empty"},
+			say:    []string{"vol-b", `bundle records lastBackup ""`, "expected b-b", "create it empty"},
 			mutate: func(in *Input) { volume(in, "vol-b").Status.LastBackup = "" }},
 		{name: "defect: older backup recorded", want: checkers.Fail,
-			say: []string{"vol-c", "bundle records lastBackup bk", "expected b-c2", "from bk"},
+			say:    []string{"vol-c", "bundle records lastBackup bk", "expected b-c2", "from bk"},
 			mutate: func(in *Input) { volume(in, "vol-c").Status.LastBackup = "bk" }},
 		{name: "both at once name both volumes", want: checkers.Fail, say: []string{"2 of 4", "vol-b", "vol-c"},
 			mutate: func(in *Input) {
