@@ -106,7 +106,11 @@ type ReplicaInfo struct {
 	Revision uint64 `json:"revision"`
 	// LastRestored is the backup the replica holds in full, from its head.
 	LastRestored string `json:"last_restored,omitempty"`
-	Error        string `json:"error,omitempty"`
+	// HeadAllocatedClusters counts the clusters the head owns: 0 when
+	// nothing was written since the newest snapshot (a system backup's
+	// if-not-present policy asks this).
+	HeadAllocatedClusters uint64 `json:"head_allocated_clusters"`
+	Error                 string `json:"error,omitempty"`
 }
 
 // ReplicaList is the result of im_replica_list.

@@ -131,12 +131,7 @@ func (m *Manager) readStore(ctx context.Context, lvsUUID string) (storeLvols, er
 			continue
 		}
 		info := lvolInfo{Name: lv.Name}
-		info.Driver.Lvol = &struct {
-			StoreUUID    string `json:"lvol_store_uuid"`
-			Snapshot     bool   `json:"snapshot"`
-			BaseSnapshot string `json:"base_snapshot"`
-			External     string `json:"external_snapshot_name"`
-		}{StoreUUID: lvsUUID, Snapshot: lv.Snapshot}
+		info.Driver.Lvol = &lvolDriver{StoreUUID: lvsUUID, Snapshot: lv.Snapshot}
 		sl.byName[lv.Name] = info
 		sl.degraded[lv.Name] = true
 		if !lv.Snapshot && headPattern.MatchString(lv.Name) {

@@ -31,13 +31,19 @@ type lvolInfo struct {
 	BlockSize   int64    `json:"block_size"`
 	NumBlocks   int64    `json:"num_blocks"`
 	Driver      struct {
-		Lvol *struct {
-			StoreUUID    string `json:"lvol_store_uuid"`
-			Snapshot     bool   `json:"snapshot"`
-			BaseSnapshot string `json:"base_snapshot"`
-			External     string `json:"external_snapshot_name"`
-		} `json:"lvol"`
+		Lvol *lvolDriver `json:"lvol"`
 	} `json:"driver_specific"`
+}
+
+// lvolDriver is driver_specific.lvol of an lvol bdev.
+type lvolDriver struct {
+	StoreUUID    string `json:"lvol_store_uuid"`
+	Snapshot     bool   `json:"snapshot"`
+	BaseSnapshot string `json:"base_snapshot"`
+	External     string `json:"external_snapshot_name"`
+	// Allocated counts the clusters the lvol owns itself (not its
+	// parents'): for a head, what was written since the newest snapshot.
+	Allocated uint64 `json:"num_allocated_clusters"`
 }
 
 // lvolName is the lvol's own name (the alias without "<lvs>/").

@@ -355,6 +355,7 @@ func (m *Manager) getReplica(ctx context.Context, name string) (improto.ReplicaI
 	}
 	info.Chain, info.BackingImage, info.Revision, info.Size = d.Chain, d.BackingImage, d.Revision, d.Size
 	info.LastRestored = d.LastRestored
+	info.HeadAllocatedClusters = head.Driver.Lvol.Allocated
 	return info, nil
 }
 

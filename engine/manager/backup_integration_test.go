@@ -21,12 +21,17 @@ type backupCluster struct {
 }
 
 func startBackupCluster(t *testing.T) *backupCluster {
+	return startBackupClusterCfg(t, Config{})
+}
+
+// startBackupClusterCfg is startBackupCluster with cfg's defects.
+func startBackupClusterCfg(t *testing.T, cfg Config) *backupCluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts refengine node processes")
 	}
 	dir := t.TempDir()
-	tm := startManager(t, t.TempDir(), Config{NodeTimeout: 2 * time.Second, MonitorInterval: 200 * time.Millisecond, BackupTargetURL: "file://" + dir})
+	tm := startManager(t, t.TempDir(), Config{NodeTimeout: 2 * time.Second, MonitorInterval: 200 * time.Millisecond, BackupTargetURL: "file://" + dir, Defects: cfg.Defects})
 	startNode(t, "n1", "127.0.0.2", tm.url)
 	startNode(t, "n2", "127.0.0.3", tm.url)
 	waitFor(t, "two nodes up with an lvstore", func() (bool, error) {

@@ -151,11 +151,16 @@ func (c *Controller) attach(ctx context.Context, vv *volumeView) error {
 		v.Status.Endpoint = endpoint
 		v.Status.CurrentImage = v.Spec.EngineImage
 		setRobustness(&v, robustness(rw, v.Spec.NumberOfReplicas), tx.Now())
-		if v.Status.RestoreRequired {
+		switch {
+		case v.Status.RestoreRequired:
 			// Attached by the system to restore: no frontend for users.
 			v.Status.Endpoint = ""
 			setCondition(&v, api.ConditionReady, false, api.RestoreReasonProgress, "restoring from a backup", tx.Now())
-		} else {
+		case v.Spec.DisableFrontend:
+			// Attached by a system backup for maintenance: no frontend.
+			v.Status.Endpoint = ""
+			setCondition(&v, api.ConditionReady, true, "", "", tx.Now())
+		default:
 			setCondition(&v, api.ConditionReady, true, "", "", tx.Now())
 		}
 		return tx.Put(api.KindVolume, name, v)

@@ -56,55 +56,63 @@ func (m *Manager) createBackup(w http.ResponseWriter, r *http.Request) error {
 		return api.Invalid("compression %q: want none, lz4 or gzip", req.Compression)
 	}
 	var b api.Backup
-	err := m.store.Update(func(tx *Tx) error {
-		v, ok, err := get[api.Volume](tx, api.KindVolume, req.Volume)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return api.NotFound(api.KindVolume, req.Volume)
-		}
-		if v.Status.IsStandby || v.Status.RestoreRequired {
-			return api.Invalid("volume %q is restoring from a backup (standby or restore in progress): it cannot be backed up", v.Name)
-		}
-		if _, ok, err := get[api.Backup](tx, api.KindBackup, req.Name); err != nil {
-			return err
-		} else if ok {
-			return api.Conflict("backup %q already exists", req.Name)
-		}
-		snapName := api.SnapshotResourceName(v.Name, req.SnapshotName)
-		_, snapExists, err := get[api.Snapshot](tx, api.KindSnapshot, snapName)
-		if err != nil {
-			return err
-		}
-		if v.Status.State != api.VolumeAttached {
-			return api.Invalid("volume %q is %s; backups need an attached volume", v.Name, v.Status.State)
-		}
-		if !snapExists {
-			snap := api.Snapshot{
-				Name:   snapName,
-				Spec:   api.SnapshotSpec{Volume: v.Name, SnapshotName: req.SnapshotName},
-				Status: api.SnapshotStatus{State: api.SnapshotCreating},
-			}
-			if err := tx.Put(api.KindSnapshot, snap.Name, snap); err != nil {
-				return err
-			}
-		}
-		b = api.Backup{
-			Name: req.Name,
-			Spec: api.BackupSpec{
-				Volume: v.Name, SnapshotName: req.SnapshotName, BackupTargetName: backupTargetOf(v),
-				Labels: req.Labels, Compression: req.Compression,
-			},
-			Status: api.BackupStatus{State: api.BackupStateNew},
-		}
-		return tx.Put(api.KindBackup, b.Name, b)
+	err := m.store.Update(func(tx *Tx) (err error) {
+		b, err = putBackupRequest(tx, req)
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, b)
 	return nil
+}
+
+// putBackupRequest stores a backup request (name, snapshot name and
+// compression filled in) and the snapshot it takes when that does not
+// exist yet. Used by POST /v1/backups and system backups.
+func putBackupRequest(tx *Tx, req api.BackupCreateRequest) (api.Backup, error) {
+	v, ok, err := get[api.Volume](tx, api.KindVolume, req.Volume)
+	if err != nil {
+		return api.Backup{}, err
+	}
+	if !ok {
+		return api.Backup{}, api.NotFound(api.KindVolume, req.Volume)
+	}
+	if v.Status.IsStandby || v.Status.RestoreRequired {
+		return api.Backup{}, api.Invalid("volume %q is restoring from a backup (standby or restore in progress): it cannot be backed up", v.Name)
+	}
+	if _, ok, err := get[api.Backup](tx, api.KindBackup, req.Name); err != nil {
+		return api.Backup{}, err
+	} else if ok {
+		return api.Backup{}, api.Conflict("backup %q already exists", req.Name)
+	}
+	snapName := api.SnapshotResourceName(v.Name, req.SnapshotName)
+	_, snapExists, err := get[api.Snapshot](tx, api.KindSnapshot, snapName)
+	if err != nil {
+		return api.Backup{}, err
+	}
+	if v.Status.State != api.VolumeAttached {
+		return api.Backup{}, api.Invalid("volume %q is %s; backups need an attached volume", v.Name, v.Status.State)
+	}
+	if !snapExists {
+		snap := api.Snapshot{
+			Name:   snapName,
+			Spec:   api.SnapshotSpec{Volume: v.Name, SnapshotName: req.SnapshotName},
+			Status: api.SnapshotStatus{State: api.SnapshotCreating},
+		}
+		if err := tx.Put(api.KindSnapshot, snap.Name, snap); err != nil {
+			return api.Backup{}, err
+		}
+	}
+	b := api.Backup{
+		Name: req.Name,
+		Spec: api.BackupSpec{
+			Volume: v.Name, SnapshotName: req.SnapshotName, BackupTargetName: backupTargetOf(v),
+			Labels: req.Labels, Compression: req.Compression,
+		},
+		Status: api.BackupStatus{State: api.BackupStateNew},
+	}
+	return b, tx.Put(api.KindBackup, b.Name, b)
 }
 
 func (m *Manager) listBackups(w http.ResponseWriter, r *http.Request) error {

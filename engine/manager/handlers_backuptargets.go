@@ -40,35 +40,43 @@ func (m *Manager) createBackupTarget(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	var bt api.BackupTarget
-	err := m.store.Update(func(tx *Tx) error {
-		if _, ok, err := get[api.BackupTarget](tx, api.KindBackupTarget, req.Name); err != nil {
-			return err
-		} else if ok {
-			return api.Conflict("backup target %q already exists", req.Name)
-		}
-		var secret string
-		if req.Credential != nil {
-			secret = req.Credential.SecretKey
-		}
-		if err := tx.putSecret(req.Name, secret); err != nil {
-			return err
-		}
-		bt = api.BackupTarget{
-			Name: req.Name,
-			Spec: api.BackupTargetSpec{
-				URL:             req.URL,
-				PollInterval:    req.PollInterval,
-				Credential:      redact(req.Credential, secret),
-				SyncRequestedAt: tx.Now(),
-			},
-		}
-		return tx.Put(api.KindBackupTarget, bt.Name, bt)
+	err := m.store.Update(func(tx *Tx) (err error) {
+		bt, err = putNewBackupTarget(tx, req)
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, bt)
 	return nil
+}
+
+// putNewBackupTarget stores a new target from a normalized, validated
+// request, its secret apart, and asks for its first check. Used by POST
+// /v1/backuptargets and system restore.
+func putNewBackupTarget(tx *Tx, req api.BackupTargetCreateRequest) (api.BackupTarget, error) {
+	if _, ok, err := get[api.BackupTarget](tx, api.KindBackupTarget, req.Name); err != nil {
+		return api.BackupTarget{}, err
+	} else if ok {
+		return api.BackupTarget{}, api.Conflict("backup target %q already exists", req.Name)
+	}
+	var secret string
+	if req.Credential != nil {
+		secret = req.Credential.SecretKey
+	}
+	if err := tx.putSecret(req.Name, secret); err != nil {
+		return api.BackupTarget{}, err
+	}
+	bt := api.BackupTarget{
+		Name: req.Name,
+		Spec: api.BackupTargetSpec{
+			URL:             req.URL,
+			PollInterval:    req.PollInterval,
+			Credential:      redact(req.Credential, secret),
+			SyncRequestedAt: tx.Now(),
+		},
+	}
+	return bt, tx.Put(api.KindBackupTarget, bt.Name, bt)
 }
 
 // updateBackupTarget changes a target's URL, poll interval or credential

@@ -16,61 +16,69 @@ func (m *Manager) createVolume(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var vol api.Volume
-	err := m.store.Update(func(tx *Tx) error {
-		if _, ok, err := get[api.Volume](tx, api.KindVolume, req.Name); err != nil {
-			return err
-		} else if ok {
-			return api.Conflict("volume %q already exists", req.Name)
-		}
-		if req.BackingImage != "" {
-			bi, err := getNamed[api.BackingImage](tx, api.KindBackingImage, req.BackingImage, "backing image")
-			if err != nil {
-				return err
-			}
-			if bi.Status.Size > req.Size {
-				return api.Invalid("backing image %q is %d bytes, larger than the volume size %d", req.BackingImage, bi.Status.Size, req.Size)
-			}
-		}
-		if req.EngineImage != "" {
-			if _, err := getNamed[api.EngineImage](tx, api.KindEngineImage, req.EngineImage, "engine image"); err != nil {
-				return err
-			}
-		}
-		if req.FromBackup != "" {
-			if err := resolveFromBackup(tx, &req); err != nil {
-				return err
-			}
-		}
-		if _, err := getNamed[api.BackupTarget](tx, api.KindBackupTarget, req.BackupTargetName, "backup target"); err != nil {
-			return err
-		}
-		vol = api.Volume{
-			Name: req.Name,
-			Spec: api.VolumeSpec{
-				Size:             req.Size,
-				NumberOfReplicas: req.NumberOfReplicas,
-				BackingImage:     req.BackingImage,
-				EngineImage:      req.EngineImage,
-				Frontend:         req.Frontend,
-				BackupTargetName: req.BackupTargetName,
-				FromBackup:       req.FromBackup,
-				Standby:          req.Standby,
-			},
-			Status: api.VolumeStatus{
-				State:           api.VolumeCreating,
-				Robustness:      api.RobustnessUnknown,
-				CurrentImage:    req.EngineImage,
-				IsStandby:       req.Standby,
-				RestoreRequired: req.FromBackup != "",
-			},
-		}
-		return tx.Put(api.KindVolume, vol.Name, vol)
+	err := m.store.Update(func(tx *Tx) (err error) {
+		vol, err = putNewVolume(tx, req)
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, vol)
 	return nil
+}
+
+// putNewVolume stores a new volume from a normalized, validated create
+// request, after checking what it refers to (backing and engine images,
+// the backup and its target). Used by POST /v1/volumes and system restore.
+func putNewVolume(tx *Tx, req api.VolumeCreateRequest) (api.Volume, error) {
+	if _, ok, err := get[api.Volume](tx, api.KindVolume, req.Name); err != nil {
+		return api.Volume{}, err
+	} else if ok {
+		return api.Volume{}, api.Conflict("volume %q already exists", req.Name)
+	}
+	if req.BackingImage != "" {
+		bi, err := getNamed[api.BackingImage](tx, api.KindBackingImage, req.BackingImage, "backing image")
+		if err != nil {
+			return api.Volume{}, err
+		}
+		if bi.Status.Size > req.Size {
+			return api.Volume{}, api.Invalid("backing image %q is %d bytes, larger than the volume size %d", req.BackingImage, bi.Status.Size, req.Size)
+		}
+	}
+	if req.EngineImage != "" {
+		if _, err := getNamed[api.EngineImage](tx, api.KindEngineImage, req.EngineImage, "engine image"); err != nil {
+			return api.Volume{}, err
+		}
+	}
+	if req.FromBackup != "" {
+		if err := resolveFromBackup(tx, &req); err != nil {
+			return api.Volume{}, err
+		}
+	}
+	if _, err := getNamed[api.BackupTarget](tx, api.KindBackupTarget, req.BackupTargetName, "backup target"); err != nil {
+		return api.Volume{}, err
+	}
+	vol := api.Volume{
+		Name: req.Name,
+		Spec: api.VolumeSpec{
+			Size:             req.Size,
+			NumberOfReplicas: req.NumberOfReplicas,
+			BackingImage:     req.BackingImage,
+			EngineImage:      req.EngineImage,
+			Frontend:         req.Frontend,
+			BackupTargetName: req.BackupTargetName,
+			FromBackup:       req.FromBackup,
+			Standby:          req.Standby,
+		},
+		Status: api.VolumeStatus{
+			State:           api.VolumeCreating,
+			Robustness:      api.RobustnessUnknown,
+			CurrentImage:    req.EngineImage,
+			IsStandby:       req.Standby,
+			RestoreRequired: req.FromBackup != "",
+		},
+	}
+	return vol, tx.Put(api.KindVolume, vol.Name, vol)
 }
 
 func (m *Manager) listVolumes(w http.ResponseWriter, r *http.Request) error {
@@ -143,6 +151,9 @@ func (m *Manager) attachVolume(w http.ResponseWriter, r *http.Request) error {
 		if v.Status.RestoreRequired || v.Status.IsStandby {
 			return api.Conflict("volume %q is restoring from a backup: the system attaches it until the restore completes (a standby volume until it is activated)", v.Name)
 		}
+		if v.Spec.DisableFrontend {
+			return api.Conflict("volume %q is attached to node %q without a frontend by a system backup; it is detached again when its backup is done", v.Name, v.Spec.NodeID)
+		}
 		node, err := getNamed[api.Node](tx, api.KindNode, req.Node, "node")
 		if err != nil {
 			return err
@@ -178,7 +189,7 @@ func (m *Manager) detachVolume(w http.ResponseWriter, r *http.Request) error {
 		if v.Spec.NodeID == "" {
 			return nil
 		}
-		v.Spec.NodeID = ""
+		v.Spec.NodeID, v.Spec.DisableFrontend = "", false
 		if v.Status.State == api.VolumeAttached || v.Status.State == api.VolumeAttaching {
 			v.Status.State = api.VolumeDetaching
 		}

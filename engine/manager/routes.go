@@ -63,6 +63,16 @@ func (m *Manager) Handler() http.Handler {
 	h("GET /v1/backupvolumes/{name}", m.getBackupVolume)
 	h("POST /v1/backupvolumes/{name}/sync", m.syncBackupVolume)
 
+	h("POST /v1/systembackups", m.createSystemBackup)
+	h("GET /v1/systembackups", m.listSystemBackups)
+	h("GET /v1/systembackups/{name}", m.getSystemBackup)
+	h("DELETE /v1/systembackups/{name}", m.deleteSystemBackup)
+	h("GET /v1/systembackups/{name}/bundle", m.getSystemBackupBundle)
+	h("POST /v1/systemrestores", m.createSystemRestore)
+	h("GET /v1/systemrestores", m.listSystemRestores)
+	h("GET /v1/systemrestores/{name}", m.getSystemRestore)
+	h("DELETE /v1/systemrestores/{name}", m.deleteSystemRestore)
+
 	h("GET /v1/events", m.getEvents)
 	return logRequests(m.log, jsonMux(mux))
 }
