@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -25,9 +26,9 @@ import (
 const extraTargetsDir = "faultline-targets"
 
 // ExtraBackupTarget creates a second backup target, name, of the run's
-// kind (--backup-target): for file, a directory of its own next to the
-// default target's data; for s3, a prefix of its own on the run's S3
-// endpoint, with the same credentials. It returns the target's secret key
+// kind (--backup-target): for file, a directory of its own under the
+// default target's directory; for s3, a prefix of its own next to the
+// spec's on the run's S3 endpoint, with the same credentials. It returns the target's secret key
 // ("" for file), which a system restore needs to re-create the target
 // (bundles never hold secrets). The target is deleted in the spec's
 // cleanup, registered before it is created (as BackupTarget does); its
@@ -43,7 +44,10 @@ func (s *Spec) ExtraBackupTarget(ctx context.Context, name string) (secret strin
 			Skip(skip.Error())
 		}
 		Expect(err).NotTo(HaveOccurred(), "S3 endpoint for backup target %s", name)
-		bt, err := ensureS3Target(ctx, c, name, ep, s.backupPrefix()+name+"/", backupTargetReadyDeadline)
+		// A sibling of the spec's own prefix, not inside it: neither
+		// target's keys lie under the other's.
+		prefix := strings.TrimSuffix(s.backupPrefix(), "/") + "-" + name + "/"
+		bt, err := ensureS3Target(ctx, c, name, ep, prefix, backupTargetReadyDeadline)
 		Expect(err).NotTo(HaveOccurred())
 		s.noteTarget(bt)
 		return ep.SecretKey
