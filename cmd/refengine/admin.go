@@ -26,21 +26,23 @@ type adminVerb struct {
 }
 
 // registerAdmin adds the admin commands, one per resource kind, all built on
-// engine/client: refengine volume|node|replica|snapshot|backing-image|engine-image|backup-target|backup|backup-volume <verb>.
+// engine/client: refengine volume|node|replica|snapshot|backing-image|engine-image|backup-target|backup|backup-volume|system-backup|system-restore <verb>.
 func registerAdmin(cmds map[string]subcommand) {
 	resources := map[string]struct {
 		summary string
 		verbs   map[string]adminVerb
 	}{
-		"volume":        {"manage volumes (create, restore from a backup, attach, detach, snapshot, upgrade, activate, ...)", volumeVerbs()},
-		"node":          {"list and inspect nodes", nodeVerbs()},
-		"replica":       {"list, inspect and delete replicas", replicaVerbs()},
-		"snapshot":      {"create, list and inspect snapshots", snapshotVerbs()},
-		"backing-image": {"manage backing images (from a file or an upload)", backingImageVerbs()},
-		"engine-image":  {"manage engine images", engineImageVerbs()},
-		"backup-target": {"manage backup targets (where backups go) and check they answer", backupTargetVerbs()},
-		"backup":        {"create, list, inspect and delete backups of volumes", backupVerbs()},
-		"backup-volume": {"list, inspect and sync volumes as backup targets hold them", backupVolumeVerbs()},
+		"volume":         {"manage volumes (create, restore from a backup, attach, detach, snapshot, upgrade, activate, ...)", volumeVerbs()},
+		"node":           {"list and inspect nodes", nodeVerbs()},
+		"replica":        {"list, inspect and delete replicas", replicaVerbs()},
+		"snapshot":       {"create, list and inspect snapshots", snapshotVerbs()},
+		"backing-image":  {"manage backing images (from a file or an upload)", backingImageVerbs()},
+		"engine-image":   {"manage engine images", engineImageVerbs()},
+		"backup-target":  {"manage backup targets (where backups go) and check they answer", backupTargetVerbs()},
+		"backup":         {"create, list, inspect and delete backups of volumes", backupVerbs()},
+		"backup-volume":  {"list, inspect and sync volumes as backup targets hold them", backupVolumeVerbs()},
+		"system-backup":  {"back up the whole system (every volume, then the configuration as a bundle); list, inspect, read and delete system backups", systemBackupVerbs()},
+		"system-restore": {"re-create backup targets, backing images and volumes from a system backup", systemRestoreVerbs()},
 	}
 	for name, r := range resources {
 		cmds[name] = subcommand{summary: r.summary, run: func(args []string) int {

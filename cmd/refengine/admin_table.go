@@ -99,7 +99,15 @@ func printTable(w io.Writer, v any) {
 		for _, b := range x {
 			row(b.Name, b.Spec.VolumeName, b.Spec.BackupTargetName, b.Status.LastBackupName, since(b.Status.LastBackupAt), b.Status.BackupCount)
 		}
-	default:
+	case api.SystemBackup:
+		printSystemBackup(w, x)
+	case []api.SystemBackup:
+		printSystemBackups(w, x)
+	case api.SystemRestore:
+		printSystemRestore(w, x)
+	case []api.SystemRestore:
+		printSystemRestores(w, x)
+	default: // a system backup's bundle among others: JSON in both formats
 		b, _ := json.MarshalIndent(v, "", "  ")
 		fmt.Fprintln(tw, string(b))
 	}

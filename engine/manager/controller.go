@@ -16,6 +16,9 @@ const (
 	keyResync       = "resync"
 	keyEngineImages = "engineimages"
 	volumeKeyPrefix = "volume/"
+	// lastBackupKeyPrefix queues "lastbackup/<volume>": derive the
+	// volume's lastBackup from its backup volume (F5).
+	lastBackupKeyPrefix = "lastbackup/"
 )
 
 // Controller reconciles the store toward the desired state. Work is keyed
@@ -56,6 +59,9 @@ func (c *Controller) onEvents(evs []api.Event) {
 		case api.KindVolume:
 			c.queue.Add(volumeKeyPrefix + ev.Name)
 			c.queue.Add(keyEngineImages)
+			if ev.Type == api.EventCreated {
+				c.queue.Add(lastBackupKeyPrefix + ev.Name) // its target may hold backups of its name
+			}
 		case api.KindReplica, api.KindEngine, api.KindSnapshot:
 			var obj struct {
 				Spec struct {
@@ -108,7 +114,7 @@ func (c *Controller) onEvents(evs []api.Event) {
 				if c.m.usesDefect(DefectSysbackupStaleLastBackup) {
 					vol = ev.Name // seed 001's pre-fix key: no volume has this name
 				}
-				c.queue.Add(volumeKeyPrefix + vol)
+				c.queue.Add(lastBackupKeyPrefix + vol)
 				c.queue.Add(drVolumesKeyPrefix + obj.Spec.BackupTargetName + "/" + obj.Spec.VolumeName)
 			}
 		case api.KindBackingImage:
@@ -222,6 +228,7 @@ func (c *Controller) process(ctx context.Context, key string) error {
 		})
 		for _, v := range vols {
 			c.queue.Add(volumeKeyPrefix + v.Name)
+			c.queue.Add(lastBackupKeyPrefix + v.Name)
 		}
 		for _, n := range nodes {
 			c.queue.Add(gcKeyPrefix + n.Name)
@@ -245,6 +252,8 @@ func (c *Controller) process(ctx context.Context, key string) error {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 		defer cancel()
 		return c.reconcileSystemRestore(ctx, strings.TrimPrefix(key, systemRestoreKeyPrefix))
+	case strings.HasPrefix(key, lastBackupKeyPrefix):
+		return c.reconcileLastBackup(strings.TrimPrefix(key, lastBackupKeyPrefix))
 	case strings.HasPrefix(key, drVolumesKeyPrefix):
 		target, volume, _ := strings.Cut(strings.TrimPrefix(key, drVolumesKeyPrefix), "/")
 		return c.queueDRVolumes(target, volume)

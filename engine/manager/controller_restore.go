@@ -65,6 +65,20 @@ func (c *Controller) syncLastBackup(vv *volumeView) error {
 	})
 }
 
+// reconcileLastBackup derives one volume's lastBackup (F5). It is queued
+// by a change of the volume's backup volume and by the periodic resync,
+// not by the volume's own passes: an attached volume is re-queued every
+// MonitorInterval, and deriving it there would hide a lost backup volume
+// event within a second (seed 001's defect would go unseen but for
+// detached volumes).
+func (c *Controller) reconcileLastBackup(name string) error {
+	vv, err := c.loadVolume(name)
+	if err != nil || !vv.exists || vv.vol.Status.State == api.VolumeDeleting {
+		return err
+	}
+	return c.syncLastBackup(&vv)
+}
+
 // backupSourceOf is what a volume's lastBackup follows: the backup volume
 // of its source (the volume itself, or the volume a restore or DR volume
 // came from) on its backup target.

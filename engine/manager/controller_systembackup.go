@@ -374,11 +374,16 @@ func (c *Controller) failSystemBackup(name, msg string) error {
 func (c *Controller) deleteSystemBackupData(ctx context.Context, sb api.SystemBackup) error {
 	if sb.Status.State != api.SystemBackupStateNone && sb.Status.State != api.SystemBackupStateVolumeBackup {
 		st, err := c.openBackupStore(ctx, api.DefaultBackupTarget)
-		if err != nil {
-			return fmt.Errorf("delete system backup %s: %w", sb.Name, err)
+		if err == nil {
+			err = st.DeleteSystemBackup(ctx, sb.Name)
 		}
-		if err := st.DeleteSystemBackup(ctx, sb.Name); err != nil {
-			return fmt.Errorf("delete system backup %s: %w", sb.Name, err)
+		if err != nil {
+			err = fmt.Errorf("delete system backup %s: %w", sb.Name, err)
+			_ = c.mutateSystemBackup(sb.Name, func(tx *Tx, x *api.SystemBackup) error {
+				x.Status.Error = err.Error() // shown while retrying
+				return nil
+			})
+			return err
 		}
 	}
 	return c.m.store.Update(func(tx *Tx) error {

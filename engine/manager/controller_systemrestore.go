@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"time"
 
 	"github.com/faultline/faultline/engine/api"
@@ -89,6 +90,13 @@ func (c *Controller) restoreSystem(ctx context.Context, sr api.SystemRestore, b 
 	}
 	for _, bi := range b.BackingImages {
 		o, err := c.restoreBackingImage(ctx, sr.Spec.SystemBackup, bi)
+		if err != nil {
+			return objs, err
+		}
+		objs = append(objs, o)
+	}
+	for _, ei := range b.EngineImages {
+		o, err := c.restoreEngineImage(ei)
 		if err != nil {
 			return objs, err
 		}
@@ -185,6 +193,29 @@ func (c *Controller) restoreBackingImage(ctx context.Context, systemBackup strin
 	return o, nil
 }
 
+// restoreEngineImage re-registers a missing engine image whose binary is
+// on this host; one that is not is skipped (a volume naming it then fails
+// the restore with that cause).
+func (c *Controller) restoreEngineImage(ei api.EngineImage) (api.SystemRestoreObject, error) {
+	o := api.SystemRestoreObject{Kind: api.KindEngineImage, Name: ei.Name, Action: api.RestoreActionUnchanged}
+	if st, err := os.Stat(ei.Spec.BinaryPath); err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
+		_, ok, gerr := getOne2[api.EngineImage](c.m.store, api.KindEngineImage, ei.Name)
+		if gerr == nil && !ok {
+			o.Action, o.Reason = api.RestoreActionSkipped, "binary "+ei.Spec.BinaryPath+" is not an executable file on this host"
+		}
+		return o, gerr
+	}
+	err := c.m.store.Update(func(tx *Tx) error {
+		if _, ok, err := get[api.EngineImage](tx, api.KindEngineImage, ei.Name); err != nil || ok {
+			return err
+		}
+		o.Action = api.RestoreActionCreated
+		x := api.EngineImage{Name: ei.Name, Spec: ei.Spec, Status: api.EngineImageStatus{State: api.EngineImageReady}}
+		return tx.Put(api.KindEngineImage, x.Name, x)
+	})
+	return o, err
+}
+
 // restoreVolume restores one volume of the bundle (Longhorn's
 // restoreVolumes): a missing one is created, from its recorded lastBackup
 // on its own target when there is one (then it restores and detaches by
@@ -206,6 +237,7 @@ func (c *Controller) restoreVolume(v api.Volume) (api.SystemRestoreObject, error
 			o.Action = api.RestoreActionUpdated
 			cur.Spec.NumberOfReplicas = v.Spec.NumberOfReplicas
 			cur.Spec.BackupTargetName = v.Spec.BackupTargetName
+			c.queue.Add(lastBackupKeyPrefix + cur.Name) // its target may have changed
 			return tx.Put(api.KindVolume, cur.Name, cur)
 		case v.Spec.Standby || v.Status.IsStandby:
 			o.Action, o.Reason = api.RestoreActionSkipped, "standby volume: not re-created"

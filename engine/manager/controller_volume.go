@@ -38,7 +38,10 @@ func (c *Controller) reconcileVolume(ctx context.Context, name string) error {
 			return nil
 		}
 	}
-	if vv.vol.Status.State != api.VolumeDeleting {
+	// A restoring volume follows its source's newest backup on every pass
+	// (what it must restore next); any other volume's lastBackup is
+	// derived on its own key (reconcileLastBackup).
+	if vv.vol.Status.State != api.VolumeDeleting && (vv.vol.Status.IsStandby || vv.vol.Status.RestoreRequired) {
 		if err := c.syncLastBackup(&vv); err != nil {
 			return err
 		}
