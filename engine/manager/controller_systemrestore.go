@@ -219,7 +219,8 @@ func (c *Controller) restoreEngineImage(ei api.EngineImage) (api.SystemRestoreOb
 // restoreVolume restores one volume of the bundle (Longhorn's
 // restoreVolumes): a missing one is created, from its recorded lastBackup
 // on its own target when there is one (then it restores and detaches by
-// itself) and empty otherwise, except standby volumes, which are not
+// itself, without its backing image, whose blocks the backup holds) and
+// empty otherwise (on its backing image), except standby volumes, which are not
 // re-created; an attached one is skipped; a detached one gets the
 // bundle's replica count and target.
 func (c *Controller) restoreVolume(v api.Volume) (api.SystemRestoreObject, error) {
@@ -257,6 +258,13 @@ func (c *Controller) restoreVolume(v api.Volume) (api.SystemRestoreObject, error
 			source, _ := backupSourceOf(v)
 			req.FromBackup = api.BackupURL(bt.Spec.URL, source, last)
 			o.Reason = "from " + req.FromBackup
+			if req.BackingImage != "" {
+				// A backup holds every block of the volume, the backing
+				// image's included, and a restore writes them into a chain
+				// of its own: the restored volume does not reference it.
+				o.Reason += "; without backing image " + req.BackingImage + ", whose data the backup holds"
+				req.BackingImage = ""
+			}
 		}
 		req.Normalize()
 		if err := req.Validate(); err != nil {

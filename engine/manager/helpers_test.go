@@ -33,12 +33,16 @@ func startManager(t testing.TB, dir string, cfg Config) *testManager {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	m, err := Open(cfg)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if cfg.URL == "" {
+		cfg.URL = "http://" + ln.Addr().String() // nodes download backing images from here
+	}
+	m, err := Open(cfg)
 	if err != nil {
+		ln.Close()
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: m.Handler()}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,9 +15,9 @@ import (
 // sysVolume is one volume of the system backup test and the bytes it must
 // hold after the restore.
 type sysVolume struct {
-	name, target string
-	detach       bool
-	want         []byte
+	name, target, image string
+	detach              bool
+	want                []byte
 }
 
 // write fills the first len(data) bytes of an attached volume and flushes.
@@ -85,14 +87,26 @@ func testSystemBackupRestore(t *testing.T, defect bool) {
 		t.Fatal(err)
 	}
 	const size = 8 * api.MiB
-	vols := []*sysVolume{{name: "a", target: "default"}, {name: "b", target: "extra", detach: true}, {name: "c", target: "default"}}
+	image := randomBytes(4 * api.MiB)
+	imgPath := filepath.Join(t.TempDir(), "bi.img")
+	if err := os.WriteFile(imgPath, image, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateBackingImage(ctx, api.BackingImageCreateRequest{Name: "bi", SourcePath: imgPath}); err != nil {
+		t.Fatal(err)
+	}
+	vols := []*sysVolume{{name: "a", target: "default"}, {name: "b", target: "extra", detach: true}, {name: "c", target: "default"}, {name: "d", target: "default", image: "bi"}}
 	for _, sv := range vols {
-		if _, err := c.CreateVolume(ctx, api.VolumeCreateRequest{Name: sv.name, Size: size, NumberOfReplicas: 2, BackupTargetName: sv.target}); err != nil {
+		if _, err := c.CreateVolume(ctx, api.VolumeCreateRequest{Name: sv.name, Size: size, NumberOfReplicas: 2, BackupTargetName: sv.target, BackingImage: sv.image}); err != nil {
 			t.Fatal(err)
 		}
 		v := bc.attachOn(t, ctx, sv.name, "n1")
 		sv.want = randomBytes(2 * api.MiB)
 		bc.write(t, v, 0, sv.want)
+		if sv.image != "" {
+			// The image shows through beyond the write.
+			sv.want = append(sv.want, image[2*api.MiB:]...)
+		}
 		if sv.name == "c" {
 			// A user backup, then a write after it: a stale lastBackup
 			// would bring c back without the second write.
@@ -159,6 +173,9 @@ func testSystemBackupRestore(t *testing.T, defect bool) {
 	if err := c.DeleteBackupTarget(ctx, "extra"); err != nil {
 		t.Fatal(err)
 	}
+	if err := c.DeleteBackingImage(ctx, "bi"); err != nil {
+		t.Fatal(err)
+	}
 
 	if _, err := c.CreateSystemRestore(ctx, api.SystemRestoreCreateRequest{Name: "r1", SystemBackup: "s1"}); err != nil {
 		t.Fatal(err)
@@ -171,6 +188,9 @@ func testSystemBackupRestore(t *testing.T, defect bool) {
 	}
 	if _, err := c.GetBackupTarget(ctx, "extra"); err != nil {
 		t.Fatalf("target extra not re-created: %v", err)
+	}
+	if bi, err := c.GetBackingImage(ctx, "bi"); err != nil || bi.Status.State != api.BackingImageReady {
+		t.Fatalf("backing image not re-created from the system backup's copy: %+v, %v", bi.Status, err)
 	}
 	for _, sv := range vols {
 		v, err := c.WaitVolume(ctx, sv.name, func(v api.Volume) bool {
