@@ -25,6 +25,7 @@ func Cases() []Case {
 		{Scenario: "backing-image-replica-rebuild", Defect: "rebuild-bi-parent-by-full-name", Seed: "004"},
 		{Scenario: "engine-crash-during-live-upgrade", Defect: "upgrade-crash-loses-attachment", Seed: "002"},
 		{Scenario: "dr-volume-node-restart-during-incremental-restore", Defect: "dr-restore-no-resume", Seed: "000"},
+		{Scenario: "system-backup-restore-retains-data", Defect: "sysbackup-stale-last-backup", Seed: "001"},
 		// Issue 8: defects found by outside testing, which the integrity
 		// scenarios must now find by themselves.
 		{Scenario: "engine-crash-under-write-load", Defect: "no-resync-after-crash", Seed: "integrity"},

@@ -33,6 +33,21 @@ func TestCases(t *testing.T) {
 		}
 		seenScenario[c.Scenario], seenDefect[c.Defect] = true, true
 	}
+	// One row per seed bug of reference/seed-bugs.md, 000 to 004.
+	seeds := map[string]int{}
+	for _, c := range Cases() {
+		if c.Seed != "integrity" {
+			seeds[c.Seed]++
+		}
+	}
+	for _, s := range []string{"000", "001", "002", "003", "004"} {
+		if seeds[s] != 1 {
+			t.Errorf("seed %s: %d rows, want 1", s, seeds[s])
+		}
+	}
+	if len(seeds) != 5 {
+		t.Errorf("seed column holds %v, want 000 to 004 and integrity", seeds)
+	}
 	// The integrity rows of issue 8.
 	for s, d := range map[string]string{
 		"engine-crash-under-write-load":          "no-resync-after-crash",

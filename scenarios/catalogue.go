@@ -36,6 +36,10 @@ func all() []scenario {
 		drRestore(drInitialNodeStop),
 		drRestore(drEngineCrash),
 		drRestore(drTargetDown),
+		systemBackup(sbRetainsData),
+		systemBackup(sbPolicyAlways),
+		systemBackup(sbPolicyDisabled),
+		systemBackup(sbRestoreAttached),
 		soak(),
 	}
 }
