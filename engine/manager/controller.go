@@ -18,7 +18,7 @@ const (
 	// keyLastBackups queues every volume's lastBackup derivation: on the
 	// resync timer only, not on node changes (every heartbeat that
 	// changes a disk's free space is one).
-	keyLastBackups = "lastbackups"
+	keyLastBackups  = "lastbackups"
 	volumeKeyPrefix = "volume/"
 	// lastBackupKeyPrefix queues "lastbackup/<volume>": derive the
 	// volume's lastBackup from its backup volume (F5).
