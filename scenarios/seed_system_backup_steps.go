@@ -43,27 +43,11 @@ func sbTake(ctx context.Context, s *Spec, r *sbRun, name, policy string, during 
 	if during != nil {
 		during()
 	}
-	var last api.SystemBackup
-	seen := ""
-	seedCheckQuiet(s, seedAwait(ctx, s, fmt.Sprintf("system backup %s Ready", name), start, sbReadyDeadline,
-		func(ctx context.Context) (string, error) {
+	last := sbAwaitState(ctx, s, "system backup", name, "system-backup/"+name, start, sbReadyDeadline, api.SystemBackupStateReady, api.SystemBackupStateError,
+		func(ctx context.Context) (api.SystemBackup, sbObserved, error) {
 			b, err := c.GetSystemBackup(ctx, name)
-			if err != nil {
-				return "", err
-			}
-			last = b
-			if b.Status.State != seen {
-				seen = b.Status.State
-				s.Timeline.Add(timeline.Event{Time: time.Now(), Kind: timeline.KindState, Lane: "system-backup/" + name, Name: orDash(b.Status.State),
-					Detail: map[string]string{"error": b.Status.Error, "volumes": sbVolumesLine(b)}})
-			}
-			if b.Status.State == api.SystemBackupStateError {
-				s.Check(checkers.Verdict{Checker: "state-converge", Outcome: checkers.Fail, At: time.Now(),
-					Summary:  fmt.Sprintf("system backup %s went to Error: %s", name, b.Status.Error),
-					Evidence: []checkers.Evidence{{What: "volumes", Actual: sbVolumesLine(b)}}})
-			}
-			return b.Status.State, nil
-		}, api.SystemBackupStateReady))
+			return b, sbObserved{state: b.Status.State, err: b.Status.Error, what: "volumes", detail: sbVolumesLine(b)}, err
+		})
 	s.Env.progressf("     %s: system backup %s Ready after %v: %s", s.Name, name, time.Since(start).Round(time.Millisecond), sbVolumesLine(last))
 	return last
 }
@@ -251,27 +235,11 @@ func sbRestore(ctx context.Context, s *Spec, r *sbRun, sb string) api.SystemRest
 	r.restoreStart = start
 	_, err := c.CreateSystemRestore(ctx, api.SystemRestoreCreateRequest{Name: name, SystemBackup: sb, TargetSecrets: secrets})
 	Expect(err).NotTo(HaveOccurred(), "create system restore %s", name)
-	var last api.SystemRestore
-	seen := ""
-	seedCheckQuiet(s, seedAwait(ctx, s, "system restore "+name+" Completed", start, sbRestoreDeadline,
-		func(ctx context.Context) (string, error) {
+	last := sbAwaitState(ctx, s, "system restore", name, "system-restore/"+name, start, sbRestoreDeadline, api.SystemRestoreStateCompleted, api.SystemRestoreStateError,
+		func(ctx context.Context) (api.SystemRestore, sbObserved, error) {
 			x, err := c.GetSystemRestore(ctx, name)
-			if err != nil {
-				return "", err
-			}
-			last = x
-			if x.Status.State != seen {
-				seen = x.Status.State
-				s.Timeline.Add(timeline.Event{Time: time.Now(), Kind: timeline.KindState, Lane: "system-restore/" + name, Name: orDash(x.Status.State),
-					Detail: map[string]string{"error": x.Status.Error, "objects": sbObjectsLine(x)}})
-			}
-			if x.Status.State == api.SystemRestoreStateError {
-				s.Check(checkers.Verdict{Checker: "state-converge", Outcome: checkers.Fail, At: time.Now(),
-					Summary:  fmt.Sprintf("system restore %s went to Error: %s", name, x.Status.Error),
-					Evidence: []checkers.Evidence{{What: "objects", Actual: sbObjectsLine(x)}}})
-			}
-			return x.Status.State, nil
-		}, api.SystemRestoreStateCompleted))
+			return x, sbObserved{state: x.Status.State, err: x.Status.Error, what: "objects", detail: sbObjectsLine(x)}, err
+		})
 	s.Env.progressf("     %s: system restore %s Completed after %v: %s", s.Name, name, time.Since(start).Round(time.Millisecond), sbObjectsLine(last))
 	return last
 }
@@ -354,4 +322,39 @@ func sbCheckImageBack(ctx context.Context, s *Spec, r *sbRun) {
 	bi := seedWaitBackingImage(ctx, s, r.image, sbRestoreDeadline)
 	s.Check(diffVerdict("state-converge", "the system restore re-created backing image "+r.image+" with its contents",
 		map[string]string{"sha512": r.imageSHA}, map[string]string{"sha512": bi.Status.SHA512}))
+}
+
+// sbObserved is what sbAwaitState reads of a system backup or restore.
+type sbObserved struct {
+	state, err   string
+	what, detail string
+}
+
+// sbAwaitState waits until the object (kind name) reaches want, putting
+// every state it passes through on the timeline lane and failing
+// state-converge at once when it reaches failed.
+func sbAwaitState[T any](ctx context.Context, s *Spec, kind, name, lane string, start time.Time, deadline time.Duration, want, failed string,
+	get func(context.Context) (T, sbObserved, error)) T {
+	var last T
+	seen := ""
+	seedCheckQuiet(s, seedAwait(ctx, s, fmt.Sprintf("%s %s %s", kind, name, want), start, deadline,
+		func(ctx context.Context) (string, error) {
+			x, o, err := get(ctx)
+			if err != nil {
+				return "", err
+			}
+			last = x
+			if o.state != seen {
+				seen = o.state
+				s.Timeline.Add(timeline.Event{Time: time.Now(), Kind: timeline.KindState, Lane: lane, Name: orDash(o.state),
+					Detail: map[string]string{"error": o.err, o.what: o.detail}})
+			}
+			if o.state == failed {
+				s.Check(checkers.Verdict{Checker: "state-converge", Outcome: checkers.Fail, At: time.Now(),
+					Summary:  fmt.Sprintf("%s %s went to %s: %s", kind, name, failed, o.err),
+					Evidence: []checkers.Evidence{{What: o.what, Actual: o.detail}}})
+			}
+			return o.state, nil
+		}, want))
+	return last
 }

@@ -54,19 +54,7 @@ func (bc *backupCluster) attached(t *testing.T, ctx context.Context, name string
 	if _, err := c.CreateVolume(ctx, api.VolumeCreateRequest{Name: name, Size: size, NumberOfReplicas: 2}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.WaitVolume(ctx, name, func(v api.Volume) bool { return v.Status.State == api.VolumeDetached }); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.AttachVolume(ctx, name, "n1"); err != nil {
-		t.Fatal(err)
-	}
-	v, err := c.WaitVolume(ctx, name, func(v api.Volume) bool {
-		return v.Status.State == api.VolumeAttached && v.Status.Robustness == api.RobustnessHealthy
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
+	return bc.attachOn(t, ctx, name, "n1")
 }
 
 // backup takes a backup and waits until it ends; it returns it whatever
