@@ -10,7 +10,7 @@ import (
 func knownDefects() []string {
 	return []string{
 		"im-restart-stale-head-cache", "rebuild-bi-parent-by-full-name", "upgrade-crash-loses-attachment",
-		"dr-restore-no-resume", "sysbackup-stale-last-backup",
+		"cleanup-discards-replicas", "dr-restore-no-resume", "sysbackup-stale-last-backup",
 		"no-resync-after-crash", "rebuild-snapshot-kept", "rebuild-leftovers-kept",
 	}
 }

@@ -15,7 +15,7 @@ const (
 )
 
 // Kinds lists every resource kind in a stable order.
-var Kinds = []string{KindNode, KindVolume, KindReplica, KindEngine, KindSnapshot, KindBackingImage, KindEngineImage, KindBackupTarget, KindBackupVolume, KindBackup, KindSystemBackup, KindSystemRestore}
+var Kinds = []string{KindNode, KindVolume, KindReplica, KindEngine, KindSnapshot, KindBackingImage, KindEngineImage, KindBackupTarget, KindBackupVolume, KindBackup, KindSystemBackup, KindSystemRestore, KindConsumer}
 
 // Node states.
 const (
@@ -117,6 +117,10 @@ type VolumeSpec struct {
 	// system backup that attaches a detached volume for its backup
 	// (maintenance), cleared when it detaches it again.
 	DisableFrontend bool `json:"disableFrontend,omitempty"`
+	// AttachmentTickets are the reasons the volume is attached, by ID: the
+	// attach API's ticket and one per consumer. Removing the last ticket
+	// on the node the volume is attached to detaches it.
+	AttachmentTickets map[string]AttachmentTicket `json:"attachmentTickets,omitempty"`
 }
 
 // VolumeStatus is what the controllers observed and decided.
@@ -142,6 +146,9 @@ type VolumeStatus struct {
 	// backup itself.
 	LastBackup   string    `json:"lastBackup,omitempty"`
 	LastBackupAt time.Time `json:"lastBackupAt,omitzero"`
+	// RemountRequestedAt is set when the volume's engine died under its
+	// consumers: the consumers created before it are replaced.
+	RemountRequestedAt time.Time `json:"remountRequestedAt,omitzero"`
 }
 
 // Condition is a named boolean fact about a resource with the reason it

@@ -62,6 +62,7 @@ func (c *Controller) onEvents(evs []api.Event) {
 		switch ev.Kind {
 		case api.KindVolume:
 			c.queue.Add(volumeKeyPrefix + ev.Name)
+			c.queue.Add(consumersKeyPrefix + ev.Name)
 			c.queue.Add(keyEngineImages)
 			if ev.Type == api.EventCreated {
 				c.queue.Add(lastBackupKeyPrefix + ev.Name) // its target may hold backups of its name
@@ -120,6 +121,13 @@ func (c *Controller) onEvents(evs []api.Event) {
 				}
 				c.queue.Add(lastBackupKeyPrefix + vol)
 				c.queue.Add(drVolumesKeyPrefix + obj.Spec.BackupTargetName + "/" + obj.Spec.VolumeName)
+			}
+		case api.KindConsumer:
+			var obj struct {
+				Spec api.ConsumerSpec `json:"spec"`
+			}
+			if json.Unmarshal(ev.Object, &obj) == nil && obj.Spec.Volume != "" {
+				c.queue.Add(consumersKeyPrefix + obj.Spec.Volume)
 			}
 		case api.KindBackingImage:
 			if ev.Type == api.EventDeleted {
@@ -234,6 +242,7 @@ func (c *Controller) process(ctx context.Context, key string) error {
 		})
 		for _, v := range vols {
 			c.queue.Add(volumeKeyPrefix + v.Name)
+			c.queue.Add(consumersKeyPrefix + v.Name)
 		}
 		for _, n := range nodes {
 			c.queue.Add(gcKeyPrefix + n.Name)
@@ -276,6 +285,8 @@ func (c *Controller) process(ctx context.Context, key string) error {
 		ctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
 		return c.collectOrphans(ctx, strings.TrimPrefix(key, gcKeyPrefix))
+	case strings.HasPrefix(key, consumersKeyPrefix):
+		return c.reconcileConsumers(strings.TrimPrefix(key, consumersKeyPrefix))
 	case strings.HasPrefix(key, volumeKeyPrefix):
 		ctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()

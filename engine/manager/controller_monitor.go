@@ -185,6 +185,9 @@ func (c *Controller) engineDied(ctx context.Context, vv *volumeView, cause error
 		setRobustness(&v, api.RobustnessFaulted, tx.Now())
 		setCondition(&v, api.ConditionReady, false, "EngineDied", reason, tx.Now())
 		v.Status.Endpoint = ""
+		// Its consumers' devices went with the engine: they are replaced
+		// (Longhorn's remountRequestedAt).
+		v.Status.RemountRequestedAt = tx.Now()
 		if v.Status.State == api.VolumeAttached {
 			v.Status.State = api.VolumeAttaching
 		}

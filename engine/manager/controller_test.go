@@ -326,7 +326,7 @@ func TestEngineCrashDuringLiveUpgrade(t *testing.T) {
 		keep    bool
 	}{
 		{"replicas kept, upgrade finished offline", nil, true},
-		{"defect discards the replicas", []string{DefectUpgradeCrashLosesAttachment}, false},
+		{"defect discards the replicas", []string{DefectCleanupDiscardsReplicas}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,10 +10,11 @@ import (
 	"github.com/faultline/faultline/engine/jsonrpc"
 )
 
-// DefectUpgradeCrashLosesAttachment re-introduces seed 002: when an engine
-// dies mid live-upgrade, cleanup deletes the replicas that hold the newest
-// data and the volume comes back on fresh, empty ones (see planUpgradeCrash).
-const DefectUpgradeCrashLosesAttachment = "upgrade-crash-loses-attachment"
+// DefectCleanupDiscardsReplicas is a checker self-test, not a reproduction
+// of a real bug: when an engine dies mid live-upgrade, cleanup deletes the
+// replicas that hold the newest data and the volume comes back on fresh,
+// empty ones (see planUpgradeCrash). A history checker must fail on it.
+const DefectCleanupDiscardsReplicas = "cleanup-discards-replicas"
 
 // reconcileVolume drives one volume through its state machine:
 //

@@ -2,6 +2,7 @@ package manager
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/faultline/faultline/engine/api"
 )
@@ -163,12 +164,14 @@ func (m *Manager) attachVolume(w http.ResponseWriter, r *http.Request) error {
 		}
 		switch {
 		case v.Spec.NodeID == req.Node:
+			addTicket(v, api.AttachmentTicket{ID: api.TicketAPIID, Type: api.TicketAPI, Node: req.Node})
 			return nil // already attached or attaching there: idempotent
 		case v.Spec.NodeID != "":
 			return api.Conflict("volume %q is attached to node %q; detach it first", v.Name, v.Spec.NodeID)
 		case v.Status.State != api.VolumeDetached:
 			return api.Conflict("volume %q is %s; it can be attached when detached", v.Name, v.Status.State)
 		}
+		addTicket(v, api.AttachmentTicket{ID: api.TicketAPIID, Type: api.TicketAPI, Node: req.Node})
 		v.Spec.NodeID = req.Node
 		v.Status.State = api.VolumeAttaching
 		return nil
@@ -186,6 +189,10 @@ func (m *Manager) detachVolume(w http.ResponseWriter, r *http.Request) error {
 		if v.Status.State == api.VolumeDeleting || v.Status.State == api.VolumeCreating {
 			return api.Conflict("volume %q is %s", v.Name, v.Status.State)
 		}
+		if ids := consumerTickets(v); len(ids) > 0 {
+			return api.Conflict("volume %q is in use by consumers (tickets %s): delete them, and it detaches when the last one is gone", v.Name, strings.Join(ids, ", "))
+		}
+		delete(v.Spec.AttachmentTickets, api.TicketAPIID)
 		if v.Spec.NodeID == "" {
 			return nil
 		}

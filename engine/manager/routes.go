@@ -73,6 +73,11 @@ func (m *Manager) Handler() http.Handler {
 	h("GET /v1/systemrestores/{name}", m.getSystemRestore)
 	h("DELETE /v1/systemrestores/{name}", m.deleteSystemRestore)
 
+	h("POST /v1/consumers", m.createConsumer)
+	h("GET /v1/consumers", m.listConsumers)
+	h("GET /v1/consumers/{name}", m.getConsumer)
+	h("DELETE /v1/consumers/{name}", m.deleteConsumer)
+
 	h("GET /v1/events", m.getEvents)
 	return logRequests(m.log, jsonMux(mux))
 }

@@ -14,7 +14,7 @@ type upgradeCrash struct {
 	// the engine died: they hold every acknowledged write, so the reattach
 	// starts from them.
 	keep []string
-	// discard re-introduces the defect upgrade-crash-loses-attachment:
+	// discard re-introduces the defect cleanup-discards-replicas:
 	// cleanup deletes every replica with its data, so the volume is
 	// rebuilt from fresh, empty replicas.
 	discard bool
@@ -24,7 +24,7 @@ type upgradeCrash struct {
 // to the volume's replicas. The correct recovery keeps the replicas with
 // the newest data and finishes the upgrade offline: the reattach runs the
 // engine on spec.engineImage. It is the only place the defect switch
-// upgrade-crash-loses-attachment is consulted.
+// cleanup-discards-replicas is consulted.
 func (c *Controller) planUpgradeCrash(vv *volumeView) upgradeCrash {
 	p := upgradeCrash{from: vv.vol.Status.CurrentImage, to: vv.vol.Spec.EngineImage}
 	for _, r := range activeReplicas(vv.replicas) {
@@ -32,9 +32,9 @@ func (c *Controller) planUpgradeCrash(vv *volumeView) upgradeCrash {
 			p.keep = append(p.keep, r.Name)
 		}
 	}
-	if c.m.usesDefect(DefectUpgradeCrashLosesAttachment) {
+	if c.m.usesDefect(DefectCleanupDiscardsReplicas) {
 		p.discard = true
-		c.log.Error("DEFECT upgrade-crash-loses-attachment: engine died mid live-upgrade; cleanup deletes every replica with its data, the volume comes back on fresh empty replicas",
+		c.log.Error("DEFECT cleanup-discards-replicas: engine died mid live-upgrade; cleanup deletes every replica with its data, the volume comes back on fresh empty replicas",
 			"volume", vv.vol.Name, "from", p.from, "to", p.to, "discarded", p.keep)
 		return p
 	}
