@@ -120,3 +120,13 @@ type EngineImages interface {
 	// RemoveEngineImage undoes InstallEngineImage's deployment (binaries in use may stay).
 	RemoveEngineImage(ctx context.Context, name string) error
 }
+
+// EngineKill is what a crash of an engine during its live upgrade did.
+type EngineKill struct {
+	PID int `json:"pid"`
+	// InWindow: the kill hit the upgrade's window (the new engine process
+	// had started and the old one, the one killed, still served).
+	InWindow bool `json:"inWindow"`
+	// Waited is how long the watch took, from arming to the kill.
+	Waited time.Duration `json:"waited"`
+}

@@ -77,3 +77,9 @@ func TestRealFaultsHealAfterFailure(t *testing.T) {
 		t.Errorf("WaitNodeReady(node-9) = %v", err)
 	}
 }
+
+// The cluster drivers crash engines in their upgrade window for UpgradeCrash.
+var (
+	_ UpgradeCrasher = (*local.Driver)(nil)
+	_ UpgradeCrasher = (*local.Remote)(nil)
+)

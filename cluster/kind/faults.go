@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -107,22 +108,29 @@ func (d *Driver) KillEngine(ctx context.Context, engine string) error {
 
 // exec runs a command in a pod's container and returns its combined output and exit status.
 func (d *Driver) exec(ctx context.Context, pod, container string, command []string) (string, int, error) {
+	var out bytes.Buffer
+	code, err := d.execStream(ctx, pod, container, command, &out, &out)
+	return out.String(), code, err
+}
+
+// execStream runs a command in a pod's container with its output streamed to stdout and
+// stderr as it comes, and returns its exit status.
+func (d *Driver) execStream(ctx context.Context, pod, container string, command []string, stdout, stderr io.Writer) (int, error) {
 	req := d.kube.CoreV1().RESTClient().Post().Resource("pods").Namespace(Namespace).Name(pod).SubResource("exec").
 		VersionedParams(&corev1.PodExecOptions{Container: container, Command: command, Stdout: true, Stderr: true}, scheme.ParameterCodec)
 	ex, err := remotecommand.NewSPDYExecutor(d.rest, "POST", req.URL())
 	if err != nil {
-		return "", -1, err
+		return -1, err
 	}
-	var out bytes.Buffer
-	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &out, Stderr: &out})
+	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: stdout, Stderr: stderr})
 	var ee utilexec.ExitError
 	if errors.As(err, &ee) {
-		return out.String(), ee.ExitStatus(), err
+		return ee.ExitStatus(), err
 	}
 	if err != nil {
-		return out.String(), -1, err
+		return -1, err
 	}
-	return out.String(), 0, nil
+	return 0, nil
 }
 
 // nodePods are the instance-manager pods.

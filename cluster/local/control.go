@@ -27,6 +27,8 @@ import (
 //	GET  /logs/{process}?lines=N         text
 //	POST /nodes/{name}/stop|start|delete-instance-manager
 //	POST /engines/{name}/kill            crash one engine instance (SIGKILL)
+//	POST /engines/{name}/kill-during-upgrade?node=N&window=D
+//	                                     crash it inside its live upgrade's window
 //	POST /s3endpoints/{name}?node=NODE   StartS3Endpoint; the answer carries the secret key,
 //	                                     which is why the socket is made owner-only (0600)
 //	POST /down                           stops the cluster (the supervisor then exits)
@@ -86,6 +88,9 @@ func ServeControl(ctx context.Context, d *Driver, l net.Listener, down func()) e
 	})
 	mux.HandleFunc("POST /engines/{name}/kill", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, struct{}{}, d.KillEngine(r.Context(), r.PathValue("name")))
+	})
+	mux.HandleFunc("POST /engines/{name}/kill-during-upgrade", func(w http.ResponseWriter, r *http.Request) {
+		serveUpgradeCrash(d, w, r)
 	})
 	mux.HandleFunc("POST /s3endpoints/{name}", func(w http.ResponseWriter, r *http.Request) {
 		ep, err := d.StartS3Endpoint(r.Context(), r.PathValue("name"), r.URL.Query().Get("node"))

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -42,13 +39,21 @@ func runKillEngine(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	name := fs.String("name", "", "the engine's name, as given to \"refengine engine --name\" (required)")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the killed process to be gone")
+	during := fs.Duration("during-upgrade", 0, "watch for up to this long for the engine's live upgrade window and kill inside it (0: kill now)")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: refengine kill-engine --name ENGINE [--timeout 10s]
+		fmt.Fprint(stderr, `usage: refengine kill-engine --name ENGINE [--timeout 10s] [--during-upgrade 5s]
 
 Finds the `+"`refengine engine --name ENGINE`"+` process in this PID namespace
 (by its command line in /proc), sends it SIGKILL, so no cleanup runs, and
 waits until it is gone (exited and reaped, or a zombie). Prints
 "killed engine ENGINE (pid N)". The node that started it stays up.
+
+With --during-upgrade D it first prints "watching engine ENGINE" and
+watches /proc every millisecond for up to D for the engine's live upgrade
+window: the new engine process started while the old one still serves.
+It then kills the old one, the one serving the volume, and says "in its
+upgrade window"; when D passes without a window it kills the one process
+there is and says "no upgrade window seen".
 
 Exit status: 0 killed; 3 no such engine in this PID namespace; 1 any other
 failure (the kill failed, or the process outlived --timeout); 2 bad
@@ -76,6 +81,13 @@ flags:
 		fmt.Fprintf(stderr, "refengine kill-engine: --timeout %v: want a positive duration\n", *timeout)
 		return 2
 	}
+	if *during < 0 {
+		fmt.Fprintf(stderr, "refengine kill-engine: --during-upgrade %v: want a positive duration, or 0\n", *during)
+		return 2
+	}
+	if *during > 0 {
+		return runKillDuringUpgrade(*name, *during, *timeout, stdout, stderr)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	pids, err := killEngine(ctx, *name)
@@ -89,6 +101,39 @@ flags:
 	case err != nil:
 		fmt.Fprintf(stderr, "refengine kill-engine: %v\n", err)
 		return 1
+	}
+	return 0
+}
+
+// runKillDuringUpgrade is kill-engine --during-upgrade.
+func runKillDuringUpgrade(name string, window, timeout time.Duration, stdout, stderr io.Writer) int {
+	fmt.Fprintf(stdout, "watching engine %s for its live upgrade window (up to %v)\n", name, window)
+	wctx, cancel := context.WithTimeout(context.Background(), window)
+	pid, inWindow, err := engineproc.AwaitUpgradeWindow(wctx, name, nil)
+	cancel()
+	if errors.Is(err, engineproc.ErrNoEngineProcess) {
+		fmt.Fprintf(stderr, "no engine %s in this pid namespace\n", name)
+		return exitNoEngine
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "refengine kill-engine: %v\n", err)
+		return 1
+	}
+	start, ok := startTime(pid)
+	if err := sigkill(pid, name); err != nil || !ok {
+		fmt.Fprintf(stderr, "refengine kill-engine: kill engine %s (pid %d): %v\n", name, pid, err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := waitExited(ctx, pid, start); err != nil {
+		fmt.Fprintf(stderr, "refengine kill-engine: kill engine %s (pid %d): %v\n", name, pid, err)
+		return 1
+	}
+	if inWindow {
+		fmt.Fprintf(stdout, "killed engine %s (pid %d) in its upgrade window\n", name, pid)
+	} else {
+		fmt.Fprintf(stdout, "killed engine %s (pid %d): no upgrade window seen\n", name, pid)
 	}
 	return 0
 }
@@ -158,23 +203,5 @@ func waitExited(ctx context.Context, pid int, start string) error {
 	}
 }
 
-// startTime returns field 22 of /proc/PID/stat (when the process started),
-// which tells a process from a later one with the same pid. ok is false
-// when there is no such process or it is a zombie (or dead).
-func startTime(pid int) (start string, ok bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return "", false
-	}
-	// The command name in parentheses may hold spaces and parentheses;
-	// the fields after the last ')' start with the state (field 3).
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return "", false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
-		return "", false
-	}
-	return f[19], true
-}
+// startTime is engineproc.StartTime.
+func startTime(pid int) (string, bool) { return engineproc.StartTime(pid) }

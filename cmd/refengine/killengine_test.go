@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // fakeEngine starts this test binary idling with the command line of an
@@ -57,6 +58,7 @@ func TestKillEngine(t *testing.T) {
 		{"never there", []string{"--name", "kill-missing-e-0"}, 3, "no engine kill-missing-e-0 in this pid namespace"},
 		{"no name", nil, 2, "--name is required"},
 		{"extra", []string{"--name", "x", "y"}, 2, "unexpected"},
+		{"negative window", []string{"--name", "x", "--during-upgrade", "-1s"}, 2, "want a positive duration, or 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -65,6 +67,35 @@ func TestKillEngine(t *testing.T) {
 				t.Fatalf("exit %d, stdout %q, stderr %q; want %d, stderr with %q", code, stdout.String(), stderr.String(), tc.code, tc.stderr)
 			}
 		})
+	}
+}
+
+// With --during-upgrade, kill-engine watches for the upgrade window and
+// kills the old process of two; without a window it kills the only one.
+func TestKillEngineDuringUpgrade(t *testing.T) {
+	old := fakeEngine(t, "engine", "--name", "upgk-e-0")
+	time.Sleep(30 * time.Millisecond) // a later clock tick for the new process
+	newer := fakeEngine(t, "engine", "--name", "upgk-e-0")
+	var stdout, stderr bytes.Buffer
+	if code := runKillEngine([]string{"--name", "upgk-e-0", "--during-upgrade", "5s"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	want := fmt.Sprintf("watching engine upgk-e-0 for its live upgrade window (up to 5s)\nkilled engine upgk-e-0 (pid %d) in its upgrade window\n", old.Process.Pid)
+	if stdout.String() != want {
+		t.Errorf("stdout %q, want %q", stdout.String(), want)
+	}
+	if !wasKilled(t, old) {
+		t.Errorf("old engine ended with %v, want SIGKILL", old.ProcessState)
+	}
+	stdout.Reset()
+	if code := runKillEngine([]string{"--name", "upgk-e-0", "--during-upgrade", "50ms"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if want := fmt.Sprintf("killed engine upgk-e-0 (pid %d): no upgrade window seen\n", newer.Process.Pid); !strings.HasSuffix(stdout.String(), want) {
+		t.Errorf("stdout %q, want it to end with %q", stdout.String(), want)
+	}
+	if code := runKillEngine([]string{"--name", "upgk-e-0", "--during-upgrade", "50ms"}, &stdout, &stderr); code != 3 {
+		t.Errorf("no engine left: exit %d, want 3", code)
 	}
 }
 
