@@ -47,15 +47,3 @@ func TestRecoverySummary(t *testing.T) {
 		t.Errorf("none recovered: %+v", v)
 	}
 }
-
-// The crash windows of the upgrade scenario must cover before, during and
-// after the switch in order, without gaps or overlaps.
-func TestCrashPhases(t *testing.T) {
-	var end time.Duration
-	for i, p := range crashPhases {
-		if p.lo != end || p.hi <= p.lo {
-			t.Errorf("phase %d %q: [%v, %v) does not continue at %v", i, p.name, p.lo, p.hi, end)
-		}
-		end = p.hi
-	}
-}

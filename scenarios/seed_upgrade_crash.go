@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -22,18 +23,21 @@ import (
 	"github.com/faultline/faultline/workload"
 )
 
-// upgradeCrash is seed 002 (Longhorn #10751): an engine that crashes in
-// the middle of a live upgrade must leave a volume that comes back with
-// every acknowledged write. The original bug let cleanup after the crash
-// throw away what the restarted workload relied on, and it found an empty
-// volume.
+// upgradeCrash is seed 002 (Longhorn #10751) by its real mechanism: an
+// engine that crashes in the middle of a live upgrade makes the volume ask
+// for a remount, which replaces the workload's consumer by a new one on the
+// same node. The bug was the cleanup for the force-deleted old consumer:
+// it took the attachment the new one relied on, and the workload found its
+// volume gone. The upgrade itself must still complete, as in Longhorn's
+// test_engine_crash_during_live_upgrade.
 func upgradeCrash() scenario {
 	return scenario{
-		Name:        "engine-crash-during-live-upgrade",
-		Labels:      []string{"seed", "v2", "upgrade"},
-		Description: "3-replica volume; writes, a live upgrade request, then an engine crash at a seeded moment before, during or after the switch (N rounds, default 3); the volume recovers healthy on a known image with every acknowledged write",
-		Timeout:     6 * time.Minute,
-		Body:        runUpgradeCrash,
+		Name:   "engine-crash-during-live-upgrade",
+		Labels: []string{"seed", "upgrade", "engine-crash", "attachment"},
+		Description: "3-replica volume used by a workload's consumer; each round (default 3) a live upgrade and an engine crash timed by the upgrade's progress (new engine process started, old one serving); " +
+			"the remount replaces the consumer on the same node, which writes and reads (30 s in the last round) with the volume attached throughout; the upgrade completes (old image unreferenced); every acknowledged write durable",
+		Timeout: 8 * time.Minute,
+		Body:    runUpgradeCrash,
 	}
 }
 
@@ -43,29 +47,28 @@ const (
 	upgradeFill          = 512
 	// upgradeDeadline bounds one recovery after the crash.
 	upgradeDeadline = 90 * time.Second
-	// upgradeHold is how long attached+healthy on the requested image must
-	// hold before it counts: longer than the manager takes to notice a
-	// dead engine.
+	// upgradeHold is how long attached+healthy on the new image must hold
+	// before it counts: longer than the manager takes to notice a dead
+	// engine.
 	upgradeHold = 3 * time.Second
+	// upgradeWindow bounds the watch for the upgrade's window: starting
+	// the new engine process takes tens of milliseconds.
+	upgradeWindow = 5 * time.Second
+	// upgradeGrace is the consumers' termination grace period: the old
+	// consumer passes through grace 0 this long after the remount, while
+	// its replacement works.
+	upgradeGrace = 2 * time.Second
+	// consumerHold is how long the replacement does flushed writes and
+	// reads in the last round (Longhorn's test keeps its new pod for the
+	// md5 check); consumerShortHold in the others, still past the old
+	// consumer's grace period.
+	consumerHold      = 30 * time.Second
+	consumerShortHold = 5 * time.Second
 )
-
-// crashPhases are the windows after the upgrade request in which a round
-// crashes the engine: at once (before the new process serves), while the
-// switch is under way, and around or after its end. Round i uses window
-// i mod 3; the moment inside it comes from the seed.
-var crashPhases = [...]struct {
-	name   string
-	lo, hi time.Duration
-}{
-	{"before", 0, 20 * time.Millisecond},
-	{"during", 20 * time.Millisecond, 400 * time.Millisecond},
-	{"after", 400 * time.Millisecond, 1500 * time.Millisecond},
-}
 
 func runUpgradeCrash(ctx context.Context, s *Spec) {
 	c := s.Client()
 	n := s.Env.cfg.iterations(upgradeDefaultRounds)
-	rounds := make([]string, n)
 	suffix := s.Seed % 1_000_000
 	name := fmt.Sprintf("upgcrash-%d", suffix)
 
@@ -81,114 +84,145 @@ func runUpgradeCrash(ctx context.Context, s *Spec) {
 		DeferCleanup(func(ctx SpecContext) { c.DeleteEngineImage(ctx, img) }, NodeTimeout(time.Minute))
 	}
 
-	s.Step(fmt.Sprintf("create volume %s (3 replicas, image %s) and attach", name, images[0]))
+	s.Step(fmt.Sprintf("create volume %s (3 replicas, image %s)", name, images[0]))
 	_, err := c.CreateVolume(ctx, api.VolumeCreateRequest{Name: name, Size: upgradeSize, NumberOfReplicas: 3, EngineImage: images[0], Frontend: api.FrontendNBD})
 	Expect(err).NotTo(HaveOccurred())
 	seedDeleteVolumeOnCleanup(s, name)
 	s.WaitVolumeState(ctx, name, api.VolumeDetached, time.Minute)
+
 	nodes := s.Env.Cluster.Nodes()
 	node := nodes[s.Rand.Intn(len(nodes))].Name
-	_, err = c.AttachVolume(ctx, name, node)
+	workloadName := name + "-app"
+	s.Step(fmt.Sprintf("consumer %s-1 of workload %s uses the volume on %s", workloadName, workloadName, node))
+	cur, err := c.CreateConsumer(ctx, api.ConsumerCreateRequest{Name: workloadName + "-1", Volume: name, Node: node,
+		Workload: workloadName, TerminationGracePeriod: api.Duration(upgradeGrace)})
 	Expect(err).NotTo(HaveOccurred())
-	vol := seedAwaitVolume(ctx, s, name, time.Now(), 2*time.Minute, volumeWant{State: api.VolumeAttached, Robustness: api.RobustnessHealthy})
-	dev := seedDial(ctx, s, vol.Status.Endpoint, time.Minute)
+	deleteConsumersOnCleanup(s, name)
+	cur = awaitConsumerRunning(ctx, s, cur.Name, 2*time.Minute)
+	dev := seedDial(ctx, s, cur.Status.Endpoint, time.Minute)
 
 	s.Step(fmt.Sprintf("write %d blocks and flush", upgradeFill))
 	fill := seedWorkload(s, name, 0, upgradeSize/2, upgradeFill, 1)
 	seedWriteFlush(ctx, fill, dev)
-	// The background writer runs through each upgrade request.
+	// The background writer runs through each upgrade request and crash.
 	bg, err := workload.New(workload.Config{
-		Volume: name, BlockSize: 4096, Offset: upgradeSize / 2, Length: upgradeSize / 2, Pattern: workload.Random,
+		Volume: name, BlockSize: 4096, Offset: upgradeSize / 2, Length: upgradeSize / 4, Pattern: workload.Random,
 		Concurrency: 2, Rate: 400, FlushEvery: 16, Seed: uint64(s.Seed) + 2, Writer: 2, ErrorBackoff: 20 * time.Millisecond,
 		Recorder: s.Timeline, Logger: seedLogger(),
 	})
 	Expect(err).NotTo(HaveOccurred())
+	// Each replacement consumer writes through this one in its hold.
+	held, err := workload.New(workload.Config{
+		Volume: name, BlockSize: 4096, Offset: upgradeSize * 3 / 4, Length: upgradeSize / 4, Pattern: workload.Random,
+		Concurrency: 2, Rate: 200, FlushEvery: 8, Seed: uint64(s.Seed) + 3, Writer: 3, ErrorBackoff: 20 * time.Millisecond,
+		Recorder: s.Timeline, Logger: seedLogger(),
+	})
+	Expect(err).NotTo(HaveOccurred())
+	gens := []*workload.Generator{fill, bg, held}
 	// An engine crash kills no node: every write the engine acknowledged
 	// reached every replica's node and must be there afterwards.
 	strict := history.Checker{AckedIsDurable: true}
 
+	var rounds []upgradeRound
 	for i := range n {
 		from, to := images[0], images[1]
 		if seedCurrentImage(ctx, s, name) == images[1] {
 			from, to = to, from
 		}
-		phase := crashPhases[i%len(crashPhases)]
 		engines, err := c.ListEngines(ctx, name)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(engines).To(HaveLen(1), "engines of attached volume %s", name)
-		engine := engines[0].Name
+		engine := engines[0]
 
-		s.Step(fmt.Sprintf("round %d/%d: writes, live upgrade %s → %s, crash engine %s %s the switch", i+1, n, from, to, engine, phase.name))
+		s.Step(fmt.Sprintf("round %d/%d: writes, live upgrade %s → %s, crash engine %s in the upgrade window", i+1, n, from, to, engine.Name))
+		r := upgradeRound{from: from, to: to, old: cur.Name}
+		crash := faults.EngineCrashDuringUpgrade(s.Env.Cluster, engine.Name, engine.Spec.Node, upgradeWindow)
+		if err := crash.Arm(ctx); errors.Is(err, faults.ErrUpgradeCrashUnsupported) {
+			Skip(err.Error())
+		} else {
+			Expect(err).NotTo(HaveOccurred())
+		}
 		stop := seedBackground(ctx, bg, dev)
 		Expect(s.Faults.Wait(ctx, 100*time.Millisecond, 200*time.Millisecond)).To(Succeed())
+		requested := time.Now()
 		_, err = c.UpgradeVolume(ctx, name, to)
 		Expect(err).NotTo(HaveOccurred(), "request live upgrade to %s", to)
-		requested := time.Now()
-		delay := s.Faults.Jitter(phase.lo, phase.hi)
-		// The writer runs through the upgrade request and the crash:
-		// writes in flight when the engine dies may reach some replicas
-		// and not others, and the engine that comes back must make them
-		// agree (replicas-equal below) and keep every acknowledged write.
-		Expect(seedSleep(ctx, time.Until(requested.Add(delay)))).To(Succeed())
-		since := time.Now()
-		at := seedCurrentImage(ctx, s, name)
-		crash := faults.EngineCrash(s.Env.Cluster, engine)
-		if err := s.Faults.Inject(ctx, crash); err != nil {
-			// The engine was between processes (the old one gone, the
-			// new one not yet found): the round still checks recovery.
-			GinkgoWriter.Printf("round %d: %v\n", i+1, err)
-		}
+		Expect(s.Faults.Inject(ctx, crash)).To(Succeed())
 		Expect(s.Faults.Heal(ctx, crash)).To(Succeed())
-		s.Env.progressf("     %s: crashed %v after the request, volume on image %q", s.Name, since.Sub(requested).Round(time.Millisecond), at)
+		k, _ := crash.Kill()
+		r.inWindow, r.crashAfter = k.InWindow, time.Since(requested)
 		stop()
 		Expect(dev.Close()).To(Succeed())
-
-		s.Step(fmt.Sprintf("round %d/%d: wait for attached+healthy on a known image", i+1, n))
-		var last api.Volume
-		seedCheckQuiet(s, seedAwaitHeld(ctx, s, fmt.Sprintf("volume %s attached/healthy on %s or %s", name, to, from), since, upgradeDeadline, upgradeHold,
-			func(ctx context.Context) (upgradeView, error) {
-				v, err := c.GetVolume(ctx, name)
-				last = v
-				return upgradeView{State: v.Status.State, Robustness: v.Status.Robustness,
-					Settled: v.Spec.EngineImage == v.Status.CurrentImage,
-					Known:   v.Status.CurrentImage == from || v.Status.CurrentImage == to}, err
-			}, upgradeView{State: api.VolumeAttached, Robustness: api.RobustnessHealthy, Settled: true, Known: true}))
-		outcome := "upgrade completed"
-		if last.Status.CurrentImage != to {
-			outcome = "upgrade abandoned"
+		if !awaitRemount(ctx, s, name, requested, 15*time.Second) {
+			// The watch killed an old process the frontend had already
+			// left: crash the serving engine now.
+			r.inWindow = false
+			plain := faults.EngineCrash(s.Env.Cluster, engine.Name)
+			Expect(s.Faults.Inject(ctx, plain)).To(Succeed())
+			Expect(s.Faults.Heal(ctx, plain)).To(Succeed())
+			Expect(awaitRemount(ctx, s, name, requested, 15*time.Second)).To(BeTrue(), "volume %s asked for no remount after its engine was killed", name)
 		}
-		s.Env.progressf("     %s: round %d recovered in %v on %s (%s)", s.Name, i+1, time.Since(since).Round(time.Millisecond), last.Status.CurrentImage, outcome)
-		rounds[i] = outcome
+		s.Env.progressf("     %s: round %d crashed pid %d %v after the request (in the upgrade window: %v)", s.Name, i+1, k.PID, r.crashAfter.Round(time.Millisecond), r.inWindow)
 
-		dev = seedDial(ctx, s, last.Status.Endpoint, time.Minute)
-		seedCheckQuiet(s, strict.Check(ctx, fill.History(), dev))
-		seedCheckQuiet(s, strict.Check(ctx, bg.History(), dev))
+		s.Step(fmt.Sprintf("round %d/%d: the remount replaces %s on %s; the upgrade completes", i+1, n, cur.Name, cur.Spec.Node))
+		next := awaitConsumerReplacement(ctx, s, cur, upgradeDeadline)
+		r.next = next.Name
+		since := time.Now()
+		seedCheckQuiet(s, awaitUpgraded(ctx, s, name, next.Name, from, to, since))
+		r.recovered = time.Since(requested)
+
+		devB := seedDial(ctx, s, next.Status.Endpoint, time.Minute)
+		hold := consumerShortHold
+		if i == n-1 {
+			hold = consumerHold
+		}
+		s.Step(fmt.Sprintf("round %d/%d: %s does flushed writes and reads for %v; the volume must stay attached while it exists", i+1, n, next.Name, hold))
+		s.Check(holdConsumer(ctx, s, name, cur.Name, next, devB, held, hold))
+		for _, g := range gens {
+			seedCheckQuiet(s, strict.Check(ctx, g.History(), devB))
+		}
 		seedCheckQuiet(s, integrity.Checker{API: c}.ReplicasEqual(ctx, name))
+		s.Env.progressf("     %s: round %d: %s replaced %s, upgrade to %s completed %v after the request", s.Name, i+1, next.Name, cur.Name, to, r.recovered.Round(time.Millisecond))
+		rounds = append(rounds, r)
+		cur, dev = next, devB
 	}
 
 	s.Step("final checks: history, digest stable, replicas equal, no orphans")
-	s.Check(strict.Check(ctx, fill.History(), dev))
-	s.Check(strict.Check(ctx, bg.History(), dev))
+	for _, g := range gens {
+		s.Check(strict.Check(ctx, g.History(), dev))
+	}
 	s.Check(checksum.Checker{}.Stable(ctx, dev, 3))
 	s.Check(s.Integrity().ReplicasEqual(ctx, name))
 	s.Check(s.NoOrphans(ctx))
-	v := checkers.Verdict{Checker: "state-converge", Outcome: checkers.Pass, At: time.Now(),
-		Summary: fmt.Sprintf("%d rounds of live upgrade + engine crash recovered healthy on a known image", n)}
-	for i, o := range rounds {
-		v.Evidence = append(v.Evidence, checkers.Evidence{What: fmt.Sprintf("round %d (%s)", i+1, crashPhases[i%len(crashPhases)].name), Actual: o})
-	}
-	s.Check(v)
+	s.Check(upgradeRoundsVerdict(rounds))
 	Expect(dev.Close()).To(Succeed())
 }
 
-// upgradeView is what the post-crash wait compares.
-type upgradeView struct {
-	State, Robustness string
-	// Settled: the image running is the image asked for (the upgrade
-	// finished, offline if need be, or was abandoned and said so).
-	Settled bool
-	// Known: the image running is one of the two.
-	Known bool
+// upgradeRound is what one round did, for the report.
+type upgradeRound struct {
+	from, to   string
+	old, next  string
+	inWindow   bool
+	crashAfter time.Duration
+	recovered  time.Duration
+}
+
+// upgradeRoundsVerdict says how many rounds crashed the engine inside the
+// upgrade's window and that every upgrade completed.
+func upgradeRoundsVerdict(rounds []upgradeRound) checkers.Verdict {
+	in := 0
+	v := checkers.Verdict{Checker: "state-converge", Outcome: checkers.Pass, At: time.Now()}
+	for i, r := range rounds {
+		if r.inWindow {
+			in++
+		}
+		v.Evidence = append(v.Evidence, checkers.Evidence{What: fmt.Sprintf("round %d", i+1),
+			Expected: fmt.Sprintf("upgrade %s → %s completes, consumer replaced", r.from, r.to),
+			Actual: fmt.Sprintf("crash %v after the request (in the upgrade window: %v); %s replaced %s; upgrade completed %v after the request",
+				r.crashAfter.Round(time.Millisecond), r.inWindow, r.next, r.old, r.recovered.Round(time.Millisecond))})
+	}
+	v.Summary = fmt.Sprintf("%d rounds of live upgrade + engine crash: every upgrade completed and every consumer was replaced; %d/%d crashes inside the upgrade window", len(rounds), in, len(rounds))
+	return v
 }
 
 // currentImage is the image the manager says the volume runs now, for the

@@ -67,6 +67,13 @@ func sampleOf(ev api.Event) (state.Sample, bool) {
 			return s, false
 		}
 		s.Kind, s.State, s.Node = state.KindEngine, e.Status.State, e.Spec.Node
+	case api.KindConsumer:
+		var c api.Consumer
+		if json.Unmarshal(ev.Object, &c) != nil {
+			return s, false
+		}
+		s.Kind, s.State, s.Node = state.KindConsumer, c.Status.State, c.Spec.Node
+		s.Detail = map[string]string{"volume": c.Spec.Volume}
 	default:
 		return s, false
 	}

@@ -23,6 +23,8 @@ const (
 	KindVolume  Kind = "volume"
 	KindReplica Kind = "replica"
 	KindEngine  Kind = "engine"
+	// KindConsumer is a workload instance using a volume (a pod).
+	KindConsumer Kind = "consumer"
 )
 
 // Sample is one observed state of one resource.
