@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -124,4 +126,33 @@ func dialVolume(ctx context.Context, t *testing.T, endpoint string) *nbd.Client 
 		t.Fatalf("connect to %s: %v", endpoint, err)
 	}
 	return dev
+}
+
+// remoteOf serves d's control socket in this process, as `faultline cluster
+// up` does, and returns the client a second faultline process would use.
+func remoteOf(t *testing.T, d *local.Driver) *local.Remote {
+	t.Helper()
+	sock, err := local.ControlSocketPath(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- local.ServeControl(ctx, d, l, func() {}) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	if err := d.SetSupervisor(os.Getpid(), sock); err != nil {
+		t.Fatal(err)
+	}
+	r, err := local.Attach(t.Context(), d.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

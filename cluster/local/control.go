@@ -26,6 +26,7 @@ import (
 //	GET  /logs                           map process → log path
 //	GET  /logs/{process}?lines=N         text
 //	POST /nodes/{name}/stop|start|delete-instance-manager
+//	POST /nodes/{name}/pause|resume      SIGSTOP / SIGCONT the node's process group
 //	POST /engines/{name}/kill            crash one engine instance (SIGKILL)
 //	POST /s3endpoints/{name}?node=NODE   StartS3Endpoint; the answer carries the secret key,
 //	                                     which is why the socket is made owner-only (0600)
@@ -78,6 +79,10 @@ func ServeControl(ctx context.Context, d *Driver, l net.Listener, down func()) e
 			err = d.StartNode(r.Context(), name)
 		case "delete-instance-manager":
 			err = d.DeleteInstanceManager(r.Context(), name)
+		case "pause":
+			err = d.PauseNode(r.Context(), name)
+		case "resume":
+			err = d.ResumeNode(r.Context(), name)
 		default:
 			http.Error(w, `{"error":"unknown action"}`, http.StatusNotFound)
 			return
@@ -229,6 +234,16 @@ func (r *Remote) StartNode(ctx context.Context, name string) error {
 }
 func (r *Remote) DeleteInstanceManager(ctx context.Context, name string) error {
 	return r.nodeAction(ctx, name, "delete-instance-manager")
+}
+
+// PauseNode stalls a node through the supervisor (see Driver.PauseNode).
+func (r *Remote) PauseNode(ctx context.Context, name string) error {
+	return r.nodeAction(ctx, name, "pause")
+}
+
+// ResumeNode resumes a paused node through the supervisor.
+func (r *Remote) ResumeNode(ctx context.Context, name string) error {
+	return r.nodeAction(ctx, name, "resume")
 }
 
 // KillEngine crashes an engine instance through the supervisor.
