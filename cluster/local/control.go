@@ -28,6 +28,7 @@ import (
 //	POST /nodes/{name}/stop|start|delete-instance-manager
 //	POST /nodes/{name}/pause|resume      SIGSTOP / SIGCONT the node's process group
 //	POST /engines/{name}/kill            crash one engine instance (SIGKILL)
+//	POST /manager/kill                   SIGKILL the manager; the supervisor restarts it
 //	POST /s3endpoints/{name}?node=NODE   StartS3Endpoint; the answer carries the secret key,
 //	                                     which is why the socket is made owner-only (0600)
 //	POST /down                           stops the cluster (the supervisor then exits)
@@ -91,6 +92,9 @@ func ServeControl(ctx context.Context, d *Driver, l net.Listener, down func()) e
 	})
 	mux.HandleFunc("POST /engines/{name}/kill", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, struct{}{}, d.KillEngine(r.Context(), r.PathValue("name")))
+	})
+	mux.HandleFunc("POST /manager/kill", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, struct{}{}, d.KillManager(r.Context()))
 	})
 	mux.HandleFunc("POST /s3endpoints/{name}", func(w http.ResponseWriter, r *http.Request) {
 		ep, err := d.StartS3Endpoint(r.Context(), r.PathValue("name"), r.URL.Query().Get("node"))
@@ -249,6 +253,12 @@ func (r *Remote) ResumeNode(ctx context.Context, name string) error {
 // KillEngine crashes an engine instance through the supervisor.
 func (r *Remote) KillEngine(ctx context.Context, engine string) error {
 	return r.call(ctx, http.MethodPost, "/engines/"+url.PathEscape(engine)+"/kill", nil)
+}
+
+// KillManager kills the manager through the supervisor, which starts a new
+// one (see Driver.KillManager).
+func (r *Remote) KillManager(ctx context.Context) error {
+	return r.call(ctx, http.MethodPost, "/manager/kill", nil)
 }
 
 // StartS3Endpoint starts an S3 endpoint through the supervisor (see
