@@ -3,7 +3,9 @@
 // package deploy through the Kubernetes API and waits for them, and does faults to what they are
 // on Kubernetes: a node stop is a `docker stop` of the node's container, an instance-manager
 // deletion deletes its pod (the DaemonSet brings a new one), an engine crash SIGKILLs the engine
-// process inside the instance-manager pod through the API's exec.
+// process inside the instance-manager pod through the API's exec, a pause freezes the node's
+// container (`docker pause`), and a manager restart deletes the manager's pod without grace (the
+// Deployment brings a new one).
 package kind
 
 import (

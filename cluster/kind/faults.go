@@ -60,10 +60,20 @@ func (d *Driver) DeleteInstanceManager(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("delete instance manager on %s: %w", name, err)
 	}
+	if err := d.deletePod(ctx, pod, metav1.DeleteOptions{}); err != nil {
+		return fmt.Errorf("delete instance manager: %w", err)
+	}
+	return nil
+}
+
+// deletePod deletes that very pod (by UID: not a replacement of the same name) and waits until it
+// is gone.
+func (d *Driver) deletePod(ctx context.Context, pod *corev1.Pod, opts metav1.DeleteOptions) error {
 	uid := pod.UID
-	err = d.kube.CoreV1().Pods(Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+	opts.Preconditions = &metav1.Preconditions{UID: &uid}
+	err := d.kube.CoreV1().Pods(Namespace).Delete(ctx, pod.Name, opts)
 	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("delete instance manager pod %s: %w", pod.Name, err)
+		return fmt.Errorf("delete pod %s: %w", pod.Name, err)
 	}
 	for {
 		p, err := d.kube.CoreV1().Pods(Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
@@ -72,7 +82,7 @@ func (d *Driver) DeleteInstanceManager(ctx context.Context, name string) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("instance manager pod %s still there: %w", pod.Name, ctx.Err())
+			return fmt.Errorf("pod %s still there: %w", pod.Name, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

@@ -26,9 +26,11 @@ import (
 //	GET  /logs                           map process → log path
 //	GET  /logs/{process}?lines=N         text
 //	POST /nodes/{name}/stop|start|delete-instance-manager
+//	POST /nodes/{name}/pause|resume      SIGSTOP / SIGCONT the node's process group
 //	POST /engines/{name}/kill            crash one engine instance (SIGKILL)
 //	POST /engines/{name}/kill-during-upgrade?node=N&window=D
 //	                                     crash it inside its live upgrade's window
+//	POST /manager/kill                   SIGKILL the manager; the supervisor restarts it
 //	POST /s3endpoints/{name}?node=NODE   StartS3Endpoint; the answer carries the secret key,
 //	                                     which is why the socket is made owner-only (0600)
 //	POST /down                           stops the cluster (the supervisor then exits)
@@ -80,6 +82,10 @@ func ServeControl(ctx context.Context, d *Driver, l net.Listener, down func()) e
 			err = d.StartNode(r.Context(), name)
 		case "delete-instance-manager":
 			err = d.DeleteInstanceManager(r.Context(), name)
+		case "pause":
+			err = d.PauseNode(r.Context(), name)
+		case "resume":
+			err = d.ResumeNode(r.Context(), name)
 		default:
 			http.Error(w, `{"error":"unknown action"}`, http.StatusNotFound)
 			return
@@ -91,6 +97,9 @@ func ServeControl(ctx context.Context, d *Driver, l net.Listener, down func()) e
 	})
 	mux.HandleFunc("POST /engines/{name}/kill-during-upgrade", func(w http.ResponseWriter, r *http.Request) {
 		serveUpgradeCrash(d, w, r)
+	})
+	mux.HandleFunc("POST /manager/kill", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, struct{}{}, d.KillManager(r.Context()))
 	})
 	mux.HandleFunc("POST /s3endpoints/{name}", func(w http.ResponseWriter, r *http.Request) {
 		ep, err := d.StartS3Endpoint(r.Context(), r.PathValue("name"), r.URL.Query().Get("node"))
@@ -236,9 +245,25 @@ func (r *Remote) DeleteInstanceManager(ctx context.Context, name string) error {
 	return r.nodeAction(ctx, name, "delete-instance-manager")
 }
 
+// PauseNode stalls a node through the supervisor (see Driver.PauseNode).
+func (r *Remote) PauseNode(ctx context.Context, name string) error {
+	return r.nodeAction(ctx, name, "pause")
+}
+
+// ResumeNode resumes a paused node through the supervisor.
+func (r *Remote) ResumeNode(ctx context.Context, name string) error {
+	return r.nodeAction(ctx, name, "resume")
+}
+
 // KillEngine crashes an engine instance through the supervisor.
 func (r *Remote) KillEngine(ctx context.Context, engine string) error {
 	return r.call(ctx, http.MethodPost, "/engines/"+url.PathEscape(engine)+"/kill", nil)
+}
+
+// KillManager kills the manager through the supervisor, which starts a new
+// one (see Driver.KillManager).
+func (r *Remote) KillManager(ctx context.Context) error {
+	return r.call(ctx, http.MethodPost, "/manager/kill", nil)
 }
 
 // StartS3Endpoint starts an S3 endpoint through the supervisor (see

@@ -1,12 +1,9 @@
 package local
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/faultline/faultline/engine/engineproc"
@@ -64,18 +61,6 @@ func findEngine(engine string, groups map[int]string) (int, string, error) {
 }
 
 func pgidOf(pid int) (int, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 3 {
-		return 0, false
-	}
-	pgid, err := strconv.Atoi(f[2])
-	return pgid, err == nil
+	_, pgid, ok := procStat(pid)
+	return pgid, ok
 }

@@ -190,6 +190,9 @@ func (p *process) halt(ctx context.Context, sig syscall.Signal) error {
 	if cur != nil && !cur.exited() {
 		killGroup(cur.pid, sig)
 		if sig != syscall.SIGKILL {
+			// A paused (SIGSTOPped) process acts on SIGTERM only once
+			// continued.
+			killGroup(cur.pid, syscall.SIGCONT)
 			grace := time.NewTimer(5 * time.Second)
 			select {
 			case <-cur.done:
