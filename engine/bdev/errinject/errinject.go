@@ -97,6 +97,10 @@ type Device struct {
 	base     bdev.Device
 	inflight atomic.Int64
 	closed   atomic.Bool
+	// armed is whether any rule has a count left: the data path reads it
+	// alone while nothing is armed, the usual state of a node that has the
+	// layer only in case a fault wants it.
+	armed atomic.Bool
 
 	mu    sync.Mutex
 	rules [numTypes]Rule
@@ -127,7 +131,17 @@ func (d *Device) Arm(r Rule, types ...IOType) error {
 	for _, t := range types {
 		d.rules[t] = r
 	}
+	d.armed.Store(d.anyArmedLocked())
 	return nil
+}
+
+func (d *Device) anyArmedLocked() bool {
+	for _, r := range d.rules {
+		if r.Num > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Clear disarms every rule (SPDK's io_type "clear": the counts go to 0).
@@ -137,6 +151,7 @@ func (d *Device) Clear() {
 	for t := range d.rules {
 		d.rules[t].Num = 0
 	}
+	d.armed.Store(false)
 }
 
 // Stats is what the device did and still has armed, per I/O type.
@@ -161,6 +176,9 @@ func (d *Device) Stats() Stats {
 
 // take uses up one count of t's rule, if it applies now, and returns it.
 func (d *Device) take(t IOType) (Rule, bool) {
+	if !d.armed.Load() {
+		return Rule{}, false
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	r := d.rules[t]
@@ -169,6 +187,9 @@ func (d *Device) take(t IOType) (Rule, bool) {
 	}
 	d.rules[t].Num--
 	d.fired[t]++
+	if d.rules[t].Num == 0 {
+		d.armed.Store(d.anyArmedLocked())
+	}
 	return r, true
 }
 
