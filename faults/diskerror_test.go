@@ -3,6 +3,7 @@ package faults
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -147,6 +148,14 @@ func TestDiskErrorFailsAReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Down(context.Background()) })
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, p := range []string{"manager", "node-1", "node-2"} {
+				tail, _ := d.LogTail(p, 40)
+				t.Logf("%s log:\n%s", p, tail)
+			}
+		}
+	})
 	mgr, err := client.New(d.ManagerURL(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -211,6 +220,11 @@ func TestDiskErrorFailsAReplica(t *testing.T) {
 		return n >= 512 || err != nil, fmt.Sprint(n)
 	})
 
+	evs, err := mgr.Events(ctx, 0, 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	since := evs.Last
 	in := NewInjector(rec, 1, nil)
 	fault := DiskError(d, "node-2", DiskErrorOptions{})
 	if err := in.Inject(ctx, fault); err != nil {
@@ -220,17 +234,28 @@ func TestDiskErrorFailsAReplica(t *testing.T) {
 	before, _ := w.state()
 
 	// The engine puts the replica in ERR and the manager marks it failed;
-	// both may move on quickly (the manager replaces a failed replica), so
-	// each is caught on the way.
+	// both move on within a second (the manager drops a failed replica it
+	// has no other node for), so each is read from the manager's change
+	// stream rather than caught by polling.
 	var sawERR, sawFailed bool
 	poll(t, ctx, time.Minute, "replica "+victim.Name+" ERR in its engine and failed in the manager, volume degraded", func() (bool, string) {
-		if es, err := mgr.ListEngines(ctx, vol); err == nil {
-			for _, e := range es {
-				sawERR = sawERR || e.Status.ReplicaModes[victim.Name] == api.ModeERR
+		for {
+			l, err := mgr.Events(ctx, since, 0, 0)
+			if err != nil || len(l.Events) == 0 {
+				break
 			}
+			for _, ev := range l.Events {
+				switch ev.Kind {
+				case api.KindEngine:
+					var e api.Engine
+					sawERR = sawERR || json.Unmarshal(ev.Object, &e) == nil && e.Status.ReplicaModes[victim.Name] == api.ModeERR
+				case api.KindReplica:
+					var r api.Replica
+					sawFailed = sawFailed || ev.Name == victim.Name && json.Unmarshal(ev.Object, &r) == nil && !r.Status.FailedAt.IsZero()
+				}
+			}
+			since = l.Next
 		}
-		r, err := mgr.GetReplica(ctx, victim.Name)
-		sawFailed = sawFailed || (err == nil && !r.Status.FailedAt.IsZero())
 		v, _ := mgr.GetVolume(ctx, vol)
 		n, werr := w.state()
 		return (sawERR && sawFailed && v.Status.Robustness == api.RobustnessDegraded && n >= before+512) || werr != nil,
@@ -273,8 +298,12 @@ func TestDiskErrorFailsAReplica(t *testing.T) {
 	for _, n := range d.Nodes() {
 		nodes = append(nodes, integrity.Node{Name: n.Name, Addr: n.RPC})
 	}
-	if vd := (integrity.Checker{API: mgr, Nodes: nodes}).ReplicasEqual(ctx, vol); vd.Outcome != checkers.Pass {
+	c := integrity.Checker{API: mgr, Nodes: nodes}
+	if vd := c.ReplicasEqual(ctx, vol); vd.Outcome != checkers.Pass {
 		t.Errorf("replicas after the rebuild: %+v", vd)
+	}
+	if vd := integrity.Eventually(ctx, 30*time.Second, 500*time.Millisecond, c.CheckNoOrphans); vd.Outcome != checkers.Pass {
+		t.Errorf("lvols left behind by the failed replicas: %s %+v", vd.Summary, vd.Evidence)
 	}
 	for _, e := range rec.Events() {
 		if e.Kind == timeline.KindFault && e.Name == "disk-error" {
