@@ -34,7 +34,7 @@ type DiskErrorOptions struct {
 // every replica there, sees the errors; what the engines and the control
 // plane make of them is what a scenario checks. Heal disarms the rule
 // and records, as the window's "fired" detail, how many requests it hit.
-func DiskError(d cluster.Driver, node string, o DiskErrorOptions) Fault {
+func DiskError(d NodeLister, node string, o DiskErrorOptions) Fault {
 	if o.IOType == "" {
 		o.IOType = "write"
 	}
@@ -44,8 +44,15 @@ func DiskError(d cluster.Driver, node string, o DiskErrorOptions) Fault {
 	return &diskError{d: d, node: node, o: o}
 }
 
+// NodeLister says how to reach each node; every cluster.Driver is one.
+type NodeLister interface {
+	Nodes() []cluster.Node
+}
+
+var _ NodeLister = cluster.Driver(nil)
+
 type diskError struct {
-	d    cluster.Driver
+	d    NodeLister
 	node string
 	o    DiskErrorOptions
 
