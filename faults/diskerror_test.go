@@ -310,6 +310,42 @@ func TestDiskErrorFailsAReplica(t *testing.T) {
 	if vd := integrity.Eventually(ctx, 30*time.Second, 500*time.Millisecond, c.CheckNoOrphans); vd.Outcome != checkers.Pass {
 		t.Errorf("lvols left behind by the failed replicas: %s %+v", vd.Summary, vd.Evidence)
 	}
+	checkWindow(t, rec)
+
+	// Restarted, the node finds its lvstore again on the same stack and
+	// reports the disk under its own name.
+	n2, err := mgr.GetNode(ctx, "node-2")
+	if err != nil || len(n2.Status.Disks) != 1 || n2.Status.Disks[0].Name != "disk0" {
+		t.Fatalf("node-2 disks %+v (err %v), want disk0", n2.Status.Disks, err)
+	}
+	lvs := n2.Status.Disks[0].LvstoreUUID
+	if err := d.StopNode(ctx, "node-2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.StartNode(ctx, "node-2"); err != nil {
+		t.Fatal(err)
+	}
+	rpc, err := jsonrpc.Dial(ctx, "tcp", d.Nodes()[1].RPC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rpc.Close()
+	var stores []struct {
+		UUID     string `json:"uuid"`
+		BaseBdev string `json:"base_bdev"`
+	}
+	if err := rpc.Call(ctx, "bdev_lvol_get_lvstores", nil, &stores); err != nil {
+		t.Fatal(err)
+	}
+	if len(stores) != 1 || stores[0].UUID != lvs || stores[0].BaseBdev != "EE_disk0" {
+		t.Errorf("lvstores of the restarted node-2: %+v, want %s on EE_disk0", stores, lvs)
+	}
+}
+
+// checkWindow checks the disk-error window on the timeline: closed, with
+// its node and how often it fired.
+func checkWindow(t *testing.T, rec *timeline.Recorder) {
+	t.Helper()
 	for _, e := range rec.Events() {
 		if e.Kind == timeline.KindFault && e.Name == "disk-error" {
 			if e.Detail["node"] != "node-2" || e.Detail["fired"] == "" || e.Detail["fired"] == "0" || e.End.IsZero() {
