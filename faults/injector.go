@@ -34,6 +34,13 @@ type active struct {
 	end    func()
 }
 
+// HealReporter is a fault that learns something only when healed (how
+// often an injected error fired); the injector adds it to the fault's
+// timeline window.
+type HealReporter interface {
+	HealDetail() map[string]string
+}
+
 // Record is one fault as the injector saw it.
 type Record struct {
 	Name     string            `json:"name"`
@@ -100,6 +107,9 @@ func (in *Injector) heal(ctx context.Context, a *active) error {
 		a.detail["heal_error"] = err.Error()
 		in.history[a.hist].Error = err.Error()
 		return fmt.Errorf("heal %s %v: %w", a.f.Name(), a.f.Params(), err)
+	}
+	if r, ok := a.f.(HealReporter); ok {
+		maps.Copy(a.detail, r.HealDetail())
 	}
 	if i := in.find(a.f); i >= 0 {
 		in.active = append(in.active[:i], in.active[i+1:]...)

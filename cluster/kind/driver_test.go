@@ -97,8 +97,8 @@ func TestManifestsRender(t *testing.T) {
 				t.Errorf("container %s has no readiness probe", c.Name)
 			}
 			args := strings.Join(c.Args, " ")
-			if c.Name == "node" && !strings.Contains(args, "disk0.img:512M") {
-				t.Errorf("node args %q: disk size not rendered", args)
+			if c.Name == "node" && (!strings.Contains(args, "disk0.img:512M") || !strings.Contains(args, "--disk-error-injection")) {
+				t.Errorf("node args %q: want the rendered disk size and --disk-error-injection (the disk-error fault arms it)", args)
 			}
 			if c.Name == "manager" && (!strings.Contains(args, "--restore-rate-limit=1048576") || !strings.Contains(args, "--backup-target=file:///var/lib/refengine-backupstore")) {
 				t.Errorf("manager args %q: want the restore rate limit and the shared backup store", args)

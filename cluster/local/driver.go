@@ -284,6 +284,11 @@ func (d *Driver) plan() error {
 		if d.features.NodeManagerFlag {
 			args = append(args, "--manager", d.mgrURL)
 		}
+		// Always on: unarmed it is a pass-through that costs no measurable
+		// time (BenchmarkPassThrough), and faults need no special cluster.
+		if d.features.NodeDiskErrors {
+			args = append(args, "--disk-error-injection")
+		}
 		if len(d.cfg.Defects) > 0 && d.features.NodeDefects {
 			args = append(args, "--defects", strings.Join(d.cfg.Defects, ","))
 		}

@@ -31,6 +31,9 @@ type Features struct {
 	ManagerDefects  bool
 	// ManagerRestoreRateLimit: refengine manager --restore-rate-limit BYTES.
 	ManagerRestoreRateLimit bool
+	// NodeDiskErrors: refengine node --disk-error-injection, an error bdev
+	// under each disk's lvstore (the disk-error fault arms it).
+	NodeDiskErrors bool
 }
 
 // Probe asks the binary for each subcommand's help text.
@@ -54,6 +57,7 @@ func Probe(ctx context.Context, refengine string) (Features, error) {
 	f.NodeDefects = hasFlag(node, "defects")
 	f.ManagerDefects = hasFlag(mgr, "defects")
 	f.ManagerRestoreRateLimit = hasFlag(mgr, "restore-rate-limit")
+	f.NodeDiskErrors = hasFlag(node, "disk-error-injection")
 	return f, nil
 }
 

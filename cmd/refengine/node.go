@@ -93,6 +93,7 @@ type nodeConfig struct {
 	defects                                                  []string
 	managerURL, address                                      string
 	heartbeat                                                time.Duration
+	diskErrors                                               bool
 }
 
 func parseNodeFlags(args []string, stderr io.Writer) (*nodeConfig, error) {
@@ -106,6 +107,7 @@ func parseNodeFlags(args []string, stderr io.Writer) (*nodeConfig, error) {
 	fs.StringVar(&c.rpcListen, "rpc-listen", "", "also serve JSON-RPC on this TCP address, e.g. 127.0.0.1:5260")
 	fs.StringVar(&c.nbdListen, "nbd-listen", "", "TCP address of the NBD server, e.g. 127.0.0.1:10809 (required)")
 	fs.Var(&c.disks, "disk", "NAME=PATH[:SIZE]: register PATH as aio bdev NAME at start, creating a sparse file of SIZE (K/M/G/T) if missing; its lvstore is examined (repeatable)")
+	fs.BoolVar(&c.diskErrors, "disk-error-injection", false, "put an error bdev EE_NAME (bdev_error_create) between each --disk and its lvstore, so that bdev_error_inject_error can fail the disk's I/O; a pass-through until armed, and an lvstore made with or without it is found either way")
 	fs.StringVar(&defects, "defects", os.Getenv("REFENGINE_DEFECTS"), "comma-separated defect switches to turn on (default $REFENGINE_DEFECTS); for proving checkers only")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.managerURL, "manager", "", "manager base URL to send heartbeats to, e.g. http://127.0.0.1:9500 (none: no heartbeats)")
@@ -193,6 +195,13 @@ func serveNode(ctx context.Context, c *nodeConfig, log *slog.Logger) error {
 		}
 		if err := ensureDisk(path, d.size); err != nil {
 			return fmt.Errorf("disk %s: %w", d.name, err)
+		}
+		if c.diskErrors {
+			// Configured before the aio bdev exists, the error bdev claims
+			// it before the lvstore on it is looked for.
+			if err := t.Call(ctx, "bdev_error_create", map[string]any{"base_name": d.name}, nil); err != nil {
+				return fmt.Errorf("disk %s: error bdev: %w", d.name, err)
+			}
 		}
 		if err := t.CreateAio(d.name, path, 0); err != nil {
 			return fmt.Errorf("disk %s: %w", d.name, err)

@@ -111,8 +111,13 @@ func (t *Target) createAioLocked(p *aioCreateParams) error {
 }
 
 // examineLocked loads the lvstore on a new base bdev, if it holds one, and
-// so brings its lvols back as bdevs (SPDK's "examine").
+// so brings its lvols back as bdevs (SPDK's "examine"). A base that
+// bdev_error_create named is claimed by its error bdev first, and the
+// lvstore is looked for there.
 func (t *Target) examineLocked(b *baseBdev) {
+	if t.layerErrorLocked(b) {
+		return
+	}
 	s, err := lvstore.Open(b.dev, t.resolverLocked(), lvstore.WithLogger(t.log.With("lvstore_bdev", b.name)))
 	if errors.Is(err, lvstore.ErrNotFound) {
 		return
@@ -165,8 +170,10 @@ func (t *Target) createMallocLocked(p *mallocCreateParams) (string, error) {
 	if err != nil {
 		return "", syncErrorOr(err, syscall.EINVAL)
 	}
-	t.addBaseLocked(&baseBdev{name: name, uuid: id, product: productMalloc, dev: dev})
+	b := &baseBdev{name: name, uuid: id, product: productMalloc, dev: dev}
+	t.addBaseLocked(b)
 	t.log.Info("malloc bdev created", "name", name, "size", dev.Size())
+	t.layerErrorLocked(b)
 	return name, nil
 }
 

@@ -35,6 +35,7 @@ func FuzzMethodParams(f *testing.F) {
 		`{"name":"lvs0/a"}`, `{"lvol_name":"lvs0/a","snapshot_name":"s"}`, `{"snapshot_name":"lvs0/s","clone_name":"c"}`,
 		`{"lvs_name":"lvs0","lvol_name":"b","size_in_mib":1}`, `{"name":"r","raid_level":"raid1","base_bdevs":["lvs0/a"]}`,
 		`{"category":"all"}`, `{"name":"lvs0/a","offset":0,"size":1048576}`, `{"operation_id":1}`,
+		`{"base_name":"m"}`, `{"name":"EE_m","io_type":"all","error_type":"failure","num":1}`, `{"name":"EE_m","io_type":"clear","error_type":"pending"}`,
 		`null`, `[]`, `{}`, `{"name":null}`, `{"size_in_mib":-1}`, `{"xattrs":{"a":1}}`,
 	}
 	for i, s := range seeds {

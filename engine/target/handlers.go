@@ -64,7 +64,7 @@ func (t *Target) handlers() map[string]jsonrpc.Handler {
 		return t.Methods(), nil
 	})
 	for _, add := range []func(map[string]jsonrpc.Handler){
-		t.baseHandlers, t.lvstoreHandlers, t.lvolHandlers, t.raidHandlers, t.nbdHandlers, t.remoteHandlers,
+		t.baseHandlers, t.lvstoreHandlers, t.lvolHandlers, t.raidHandlers, t.nbdHandlers, t.remoteHandlers, t.errorHandlers,
 	} {
 		add(m)
 	}

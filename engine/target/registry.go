@@ -40,6 +40,8 @@ type baseBdev struct {
 	raid *raid1.Raid
 	// raidLevel, members in order, for bdev_raid_get_bdevs.
 	raidMembers []string
+	// under is the bdev an error bdev passes its I/O to.
+	under string
 }
 
 // view is one bdev as bdev_get_bdevs shows it.

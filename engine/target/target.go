@@ -37,8 +37,11 @@ type Target struct {
 	claims  map[string]map[string]string // bdev name → holder → claim type
 	exports map[string]string            // NBD export name → bdev name
 	copies  map[uint32]*copyOp           // shallow copies by operation id
-	nextOp  uint32
-	closed  bool
+	// errConfigs are the bases given to bdev_error_create, with the UUID
+	// asked for; an error bdev appears on each as soon as it exists.
+	errConfigs map[string]string
+	nextOp     uint32
+	closed     bool
 }
 
 // New returns an empty target.
@@ -56,6 +59,8 @@ func New(opts Options) *Target {
 		claims:  map[string]map[string]string{},
 		exports: map[string]string{},
 		copies:  map[uint32]*copyOp{},
+
+		errConfigs: map[string]string{},
 	}
 	for _, d := range opts.Defects {
 		t.defects[d] = true

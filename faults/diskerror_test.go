@@ -1,0 +1,354 @@
+package faults
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/checkers/integrity"
+	"github.com/faultline/faultline/cluster/local"
+	"github.com/faultline/faultline/engine/api"
+	"github.com/faultline/faultline/engine/client"
+	"github.com/faultline/faultline/engine/jsonrpc"
+	"github.com/faultline/faultline/engine/nbd"
+	"github.com/faultline/faultline/internal/testtool"
+	"github.com/faultline/faultline/timeline"
+)
+
+const (
+	dvBlock  = 4096
+	dvSize   = 16 << 20
+	dvBlocks = dvSize / dvBlock
+)
+
+// block is what the writer puts in block i on its gen-th pass.
+func block(i, gen int) []byte {
+	b := make([]byte, dvBlock)
+	for j := range b {
+		b[j] = byte(i*31 + gen*7 + j)
+	}
+	return b
+}
+
+// writer writes the volume's blocks round and round through the frontend,
+// flushing every 64 writes, and remembers the last generation of each
+// block that was acknowledged. Every write must succeed: the volume has to
+// stay usable whatever one replica's disk does.
+type writer struct {
+	dev *nbd.Client
+
+	mu     sync.Mutex
+	gens   [dvBlocks]int // 0: never written
+	writes int
+	err    error
+}
+
+func (w *writer) run(ctx context.Context) {
+	for n := 0; ctx.Err() == nil; n++ {
+		i, gen := n%dvBlocks, n/dvBlocks+1
+		_, err := w.dev.WriteAt(block(i, gen), int64(i)*dvBlock)
+		if err == nil && n%64 == 63 {
+			err = w.dev.Flush()
+		}
+		w.mu.Lock()
+		if err != nil {
+			w.err = fmt.Errorf("write %d (block %d): %w", n, i, err)
+			w.mu.Unlock()
+			return
+		}
+		w.gens[i] = gen
+		w.writes++
+		w.mu.Unlock()
+	}
+}
+
+func (w *writer) state() (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.writes, w.err
+}
+
+// verify reads every block back and compares it with the last write.
+func (w *writer) verify(t *testing.T, dev *nbd.Client, when string) {
+	t.Helper()
+	w.mu.Lock()
+	gens := w.gens
+	w.mu.Unlock()
+	buf := make([]byte, dvBlock)
+	for i, gen := range gens {
+		if _, err := dev.ReadAt(buf, int64(i)*dvBlock); err != nil {
+			t.Fatalf("%s: read block %d: %v", when, i, err)
+		}
+		want := make([]byte, dvBlock)
+		if gen > 0 {
+			want = block(i, gen)
+		}
+		if !bytes.Equal(buf, want) {
+			t.Fatalf("%s: block %d does not hold its last acknowledged write (generation %d)", when, i, gen)
+		}
+	}
+}
+
+// poll calls cond every 100 ms until it holds or d passes.
+func poll(t *testing.T, ctx context.Context, d time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ok, last := cond()
+		if ok {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting for %s: %v; last: %s", what, ctx.Err(), last)
+		case <-tick.C:
+		}
+	}
+}
+
+// TestDiskErrorFailsAReplica fails every write to one replica's disk on a
+// real local cluster while a 2-replica volume is written: the engine marks
+// that replica ERR, the manager marks it failed, every write still
+// succeeds and reads back intact from the degraded volume, and after Heal
+// the control plane rebuilds a replica on that disk until the volume is
+// healthy with equal replicas.
+func TestDiskErrorFailsAReplica(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real local cluster; skipped under -short")
+	}
+	ref := testtool.Refengine(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	f, err := local.Probe(ctx, ref)
+	if errors.Is(err, local.ErrNoManager) || errors.Is(err, local.ErrNoNode) {
+		t.Skipf("refengine cannot run a cluster yet: %v", err)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if !f.NodeDiskErrors {
+		t.Fatal("refengine node has no --disk-error-injection")
+	}
+	rec := timeline.NewRecorder()
+	d, err := local.New(local.Config{Dir: t.TempDir(), Refengine: ref, Nodes: 2, DiskSize: 64 << 20,
+		MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Timeline: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Down(context.Background()) })
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, p := range []string{"manager", "node-1", "node-2"} {
+				tail, _ := d.LogTail(p, 40)
+				t.Logf("%s log:\n%s", p, tail)
+			}
+		}
+	})
+	mgr, err := client.New(d.ManagerURL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const vol = "derr"
+	poll(t, ctx, time.Minute, "2 nodes up", func() (bool, string) {
+		ns, err := mgr.ListNodes(ctx)
+		up := 0
+		for _, n := range ns {
+			if n.Status.State == api.NodeUp && len(n.Status.Disks) > 0 {
+				up++
+			}
+		}
+		return up == 2, fmt.Sprintf("%d up with disks, err %v", up, err)
+	})
+	if _, err := mgr.CreateVolume(ctx, api.VolumeCreateRequest{Name: vol, Size: dvSize, NumberOfReplicas: 2, Frontend: api.FrontendNBD}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mgr.WaitVolume(ctx, vol, func(v api.Volume) bool { return v.Status.State == api.VolumeDetached }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mgr.AttachVolume(ctx, vol, "node-1"); err != nil {
+		t.Fatal(err)
+	}
+	v, err := mgr.WaitVolume(ctx, vol, func(v api.Volume) bool {
+		return v.Status.State == api.VolumeAttached && v.Status.Robustness == api.RobustnessHealthy && v.Status.Endpoint != ""
+	})
+	if err != nil {
+		t.Fatalf("volume not attached and healthy: %v (%+v)", err, v.Status)
+	}
+	u, err := url.Parse(v.Status.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := nbd.Dial(ctx, "tcp", u.Host, strings.TrimPrefix(u.Path, "/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	reps, err := mgr.ListReplicas(ctx, vol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var victim api.Replica
+	for _, r := range reps {
+		if r.Spec.Node == "node-2" {
+			victim = r
+		}
+	}
+	if victim.Name == "" {
+		t.Fatalf("no replica on node-2: %+v", reps)
+	}
+
+	w := &writer{dev: dev}
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); w.run(wctx) }()
+	defer func() { stop(); <-done }()
+	poll(t, ctx, 30*time.Second, "writes before the fault", func() (bool, string) {
+		n, err := w.state()
+		return n >= 512 || err != nil, fmt.Sprint(n)
+	})
+
+	evs, err := mgr.Events(ctx, 0, 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	since := evs.Last
+	in := NewInjector(rec, 1, nil)
+	fault := DiskError(d, "node-2", DiskErrorOptions{})
+	if err := in.Inject(ctx, fault); err != nil {
+		t.Fatal(err)
+	}
+	defer in.HealAll(context.Background())
+	before, _ := w.state()
+
+	// The engine puts the replica in ERR and the manager marks it failed;
+	// both move on within a second (the manager drops a failed replica it
+	// has no other node for), so each is read from the manager's change
+	// stream rather than caught by polling.
+	var sawERR, sawFailed bool
+	poll(t, ctx, time.Minute, "replica "+victim.Name+" ERR in its engine and failed in the manager, volume degraded", func() (bool, string) {
+		for {
+			l, err := mgr.Events(ctx, since, 0, 0)
+			if err != nil || len(l.Events) == 0 {
+				break
+			}
+			for _, ev := range l.Events {
+				switch ev.Kind {
+				case api.KindEngine:
+					var e api.Engine
+					sawERR = sawERR || json.Unmarshal(ev.Object, &e) == nil && e.Status.ReplicaModes[victim.Name] == api.ModeERR
+				case api.KindReplica:
+					var r api.Replica
+					sawFailed = sawFailed || ev.Name == victim.Name && json.Unmarshal(ev.Object, &r) == nil && !r.Status.FailedAt.IsZero()
+				}
+			}
+			since = l.Next
+		}
+		v, _ := mgr.GetVolume(ctx, vol)
+		n, werr := w.state()
+		return (sawERR && sawFailed && v.Status.Robustness == api.RobustnessDegraded && n >= before+512) || werr != nil,
+			fmt.Sprintf("ERR seen %t, failed seen %t, volume %s/%s, %d writes since", sawERR, sawFailed, v.Status.State, v.Status.Robustness, n-before)
+	})
+	if _, err := w.state(); err != nil {
+		t.Fatalf("the volume failed a write while one replica's disk failed: %v", err)
+	}
+	stop()
+	<-done
+	w.verify(t, dev, "degraded")
+
+	if err := in.Heal(ctx, fault); err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := fault.(interface{ Fired() (uint64, bool) }).Fired(); !ok || n == 0 {
+		t.Errorf("the injection fired %d times (known %t), want at least once", n, ok)
+	}
+	poll(t, ctx, 2*time.Minute, "volume healthy again with a replica on node-2", func() (bool, string) {
+		v, err := mgr.GetVolume(ctx, vol)
+		if err != nil {
+			return false, err.Error()
+		}
+		reps, err := mgr.ListReplicas(ctx, vol)
+		if err != nil {
+			return false, err.Error()
+		}
+		rw, onVictim := 0, false
+		for _, r := range reps {
+			if r.Status.Mode == api.ModeRW && r.Status.FailedAt.IsZero() {
+				rw++
+				onVictim = onVictim || r.Spec.Node == "node-2"
+			}
+		}
+		return v.Status.Robustness == api.RobustnessHealthy && rw == 2 && onVictim,
+			fmt.Sprintf("volume %s/%s, %d RW replicas, one on node-2 %t", v.Status.State, v.Status.Robustness, rw, onVictim)
+	})
+	w.verify(t, dev, "healthy again")
+	var nodes []integrity.Node
+	for _, n := range d.Nodes() {
+		nodes = append(nodes, integrity.Node{Name: n.Name, Addr: n.RPC})
+	}
+	c := integrity.Checker{API: mgr, Nodes: nodes}
+	if vd := c.ReplicasEqual(ctx, vol); vd.Outcome != checkers.Pass {
+		t.Errorf("replicas after the rebuild: %+v", vd)
+	}
+	if vd := integrity.Eventually(ctx, 30*time.Second, 500*time.Millisecond, c.CheckNoOrphans); vd.Outcome != checkers.Pass {
+		t.Errorf("lvols left behind by the failed replicas: %s %+v", vd.Summary, vd.Evidence)
+	}
+	checkWindow(t, rec)
+
+	// Restarted, the node finds its lvstore again on the same stack and
+	// reports the disk under its own name.
+	n2, err := mgr.GetNode(ctx, "node-2")
+	if err != nil || len(n2.Status.Disks) != 1 || n2.Status.Disks[0].Name != "disk0" {
+		t.Fatalf("node-2 disks %+v (err %v), want disk0", n2.Status.Disks, err)
+	}
+	lvs := n2.Status.Disks[0].LvstoreUUID
+	if err := d.StopNode(ctx, "node-2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.StartNode(ctx, "node-2"); err != nil {
+		t.Fatal(err)
+	}
+	rpc, err := jsonrpc.Dial(ctx, "tcp", d.Nodes()[1].RPC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rpc.Close()
+	var stores []struct {
+		UUID     string `json:"uuid"`
+		BaseBdev string `json:"base_bdev"`
+	}
+	if err := rpc.Call(ctx, "bdev_lvol_get_lvstores", nil, &stores); err != nil {
+		t.Fatal(err)
+	}
+	if len(stores) != 1 || stores[0].UUID != lvs || stores[0].BaseBdev != "EE_disk0" {
+		t.Errorf("lvstores of the restarted node-2: %+v, want %s on EE_disk0", stores, lvs)
+	}
+}
+
+// checkWindow checks the disk-error window on the timeline: closed, with
+// its node and how often it fired.
+func checkWindow(t *testing.T, rec *timeline.Recorder) {
+	t.Helper()
+	for _, e := range rec.Events() {
+		if e.Kind == timeline.KindFault && e.Name == "disk-error" {
+			if e.Detail["node"] != "node-2" || e.Detail["fired"] == "" || e.Detail["fired"] == "0" || e.End.IsZero() {
+				t.Errorf("disk-error window: %+v", e)
+			}
+			return
+		}
+	}
+	t.Error("no disk-error window on the timeline")
+}
