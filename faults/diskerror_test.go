@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/url"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,7 +13,6 @@ import (
 	"github.com/faultline/faultline/checkers/integrity"
 	"github.com/faultline/faultline/cluster/local"
 	"github.com/faultline/faultline/engine/api"
-	"github.com/faultline/faultline/engine/client"
 	"github.com/faultline/faultline/engine/jsonrpc"
 	"github.com/faultline/faultline/engine/nbd"
 	"github.com/faultline/faultline/internal/testtool"
@@ -97,24 +93,12 @@ func (w *writer) verify(t *testing.T, dev *nbd.Client, when string) {
 	}
 }
 
-// poll calls cond every 100 ms until it holds or d passes.
+// poll is waitFor bounded by d.
 func poll(t *testing.T, ctx context.Context, d time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ok, last := cond()
-		if ok {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("waiting for %s: %v; last: %s", what, ctx.Err(), last)
-		case <-tick.C:
-		}
-	}
+	waitFor(ctx, t, what, cond)
 }
 
 // TestDiskErrorFailsAReplica fails every write to one replica's disk on a
@@ -127,89 +111,20 @@ func TestDiskErrorFailsAReplica(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a real local cluster; skipped under -short")
 	}
-	ref := testtool.Refengine(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
-	f, err := local.Probe(ctx, ref)
-	if errors.Is(err, local.ErrNoManager) || errors.Is(err, local.ErrNoNode) {
-		t.Skipf("refengine cannot run a cluster yet: %v", err)
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	if !f.NodeDiskErrors {
+	if f, err := local.Probe(ctx, testtool.Refengine(t)); err == nil && !f.NodeDiskErrors {
 		t.Fatal("refengine node has no --disk-error-injection")
 	}
-	rec := timeline.NewRecorder()
-	d, err := local.New(local.Config{Dir: t.TempDir(), Refengine: ref, Nodes: 2, DiskSize: 64 << 20,
-		MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Timeline: rec})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Up(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Down(context.Background()) })
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, p := range []string{"manager", "node-1", "node-2"} {
-				tail, _ := d.LogTail(p, 40)
-				t.Logf("%s log:\n%s", p, tail)
-			}
-		}
-	})
-	mgr, err := client.New(d.ManagerURL(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, mgr := upLocal(t, 2)
+	rec := d.Timeline()
 
 	const vol = "derr"
-	poll(t, ctx, time.Minute, "2 nodes up", func() (bool, string) {
-		ns, err := mgr.ListNodes(ctx)
-		up := 0
-		for _, n := range ns {
-			if n.Status.State == api.NodeUp && len(n.Status.Disks) > 0 {
-				up++
-			}
-		}
-		return up == 2, fmt.Sprintf("%d up with disks, err %v", up, err)
-	})
-	if _, err := mgr.CreateVolume(ctx, api.VolumeCreateRequest{Name: vol, Size: dvSize, NumberOfReplicas: 2, Frontend: api.FrontendNBD}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := mgr.WaitVolume(ctx, vol, func(v api.Volume) bool { return v.Status.State == api.VolumeDetached }); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := mgr.AttachVolume(ctx, vol, "node-1"); err != nil {
-		t.Fatal(err)
-	}
-	v, err := mgr.WaitVolume(ctx, vol, func(v api.Volume) bool {
-		return v.Status.State == api.VolumeAttached && v.Status.Robustness == api.RobustnessHealthy && v.Status.Endpoint != ""
-	})
-	if err != nil {
-		t.Fatalf("volume not attached and healthy: %v (%+v)", err, v.Status)
-	}
-	u, err := url.Parse(v.Status.Endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, err := nbd.Dial(ctx, "tcp", u.Host, strings.TrimPrefix(u.Path, "/"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	waitNodesRegistered(ctx, t, mgr, 2)
+	v := attachedVolume(ctx, t, mgr, vol, dvSize, 2, "node-1")
+	dev := dialVolume(ctx, t, v.Status.Endpoint)
 	defer dev.Close()
-	reps, err := mgr.ListReplicas(ctx, vol)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var victim api.Replica
-	for _, r := range reps {
-		if r.Spec.Node == "node-2" {
-			victim = r
-		}
-	}
-	if victim.Name == "" {
-		t.Fatalf("no replica on node-2: %+v", reps)
-	}
+	victim := replicaOn(ctx, t, mgr, vol, "node-2")
 
 	w := &writer{dev: dev}
 	wctx, stop := context.WithCancel(ctx)

@@ -110,6 +110,22 @@ func attachedVolume(ctx context.Context, t *testing.T, c *client.Client, name st
 	return v
 }
 
+// replicaOn returns the volume's replica on node.
+func replicaOn(ctx context.Context, t *testing.T, c *client.Client, volume, node string) api.Replica {
+	t.Helper()
+	reps, err := c.ListReplicas(ctx, volume)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range reps {
+		if r.Spec.Node == node {
+			return r
+		}
+	}
+	t.Fatalf("no replica of %s on %s: %+v", volume, node, reps)
+	return api.Replica{}
+}
+
 func healthy(v api.Volume) bool {
 	return v.Status.State == api.VolumeAttached && v.Status.Robustness == api.RobustnessHealthy && v.Status.Endpoint != ""
 }

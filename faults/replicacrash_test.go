@@ -36,19 +36,7 @@ func TestReplicaCrashRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	reps, err := c.ListReplicas(ctx, "rcrash")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var victim api.Replica
-	for _, r := range reps {
-		if r.Spec.Node == "node-2" {
-			victim = r
-		}
-	}
-	if victim.Name == "" {
-		t.Fatalf("no replica on node-2: %+v", reps)
-	}
+	victim := replicaOn(ctx, t, c, "rcrash", "node-2")
 	st, err := d.Status(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -8,9 +8,9 @@ import (
 	"github.com/faultline/faultline/engine/api"
 )
 
-// consumerVolume starts a manager over recorded nodes with a detached
-// 2-replica volume "vol".
-func consumerVolume(t *testing.T, defects []string, nodes ...string) (*recorder, *testManager) {
+// detachedVolumeWith starts a manager over recorded nodes, with defects
+// on, and a detached 2-replica volume "vol".
+func detachedVolumeWith(t *testing.T, defects []string, nodes ...string) (*recorder, *testManager) {
 	t.Helper()
 	rec := &recorder{modes: map[string]string{}, revs: map[string]uint64{}}
 	tm := startManager(t, t.TempDir(), Config{Agents: rec, MonitorInterval: 50 * time.Millisecond, Defects: defects})
@@ -69,7 +69,7 @@ func TestRemountReplacesConsumer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec, tm := consumerVolume(t, tt.defects, "n1", "n2")
+			rec, tm := detachedVolumeWith(t, tt.defects, "n1", "n2")
 			ctx := ctxT(t)
 			_, err := tm.c.CreateConsumer(ctx, api.ConsumerCreateRequest{Name: "w-1", Volume: "vol", Node: "n1", Workload: "w",
 				TerminationGracePeriod: api.Duration(300 * time.Millisecond)})
@@ -113,7 +113,7 @@ func TestRemountReplacesConsumer(t *testing.T) {
 // The fixed cleanup releases a force-deleted consumer's ticket when another
 // consumer waits on another node, so the volume moves there.
 func TestForceDeletedConsumerReleasesForPendingElsewhere(t *testing.T) {
-	_, tm := consumerVolume(t, nil, "n1", "n2")
+	_, tm := detachedVolumeWith(t, nil, "n1", "n2")
 	ctx := ctxT(t)
 	if _, err := tm.c.CreateConsumer(ctx, api.ConsumerCreateRequest{Name: "x", Volume: "vol", Node: "n1"}); err != nil {
 		t.Fatal(err)
@@ -145,7 +145,7 @@ func TestForceDeletedConsumerReleasesForPendingElsewhere(t *testing.T) {
 // A graceful deletion of the last consumer detaches the volume once the
 // grace period is over, not before.
 func TestConsumerDeletionDetachesAfterGrace(t *testing.T) {
-	_, tm := consumerVolume(t, nil, "n1", "n2")
+	_, tm := detachedVolumeWith(t, nil, "n1", "n2")
 	ctx := ctxT(t)
 	if _, err := tm.c.CreateConsumer(ctx, api.ConsumerCreateRequest{Name: "x", Volume: "vol", Node: "n1",
 		TerminationGracePeriod: api.Duration(400 * time.Millisecond)}); err != nil {

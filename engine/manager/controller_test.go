@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/faultline/faultline/engine/api"
 	"github.com/faultline/faultline/engine/improto"
@@ -178,18 +177,8 @@ func healthyVolume(t *testing.T, nodes ...string) (*recorder, *testManager, api.
 // healthyVolumeWith is healthyVolume with the given defect switches on.
 func healthyVolumeWith(t *testing.T, defects []string, nodes ...string) (*recorder, *testManager, api.Volume) {
 	t.Helper()
-	rec := &recorder{modes: map[string]string{}, revs: map[string]uint64{}}
-	tm := startManager(t, t.TempDir(), Config{Agents: rec, MonitorInterval: 50 * time.Millisecond, Defects: defects})
+	rec, tm := detachedVolumeWith(t, defects, nodes...)
 	ctx := ctxT(t)
-	for _, n := range nodes {
-		startHeartbeats(t, tm.c, n, nodeRequest("127.0.0."+n[1:], disk("d1", 1<<30)), time.Second)
-	}
-	if _, err := tm.c.CreateVolume(ctx, api.VolumeCreateRequest{Name: "vol", Size: 8 * api.MiB, NumberOfReplicas: 2}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tm.c.WaitVolume(ctx, "vol", func(v api.Volume) bool { return v.Status.State == api.VolumeDetached }); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := tm.c.AttachVolume(ctx, "vol", nodes[0]); err != nil {
 		t.Fatal(err)
 	}
