@@ -12,12 +12,6 @@ import (
 	"github.com/faultline/faultline/timeline"
 )
 
-// The local cluster's drivers crash engines for EngineCrash.
-var (
-	_ EngineKiller = (*local.Driver)(nil)
-	_ EngineKiller = (*local.Remote)(nil)
-)
-
 // TestRealFaultsHealAfterFailure injects a node stop and an instance-manager
 // deletion on a real local cluster, fails, and checks that cleanup brought
 // both nodes back.
@@ -77,9 +71,3 @@ func TestRealFaultsHealAfterFailure(t *testing.T) {
 		t.Errorf("WaitNodeReady(node-9) = %v", err)
 	}
 }
-
-// The cluster drivers crash engines in their upgrade window for UpgradeCrash.
-var (
-	_ UpgradeCrasher = (*local.Driver)(nil)
-	_ UpgradeCrasher = (*local.Remote)(nil)
-)

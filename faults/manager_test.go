@@ -12,12 +12,6 @@ import (
 	"github.com/faultline/faultline/timeline"
 )
 
-// The local cluster's drivers kill the manager for ManagerRestart.
-var (
-	_ ManagerKiller = (*local.Driver)(nil)
-	_ ManagerKiller = (*local.Remote)(nil)
-)
-
 // TestManagerRestartMidOperation kills a real manager right after it
 // accepted an attach (through the driver) and a detach (through the
 // control socket): a new manager process answers on the same address with

@@ -11,15 +11,8 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/cluster"
-	"github.com/faultline/faultline/cluster/local"
 	"github.com/faultline/faultline/engine/jsonrpc"
 	"github.com/faultline/faultline/timeline"
-)
-
-// The local cluster's drivers stall nodes for Pause.
-var (
-	_ NodePauser = (*local.Driver)(nil)
-	_ NodePauser = (*local.Remote)(nil)
 )
 
 // TestPauseStallsNode pauses a real node, through the driver and through
