@@ -27,12 +27,12 @@ import (
 // The same thing a Longhorn test does with a disk's storageReserved. The
 // scenario checks the resulting bytes before it deletes the replica
 // (biSteered) rather than trusting the arithmetic.
-var biBallast = []int64{48 << 20, 64 << 20}
+func biBallast() []int64 { return []int64{48 << 20, 64 << 20} }
 
 // biCreateBallast creates the ballast volumes, 3 replicas each, detached.
 func biCreateBallast(ctx context.Context, s *Spec, prefix string) {
 	c := s.Client()
-	for i, size := range biBallast {
+	for i, size := range biBallast() {
 		name := fmt.Sprintf("%s%d", prefix, i+1)
 		_, err := c.CreateVolume(ctx, api.VolumeCreateRequest{Name: name, Size: size, NumberOfReplicas: 3, Frontend: api.FrontendNBD})
 		Expect(err).NotTo(HaveOccurred(), "create ballast volume %s", name)

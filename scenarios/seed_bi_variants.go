@@ -77,15 +77,21 @@ type biPhase struct {
 // The regions are disjoint, so that every writer's history is checked on
 // its own; what no one writes must read the image (below biVarImage) or
 // zeros (above it).
-var (
-	biPhases = []biPhase{
+func biPhases() []biPhase {
+	return []biPhase{
 		{0, 2 << 20, 32},       // s1: on the image
 		{2 << 20, 1 << 20, 16}, // s2: on the image, on s1
 		{9 << 20, 1 << 20, 16}, // s3: past the image, in the resized part
 	}
-	biDuring    = biPhase{Off: 3 << 20, Len: 1 << 20} // during the rebuild: on the image
-	biUnwritten = [][2]int64{{4 << 20, 8 << 20}, {8 << 20, 9 << 20}, {10 << 20, biVarVolume}}
-)
+}
+
+// biDuring is where the writes during the rebuild go: on the image.
+func biDuring() biPhase { return biPhase{Off: 3 << 20, Len: 1 << 20} }
+
+// biUnwritten are the [start, end) ranges nobody writes.
+func biUnwritten() [][2]int64 {
+	return [][2]int64{{4 << 20, 8 << 20}, {8 << 20, 9 << 20}, {10 << 20, biVarVolume}}
+}
 
 func runBIRebuildVariant(ctx context.Context, s *Spec, v biVariant) {
 	c := s.Client()
@@ -117,7 +123,7 @@ func runBIRebuildVariant(ctx context.Context, s *Spec, v biVariant) {
 	seedDeleteVolumeOnCleanup(s, name)
 	s.WaitVolumeState(ctx, name, api.VolumeDetached, time.Minute)
 	if v == biOtherDisk {
-		s.Step(fmt.Sprintf("ballast volumes of %d and %d MiB (detached): the disk of each replica gets more bytes scheduled than its node's other disk", biBallast[0]>>20, biBallast[1]>>20))
+		s.Step(fmt.Sprintf("ballast volumes of %d and %d MiB (detached): the disk of each replica gets more bytes scheduled than its node's other disk", biBallast()[0]>>20, biBallast()[1]>>20))
 		biCreateBallast(ctx, s, fmt.Sprintf("bib%d-", suffix))
 	}
 
@@ -132,7 +138,7 @@ func runBIRebuildVariant(ctx context.Context, s *Spec, v biVariant) {
 
 	var gens []*workload.Generator
 	var snaps []string
-	for i, ph := range biPhases {
+	for i, ph := range biPhases() {
 		snap := fmt.Sprintf("s%d", i+1)
 		s.Step(fmt.Sprintf("write %d blocks in [%d, %d) MiB, flush, snapshot %s", ph.Count, ph.Off>>20, (ph.Off+ph.Len)>>20, snap))
 		gen := seedWorkload(s, name, ph.Off, ph.Len, ph.Count, uint32(i+1))
@@ -156,7 +162,7 @@ func runBIRebuildVariant(ctx context.Context, s *Spec, v biVariant) {
 		Expect(biCopyOn(inv, image, target.DiskUUID)).To(BeFalse(), "the destination disk already holds the image: the variant needs one that does not")
 	}
 
-	s.Step(fmt.Sprintf("flushed writes at %d/s in [%d, %d) MiB; delete replica %s on %s/%s", biRebuildRate, biDuring.Off>>20, (biDuring.Off+biDuring.Len)>>20, victim.Name, victim.Spec.Node, victim.Spec.Disk))
+	s.Step(fmt.Sprintf("flushed writes at %d/s in [%d, %d) MiB; delete replica %s on %s/%s", biRebuildRate, biDuring().Off>>20, (biDuring().Off+biDuring().Len)>>20, victim.Name, victim.Spec.Node, victim.Spec.Disk))
 	during := biDuringWorkload(s, name)
 	stop := seedBackground(ctx, during, dev)
 	since := time.Now()
@@ -225,7 +231,7 @@ func biSnapshot(ctx context.Context, s *Spec, volume, snap string) {
 // biDuringWorkload writes during the rebuild, flushing every 16 writes.
 func biDuringWorkload(s *Spec, volume string) *workload.Generator {
 	gen, err := workload.New(workload.Config{
-		Volume: volume, BlockSize: biVarBlock, Offset: biDuring.Off, Length: biDuring.Len, Pattern: workload.Random,
+		Volume: volume, BlockSize: biVarBlock, Offset: biDuring().Off, Length: biDuring().Len, Pattern: workload.Random,
 		Rate: biRebuildRate, Concurrency: 2, FlushEvery: 16, Seed: uint64(s.Seed) + 100, Writer: 100,
 		Classify: workload.UnknownOn(nbd.ErrDisconnected), Recorder: s.Timeline, Logger: seedLogger(),
 	})
@@ -315,7 +321,7 @@ const checkerUnwritten = "unwritten-regions"
 func biCheckUnwritten(ctx context.Context, dev *nbd.Client, image []byte) checkers.Verdict {
 	v := checkers.Verdict{Checker: checkerUnwritten, Outcome: checkers.Pass, At: time.Now()}
 	var total int64
-	for _, r := range biUnwritten {
+	for _, r := range biUnwritten() {
 		got := make([]byte, r[1]-r[0])
 		if err := checkers.ReadFull(dev, got, r[0]); err != nil {
 			v.Outcome = checkers.Unknown
@@ -343,7 +349,7 @@ func biCheckUnwritten(ctx context.Context, dev *nbd.Client, image []byte) checke
 	if v.Outcome == checkers.Pass {
 		v.Summary = fmt.Sprintf("%d MiB nobody wrote read the image below %d MiB and zeros above", total>>20, len(image)>>20)
 	} else {
-		v.Summary = fmt.Sprintf("%d of %d unwritten regions do not read what lies under them", len(v.Evidence), len(biUnwritten))
+		v.Summary = fmt.Sprintf("%d of %d unwritten regions do not read what lies under them", len(v.Evidence), len(biUnwritten()))
 	}
 	return v
 }
