@@ -19,6 +19,9 @@ type scenario struct {
 	// explicit scenarios run only when selected by name or by a label
 	// filter that names one of their labels, never by default.
 	explicit bool
+	// disks is how many disks per node the scenario needs (0: one);
+	// see DisksNeeded.
+	disks int
 }
 
 // all lists every scenario, in catalogue order. It is a function, not a
@@ -28,6 +31,8 @@ func all() []scenario {
 		smoke(),
 		imRestartLoop(),
 		biReplicaRebuild(),
+		biRebuildVariant(biWidened),
+		biRebuildVariant(biOtherDisk),
 		upgradeCrash(),
 		engineCrashUnderLoad(),
 		rebuildChurn(),

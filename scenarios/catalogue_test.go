@@ -58,3 +58,28 @@ func TestCatalogue(t *testing.T) {
 		}
 	}
 }
+
+// A run gets the disks per node its selected scenarios need: the variant
+// that rebuilds onto a node's other disk needs two.
+func TestDisksNeeded(t *testing.T) {
+	for _, tc := range []struct {
+		filter, focus string
+		want          int
+	}{
+		{"", "smoke", 1},
+		{"", "backing-image-rebuild-other-disk", 2},
+		{"", "backing-image-rebuild-snapshots-under-writes", 1},
+		{"", "", 2},
+		{"backing-image", "", 2},
+		{"smoke", "", 1},
+		{"seed", "", 1},
+	} {
+		got, err := DisksNeeded(tc.filter, tc.focus)
+		if err != nil || got != tc.want {
+			t.Errorf("DisksNeeded(%q, %q) = %d, %v; want %d", tc.filter, tc.focus, got, err, tc.want)
+		}
+	}
+	if _, err := DisksNeeded("(", ""); err == nil {
+		t.Error("DisksNeeded of a filter that does not parse: no error")
+	}
+}

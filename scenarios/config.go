@@ -44,7 +44,12 @@ type Config struct {
 	// cluster this suite starts (0: the driver's default). Small disks make
 	// space leaks show as failed writes sooner.
 	DiskSize int64
-	Defects  []string
+	// DisksPerNode is how many disks each node of a local cluster this
+	// suite starts serves (0: one). The CLI raises it to what the
+	// selected scenarios need (DisksNeeded); a scenario that needs more
+	// than the cluster has skips itself.
+	DisksPerNode int
+	Defects      []string
 	// BackupTarget is the kind of backup target specs back up to (Spec.BackupTarget):
 	// BackupTargetFile (the default, also when empty: the manager's own file:// target) or
 	// BackupTargetS3 (a versitygw S3 server the cluster runs).
@@ -82,7 +87,7 @@ type Config struct {
 
 // FromEnv reads FAULTLINE_SEED, FAULTLINE_ITERATIONS, FAULTLINE_CLUSTER_DIR,
 // FAULTLINE_REFENGINE, FAULTLINE_NODES, FAULTLINE_DISK_SIZE (bytes, or with a
-// K/M/G suffix), FAULTLINE_DEFECTS (comma list), FAULTLINE_OUT,
+// K/M/G suffix), FAULTLINE_DISKS_PER_NODE, FAULTLINE_DEFECTS (comma list), FAULTLINE_OUT,
 // FAULTLINE_KEEP_CLUSTER, FAULTLINE_SOAK_DURATION, FAULTLINE_BACKUP_TARGET
 // (file or s3) and FAULTLINE_RESTORE_RATE_LIMIT (bytes per second, with an
 // optional K/M/G suffix; 0 for none; default DefaultRestoreRateLimit).
@@ -112,6 +117,11 @@ func FromEnv() (Config, error) {
 	if v := os.Getenv("FAULTLINE_NODES"); v != "" {
 		if c.Nodes, err = strconv.Atoi(v); err != nil || c.Nodes < 1 {
 			return c, fmt.Errorf("FAULTLINE_NODES: want a count >= 1, got %q", v)
+		}
+	}
+	if v := os.Getenv("FAULTLINE_DISKS_PER_NODE"); v != "" {
+		if c.DisksPerNode, err = strconv.Atoi(v); err != nil || c.DisksPerNode < 1 {
+			return c, fmt.Errorf("FAULTLINE_DISKS_PER_NODE: want a count >= 1, got %q", v)
 		}
 	}
 	if v := os.Getenv("FAULTLINE_DISK_SIZE"); v != "" {

@@ -165,8 +165,8 @@ func (e *Env) startCluster(ctx context.Context) (cluster.Driver, error) {
 	if e.cfg.OutDir == "" {
 		dir = filepath.Join(GinkgoT().TempDir(), "cluster")
 	}
-	d, err := local.New(local.Config{Dir: dir, Refengine: e.cfg.Refengine, Nodes: e.cfg.Nodes, DiskSize: e.cfg.DiskSize, Defects: e.cfg.Defects, KeepProcesses: e.cfg.KeepCluster,
-		RestoreRateLimit: e.cfg.restoreRateLimit()})
+	d, err := local.New(local.Config{Dir: dir, Refengine: e.cfg.Refengine, Nodes: e.cfg.Nodes, DiskSize: e.cfg.DiskSize, DisksPerNode: e.cfg.DisksPerNode,
+		Defects: e.cfg.Defects, KeepProcesses: e.cfg.KeepCluster, RestoreRateLimit: e.cfg.restoreRateLimit()})
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +178,7 @@ func (e *Env) startCluster(ctx context.Context) (cluster.Driver, error) {
 	e.owned = d
 	e.mu.Unlock()
 	st, _ := d.Status(ctx)
-	e.progressf("cluster up: manager %s, %d nodes", d.ManagerURL(), len(st.Nodes))
+	e.progressf("cluster up: manager %s, %d nodes, %d disks each", d.ManagerURL(), len(st.Nodes), max(e.cfg.DisksPerNode, 1))
 	return d, nil
 }
 
@@ -414,6 +414,9 @@ func (e *Env) Reproduce(name string) string {
 	}
 	if e.cfg.DiskSize > 0 {
 		parts = append(parts, "--disk-size", strconv.FormatInt(e.cfg.DiskSize, 10))
+	}
+	if e.cfg.DisksPerNode > 1 {
+		parts = append(parts, "--disks-per-node", strconv.Itoa(e.cfg.DisksPerNode))
 	}
 	return strings.Join(parts, " ") + RunParams(e.cfg)
 }

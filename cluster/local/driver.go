@@ -11,7 +11,8 @@
 //	cluster.json                 state: addresses, pids (see State)
 //	logs/<process>.log           stdout and stderr of each process
 //	manager/                     the manager's data directory
-//	nodes/<node>/                a node's data directory and disk0.img
+//	nodes/<node>/                a node's data directory and its disks,
+//	                             disk0.img, disk1.img, ... (DisksPerNode)
 //	s3/<endpoint>/               an S3 endpoint's POSIX root (StartS3Endpoint)
 package local
 
@@ -38,7 +39,13 @@ type Config struct {
 	Refengine string // path of the refengine binary; FindRefengine when empty
 	Nodes     int    // default 3
 	DiskSize  int64  // bytes per node disk, default 1 GiB (sparse)
-	Defects   []string
+	// DisksPerNode is how many disks each node serves, disk0 to
+	// disk<N-1>, each of DiskSize and with its own lvstore; default 1.
+	// One SPDK server with several disks holds per-disk copies of every
+	// backing image under per-lvstore names: only a node with two disks
+	// can rebuild a replica from one of its disks onto another.
+	DisksPerNode int
+	Defects      []string
 	// NodeTimeout is passed to the manager as --node-timeout when set.
 	NodeTimeout time.Duration
 	// RestoreRateLimit, when positive, is passed to the manager as
@@ -104,6 +111,12 @@ func New(cfg Config) (*Driver, error) {
 	}
 	if cfg.DiskSize == 0 {
 		cfg.DiskSize = 1 << 30
+	}
+	if cfg.DisksPerNode == 0 {
+		cfg.DisksPerNode = 1
+	}
+	if cfg.DisksPerNode < 1 || cfg.DisksPerNode > maxDisksPerNode {
+		return nil, fmt.Errorf("local cluster: %d disks per node out of range 1..%d", cfg.DisksPerNode, maxDisksPerNode)
 	}
 	if cfg.DiskSize < 0 || cfg.DiskSize%(1<<20) != 0 {
 		return nil, fmt.Errorf("local cluster: disk size %d is not a positive multiple of 1 MiB", cfg.DiskSize)
@@ -279,8 +292,8 @@ func (d *Driver) plan() error {
 			Socket:  filepath.Join(sockRoot, name+".sock"),
 		}
 		args := []string{"node", "--name", name, "--data-dir", dataDir,
-			"--rpc-socket", n.Socket, "--rpc-listen", n.RPC, "--nbd-listen", n.NBD,
-			"--disk", "disk0=" + filepath.Join(dataDir, "disk0.img") + ":" + strconv.FormatInt(d.cfg.DiskSize, 10)}
+			"--rpc-socket", n.Socket, "--rpc-listen", n.RPC, "--nbd-listen", n.NBD}
+		args = append(args, diskArgs(dataDir, d.cfg.DisksPerNode, d.cfg.DiskSize)...)
 		if d.features.NodeManagerFlag {
 			args = append(args, "--manager", d.mgrURL)
 		}
@@ -299,6 +312,21 @@ func (d *Driver) plan() error {
 		d.nodes = append(d.nodes, n)
 	}
 	return nil
+}
+
+// maxDisksPerNode bounds Config.DisksPerNode: enough for any placement a
+// scenario needs, few enough that a typo does not make 200 disk files.
+const maxDisksPerNode = 8
+
+// diskArgs are a node's --disk flags: disk0 to disk<n-1>, each a sparse
+// file of size bytes in the node's data directory.
+func diskArgs(dataDir string, n int, size int64) []string {
+	var out []string
+	for i := range n {
+		name := "disk" + strconv.Itoa(i)
+		out = append(out, "--disk", name+"="+filepath.Join(dataDir, name+".img")+":"+strconv.FormatInt(size, 10))
+	}
+	return out
 }
 
 func net2(host string, port int) string { return host + ":" + strconv.Itoa(port) }

@@ -278,6 +278,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"too many nodes", Config{Dir: t.TempDir(), Refengine: "/bin/true", Nodes: 500}, "out of range"},
 		{"negative nodes", Config{Dir: t.TempDir(), Refengine: "/bin/true", Nodes: -1}, "out of range"},
 		{"odd disk", Config{Dir: t.TempDir(), Refengine: "/bin/true", DiskSize: 1000}, "1 MiB"},
+		{"negative disks", Config{Dir: t.TempDir(), Refengine: "/bin/true", DisksPerNode: -1}, "disks per node"},
+		{"too many disks", Config{Dir: t.TempDir(), Refengine: "/bin/true", DisksPerNode: 9}, "disks per node"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(tc.cfg)

@@ -62,6 +62,7 @@ func clusterUp(args []string, stdout, stderr io.Writer) int {
 	defects := fs.String("defects", "", "comma-separated refengine defect switches")
 	diskSize := new(int64(1 << 30))
 	diskSizeFlag(fs, diskSize)
+	disks := fs.Int("disks-per-node", 1, "disks of every node, 1..8")
 	foreground := fs.Bool("foreground", false, "run in this terminal until interrupted instead of detaching")
 	var params runParams
 	params.restoreRateFlag(fs)
@@ -99,7 +100,11 @@ func clusterUp(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "faultline cluster up:", err)
 		return exitNotRun
 	}
-	cfg := local.Config{Dir: abs, Refengine: *refengine, Nodes: *nodes, DiskSize: *diskSize, Defects: scenarios.SplitList(*defects),
+	if *disks < 1 || *disks > 8 {
+		fmt.Fprintf(stderr, "faultline cluster up: --disks-per-node %d: want 1..8\n", *disks)
+		return exitNotRun
+	}
+	cfg := local.Config{Dir: abs, Refengine: *refengine, Nodes: *nodes, DiskSize: *diskSize, DisksPerNode: *disks, Defects: scenarios.SplitList(*defects),
 		RestoreRateLimit: params.restoreRate}
 	if *foreground {
 		return superviseForeground(cfg, stdout, stderr)

@@ -52,8 +52,10 @@ type runFlags struct {
 	timeout     time.Duration
 	verbose     bool
 	diskSize    int64
-	params      runParams
-	kind        kind.Config
+	// disksPerNode 0 means what the selected scenarios need (at least 1).
+	disksPerNode int
+	params       runParams
+	kind         kind.Config
 	// soak is set by faultline soak: the run is the soak scenario alone,
 	// configured by it.
 	soak *scenarios.SoakConfig
@@ -92,6 +94,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&f.timeout, "timeout", time.Hour, "timeout of the whole run")
 	fs.BoolVar(&f.verbose, "v", false, "verbose Ginkgo output (every By and report entry)")
 	diskSizeFlag(fs, &f.diskSize)
+	fs.IntVar(&f.disksPerNode, "disks-per-node", 0, "disks of every node of the local cluster, 1..8 (default: what the selected scenarios need, at least 1)")
 	f.params.backupTargetFlag(fs)
 	f.params.restoreRateFlag(fs)
 	kindFlags(fs, &f.kind)
@@ -166,6 +169,9 @@ func (f *runFlags) validate(fs *flag.FlagSet) error {
 	}
 	if f.nodes < 1 || f.nodes > 200 {
 		return fmt.Errorf("--nodes %d: want 1..200", f.nodes)
+	}
+	if f.disksPerNode < 0 || f.disksPerNode > 8 {
+		return fmt.Errorf("--disks-per-node %d: want 1..8", f.disksPerNode)
 	}
 	if f.iterations < 0 {
 		return fmt.Errorf("--iterations %d: want >= 0", f.iterations)
@@ -279,6 +285,7 @@ func execute(f runFlags, out string, stdout, stderr io.Writer) int {
 		Refengine:        f.refengine,
 		Nodes:            f.nodes,
 		DiskSize:         f.diskSize,
+		DisksPerNode:     f.disksPerNode,
 		Defects:          scenarios.SplitList(f.defects),
 		OutDir:           out,
 		KeepCluster:      f.keepCluster,
@@ -292,6 +299,9 @@ func execute(f runFlags, out string, stdout, stderr io.Writer) int {
 		cfg.Soak = *f.soak
 	}
 	f.params.apply(cfg)
+	if need, err := scenarios.DisksNeeded(f.labelFilter, f.scenario); err == nil && need > cfg.DisksPerNode {
+		cfg.DisksPerNode = need
+	}
 	env := scenarios.Register(cfg)
 	cfg.Command = reproduceRun(f, cfg.Seed)
 	if f.soak != nil {
@@ -391,6 +401,9 @@ func reproduceRun(f runFlags, seed int64) string {
 	}
 	if f.diskSize > 0 {
 		parts = append(parts, "--disk-size", fmt.Sprint(f.diskSize))
+	}
+	if f.disksPerNode > 0 {
+		parts = append(parts, "--disks-per-node", fmt.Sprint(f.disksPerNode))
 	}
 	var cfg scenarios.Config
 	f.params.apply(&cfg)
