@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/engine/bdev"
+	"github.com/faultline/faultline/engine/srcaddr"
 )
 
 const (
@@ -50,7 +51,14 @@ type call struct {
 // NBD_OPT_GO, falling back to NBD_OPT_EXPORT_NAME. ctx bounds the dial and
 // the handshake only.
 func Dial(ctx context.Context, network, addr, export string) (*Client, error) {
-	nc, err := dialConn(ctx, network, addr)
+	return DialFrom(ctx, "", network, addr, export)
+}
+
+// DialFrom is Dial with a TCP connection's local address bound to source,
+// an IP ("" lets the kernel choose): a node dials from the address it
+// serves at (package srcaddr says why).
+func DialFrom(ctx context.Context, source, network, addr, export string) (*Client, error) {
+	nc, err := dialConn(ctx, source, network, addr)
 	if err != nil {
 		return nil, fmt.Errorf("nbd dial %s %s: %w", network, addr, err)
 	}
@@ -77,7 +85,7 @@ func Dial(ctx context.Context, network, addr, export string) (*Client, error) {
 
 // List returns the export names a server offers (NBD_OPT_LIST).
 func List(ctx context.Context, network, addr string) ([]string, error) {
-	nc, err := dialConn(ctx, network, addr)
+	nc, err := dialConn(ctx, "", network, addr)
 	if err != nil {
 		return nil, fmt.Errorf("nbd list %s %s: %w", network, addr, err)
 	}
@@ -129,9 +137,12 @@ func clientList(rw io.ReadWriter) ([]string, error) {
 	return names, nil
 }
 
-// dialConn dials addr with TCP_NODELAY on TCP.
-func dialConn(ctx context.Context, network, addr string) (net.Conn, error) {
-	var dialer net.Dialer
+// dialConn dials addr from source with TCP_NODELAY on TCP.
+func dialConn(ctx context.Context, source, network, addr string) (net.Conn, error) {
+	dialer, err := srcaddr.Dialer(source, network)
+	if err != nil {
+		return nil, err
+	}
 	nc, err := dialer.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, err
