@@ -18,6 +18,11 @@ const (
 	// maxRangeChunk bounds the length of one TRIM or WRITE_ZEROES request
 	// (the wire field is 32 bits).
 	maxRangeChunk = 1 << 30
+	// unackedTimeout is how long a TCP connection may leave sent data
+	// unacknowledged (or keepalive probes unanswered) before it is
+	// aborted and its pending calls fail (setUserTimeout). Longhorn's
+	// engine gives a replica 8 seconds by default.
+	unackedTimeout = 8 * time.Second
 	// discWriteTimeout bounds sending NBD_CMD_DISC on Close.
 	discWriteTimeout = 5 * time.Second
 )
@@ -151,6 +156,10 @@ func dialConn(ctx context.Context, source, network, addr string) (net.Conn, erro
 		if err := tc.SetNoDelay(true); err != nil {
 			nc.Close()
 			return nil, fmt.Errorf("set TCP_NODELAY: %w", err)
+		}
+		if err := setUserTimeout(tc, unackedTimeout); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("set TCP_USER_TIMEOUT: %w", err)
 		}
 	}
 	return nc, nil
