@@ -295,6 +295,11 @@ func (d *Driver) Down(ctx context.Context) error {
 			d.log.Warn("save manager log", "err", err)
 		}
 	}
+	if d.cfg.Keep && d.kube != nil {
+		if err := d.removePartitions(ctx); err != nil {
+			d.log.Warn("remove network partitions", "err", err)
+		}
+	}
 	if d.cfg.Keep || d.provider == nil {
 		return nil
 	}

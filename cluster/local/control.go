@@ -1,6 +1,7 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,6 +32,7 @@ import (
 //	POST /engines/{name}/kill-during-upgrade?node=N&window=D
 //	                                     crash it inside its live upgrade's window
 //	POST /manager/kill                   SIGKILL the manager; the supervisor restarts it
+//	POST /partitions/inject|heal         body cluster.Partition: Partition, HealPartition
 //	POST /s3endpoints/{name}?node=NODE   StartS3Endpoint; the answer carries the secret key,
 //	                                     which is why the socket is made owner-only (0600)
 //	POST /down                           stops the cluster (the supervisor then exits)
@@ -100,6 +102,20 @@ func ServeControl(ctx context.Context, d *Driver, l net.Listener, down func()) e
 	})
 	mux.HandleFunc("POST /manager/kill", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, struct{}{}, d.KillManager(r.Context()))
+	})
+	mux.HandleFunc("POST /partitions/{op}", func(w http.ResponseWriter, r *http.Request) {
+		var p cluster.Partition
+		err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&p)
+		switch op := r.PathValue("op"); {
+		case err != nil:
+		case op == "inject":
+			err = d.Partition(r.Context(), p)
+		case op == "heal":
+			err = d.HealPartition(r.Context(), p)
+		default:
+			err = fmt.Errorf("unknown partition operation %q", op)
+		}
+		reply(w, struct{}{}, err)
 	})
 	mux.HandleFunc("POST /s3endpoints/{name}", func(w http.ResponseWriter, r *http.Request) {
 		ep, err := d.StartS3Endpoint(r.Context(), r.PathValue("name"), r.URL.Query().Get("node"))
@@ -181,7 +197,20 @@ func Attach(ctx context.Context, dir string) (*Remote, error) {
 }
 
 func (r *Remote) call(ctx context.Context, method, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, "http://cluster"+path, nil)
+	return r.callWith(ctx, method, path, nil, out)
+}
+
+// callWith is call with a JSON request body (none when in is nil).
+func (r *Remote) callWith(ctx context.Context, method, path string, in, out any) error {
+	var reqBody io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("cluster control %s %s: %w", method, path, err)
+		}
+		reqBody = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://cluster"+path, reqBody)
 	if err != nil {
 		return err
 	}
@@ -264,6 +293,15 @@ func (r *Remote) KillEngine(ctx context.Context, engine string) error {
 // one (see Driver.KillManager).
 func (r *Remote) KillManager(ctx context.Context) error {
 	return r.call(ctx, http.MethodPost, "/manager/kill", nil)
+}
+
+// Partition and HealPartition make and heal a network partition through
+// the supervisor (see Driver.Partition).
+func (r *Remote) Partition(ctx context.Context, p cluster.Partition) error {
+	return r.callWith(ctx, http.MethodPost, "/partitions/inject", p, nil)
+}
+func (r *Remote) HealPartition(ctx context.Context, p cluster.Partition) error {
+	return r.callWith(ctx, http.MethodPost, "/partitions/heal", p, nil)
 }
 
 // StartS3Endpoint starts an S3 endpoint through the supervisor (see
@@ -356,6 +394,9 @@ func Teardown(ctx context.Context, dir string) error {
 		if err != nil {
 			return fmt.Errorf("%s (pid %d) survived SIGKILL: %w", name, pid, err)
 		}
+	}
+	if err := removePartitions(ctx, dir); err != nil {
+		return err
 	}
 	if latest, err := ReadState(dir); err == nil && latest.Up {
 		latest.Up, latest.PIDs, latest.Supervisor, latest.Control = false, map[string]int{}, 0, ""

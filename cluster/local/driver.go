@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +31,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/cluster"
+	"github.com/faultline/faultline/engine/srcaddr"
 	"github.com/faultline/faultline/timeline"
 )
 
@@ -193,6 +195,9 @@ func (d *Driver) Up(ctx context.Context) (err error) {
 	if d.features, err = Probe(ctx, d.cfg.Refengine); err != nil {
 		return err
 	}
+	if err := removePartitions(ctx, d.cfg.Dir); err != nil {
+		return err
+	}
 	for _, sub := range []string{"logs", "manager", "nodes"} {
 		if err := os.MkdirAll(filepath.Join(d.cfg.Dir, sub), 0o755); err != nil {
 			return fmt.Errorf("local cluster: %w", err)
@@ -305,7 +310,10 @@ func (d *Driver) plan() error {
 		if len(d.cfg.Defects) > 0 && d.features.NodeDefects {
 			args = append(args, "--defects", strings.Join(d.cfg.Defects, ","))
 		}
-		p := &process{keep: d.cfg.KeepProcesses, name: name, args: args, env: env, logPath: d.logPath(name), onStarted: d.persist}
+		// The node and its engines dial from the node's address, so that
+		// partitions can tell its packets from other nodes' (partition.go).
+		nodeEnv := append(slices.Clone(env), srcaddr.Env+"="+host)
+		p := &process{keep: d.cfg.KeepProcesses, name: name, args: args, env: nodeEnv, logPath: d.logPath(name), onStarted: d.persist}
 		sock := n.Socket
 		p.ready = func(ctx context.Context) error { return nodeReady(ctx, sock) }
 		d.procs[name] = p
@@ -360,8 +368,10 @@ func waitReady(ctx context.Context, p *process) error {
 }
 
 // Down stops every process (SIGTERM, then SIGKILL after a grace period) and
-// waits until they are gone.
-func (d *Driver) Down(ctx context.Context) error {
+// waits until they are gone. It also removes the cluster's network
+// partitions, including those a crashed run in the same directory left.
+func (d *Driver) Down(ctx context.Context) (err error) {
+	defer func() { err = errors.Join(err, removePartitions(ctx, d.cfg.Dir)) }()
 	d.mu.Lock()
 	if !d.up {
 		d.mu.Unlock()

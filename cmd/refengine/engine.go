@@ -14,6 +14,7 @@ import (
 
 	"github.com/faultline/faultline/engine/engineproc"
 	"github.com/faultline/faultline/engine/jsonrpc"
+	"github.com/faultline/faultline/engine/srcaddr"
 )
 
 // registerEngine adds `refengine engine`, the engine process a node starts
@@ -63,6 +64,7 @@ func parseEngineFlags(args []string, stderr io.Writer) (*engineConfig, error) {
 	var defects string
 	fs.StringVar(&defects, "defects", os.Getenv("REFENGINE_DEFECTS"), "comma-separated defect switches (default $REFENGINE_DEFECTS); for proving checkers only")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&c.cfg.SourceAddress, "source-address", os.Getenv(srcaddr.Env), "IP to dial replicas from (default $"+srcaddr.Env+", which the node sets; empty: the kernel's choice)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -93,6 +95,9 @@ func parseEngineFlags(args []string, stderr io.Writer) (*engineConfig, error) {
 	}
 	if withBitmap != 0 && withBitmap != len(reps) {
 		return nil, fmt.Errorf("--replica: %d of %d replicas name a bitmap export; all or none must", withBitmap, len(reps))
+	}
+	if _, err := srcaddr.Dialer(c.cfg.SourceAddress, "tcp"); err != nil {
+		return nil, fmt.Errorf("--source-address: %w", err)
 	}
 	if c.cfg.Defects, err = parseDefects(defects); err != nil {
 		return nil, err

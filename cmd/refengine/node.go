@@ -17,6 +17,7 @@ import (
 
 	"github.com/faultline/faultline/engine/instance"
 	"github.com/faultline/faultline/engine/jsonrpc"
+	"github.com/faultline/faultline/engine/srcaddr"
 	"github.com/faultline/faultline/engine/target"
 )
 
@@ -91,7 +92,7 @@ type nodeConfig struct {
 	name, dataDir, rpcSocket, rpcListen, nbdListen, logLevel string
 	disks                                                    diskList
 	defects                                                  []string
-	managerURL, address                                      string
+	managerURL, address, source                              string
 	heartbeat                                                time.Duration
 	diskErrors                                               bool
 }
@@ -113,6 +114,7 @@ func parseNodeFlags(args []string, stderr io.Writer) (*nodeConfig, error) {
 	fs.StringVar(&c.managerURL, "manager", "", "manager base URL to send heartbeats to, e.g. http://127.0.0.1:9500 (none: no heartbeats)")
 	fs.DurationVar(&c.heartbeat, "heartbeat", time.Second, "heartbeat period")
 	fs.StringVar(&c.address, "address", "", "host workloads reach this node at (default: the host of --nbd-listen)")
+	fs.StringVar(&c.source, "source-address", os.Getenv(srcaddr.Env), "IP this node and its engines dial peers, replicas and the manager from (default $"+srcaddr.Env+"; empty: the kernel's choice)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `usage: refengine node --name N --data-dir D --rpc-socket S --nbd-listen ADDR [flags]
 
@@ -149,6 +151,9 @@ flags:
 	if _, err := simpleLevel(c.logLevel); err != nil {
 		return nil, err
 	}
+	if _, err := srcaddr.Dialer(c.source, "tcp"); err != nil {
+		return nil, fmt.Errorf("--source-address: %w", err)
+	}
 	if c.heartbeat <= 0 {
 		return nil, fmt.Errorf("--heartbeat %v: want a positive duration", c.heartbeat)
 	}
@@ -182,7 +187,7 @@ func serveNode(ctx context.Context, c *nodeConfig, log *slog.Logger) error {
 	if err := os.MkdirAll(c.dataDir, 0o755); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	t := target.New(target.Options{Log: log, Defects: c.defects})
+	t := target.New(target.Options{Log: log, Defects: c.defects, SourceAddress: c.source})
 	defer func() {
 		if err := t.Close(); err != nil {
 			log.Error("target close", "err", err)
@@ -325,6 +330,7 @@ func newInstanceManager(ctx context.Context, c *nodeConfig, t *target.Target, nb
 	im, err := instance.New(instance.Options{
 		Node: c.name, Target: t, Address: address, RPCAddress: rpcAddr, NBDAddress: nbdAddr,
 		ManagerURL: c.managerURL, Heartbeat: c.heartbeat, DataDir: c.dataDir, Defects: c.defects, Log: log,
+		SourceAddress: c.source,
 	})
 	if err != nil {
 		return nil, err

@@ -30,6 +30,9 @@ type Config struct {
 	ControlSocket, NBDSocket string
 	// DialTimeout bounds connecting to each replica at start.
 	DialTimeout time.Duration
+	// SourceAddress is the IP replica connections leave from ("" lets the
+	// kernel choose); see package srcaddr.
+	SourceAddress string
 	// Standby starts the engine for a live upgrade: it connects and
 	// serves, but takes no writes until engine_activate (after the engine
 	// it replaces was flushed and deactivated). Otherwise the engine
@@ -43,6 +46,7 @@ type Config struct {
 // Engine is a running engine: the raid and the replica connections under it.
 type Engine struct {
 	name    string
+	source  string // Config.SourceAddress
 	log     *slog.Logger
 	raid    *raid1.Raid
 	standby bool
@@ -60,21 +64,21 @@ type Engine struct {
 
 // dialReplica opens one replica's NBD export and, when it has one, its
 // bitmap's export (bitmap is nil otherwise).
-func dialReplica(ctx context.Context, r Replica, timeout time.Duration) (data, bitmap *nbd.Client, err error) {
+func dialReplica(ctx context.Context, source string, r Replica, timeout time.Duration) (data, bitmap *nbd.Client, err error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	network := "tcp"
 	if len(r.Address) > 0 && r.Address[0] == '/' {
 		network = "unix"
 	}
-	data, err = nbd.Dial(ctx, network, r.Address, r.Export)
+	data, err = nbd.DialFrom(ctx, source, network, r.Address, r.Export)
 	if err != nil {
 		return nil, nil, fmt.Errorf("replica %s: %w", r.Name, err)
 	}
 	if r.Bitmap == "" {
 		return data, nil, nil
 	}
-	bitmap, err = nbd.Dial(ctx, network, r.Address, r.Bitmap)
+	bitmap, err = nbd.DialFrom(ctx, source, network, r.Address, r.Bitmap)
 	if err != nil {
 		data.Close()
 		return nil, nil, fmt.Errorf("replica %s write-intent bitmap: %w", r.Name, err)
@@ -101,7 +105,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = 10 * time.Second
 	}
-	e := &Engine{name: cfg.Name, log: log, standby: cfg.Standby, defects: map[string]bool{},
+	e := &Engine{name: cfg.Name, source: cfg.SourceAddress, log: log, standby: cfg.Standby, defects: map[string]bool{},
 		clients: map[string]*nbd.Client{}, bitmaps: map[string]*nbd.Client{}, failed: map[string]string{}, state: StateActivating}
 	for _, d := range cfg.Defects {
 		e.defects[d] = true
@@ -111,7 +115,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	var members []raid1.Member
 	for _, r := range cfg.Replicas {
-		c, bm, err := dialReplica(ctx, r, cfg.DialTimeout)
+		c, bm, err := dialReplica(ctx, cfg.SourceAddress, r, cfg.DialTimeout)
 		if err != nil {
 			log.Warn("replica unreachable at start", "replica", r.Name, "err", err)
 			e.failed[r.Name] = err.Error()
@@ -182,7 +186,7 @@ func (e *Engine) AddReplica(ctx context.Context, r Replica) error {
 	if exists {
 		return fmt.Errorf("replica %s is already a member", r.Name)
 	}
-	c, bm, err := dialReplica(ctx, r, 10*time.Second)
+	c, bm, err := dialReplica(ctx, e.source, r, 10*time.Second)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/faultline/faultline/engine/bdev"
 	"github.com/faultline/faultline/engine/client"
 	"github.com/faultline/faultline/engine/nbd"
+	"github.com/faultline/faultline/engine/srcaddr"
 )
 
 // Defect switches this package honours (DESIGN.md "Defect switches").
@@ -58,8 +60,12 @@ type Options struct {
 	// EngineBinary runs engines whose request names no image (default:
 	// this process's executable).
 	EngineBinary string
-	Defects      []string
-	Log          *slog.Logger
+	// SourceAddress is the IP the node's outgoing TCP connections (to the
+	// manager, to peers, and its engines' to replicas) leave from; "" lets
+	// the kernel choose. See package srcaddr.
+	SourceAddress string
+	Defects       []string
+	Log           *slog.Logger
 }
 
 // Manager is a node's instance manager.
@@ -118,7 +124,11 @@ func New(opts Options) (*Manager, error) {
 		m.defects[d] = true
 	}
 	if opts.ManagerURL != "" {
-		c, err := client.New(opts.ManagerURL, nil)
+		hc, err := managerHTTP(opts.SourceAddress)
+		if err != nil {
+			return nil, fmt.Errorf("instance manager: %w", err)
+		}
+		c, err := client.New(opts.ManagerURL, hc)
 		if err != nil {
 			return nil, fmt.Errorf("instance manager: %w", err)
 		}
@@ -193,3 +203,18 @@ func (m *Manager) Close() error {
 }
 
 func (m *Manager) defect(name string) bool { return m.defects[name] }
+
+// managerHTTP returns the HTTP client for the manager: the default one,
+// dialling from source when there is one.
+func managerHTTP(source string) (*http.Client, error) {
+	if source == "" {
+		return nil, nil
+	}
+	d, err := srcaddr.Dialer(source, "tcp")
+	if err != nil {
+		return nil, err
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = d.DialContext
+	return &http.Client{Transport: t}, nil
+}

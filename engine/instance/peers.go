@@ -66,7 +66,7 @@ func (p *peers) conn(ctx context.Context, nbdAddr string) (*jsonrpc.Client, erro
 			continue
 		}
 		network, addr := splitRPCAddress(n.Spec.RPCAddress)
-		c, err := jsonrpc.Dial(ctx, network, addr)
+		c, err := jsonrpc.DialFrom(ctx, p.m.opts.SourceAddress, network, addr)
 		if err != nil {
 			return nil, fmt.Errorf("node %s: %w", n.Name, err)
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/faultline/faultline/engine/improto"
 	"github.com/faultline/faultline/engine/jsonrpc"
 	"github.com/faultline/faultline/engine/nbd"
+	"github.com/faultline/faultline/engine/srcaddr"
 )
 
 // Bounds on an engine process's life cycle.
@@ -104,6 +105,9 @@ func (m *Manager) startProc(ctx context.Context, image, name string, size int64,
 	p.cmd.Stdout = p.stderr
 	p.cmd.Stderr = p.stderr
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if src := m.opts.SourceAddress; src != "" {
+		p.cmd.Env = append(os.Environ(), srcaddr.Env+"="+src)
+	}
 	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start engine %s from %s: %w", name, image, err)
 	}

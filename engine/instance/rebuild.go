@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/faultline/faultline/engine/engineproc"
 	"github.com/faultline/faultline/engine/improto"
@@ -68,7 +69,9 @@ func (m *Manager) addReplica(ctx context.Context, name string, dst improto.Engin
 	snap := "rebuild-" + rand.Text()[:8]
 	srcSnap := src.Name + "-snap-" + snap
 	e.front.Suspend()
-	err = m.rebuildStart(ctx, e, p, src, dst, snap, srcSnap)
+	hctx, cancel := context.WithTimeout(ctx, heldIOTimeout)
+	err = m.rebuildStart(hctx, e, p, src, dst, snap, srcSnap)
+	cancel()
 	e.front.Resume()
 	if err != nil {
 		m.peers.call(context.WithoutCancel(ctx), src.Address, methodRebuildSrcUnexport, rebuildRequest{Replica: src.Name, Lvol: srcSnap}, nil)
@@ -102,6 +105,13 @@ func (m *Manager) addReplica(ctx context.Context, name string, dst improto.Engin
 	}()
 	return nil
 }
+
+// heldIOTimeout bounds each stretch of a rebuild that holds the volume's
+// frontend I/O. Its calls go to other nodes; without a bound, a peer behind
+// a network partition would freeze the volume until TCP gave up on the
+// connection (minutes): the handler's context ends only when the manager's
+// connection does.
+const heldIOTimeout = 15 * time.Second
 
 // rebuildStart is step 1; the caller holds frontend I/O.
 func (m *Manager) rebuildStart(ctx context.Context, e *engine, p *proc, src, dst improto.EngineReplica, snap, srcSnap string) error {
@@ -158,6 +168,8 @@ func (m *Manager) rebuildCopy(ctx context.Context, e *engine, p *proc, src, dst 
 	}
 	e.front.Suspend()
 	defer e.front.Resume()
+	ctx, cancel := context.WithTimeout(ctx, heldIOTimeout)
+	defer cancel()
 	if err := p.ctl.Call(ctx, engineproc.MethodFlush, nil, nil); err != nil {
 		return err
 	}

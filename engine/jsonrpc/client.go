@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"sync"
+
+	"github.com/faultline/faultline/engine/srcaddr"
 )
 
 // ErrClosed is returned (wrapped) by calls on a client whose connection has
@@ -34,7 +36,17 @@ type reply struct {
 
 // Dial connects to a JSON-RPC server: network is "unix" or "tcp".
 func Dial(ctx context.Context, network, addr string) (*Client, error) {
-	var d net.Dialer
+	return DialFrom(ctx, "", network, addr)
+}
+
+// DialFrom is Dial with a TCP connection's local address bound to source,
+// an IP ("" lets the kernel choose): a node dials its peers from the
+// address it serves at (package srcaddr says why).
+func DialFrom(ctx context.Context, source, network, addr string) (*Client, error) {
+	d, err := srcaddr.Dialer(source, network)
+	if err != nil {
+		return nil, fmt.Errorf("dial json-rpc %s %s: %w", network, addr, err)
+	}
 	conn, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, fmt.Errorf("dial json-rpc %s %s: %w", network, addr, err)

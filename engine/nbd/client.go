@@ -11,12 +11,18 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/engine/bdev"
+	"github.com/faultline/faultline/engine/srcaddr"
 )
 
 const (
 	// maxRangeChunk bounds the length of one TRIM or WRITE_ZEROES request
 	// (the wire field is 32 bits).
 	maxRangeChunk = 1 << 30
+	// unackedTimeout is how long a TCP connection may leave sent data
+	// unacknowledged (or keepalive probes unanswered) before it is
+	// aborted and its pending calls fail (setUserTimeout). Longhorn's
+	// engine gives a replica 8 seconds by default.
+	unackedTimeout = 8 * time.Second
 	// discWriteTimeout bounds sending NBD_CMD_DISC on Close.
 	discWriteTimeout = 5 * time.Second
 )
@@ -50,7 +56,14 @@ type call struct {
 // NBD_OPT_GO, falling back to NBD_OPT_EXPORT_NAME. ctx bounds the dial and
 // the handshake only.
 func Dial(ctx context.Context, network, addr, export string) (*Client, error) {
-	nc, err := dialConn(ctx, network, addr)
+	return DialFrom(ctx, "", network, addr, export)
+}
+
+// DialFrom is Dial with a TCP connection's local address bound to source,
+// an IP ("" lets the kernel choose): a node dials from the address it
+// serves at (package srcaddr says why).
+func DialFrom(ctx context.Context, source, network, addr, export string) (*Client, error) {
+	nc, err := dialConn(ctx, source, network, addr)
 	if err != nil {
 		return nil, fmt.Errorf("nbd dial %s %s: %w", network, addr, err)
 	}
@@ -77,7 +90,7 @@ func Dial(ctx context.Context, network, addr, export string) (*Client, error) {
 
 // List returns the export names a server offers (NBD_OPT_LIST).
 func List(ctx context.Context, network, addr string) ([]string, error) {
-	nc, err := dialConn(ctx, network, addr)
+	nc, err := dialConn(ctx, "", network, addr)
 	if err != nil {
 		return nil, fmt.Errorf("nbd list %s %s: %w", network, addr, err)
 	}
@@ -129,9 +142,12 @@ func clientList(rw io.ReadWriter) ([]string, error) {
 	return names, nil
 }
 
-// dialConn dials addr with TCP_NODELAY on TCP.
-func dialConn(ctx context.Context, network, addr string) (net.Conn, error) {
-	var dialer net.Dialer
+// dialConn dials addr from source with TCP_NODELAY on TCP.
+func dialConn(ctx context.Context, source, network, addr string) (net.Conn, error) {
+	dialer, err := srcaddr.Dialer(source, network)
+	if err != nil {
+		return nil, err
+	}
 	nc, err := dialer.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, err
@@ -140,6 +156,10 @@ func dialConn(ctx context.Context, network, addr string) (net.Conn, error) {
 		if err := tc.SetNoDelay(true); err != nil {
 			nc.Close()
 			return nil, fmt.Errorf("set TCP_NODELAY: %w", err)
+		}
+		if err := setUserTimeout(tc, unackedTimeout); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("set TCP_USER_TIMEOUT: %w", err)
 		}
 	}
 	return nc, nil

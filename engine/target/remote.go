@@ -53,7 +53,7 @@ func (t *Target) attachRemote(ctx context.Context, p *remoteAttachParams) (any, 
 	// Dial without the lock: the peer may be slow or gone.
 	dctx, cancel := context.WithTimeout(ctx, remoteDialTimeout)
 	defer cancel()
-	client, err := nbd.Dial(dctx, "tcp", p.Address, p.ExportName)
+	client, err := nbd.DialFrom(dctx, t.source, "tcp", p.Address, p.ExportName)
 	if err != nil {
 		t.log.Warn("bdev_remote_attach failed", "name", p.Name, "address", p.Address, "export", p.ExportName, "err", err)
 		if e, ok := errnoOf(err); ok {

@@ -21,11 +21,15 @@ type Options struct {
 	// Defects are the defect switches turned on (DESIGN.md "Defect
 	// switches"); the target only records them for code built on it.
 	Defects []string
+	// SourceAddress is the IP remote bdevs dial from ("" lets the kernel
+	// choose); see package srcaddr.
+	SourceAddress string
 }
 
 // Target holds the bdevs, lvstores and NBD exports of one node.
 type Target struct {
 	log     *slog.Logger
+	source  string // SourceAddress
 	defects map[string]bool
 	nbd     *nbd.Server
 	methods map[string]jsonrpc.Handler
@@ -52,6 +56,7 @@ func New(opts Options) *Target {
 	}
 	t := &Target{
 		log:     log,
+		source:  opts.SourceAddress,
 		defects: map[string]bool{},
 		nbd:     nbd.NewServer(log.With("component", "nbd")),
 		bdevs:   map[string]*baseBdev{},

@@ -1,0 +1,41 @@
+package nbd
+
+import (
+	"net"
+	"syscall"
+	"testing"
+)
+
+// TestDialSetsUserTimeout checks that TCP connections the client dials
+// carry TCP_USER_TIMEOUT, which is what fails a replica behind a network
+// partition (faults.TestPartitionNodesWhileAttached shows it end to end).
+func TestDialSetsUserTimeout(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		if c, err := l.Accept(); err == nil {
+			defer c.Close()
+			c.Read(make([]byte, 1))
+		}
+	}()
+	nc, err := dialConn(t.Context(), "", "tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	raw, err := nc.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got int
+	var gerr error
+	raw.Control(func(fd uintptr) {
+		got, gerr = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, tcpUserTimeout)
+	})
+	if gerr != nil || got != int(unackedTimeout.Milliseconds()) {
+		t.Fatalf("TCP_USER_TIMEOUT = %d (%v), want %d", got, gerr, unackedTimeout.Milliseconds())
+	}
+}
