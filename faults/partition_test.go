@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -154,7 +153,7 @@ func TestPartitionNodesWhileAttached(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Writes go on under the partition: each must complete.
-			w := writer{dev: dev, seed: 7}
+			w := boundedWriter{dev: dev, seed: 7}
 			w.write(t, ctx, 0, 4<<20)
 			until(t, ctx, "engine fails "+remote+" and the volume degrades", func() (bool, string) {
 				v, err := mgr.GetVolume(ctx, volume)
@@ -202,17 +201,17 @@ func attached(t *testing.T, ctx context.Context, mgr *client.Client, name string
 	return dev
 }
 
-// writer writes a deterministic pattern through the frontend, each write
+// boundedWriter writes a deterministic pattern through the frontend, each write
 // bounded by a deadline so that a hung engine fails the test instead of
 // hanging it, and reads it back.
-type writer struct {
+type boundedWriter struct {
 	dev  *nbd.Client
 	seed byte
 }
 
 const writeChunk = 256 << 10
 
-func (w writer) block(off int64) []byte {
+func (w boundedWriter) block(off int64) []byte {
 	b := make([]byte, writeChunk)
 	for i := range b {
 		b[i] = byte(off>>12) ^ byte(i) ^ w.seed
@@ -220,7 +219,7 @@ func (w writer) block(off int64) []byte {
 	return b
 }
 
-func (w writer) write(t *testing.T, ctx context.Context, off, n int64) {
+func (w boundedWriter) write(t *testing.T, ctx context.Context, off, n int64) {
 	t.Helper()
 	for o := off; o < off+n; o += writeChunk {
 		err := bounded(ctx, time.Minute, func() error {
@@ -236,7 +235,7 @@ func (w writer) write(t *testing.T, ctx context.Context, off, n int64) {
 	}
 }
 
-func (w writer) verify(t *testing.T, ctx context.Context, off, n int64) {
+func (w boundedWriter) verify(t *testing.T, ctx context.Context, off, n int64) {
 	t.Helper()
 	got := make([]byte, writeChunk)
 	for o := off; o < off+n; o += writeChunk {
