@@ -212,11 +212,30 @@ func (r *soakRun) inject(ctx context.Context, f plannedFault) {
 		victim = reps[f.Replica%len(reps)].Name
 		fault = faults.ReplicaDelete(r.c, victim)
 		hit = []string{v.name}
+	case soakReplicaCrash:
+		v := r.vols[f.Target]
+		reps := replicasOffNode(ctx, s, v.name, "")
+		victim = reps[f.Replica%len(reps)].Name
+		fault = faults.ReplicaCrash(s.Env.Cluster, r.c, victim)
+		hit = []string{v.name}
+	case soakPause:
+		// A stalled node need not take a volume out of healthy (nothing
+		// may reach it while it is stopped); every volume must still be
+		// healthy again after it.
+		victim = s.Env.Cluster.Nodes()[f.Target].Name
+		fault = faults.Pause(s.Env.Cluster, victim, f.Down)
+	case soakManagerRestart:
+		victim = "manager"
+		fault = faults.ManagerRestart(s.Env.Cluster)
+	case soakDiskError:
+		victim = s.Env.Cluster.Nodes()[f.Target].Name
+		fault = faults.DiskError(s.Env.Cluster, victim, faults.DiskErrorOptions{})
+		hit = r.replicasOn(ctx, victim)
 	default:
 		Fail("unknown soak fault kind " + f.Kind)
 	}
 	line := fmt.Sprintf("%6.1fs fault %d: %s %s", time.Since(r.start).Seconds(), f.N, f.Kind, victim)
-	if f.Kind == soakNodeStop {
+	if f.Down > 0 {
 		line += fmt.Sprintf(" for %v", f.Down)
 	}
 	since := time.Now()
@@ -228,10 +247,13 @@ func (r *soakRun) inject(ctx context.Context, f plannedFault) {
 		hit = nil
 	}
 	r.sum.fault(f.Kind, line)
-	from := since // recovery counts from the fault, or from a node's start
-	if f.Kind == soakNodeStop {
+	from := since // recovery counts from the fault, or from its end
+	switch f.Kind {
+	case soakNodeStop, soakDiskError:
 		Expect(seedSleep(ctx, f.Down)).To(Succeed())
 		from = time.Now()
+	case soakPause:
+		from = since.Add(f.Down) // Heal waits out the pause
 	}
 	hctx, cancel := context.WithTimeout(ctx, soakHealDeadline)
 	err := s.Faults.Heal(hctx, fault)
@@ -252,9 +274,18 @@ func (r *soakRun) inject(ctx context.Context, f plannedFault) {
 
 // volumesOn lists the volumes with a replica or their engine on node.
 func (r *soakRun) volumesOn(ctx context.Context, node string) []string {
+	return r.volumesWith(ctx, node, true)
+}
+
+// replicasOn lists the volumes with a replica on node.
+func (r *soakRun) replicasOn(ctx context.Context, node string) []string {
+	return r.volumesWith(ctx, node, false)
+}
+
+func (r *soakRun) volumesWith(ctx context.Context, node string, engines bool) []string {
 	var out []string
 	for _, v := range r.vols {
-		on := engineOf(ctx, r.s, v.name).Spec.Node == node
+		on := engines && engineOf(ctx, r.s, v.name).Spec.Node == node
 		reps, err := r.c.ListReplicas(ctx, v.name)
 		Expect(err).NotTo(HaveOccurred())
 		for _, x := range reps {

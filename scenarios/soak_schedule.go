@@ -15,6 +15,12 @@ const (
 	soakIMDelete      = "instance-manager-delete"
 	soakEngineCrash   = "engine-crash"
 	soakReplicaDelete = "replica-delete"
+	// Opt-in kinds: never in the default draw, so that every seed keeps
+	// the schedule it had; --fault-kinds names them.
+	soakReplicaCrash   = "replica-crash"
+	soakPause          = "pause"
+	soakManagerRestart = "manager-restart"
+	soakDiskError      = "disk-error"
 )
 
 // SoakFaultKinds lists every fault kind the soak can inject, in the order
@@ -23,9 +29,15 @@ func SoakFaultKinds() []string {
 	return []string{soakNodeStop, soakIMDelete, soakEngineCrash, soakReplicaDelete}
 }
 
+// SoakOptInFaultKinds lists the kinds the soak injects only when asked:
+// adding a kind to the default set would change every seed's schedule.
+func SoakOptInFaultKinds() []string {
+	return []string{soakReplicaCrash, soakPause, soakManagerRestart, soakDiskError}
+}
+
 // CheckSoakFaultKinds reports an unknown kind in kinds.
 func CheckSoakFaultKinds(kinds []string) error {
-	all := SoakFaultKinds()
+	all := append(SoakFaultKinds(), SoakOptInFaultKinds()...)
 	for _, k := range kinds {
 		if !slices.Contains(all, k) {
 			return fmt.Errorf("fault kind %q: want one of %s", k, strings.Join(all, ", "))
@@ -54,7 +66,8 @@ type plannedFault struct {
 	Replica int
 	// Pause is the quiet time (writers running) before the fault.
 	Pause time.Duration
-	// Down is how long a stopped node stays down (node-stop only).
+	// Down is how long a stopped node stays down, a paused one stalled or
+	// a failing disk failing (node-stop, pause, disk-error).
 	Down time.Duration
 }
 
@@ -63,7 +76,7 @@ func (f plannedFault) String() string {
 	switch f.Kind {
 	case soakReplicaDelete:
 		s += fmt.Sprintf(" replica=%d", f.Replica)
-	case soakNodeStop:
+	case soakNodeStop, soakPause, soakDiskError:
 		s += fmt.Sprintf(" down=%v", f.Down)
 	}
 	return s + fmt.Sprintf(" after %v", f.Pause)
@@ -102,12 +115,13 @@ func (s *soakSchedule) next() plannedFault {
 	down := drawDuration(s.rng, soakMinDown, soakMaxDown)
 	f := plannedFault{N: s.n, Kind: kind, Pause: pause, Replica: replica}
 	switch kind {
-	case soakNodeStop, soakIMDelete:
+	case soakNodeStop, soakIMDelete, soakPause, soakDiskError:
 		f.Target = node
 	default:
 		f.Target = volume
 	}
-	if kind == soakNodeStop {
+	switch kind {
+	case soakNodeStop, soakPause, soakDiskError:
 		f.Down = down
 	}
 	return f

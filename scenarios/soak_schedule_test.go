@@ -35,6 +35,7 @@ func TestSoakScheduleReplays(t *testing.T) {
 }
 
 func TestSoakScheduleEntries(t *testing.T) {
+	timed := map[string]bool{soakNodeStop: true, soakPause: true, soakDiskError: true}
 	for _, tc := range []struct {
 		name  string
 		kinds []string
@@ -42,6 +43,7 @@ func TestSoakScheduleEntries(t *testing.T) {
 		{"all kinds", nil},
 		{"node faults", []string{soakNodeStop, soakIMDelete}},
 		{"one kind", []string{soakReplicaDelete}},
+		{"opt-in kinds", SoakOptInFaultKinds()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			want := tc.kinds
@@ -60,10 +62,10 @@ func TestSoakScheduleEntries(t *testing.T) {
 					t.Fatalf("entry %v: victim out of range", f)
 				case f.Pause < soakMinPause || f.Pause >= soakMaxPause:
 					t.Fatalf("entry %v: pause out of [%v, %v)", f, soakMinPause, soakMaxPause)
-				case f.Kind == soakNodeStop && (f.Down < soakMinDown || f.Down >= soakMaxDown):
-					t.Fatalf("entry %v: node down for %v, want [%v, %v)", f, f.Down, soakMinDown, soakMaxDown)
-				case f.Kind != soakNodeStop && f.Down != 0:
-					t.Fatalf("entry %v: only a node stop has a down time", f)
+				case timed[f.Kind] && (f.Down < soakMinDown || f.Down >= soakMaxDown):
+					t.Fatalf("entry %v: down for %v, want [%v, %v)", f, f.Down, soakMinDown, soakMaxDown)
+				case !timed[f.Kind] && f.Down != 0:
+					t.Fatalf("entry %v: only a node stop, a pause and a disk error last a while", f)
 				}
 			}
 			for _, k := range want {
@@ -76,8 +78,13 @@ func TestSoakScheduleEntries(t *testing.T) {
 }
 
 func TestCheckSoakFaultKinds(t *testing.T) {
-	if err := CheckSoakFaultKinds(SoakFaultKinds()); err != nil {
+	if err := CheckSoakFaultKinds(append(SoakFaultKinds(), SoakOptInFaultKinds()...)); err != nil {
 		t.Errorf("every kind: %v", err)
+	}
+	for _, k := range SoakOptInFaultKinds() {
+		if slices.Contains(SoakFaultKinds(), k) {
+			t.Errorf("opt-in kind %s is in the default set: every seed's schedule would change", k)
+		}
 	}
 	if err := CheckSoakFaultKinds([]string{soakEngineCrash, "disk-explode"}); err == nil {
 		t.Error("unknown kind disk-explode accepted")

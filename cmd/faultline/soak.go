@@ -47,7 +47,7 @@ func soakCmd(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Duration, "duration", scenarios.DefaultSoakDuration, "how long to inject faults; the last recovery and check round come after it")
 	fs.Int64Var(&f.seed, "seed", 0, "seed of the fault schedule, the volumes and the writers; 0 picks one and prints it")
 	fs.IntVar(&cfg.Volumes, "volumes", scenarios.DefaultSoakVolumes, "number of volumes, each with its own writer")
-	fs.StringVar(&faultKinds, "fault-kinds", "", "comma-separated subset of the fault kinds to draw from: "+strings.Join(scenarios.SoakFaultKinds(), ", ")+" (default all)")
+	fs.StringVar(&faultKinds, "fault-kinds", "", "comma-separated fault kinds to draw from: "+strings.Join(scenarios.SoakFaultKinds(), ", ")+" (the default set), and the opt-in "+strings.Join(scenarios.SoakOptInFaultKinds(), ", "))
 	fs.IntVar(&cfg.CheckEvery, "check-every", 1, "run every checker after this many faults")
 	fs.IntVar(&f.nodes, "nodes", 3, "number of storage nodes of the local cluster (at least 2)")
 	fs.StringVar(&f.cluster, "cluster", "local", "cluster driver: local (processes on this machine) or kind (see the --kind-* flags)")
