@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/faultline/faultline/engine/srcaddr"
 )
@@ -51,8 +52,22 @@ func DialFrom(ctx context.Context, source, network, addr string) (*Client, error
 	if err != nil {
 		return nil, fmt.Errorf("dial json-rpc %s %s: %w", network, addr, err)
 	}
+	// A call to a peer behind a network partition fails instead of
+	// waiting on its connection until TCP gives up; a call that takes long
+	// on a live peer is not affected (its connection stays acknowledged).
+	if tc, ok := conn.(*net.TCPConn); ok {
+		if err := srcaddr.SetUserTimeout(tc, UnackedTimeout); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("dial json-rpc %s %s: set TCP_USER_TIMEOUT: %w", network, addr, err)
+		}
+	}
 	return NewClient(conn), nil
 }
+
+// UnackedTimeout is how long a dialled TCP connection's sent data may stay
+// unacknowledged before the kernel aborts it (TCP_USER_TIMEOUT), as the
+// NBD client's replica connections.
+const UnackedTimeout = 8 * time.Second
 
 // NewClient returns a client speaking over conn, which it owns.
 func NewClient(conn net.Conn) *Client {

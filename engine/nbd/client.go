@@ -20,7 +20,7 @@ const (
 	maxRangeChunk = 1 << 30
 	// unackedTimeout is how long a TCP connection may leave sent data
 	// unacknowledged (or keepalive probes unanswered) before it is
-	// aborted and its pending calls fail (setUserTimeout). Longhorn's
+	// aborted and its pending calls fail (srcaddr.SetUserTimeout). Longhorn's
 	// engine gives a replica 8 seconds by default.
 	unackedTimeout = 8 * time.Second
 	// discWriteTimeout bounds sending NBD_CMD_DISC on Close.
@@ -157,7 +157,7 @@ func dialConn(ctx context.Context, source, network, addr string) (net.Conn, erro
 			nc.Close()
 			return nil, fmt.Errorf("set TCP_NODELAY: %w", err)
 		}
-		if err := setUserTimeout(tc, unackedTimeout); err != nil {
+		if err := srcaddr.SetUserTimeout(tc, unackedTimeout); err != nil {
 			nc.Close()
 			return nil, fmt.Errorf("set TCP_USER_TIMEOUT: %w", err)
 		}

@@ -2,8 +2,9 @@ package nbd
 
 import (
 	"net"
-	"syscall"
 	"testing"
+
+	"github.com/faultline/faultline/engine/srcaddr"
 )
 
 // TestDialSetsUserTimeout checks that TCP connections the client dials
@@ -26,16 +27,8 @@ func TestDialSetsUserTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	raw, err := nc.(*net.TCPConn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got int
-	var gerr error
-	raw.Control(func(fd uintptr) {
-		got, gerr = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, tcpUserTimeout)
-	})
-	if gerr != nil || got != int(unackedTimeout.Milliseconds()) {
-		t.Fatalf("TCP_USER_TIMEOUT = %d (%v), want %d", got, gerr, unackedTimeout.Milliseconds())
+	got, err := srcaddr.UserTimeout(nc.(*net.TCPConn))
+	if err != nil || got != unackedTimeout {
+		t.Fatalf("TCP_USER_TIMEOUT = %v (%v), want %v", got, err, unackedTimeout)
 	}
 }

@@ -1,5 +1,6 @@
-// Package srcaddr binds a node's outgoing TCP connections to the address the
-// node serves at.
+// Package srcaddr sets up a node's outgoing TCP connections as a network
+// would see them: bound to the address the node serves at, and aborted when
+// their peer stops acknowledging (SetUserTimeout).
 //
 // On a single host every node listens on its own loopback address
 // (127.0.0.N), but an unbound dial to any 127.0.0.0/8 address leaves with

@@ -1,4 +1,4 @@
-package nbd
+package srcaddr
 
 import (
 	"net"
@@ -10,12 +10,12 @@ import (
 // package predates it).
 const tcpUserTimeout = 0x12
 
-// setUserTimeout makes the kernel abort the connection when data it sent
+// SetUserTimeout makes the kernel abort the connection when data it sent
 // stays unacknowledged for d, and when keepalive probes go unanswered that
 // long: a peer behind a network partition then fails the pending calls
 // instead of leaving them to TCP's retransmissions, which give up only
 // after about a quarter of an hour.
-func setUserTimeout(tc *net.TCPConn, d time.Duration) error {
+func SetUserTimeout(tc *net.TCPConn, d time.Duration) error {
 	raw, err := tc.SyscallConn()
 	if err != nil {
 		return err
@@ -27,4 +27,20 @@ func setUserTimeout(tc *net.TCPConn, d time.Duration) error {
 		return err
 	}
 	return serr
+}
+
+// UserTimeout reads a connection's TCP_USER_TIMEOUT back.
+func UserTimeout(tc *net.TCPConn) (time.Duration, error) {
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var ms int
+	var gerr error
+	if err := raw.Control(func(fd uintptr) {
+		ms, gerr = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, tcpUserTimeout)
+	}); err != nil {
+		return 0, err
+	}
+	return time.Duration(ms) * time.Millisecond, gerr
 }
