@@ -34,6 +34,7 @@ func all() []scenario {
 		biRebuildVariant(biWidened),
 		biRebuildVariant(biOtherDisk),
 		upgradeCrash(),
+		networkDisconnect(),
 		engineCrashUnderLoad(),
 		rebuildChurn(),
 		imDeleteDuringRebuild(),
