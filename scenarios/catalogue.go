@@ -40,6 +40,9 @@ func all() []scenario {
 		systemBackup(sbPolicyAlways),
 		systemBackup(sbPolicyDisabled),
 		systemBackup(sbRestoreAttached),
+		rebuildUnderFault(rebuildDeleteDst),
+		rebuildUnderFault(rebuildCrashSrc),
+		rebuildUnderFault(rebuildStopSrcNode),
 		soak(),
 	}
 }
@@ -66,7 +69,7 @@ func Catalogue() []Info {
 
 // KnownLabels are the labels scenarios use, for --label-filter help.
 func KnownLabels() []string {
-	return []string{"smoke", "seed", "integrity", "v2", "upgrade", "backup", "dr", "nightly", soakName}
+	return []string{"smoke", "seed", "integrity", "v2", "upgrade", "backup", "dr", "table", "nightly", soakName}
 }
 
 // LabelFilter returns the Ginkgo label filter that selects what filter
