@@ -43,6 +43,8 @@ func all() []scenario {
 		rebuildUnderFault(rebuildDeleteDst),
 		rebuildUnderFault(rebuildCrashSrc),
 		rebuildUnderFault(rebuildStopSrcNode),
+		salvageAfterCrash(salvageAll),
+		salvageAfterCrash(salvageStale),
 		soak(),
 	}
 }
