@@ -45,6 +45,7 @@ func all() []scenario {
 		rebuildUnderFault(rebuildStopSrcNode),
 		salvageAfterCrash(salvageAll),
 		salvageAfterCrash(salvageStale),
+		engineNodeStop(),
 		soak(),
 	}
 }
