@@ -46,6 +46,7 @@ func all() []scenario {
 		salvageAfterCrash(salvageAll),
 		salvageAfterCrash(salvageStale),
 		engineNodeStop(),
+		diskErrorReplica(),
 		soak(),
 	}
 }
