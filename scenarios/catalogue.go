@@ -46,6 +46,13 @@ func all() []scenario {
 		systemBackup(sbPolicyAlways),
 		systemBackup(sbPolicyDisabled),
 		systemBackup(sbRestoreAttached),
+		rebuildUnderFault(rebuildDeleteDst),
+		rebuildUnderFault(rebuildCrashSrc),
+		rebuildUnderFault(rebuildStopSrcNode),
+		salvageAfterCrash(salvageAll),
+		salvageAfterCrash(salvageStale),
+		engineNodeStop(),
+		diskErrorReplica(),
 		soak(),
 	}
 }
@@ -72,7 +79,7 @@ func Catalogue() []Info {
 
 // KnownLabels are the labels scenarios use, for --label-filter help.
 func KnownLabels() []string {
-	return []string{"smoke", "seed", "integrity", "v2", "upgrade", "backup", "dr", "nightly", soakName}
+	return []string{"smoke", "seed", "integrity", "v2", "upgrade", "backup", "dr", "table", "nightly", soakName}
 }
 
 // LabelFilter returns the Ginkgo label filter that selects what filter
