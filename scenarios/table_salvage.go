@@ -126,7 +126,15 @@ func runSalvage(ctx context.Context, s *Spec, sc salvageCase) {
 	Expect(err).NotTo(HaveOccurred())
 	salvaged := salvageVerdict(vol, crashed, took)
 	if sc == salvageStale {
-		salvaged.Evidence = append(salvaged.Evidence, staleEvidence(s.States.Samples(), stale, crashed, staleKnown)...)
+		ev, revived := staleEvidence(s.States.Samples(), stale, crashed, staleKnown)
+		salvaged.Evidence = append(salvaged.Evidence, ev...)
+		if revived {
+			// Longhorn's expectation: the stale replica is not chosen.
+			// The engine's resync would make its data right, but a
+			// salvage that picks it trusts a replica that missed writes.
+			salvaged.Outcome = checkers.Fail
+			salvaged.Summary = fmt.Sprintf("auto-salvage revived %s, which missed data set 2, as one of the newest replicas", stale.Name)
+		}
 	}
 	s.Env.progressf("     %s: %s", s.Name, salvaged.Summary)
 	for _, e := range salvaged.Evidence[1:] {
@@ -191,7 +199,7 @@ func salvageVerdict(v api.Volume, crashed time.Time, took time.Duration) checker
 
 // staleEvidence says what became of the stale replica: revived by the
 // salvage (RW again without a rebuild), or rebuilt or replaced.
-func staleEvidence(samples []state.Sample, stale api.Replica, crashed time.Time, known string) []checkers.Evidence {
+func staleEvidence(samples []state.Sample, stale api.Replica, crashed time.Time, known string) ([]checkers.Evidence, bool) {
 	now := time.Now()
 	revived := seenMode(samples, stale.Name, api.ModeRW, crashed, now) && !seenMode(samples, stale.Name, api.ModeWO, crashed, now)
 	what := "not revived by the salvage (rebuilt or replaced)"
@@ -201,7 +209,7 @@ func staleEvidence(samples []state.Sample, stale api.Replica, crashed time.Time,
 	return []checkers.Evidence{
 		{What: "stale replica " + stale.Name, Actual: known},
 		{What: "stale replica after the salvage", Actual: what},
-	}
+	}, revived
 }
 
 // replicaNames lists replicas by name, for steps.

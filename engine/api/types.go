@@ -249,8 +249,12 @@ type ReplicaStatus struct {
 	FailedAt  time.Time `json:"failedAt,omitzero"`
 	HealthyAt time.Time `json:"healthyAt,omitzero"`
 	// Revision is the data generation the engine advanced on this replica;
-	// salvage prefers the highest.
+	// salvage prefers the highest after IntentEvents.
 	Revision uint64 `json:"revision"`
+	// IntentEvents is the event count of the replica's write-intent
+	// bitmap, as its node last reported it: a replica that missed writes
+	// has a lower count than the others. Salvage prefers the highest.
+	IntentEvents uint64 `json:"intentEvents,omitempty"`
 	// Restore is the replica's restore, for restore and DR volumes.
 	Restore *RestoreStatus `json:"restore,omitempty"`
 }

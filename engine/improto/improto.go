@@ -104,6 +104,11 @@ type ReplicaInfo struct {
 	BackingImage string   `json:"backing_image,omitempty"`
 	// Revision is the data generation the engine advanced on this replica.
 	Revision uint64 `json:"revision"`
+	// IntentEvents is the event count of the replica's write-intent
+	// bitmap (0 without a valid one): raised on the other replicas,
+	// durably, before any write a failed replica lacks is acknowledged, so
+	// a replica that missed writes has a lower count.
+	IntentEvents uint64 `json:"intent_events"`
 	// LastRestored is the backup the replica holds in full, from its head.
 	LastRestored string `json:"last_restored,omitempty"`
 	// HeadAllocatedClusters counts the clusters the head owns: 0 when

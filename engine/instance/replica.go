@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/faultline/faultline/engine/improto"
+	"github.com/faultline/faultline/engine/raid1"
 )
 
 // headPattern matches replica head lvol names, <volume>-r-<8 alnum>.
@@ -356,6 +357,11 @@ func (m *Manager) getReplica(ctx context.Context, name string) (improto.ReplicaI
 	info.Chain, info.BackingImage, info.Revision, info.Size = d.Chain, d.BackingImage, d.Revision, d.Size
 	info.LastRestored = d.LastRestored
 	info.HeadAllocatedClusters = head.Driver.Lvol.Allocated
+	if dev, ok := m.t.Bdev(s.Name + "/" + bitmapLvol(name)); ok {
+		if ev, err := raid1.IntentEvents(dev); err == nil {
+			info.IntentEvents = ev
+		}
+	}
 	return info, nil
 }
 

@@ -214,7 +214,7 @@ func (c *Controller) refreshRevisions(ctx context.Context, vv *volumeView) {
 		if err != nil {
 			continue
 		}
-		vv.replicas[i].Status.Revision = info.Revision
-		c.mutateReplica(r.Name, func(x *api.Replica) { x.Status.Revision = info.Revision })
+		vv.replicas[i].Status.Revision, vv.replicas[i].Status.IntentEvents = info.Revision, info.IntentEvents
+		c.mutateReplica(r.Name, func(x *api.Replica) { x.Status.Revision, x.Status.IntentEvents = info.Revision, info.IntentEvents })
 	}
 }

@@ -81,6 +81,7 @@ func TestSalvageCandidates(t *testing.T) {
 		}
 		return r
 	}
+	events := func(r api.Replica, n uint64) api.Replica { r.Status.IntentEvents = n; return r }
 	neverHealthy := rep("nh", "n1", 10*time.Second, 9)
 	neverHealthy.Status.HealthyAt = time.Time{}
 	deleting := rep("del", "n1", 10*time.Second, 9)
@@ -98,6 +99,11 @@ func TestSalvageCandidates(t *testing.T) {
 		{"never healthy and deleting left out", []api.Replica{neverHealthy, deleting, rep("b", "n2", 0, 1)}, []string{"b"}},
 		{"first attach: never-healthy replicas are candidates", []api.Replica{neverHealthy}, []string{"nh"}},
 		{"healthy replicas are not candidates", []api.Replica{rep("ok", "n1", -1, 9)}, nil},
+		// The stale replica failed first; the others crashed before the
+		// node's revision poll raised theirs, but the engine had raised
+		// their bitmaps' event count before acknowledging what it lacks.
+		{"event count beats an equal revision", []api.Replica{events(rep("stale", "n1", 0, 4), 2), events(rep("b", "n2", 100*time.Millisecond, 4), 3), events(rep("c", "n3", 100*time.Millisecond, 4), 3)}, []string{"b", "c"}},
+		{"event count beats a higher revision", []api.Replica{events(rep("a", "n1", 0, 9), 2), events(rep("b", "n2", 0, 4), 3)}, []string{"b"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

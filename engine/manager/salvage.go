@@ -1,6 +1,8 @@
 package manager
 
 import (
+	"cmp"
+	"slices"
 	"time"
 
 	"github.com/faultline/faultline/engine/api"
@@ -13,8 +15,8 @@ const SalvageWindow = time.Minute
 // salvageCandidates picks the failed replicas auto-salvage may revive when
 // no replica of a volume is usable: those on up nodes that were healthy
 // once (unless none ever was), failed within SalvageWindow of the latest failure, and hold the
-// newest data (the highest revision). A stale replica is never revived over
-// a fresher one.
+// newest data (the highest write-intent event count, then revision). A
+// stale replica is never revived over a fresher one.
 func salvageCandidates(reps []api.Replica, nodeUp func(string) bool) []api.Replica {
 	// A volume none of whose replicas was ever healthy holds no data yet
 	// (it failed on its first attach): any failed replica will do.
@@ -42,15 +44,21 @@ func salvageCandidates(reps []api.Replica, nodeUp func(string) bool) []api.Repli
 	if len(recent) == 0 {
 		return nil
 	}
-	pick := recent[0].Status.Revision
-	for _, r := range recent {
-		if r.Status.Revision > pick {
-			pick = r.Status.Revision
+	// The write-intent event count first: it is raised on the surviving
+	// replicas before any write a failed one lacks is acknowledged, while
+	// revisions are raised on a poll and can still be equal when the
+	// others fail soon after. The revision breaks ties (replicas without
+	// a bitmap).
+	newer := func(a, b api.Replica) int {
+		if c := cmp.Compare(a.Status.IntentEvents, b.Status.IntentEvents); c != 0 {
+			return c
 		}
+		return cmp.Compare(a.Status.Revision, b.Status.Revision)
 	}
+	pick := slices.MaxFunc(recent, newer)
 	var out []api.Replica
 	for _, r := range recent {
-		if r.Status.Revision == pick {
+		if newer(r, pick) == 0 {
 			out = append(out, r)
 		}
 	}

@@ -155,6 +155,19 @@ func (im intentImage) dirtyBytes(fn func(off, end int64)) {
 	}
 }
 
+// IntentEvents reads the event count of a bitmap device's header.
+func IntentEvents(dev bdev.Device) (uint64, error) {
+	hb := make([]byte, intentPage)
+	if _, err := dev.ReadAt(hb, 0); err != nil {
+		return 0, fmt.Errorf("read write-intent header: %w", err)
+	}
+	h, err := unmarshalIntentHeader(hb)
+	if err != nil {
+		return 0, err
+	}
+	return h.events, nil
+}
+
 // readIntent reads and checks a member's bitmap device.
 func readIntent(dev bdev.Device) (intentImage, error) {
 	hb := make([]byte, intentPage)
