@@ -59,14 +59,20 @@ func (c *Controller) restartable(vv *volumeView, r api.Replica) bool {
 
 // restartInPlace takes the replica out of the engine, stops it on its node
 // (its data stays), checks its head is still there, and joins it to the
-// engine again for rebuild.
+// engine again for rebuild. RestartedAt is recorded first, so a restart
+// that fails at any step is not tried again for this failure.
 func (c *Controller) restartInPlace(ctx context.Context, vv *volumeView, r api.Replica) error {
+	if err := c.mutateReplica(r.Name, func(x *api.Replica) { x.Status.RestartedAt = time.Now().UTC() }); err != nil {
+		return err
+	}
 	eng, err := c.agentFor(ctx, vv, vv.engine.Spec.Node)
 	if err != nil {
 		return err
 	}
+	// Best effort, as in removeReplica: an engine that already dropped the
+	// failed replica answers that it is not a member.
 	if err := eng.EngineReplicaRemove(ctx, vv.engine.Name, r.Name); err != nil {
-		return fmt.Errorf("remove failed replica %s from engine %s: %w", r.Name, vv.engine.Name, err)
+		c.log.Debug("engine replica remove", "engine", vv.engine.Name, "replica", r.Name, "err", err)
 	}
 	ag, err := c.agentFor(ctx, vv, r.Spec.Node)
 	if err != nil {
@@ -84,7 +90,6 @@ func (c *Controller) restartInPlace(ctx context.Context, vv *volumeView, r api.R
 	}
 	var restarted api.Replica
 	err = c.mutateReplica(r.Name, func(x *api.Replica) {
-		x.Status.RestartedAt = time.Now().UTC()
 		x.Status.FailedAt = time.Time{}
 		x.Status.State, x.Status.Mode = api.InstanceStopped, ""
 		x.Status.Address, x.Status.Export = "", ""

@@ -29,7 +29,8 @@ type recorder struct {
 	crashOnUpgrade bool
 	engineGone     bool
 	// refuse makes replica_create answer with this error, by replica name
-	// or, for every replica of a node, by "node:<name>".
+	// or, for every replica of a node, by "node:<name>"; "stop:<replica>"
+	// refuses replica_delete without cleanup.
 	refuse map[string]error
 }
 
@@ -91,6 +92,11 @@ func (a *recordingAgent) ReplicaCreate(ctx context.Context, req improto.ReplicaC
 }
 func (a *recordingAgent) ReplicaDelete(ctx context.Context, name string, cleanup bool) error {
 	a.r.record(fmt.Sprintf("%s replica_delete %s cleanup=%v", a.node, name, cleanup))
+	a.r.mu.Lock()
+	defer a.r.mu.Unlock()
+	if err := a.r.refuse["stop:"+name]; err != nil && !cleanup {
+		return err
+	}
 	return nil
 }
 func (a *recordingAgent) ReplicaGet(ctx context.Context, name string) (improto.ReplicaInfo, error) {

@@ -81,6 +81,36 @@ func TestFailedReplicaRestartedInPlace(t *testing.T) {
 	}
 }
 
+// A restart that fails before the replica starts (here its node refuses to
+// stop it) is tried once: the replica is replaced, not restarted on every
+// pass.
+func TestFailedRestartNotRetried(t *testing.T) {
+	rec, tm, _ := healthyVolume(t, "n1", "n2", "n3")
+	ctx := ctxT(t)
+	reps, err := tm.c.ListReplicas(ctx, "vol")
+	if err != nil || len(reps) != 2 {
+		t.Fatalf("replicas %v, %v", reps, err)
+	}
+	failed := reps[1]
+	stop := failed.Spec.Node + " replica_delete " + failed.Name + " cleanup=false"
+	rec.mu.Lock()
+	rec.refuse["stop:"+failed.Name] = &jsonrpc.Error{Code: -32603, Message: "stop export: Input/output error"}
+	rec.mu.Unlock()
+	rec.setMode(failed.Name, api.ModeERR)
+	waitFor(t, "a replacement rebuilding", func() (bool, error) {
+		now, err := tm.c.ListReplicas(ctx, "vol")
+		for _, r := range now {
+			if r.Name != failed.Name && r.Spec.Node != "n1" && r.Status.Mode == api.ModeWO {
+				return true, err
+			}
+		}
+		return false, err
+	})
+	if n := rec.count(stop); n != 1 {
+		t.Errorf("restart tried %d times, want once", n)
+	}
+}
+
 // callsAfterLast returns the calls from the last occurrence of first on,
 // without the monitor's polls.
 func callsAfterLast(calls []string, first string) []string {
