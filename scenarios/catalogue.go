@@ -24,9 +24,9 @@ type scenario struct {
 // all lists every scenario, in catalogue order. It is a function, not a
 // package variable, so that registering specs has no init-order surprises.
 func all() []scenario {
-	return []scenario{
-		smoke(),
-		imRestartLoop(),
+	out := []scenario{smoke(), imRestartLoop()}
+	out = append(out, imLoopScenarios()...)
+	return append(out, []scenario{
 		biReplicaRebuild(),
 		upgradeCrash(),
 		engineCrashUnderLoad(),
@@ -41,7 +41,7 @@ func all() []scenario {
 		systemBackup(sbPolicyDisabled),
 		systemBackup(sbRestoreAttached),
 		soak(),
-	}
+	}...)
 }
 
 // Info is one line of the scenario catalogue (`faultline list`).
