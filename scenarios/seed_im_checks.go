@@ -52,11 +52,13 @@ func imCheckRPC(ctx context.Context, s *Spec, all bool) checkers.Verdict {
 // imAwaitVolume is seedAwaitVolume with the RPC check between polls: a
 // replica start refused with File exists fails the spec at once, before
 // the volume has time to flap (or to recover through a new replica).
-// extra, when set, adds a condition to the wanted state.
-func imAwaitVolume(ctx context.Context, s *Spec, name string, since time.Time, deadline time.Duration, want imWant, extra func(context.Context) (bool, error)) api.Volume {
+// extra, when set, adds a condition to the wanted state; hold is how long
+// the state must last (a status not yet revised after the fault does not
+// count).
+func imAwaitVolume(ctx context.Context, s *Spec, name string, since time.Time, deadline, hold time.Duration, want imWant, extra func(context.Context) (bool, error)) api.Volume {
 	c := s.Client()
 	var last api.Volume
-	v := seedAwait(ctx, s, fmt.Sprintf("volume %s %s/%s", name, want.State, want.Robustness), since, deadline,
+	v := seedAwaitHeld(ctx, s, fmt.Sprintf("volume %s %s/%s", name, want.State, want.Robustness), since, deadline, hold,
 		func(ctx context.Context) (imWant, error) {
 			if v := imCheckRPC(ctx, s, false); v.Outcome == checkers.Fail {
 				s.Check(v)
@@ -67,7 +69,7 @@ func imAwaitVolume(ctx context.Context, s *Spec, name string, since time.Time, d
 			}
 			last = vol
 			got := imWant{State: vol.Status.State, Robustness: vol.Status.Robustness,
-				Outage: want.Outage && sawOutage(s.States.Samples(), name, since)}
+				Outage: want.Outage && sawOutage(s.States.Samples(), name, since), Extra: true}
 			if extra != nil {
 				ok, err := extra(ctx)
 				if err != nil {

@@ -103,7 +103,7 @@ func runIMRestartLoop(ctx context.Context, s *Spec) {
 		cancel()
 		Expect(err).NotTo(HaveOccurred(), "instance manager of %s did not come back", node)
 
-		vol := imAwaitVolume(ctx, s, name, since, imLoopDeadline-time.Since(since), imWant{
+		vol := imAwaitVolume(ctx, s, name, since, imLoopDeadline-time.Since(since), 0, imWant{
 			State: api.VolumeAttached, Robustness: api.RobustnessHealthy, Outage: true, Extra: true}, nil)
 		took := time.Since(since)
 		recoveries = append(recoveries, took)

@@ -62,6 +62,11 @@ func imLoopScenarios() []scenario {
 	return out
 }
 
+// imOthersHold is how long the other volumes must stay healthy after an
+// iteration: longer than the engine takes to mark a replica whose node
+// restarted ERR (it flushes every second) plus one manager poll.
+const imOthersHold = 2500 * time.Millisecond
+
 func (l imLoop) scenario() scenario {
 	return scenario{Name: l.name, Labels: []string{"v2"}, Description: l.description, Timeout: 10 * time.Minute,
 		Body: func(ctx context.Context, s *Spec) { l.run(ctx, s) }}
@@ -156,11 +161,15 @@ func (l imLoop) run(ctx context.Context, s *Spec) {
 		if l.replicas > 1 {
 			extra = func(ctx context.Context) (bool, error) { return imReplicaRWOn(ctx, s, main.name, node) }
 		}
-		vol := imAwaitVolume(ctx, s, main.name, since, imLoopDeadline-time.Since(since),
+		vol := imAwaitVolume(ctx, s, main.name, since, imLoopDeadline-time.Since(since), 0,
 			imWant{State: api.VolumeAttached, Robustness: api.RobustnessHealthy, Outage: true, Extra: true}, extra)
+		// The other volumes lost their replica on the node too (their
+		// engines live elsewhere): healthy again, for imOthersHold on end,
+		// with the replica on the node RW again.
 		for _, o := range others {
-			imAwaitVolume(ctx, s, o.name, since, imLoopDeadline-time.Since(since),
-				imWant{State: api.VolumeAttached, Robustness: api.RobustnessHealthy, Extra: true}, nil)
+			imAwaitVolume(ctx, s, o.name, since, imLoopDeadline-time.Since(since), imOthersHold,
+				imWant{State: api.VolumeAttached, Robustness: api.RobustnessHealthy, Extra: true},
+				func(ctx context.Context) (bool, error) { return imReplicaRWOn(ctx, s, o.name, node) })
 		}
 		took := time.Since(since)
 		recoveries = append(recoveries, took)

@@ -2,12 +2,14 @@ package manager
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/faultline/faultline/engine/api"
 	"github.com/faultline/faultline/engine/improto"
+	"github.com/faultline/faultline/engine/jsonrpc"
 )
 
 // restartFailed restarts one failed replica of an attached volume in place
@@ -19,7 +21,8 @@ import (
 // node is up with its disk, whose disk is not refusing starts and whose
 // head is still on disk, and only once per failure: RestartedAt stays set
 // until the replica turns RW, and a replica that fails again before that
-// (its start refused, its rebuild failed) is replaced instead. It reports
+// (its start refused, its rebuild failed) is replaced instead; a node that
+// does not answer refuses nothing, and the restart is tried again. It reports
 // whether it took a replica in hand (the pass then ends).
 func (c *Controller) restartFailed(ctx context.Context, vv *volumeView) (bool, error) {
 	for _, r := range vv.replicas {
@@ -30,10 +33,16 @@ func (c *Controller) restartFailed(ctx context.Context, vv *volumeView) (bool, e
 		if err == nil {
 			return true, nil
 		}
-		c.log.Warn("in-place restart of a failed replica failed; it will be replaced", "volume", vv.vol.Name, "replica", r.Name, "node", r.Spec.Node, "err", err)
-		if ctx.Err() != nil {
-			return true, err
+		// A node that did not answer (its connection dropped by a restart,
+		// a timeout) refused nothing: the restart is tried again.
+		var rpcErr *jsonrpc.Error
+		if ctx.Err() != nil || !errors.As(err, &rpcErr) {
+			if merr := c.mutateReplica(r.Name, func(x *api.Replica) { x.Status.RestartedAt = time.Time{} }); merr != nil {
+				return true, merr
+			}
+			return true, fmt.Errorf("restart failed replica %s in place: %w", r.Name, err)
 		}
+		c.log.Warn("in-place restart of a failed replica failed; it will be replaced", "volume", vv.vol.Name, "replica", r.Name, "node", r.Spec.Node, "err", err)
 		if err := c.markFailed(r.Name); err != nil {
 			return true, err
 		}

@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"syscall"
@@ -108,6 +109,35 @@ func TestFailedRestartNotRetried(t *testing.T) {
 	})
 	if n := rec.count(stop); n != 1 {
 		t.Errorf("restart tried %d times, want once", n)
+	}
+}
+
+// A node that drops the connection while the replica is being stopped (its
+// instance manager just restarted) refused nothing: the same replica is
+// restarted on a later pass, not replaced.
+func TestRestartRetriedAfterTransportError(t *testing.T) {
+	rec, tm, _ := healthyVolume(t, "n1", "n2", "n3")
+	ctx := ctxT(t)
+	reps, err := tm.c.ListReplicas(ctx, "vol")
+	if err != nil || len(reps) != 2 {
+		t.Fatalf("replicas %v, %v", reps, err)
+	}
+	failed := reps[1]
+	stop := failed.Spec.Node + " replica_delete " + failed.Name + " cleanup=false"
+	rec.mu.Lock()
+	rec.refuse["stop:"+failed.Name] = errors.New("call im_replica_delete: json-rpc connection closed: EOF")
+	rec.mu.Unlock()
+	rec.setMode(failed.Name, api.ModeERR)
+	waitFor(t, "a first restart attempt", func() (bool, error) { return rec.count(stop) > 0, nil })
+	rec.mu.Lock()
+	delete(rec.refuse, "stop:"+failed.Name)
+	rec.mu.Unlock()
+	waitFor(t, "the same replica rejoined the engine", func() (bool, error) {
+		r, err := tm.c.GetReplica(ctx, failed.Name)
+		return r.Status.Mode == api.ModeWO, err
+	})
+	if now, _ := tm.c.ListReplicas(ctx, "vol"); len(now) != 2 {
+		t.Errorf("%d replicas: the failed one was replaced", len(now))
 	}
 }
 
