@@ -13,9 +13,10 @@ import (
 
 // TestReplicaCrashRecovers crashes one replica of an attached 2-replica
 // volume on a real local cluster: the manager must see it fail (the volume
-// goes degraded), bring a replica back on that node and make the volume
-// healthy again with the data written before and during the outage, while
-// the replica's node process (its instance manager) stays the same process.
+// goes degraded), restart that same replica in place on its node (the
+// replica is reused, not replaced) and make the volume healthy again with
+// the data written before and during the outage, while the replica's node
+// process (its instance manager) stays the same process.
 func TestReplicaCrashRecovers(t *testing.T) {
 	d, c := upLocal(t, 2)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
@@ -75,7 +76,7 @@ func TestReplicaCrashRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	waitFor(ctx, t, "volume healthy with two RW replicas, one of them on node-2", func() (bool, string) {
+	waitFor(ctx, t, "volume healthy with two RW replicas, one of them the crashed one", func() (bool, string) {
 		v, err := c.GetVolume(ctx, "rcrash")
 		if err != nil || !healthy(v) {
 			return false, v.Status.State + "/" + v.Status.Robustness
@@ -88,7 +89,7 @@ func TestReplicaCrashRecovers(t *testing.T) {
 		for _, r := range reps {
 			if r.Status.Mode == api.ModeRW && r.Status.FailedAt.IsZero() && !r.Spec.Deleting {
 				rw++
-				onNode2 = onNode2 || r.Spec.Node == "node-2"
+				onNode2 = onNode2 || r.Name == victim.Name
 			}
 		}
 		return rw == 2 && len(reps) == 2 && onNode2, ""

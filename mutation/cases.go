@@ -16,12 +16,20 @@ type Case struct {
 	// Seed names the historical bug (reference/seed-bugs.md), or
 	// "integrity" for the defects of issue 8.
 	Seed string `json:"seed"`
+	// Rate marks a defect that fires with a probability: its row measures
+	// the scenario's detection rate (caught k/N), and a defect run that
+	// passes is a miss to count, not a failure of the matrix. Its clean
+	// runs are those of the scenario's first row.
+	Rate bool `json:"rate,omitempty"`
 }
 
 // Cases is the mutation table, in catalogue order.
 func Cases() []Case {
 	return []Case{
 		{Scenario: "instance-manager-restart-loop", Defect: "im-restart-stale-head-cache", Seed: "003"},
+		// Seed 003's bug struck "in some cases": the same switch on one
+		// reconstruction in ten, for the loop's detection rate.
+		{Scenario: "instance-manager-restart-loop", Defect: "im-restart-stale-head-cache-intermittent", Seed: "003", Rate: true},
 		{Scenario: "backing-image-replica-rebuild", Defect: "rebuild-bi-parent-by-full-name", Seed: "004"},
 		{Scenario: "engine-crash-during-live-upgrade", Defect: "upgrade-crash-loses-attachment", Seed: "002"},
 		{Scenario: "dr-volume-node-restart-during-incremental-restore", Defect: "dr-restore-no-resume", Seed: "000"},

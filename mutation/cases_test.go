@@ -8,8 +8,9 @@ import (
 )
 
 // Every row of the table names a scenario faultline has (and that a
-// default run selects), a well-formed defect switch, and each scenario and
-// each defect once.
+// default run selects), a well-formed defect switch, each defect once, and
+// each (scenario, defect) pair once; a scenario's rate rows follow its
+// first row, whose clean runs they share.
 func TestCases(t *testing.T) {
 	known := map[string]scenarios.Info{}
 	for _, e := range scenarios.Catalogue() {
@@ -28,15 +29,20 @@ func TestCases(t *testing.T) {
 			t.Errorf("case %+v: defect is not a switch name", c)
 		case c.Seed == "":
 			t.Errorf("case %+v: no seed column", c)
-		case seenScenario[c.Scenario] || seenDefect[c.Defect]:
-			t.Errorf("case %+v: scenario or defect listed twice", c)
+		case seenDefect[c.Defect]:
+			t.Errorf("case %+v: defect listed twice", c)
+		case seenScenario[c.Scenario] && !c.Rate:
+			t.Errorf("case %+v: a scenario's second row must be a rate row", c)
+		case !seenScenario[c.Scenario] && c.Rate:
+			t.Errorf("case %+v: a rate row needs the scenario's first row before it", c)
 		}
 		seenScenario[c.Scenario], seenDefect[c.Defect] = true, true
 	}
-	// One row per seed bug of reference/seed-bugs.md, 000 to 004.
+	// One deterministic row per seed bug of reference/seed-bugs.md, 000
+	// to 004.
 	seeds := map[string]int{}
 	for _, c := range Cases() {
-		if c.Seed != "integrity" {
+		if c.Seed != "integrity" && !c.Rate {
 			seeds[c.Seed]++
 		}
 	}

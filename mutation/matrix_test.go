@@ -45,6 +45,38 @@ func TestBuildAndVerdict(t *testing.T) {
 	}
 }
 
+// A rate row shares its scenario's clean runs, takes only its own
+// defect's runs, prints the detection rate, and counts a defect run that
+// passed as a miss, not a failure; a run that failed otherwise still fails
+// the matrix.
+func TestRateRow(t *testing.T) {
+	cases := []Case{{Scenario: "loop", Defect: "d"}, {Scenario: "loop", Defect: "d-intermittent", Rate: true}}
+	results := []Result{
+		{Scenario: "loop", Variant: Clean, Outcome: Passed},
+		{Scenario: "loop", Variant: Defect, Defect: "d", Outcome: Caught, Checker: "state-crashloop"},
+		{Scenario: "loop", Variant: Defect, Defect: "d-intermittent", Outcome: Caught, Checker: "rpc-no-head-exists"},
+		{Scenario: "loop", Variant: Defect, Defect: "d-intermittent", Outcome: Passed},
+		{Scenario: "loop", Variant: Defect, Defect: "d-intermittent", Outcome: Caught, Checker: "rpc-no-head-exists"},
+	}
+	rows := Build(cases, results)
+	if rows[1].Clean.Runs != 1 || rows[0].WithDefect.Runs != 1 || rows[1].WithDefect.Runs != 3 {
+		t.Fatalf("rows = %+v", rows)
+	}
+	if !allOK(rows) {
+		t.Errorf("a miss of a rate defect failed the matrix: %+v", rows)
+	}
+	m := Matrix{Rows: rows, Results: results, OK: allOK(rows)}
+	var b bytes.Buffer
+	m.Print(&b)
+	if out := b.String(); !strings.Contains(out, "rate caught 2/3 (pass 1) = 66%") || strings.Contains(out, "#0: pass") {
+		t.Errorf("matrix output:\n%s", out)
+	}
+	results = append(results, Result{Scenario: "loop", Variant: Defect, Defect: "d-intermittent", Outcome: TimedOut})
+	if allOK(Build(cases, results)) {
+		t.Error("a rate row's timed-out run left the matrix OK")
+	}
+}
+
 func TestPrintAndSave(t *testing.T) {
 	cases := []Case{{Scenario: "instance-manager-restart-loop", Defect: "im-restart-stale-head-cache"}}
 	results := []Result{

@@ -71,9 +71,15 @@ func Run(ctx context.Context, cfg Config) (Matrix, error) {
 		return Matrix{}, fmt.Errorf("mutation output: %w", err)
 	}
 	m := Matrix{Started: time.Now().UTC(), Seed: cfg.Seed, Repeat: cfg.Repeat, Iterations: cfg.Iterations, BackupTarget: cfg.BackupTarget}
+	cleanRun := map[string]bool{} // scenarios whose clean runs an earlier row made
 	for _, c := range cfg.Cases {
+		variants := []Variant{Clean, Defect}
+		if cleanRun[c.Scenario] {
+			variants = []Variant{Defect}
+		}
+		cleanRun[c.Scenario] = true
 		for attempt := 1; attempt <= cfg.Repeat; attempt++ {
-			for _, v := range []Variant{Clean, Defect} {
+			for _, v := range variants {
 				if ctx.Err() != nil {
 					break
 				}
@@ -100,7 +106,11 @@ func Run(ctx context.Context, cfg Config) (Matrix, error) {
 // runOne runs one scenario once as a `faultline run` child process and
 // classifies what its run.json says.
 func runOne(ctx context.Context, cfg Config, c Case, v Variant, attempt int) Result {
-	dir := filepath.Join(cfg.Out, c.Scenario, fmt.Sprintf("%s-%d", v, attempt))
+	run := fmt.Sprintf("%s-%d", v, attempt)
+	if c.Rate && v == Defect {
+		run = fmt.Sprintf("%s-%d", c.Defect, attempt) // beside the first row's defect-N
+	}
+	dir := filepath.Join(cfg.Out, c.Scenario, run)
 	seed := cfg.Seed + int64(attempt-1)
 	res := Result{Scenario: c.Scenario, Variant: v, Attempt: attempt, Seed: seed, Dir: dir}
 	if v == Defect {

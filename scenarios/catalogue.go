@@ -27,9 +27,9 @@ type scenario struct {
 // all lists every scenario, in catalogue order. It is a function, not a
 // package variable, so that registering specs has no init-order surprises.
 func all() []scenario {
-	return []scenario{
-		smoke(),
-		imRestartLoop(),
+	out := []scenario{smoke(), imRestartLoop()}
+	out = append(out, imLoopScenarios()...)
+	return append(out, []scenario{
 		biReplicaRebuild(),
 		biRebuildVariant(biWidened),
 		biRebuildVariant(biOtherDisk),
@@ -54,7 +54,7 @@ func all() []scenario {
 		engineNodeStop(),
 		diskErrorReplica(),
 		soak(),
-	}
+	}...)
 }
 
 // Info is one line of the scenario catalogue (`faultline list`).

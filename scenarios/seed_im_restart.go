@@ -103,12 +103,13 @@ func runIMRestartLoop(ctx context.Context, s *Spec) {
 		cancel()
 		Expect(err).NotTo(HaveOccurred(), "instance manager of %s did not come back", node)
 
-		vol := seedAwaitVolume(ctx, s, name, since, imLoopDeadline-time.Since(since), volumeWant{
-			State: api.VolumeAttached, Robustness: api.RobustnessHealthy, Outage: true})
+		vol := imAwaitVolume(ctx, s, name, since, imLoopDeadline-time.Since(since), 0, imWant{
+			State: api.VolumeAttached, Robustness: api.RobustnessHealthy, Outage: true, Extra: true}, nil)
 		took := time.Since(since)
 		recoveries = append(recoveries, took)
 		s.Env.progressf("     %s: iteration %d/%d recovered in %v", s.Name, i+1, n, took.Round(time.Millisecond))
 
+		seedCheckQuiet(s, imCheckRPC(ctx, s, true))
 		dev = seedDial(ctx, s, vol.Status.Endpoint, imLoopDeadline)
 		seedCheckQuiet(s, history.Checker{}.Check(ctx, fill.History(), dev))
 		seedCheckQuiet(s, history.Checker{}.Check(ctx, batch.History(), dev))
@@ -120,6 +121,7 @@ func runIMRestartLoop(ctx context.Context, s *Spec) {
 
 	s.Step("final checks")
 	s.Check(recoverySummary(recoveries, n, imLoopDeadline))
+	s.Check(imCheckRPC(ctx, s, true))
 	s.Check(history.Checker{}.Check(ctx, fill.History(), dev))
 	s.Check(history.Checker{}.Check(ctx, batch.History(), dev))
 	s.Check(checksum.Checker{}.Stable(ctx, dev, 2))

@@ -40,6 +40,7 @@ type mutationFlags struct {
 	seed       int64
 	nodes      int
 	scenario   string
+	defect     string
 	timeout    time.Duration
 	asJSON     bool
 	params     runParams
@@ -55,6 +56,7 @@ func mutationCmd(args []string, stdout, stderr io.Writer) int {
 	fs.Int64Var(&f.seed, "seed", 0, "seed of the first repetition; 0 picks one and prints it")
 	fs.IntVar(&f.nodes, "nodes", 3, "number of storage nodes of each local cluster")
 	fs.StringVar(&f.scenario, "scenario", "", "run only this scenario (one of the mutation table's)")
+	fs.StringVar(&f.defect, "defect", "", "run only the rows of this defect switch (e.g. a rate row's)")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Minute, "timeout of each run")
 	fs.BoolVar(&f.asJSON, "json", false, "print mutation.json on stdout at the end; progress goes to stderr")
 	f.params.backupTargetFlag(fs)
@@ -160,7 +162,7 @@ func (f *mutationFlags) validate(narg int, rest []string) ([]mutation.Case, erro
 	}
 	var cases, missing []mutation.Case
 	for _, c := range mutation.Cases() {
-		if f.scenario != "" && c.Scenario != f.scenario {
+		if (f.scenario != "" && c.Scenario != f.scenario) || (f.defect != "" && c.Defect != f.defect) {
 			continue
 		}
 		if !known[c.Scenario] {
@@ -172,6 +174,9 @@ func (f *mutationFlags) validate(narg int, rest []string) ([]mutation.Case, erro
 		var names []string
 		for _, c := range mutation.Cases() {
 			names = append(names, c.Scenario)
+		}
+		if f.defect != "" {
+			return nil, fmt.Errorf("--scenario %q --defect %q: no such row of the mutation table", f.scenario, f.defect)
 		}
 		return nil, fmt.Errorf("--scenario %q: not a seed scenario (have: %s)", f.scenario, strings.Join(names, ", "))
 	}

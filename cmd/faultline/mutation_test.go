@@ -18,6 +18,7 @@ func TestMutationFlagErrorsExit2(t *testing.T) {
 		{"negative seed", []string{"mutation", "--seed", "-1"}, "--seed -1"},
 		{"bad nodes", []string{"mutation", "--nodes", "0"}, "--nodes 0"},
 		{"bad timeout", []string{"mutation", "--timeout", "0s"}, "--timeout 0s"},
+		{"no such row", []string{"mutation", "--scenario", "instance-manager-restart-loop", "--defect", "rebuild-snapshot-kept"}, `no such row of the mutation table`},
 		{"not a seed scenario", []string{"mutation", "--scenario", "smoke"}, `--scenario "smoke": not a seed scenario (have: instance-manager-restart-loop`},
 		{"missing refengine", []string{"mutation", "--refengine", "/nonexistent/refengine"}, "--refengine"},
 		{"refengine is a directory", []string{"mutation", "--refengine", t.TempDir()}, "is a directory"},

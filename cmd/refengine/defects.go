@@ -9,7 +9,7 @@ import (
 // typo. Every refengine process accepts all of them and honours its own.
 func knownDefects() []string {
 	return []string{
-		"im-restart-stale-head-cache", "rebuild-bi-parent-by-full-name", "upgrade-crash-loses-attachment",
+		"im-restart-stale-head-cache", "im-restart-stale-head-cache-intermittent", "rebuild-bi-parent-by-full-name", "upgrade-crash-loses-attachment",
 		"cleanup-discards-replicas", "dr-restore-no-resume", "sysbackup-stale-last-backup",
 		"no-resync-after-crash", "rebuild-snapshot-kept", "rebuild-leftovers-kept",
 	}

@@ -248,6 +248,11 @@ type ReplicaStatus struct {
 	Export    string    `json:"export,omitempty"`
 	FailedAt  time.Time `json:"failedAt,omitzero"`
 	HealthyAt time.Time `json:"healthyAt,omitzero"`
+	// RestartedAt is when the manager last restarted this replica in place
+	// after a failure (Longhorn's reuse of a failed replica); it is cleared
+	// when the replica turns RW. A replica that fails again before that is
+	// replaced instead of restarted again.
+	RestartedAt time.Time `json:"restartedAt,omitzero"`
 	// Revision is the data generation the engine advanced on this replica;
 	// salvage prefers the highest after IntentEvents.
 	Revision uint64 `json:"revision"`

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"sync"
@@ -75,7 +76,9 @@ type Manager struct {
 	t       Target
 	mc      *client.Client // nil without a manager URL
 	defects map[string]bool
-	peers   *peers
+	// chance draws in [0, 1) for the intermittent defect switches.
+	chance func() float64
+	peers  *peers
 	// jobs are the backups and restores running in the background.
 	jobs *jobs
 
@@ -116,6 +119,7 @@ func New(opts Options) (*Manager, error) {
 	m := &Manager{
 		opts: opts, log: log.With("component", "instance"), t: opts.Target,
 		defects:  map[string]bool{},
+		chance:   rand.Float64,
 		replicas: map[string]*replica{},
 		engines:  map[string]*engine{},
 		jobs:     newJobs(),

@@ -25,35 +25,54 @@ type peers struct {
 
 func newPeers(m *Manager) *peers { return &peers{m: m, conns: map[string]*jsonrpc.Client{}} }
 
-// call runs an im_* method on the node serving NBD at nbdAddr.
+// call runs an im_* method on the node serving NBD at nbdAddr. A kept
+// connection that fails without an answer is dropped, and the call is made
+// once more on a new one: the node behind it may have restarted since (an
+// instance-manager restart), and the methods nodes call on each other are
+// idempotent (a revision set, a snapshot that counts as done when there, a
+// purge, rebuild steps that start over).
 func (p *peers) call(ctx context.Context, nbdAddr, method string, params, result any) error {
 	if nbdAddr == p.m.opts.NBDAddress {
 		return p.m.callLocal(ctx, method, params, result)
 	}
-	c, err := p.conn(ctx, nbdAddr)
-	if err != nil {
-		return err
-	}
-	err = c.Call(ctx, method, params, result)
-	var rpcErr *jsonrpc.Error
-	if err != nil && !errors.As(err, &rpcErr) {
+	for attempt := 0; ; attempt++ {
+		c, kept, err := p.conn(ctx, nbdAddr)
+		if err != nil {
+			return err
+		}
+		err = c.Call(ctx, method, params, result)
+		var rpcErr *jsonrpc.Error
+		if err == nil || errors.As(err, &rpcErr) {
+			return err
+		}
 		p.mu.Lock()
 		if p.conns[nbdAddr] == c {
 			delete(p.conns, nbdAddr)
 		}
 		p.mu.Unlock()
 		c.Close()
+		if !kept || attempt > 0 || ctx.Err() != nil {
+			return err
+		}
 	}
-	return err
 }
 
-func (p *peers) conn(ctx context.Context, nbdAddr string) (*jsonrpc.Client, error) {
+// conn returns the connection to the node serving nbdAddr; kept says it
+// was dialled before this call.
+func (p *peers) conn(ctx context.Context, nbdAddr string) (c *jsonrpc.Client, kept bool, err error) {
 	p.mu.Lock()
 	c, ok := p.conns[nbdAddr]
 	p.mu.Unlock()
 	if ok {
-		return c, nil
+		return c, true, nil
 	}
+	c, err = p.dial(ctx, nbdAddr)
+	return c, false, err
+}
+
+// dial finds the node serving nbdAddr in the manager's node list and
+// connects to its JSON-RPC.
+func (p *peers) dial(ctx context.Context, nbdAddr string) (*jsonrpc.Client, error) {
 	if p.m.mc == nil {
 		return nil, fmt.Errorf("no manager to find the node serving %s", nbdAddr)
 	}

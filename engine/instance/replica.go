@@ -24,11 +24,9 @@ const mib = 1 << 20
 // disk is the truth: every decision re-reads it.
 type replica struct {
 	info improto.ReplicaInfo
-	// reconstructed is set for replicas found on disk at start and not yet
-	// asked for again; cachedChain is the chain seen then, without the
-	// head (only the defect im-restart-stale-head-cache trusts it).
-	reconstructed bool
-	cachedChain   []string
+	// cache is what the last reconstruction read from the lvstore, until
+	// the replica starts again.
+	cache *replicaCache
 }
 
 // checkName refuses names that cannot be an lvol, an export and a flag
@@ -36,45 +34,6 @@ type replica struct {
 func checkName(kind, name string) error {
 	if name == "" || len(name) > 63 || strings.ContainsAny(name, "/,\x00 ") {
 		return fmt.Errorf("%s name %q: want 1-63 bytes without '/', ',' or spaces", kind, name)
-	}
-	return nil
-}
-
-// reconstruct finds the replicas on disk after a (re)start: heads by name,
-// chains by walking parents. They stay stopped (not exported) until the
-// manager asks for them again.
-func (m *Manager) reconstruct(ctx context.Context) error {
-	lvols, err := listLvols(ctx, m.t)
-	if err != nil {
-		return err
-	}
-	stores, err := listStores(ctx, m.t)
-	if err != nil {
-		return err
-	}
-	byUUID := map[string]lvstoreInfo{}
-	for _, s := range stores {
-		byUUID[s.UUID] = s
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, lv := range lvols {
-		name := lv.lvolName()
-		sub := headPattern.FindStringSubmatch(name)
-		if sub == nil || lv.Driver.Lvol.Snapshot {
-			continue
-		}
-		s := byUUID[lv.Driver.Lvol.StoreUUID]
-		info, err := m.describe(ctx, s, lv)
-		if err != nil {
-			m.log.Warn("replica on disk not readable", "replica", name, "err", err)
-			continue
-		}
-		info.Volume = sub[1]
-		info.State = improto.StateStopped
-		info.Address, info.Export = "", ""
-		m.replicas[name] = &replica{info: info, reconstructed: true, cachedChain: info.Chain[:len(info.Chain)-1]}
-		m.log.Info("replica found on disk", "replica", name, "chain", info.Chain, "revision", info.Revision)
 	}
 	return nil
 }
@@ -131,22 +90,6 @@ func (m *Manager) findStore(ctx context.Context, uuid, name string) (lvstoreInfo
 	return lvstoreInfo{}, fmt.Errorf("no lvstore with uuid %q or name %q on node %s", uuid, name, m.opts.Node)
 }
 
-// headOnDisk asks the lvstore whether the replica's head exists. With the
-// defect im-restart-stale-head-cache it trusts the chain cached at start
-// instead, which lacks the head, and so answers "no" for a head that is
-// there (seed bug 003).
-func (m *Manager) headOnDisk(ctx context.Context, s lvstoreInfo, name string) (lvolInfo, bool, error) {
-	if m.defect(DefectStaleHeadCache) {
-		m.mu.Lock()
-		r, ok := m.replicas[name]
-		m.mu.Unlock()
-		if ok && r.reconstructed {
-			return lvolInfo{}, false, nil
-		}
-	}
-	return getLvol(ctx, m.t, s.Name, name)
-}
-
 // createReplica makes a replica available: reuse its head when on disk,
 // else create it, then export it.
 func (m *Manager) createReplica(ctx context.Context, req improto.ReplicaCreateRequest) (improto.ReplicaInfo, error) {
@@ -165,13 +108,16 @@ func (m *Manager) createReplica(ctx context.Context, req improto.ReplicaCreateRe
 	if err != nil {
 		return improto.ReplicaInfo{}, fmt.Errorf("replica %s: %w", req.Name, err)
 	}
-	head, reused, err := m.headOnDisk(ctx, s, req.Name)
+	// A replica that is not running (stopped after a failure or a detach)
+	// starts from its lvstore, as after a node restart (Longhorn 9488).
+	cache := m.reconstructStopped(ctx, s, req.Name)
+	head, reused, err := m.headOnDisk(ctx, s, req.Name, cache)
 	if err != nil {
 		return improto.ReplicaInfo{}, err
 	}
 	if !reused {
 		var ok bool
-		if err := m.createHead(ctx, s, req); err != nil {
+		if err := m.createHead(ctx, s, req, cache); err != nil {
 			return improto.ReplicaInfo{}, err
 		}
 		if head, ok, err = getLvol(ctx, m.t, s.Name, req.Name); err != nil || !ok {
@@ -208,10 +154,18 @@ func (m *Manager) createReplica(ctx context.Context, req improto.ReplicaCreateRe
 	return info, nil
 }
 
-// createHead creates the head lvol: a thin lvol, or a clone of the disk's
-// copy of the backing image.
-func (m *Manager) createHead(ctx context.Context, s lvstoreInfo, req improto.ReplicaCreateRequest) error {
+// createHead creates the head lvol: a clone of the newest snapshot of the
+// chain the node last read for the replica (as Longhorn's prepareHead
+// clones the chain's tail), else a thin lvol, or a clone of the disk's copy
+// of the backing image.
+func (m *Manager) createHead(ctx context.Context, s lvstoreInfo, req improto.ReplicaCreateRequest, cache *replicaCache) error {
 	sizeMiB := (req.Size + mib - 1) / mib
+	if tail := cache.tail(); strings.HasPrefix(tail, req.Name+"-snap-") {
+		if err := m.t.Call(ctx, "bdev_lvol_clone", map[string]any{"snapshot_name": s.Name + "/" + tail, "clone_name": req.Name}, nil); err != nil {
+			return fmt.Errorf("clone snapshot %s into replica head %s/%s: %w", tail, s.Name, req.Name, err)
+		}
+		return nil
+	}
 	if req.BackingImage == "" {
 		err := m.t.Call(ctx, "bdev_lvol_create", map[string]any{"lvol_name": req.Name, "size_in_mib": sizeMiB, "thin_provision": true, "lvs_name": s.Name}, nil)
 		if err != nil {

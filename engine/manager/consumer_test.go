@@ -12,7 +12,7 @@ import (
 // on, and a detached 2-replica volume "vol".
 func detachedVolumeWith(t *testing.T, defects []string, nodes ...string) (*recorder, *testManager) {
 	t.Helper()
-	rec := &recorder{modes: map[string]string{}, revs: map[string]uint64{}}
+	rec := &recorder{modes: map[string]string{}, revs: map[string]uint64{}, refuse: map[string]error{}}
 	tm := startManager(t, t.TempDir(), Config{Agents: rec, MonitorInterval: 50 * time.Millisecond, Defects: defects})
 	ctx := ctxT(t)
 	for _, n := range nodes {

@@ -48,12 +48,16 @@ type Controller struct {
 	// and volumes for minutes.
 	system *workQueue
 
+	// starts keeps new replicas off disks that just refused a replica
+	// start.
+	starts *startBackoff
+
 	mu       sync.Mutex
 	failures map[string]int // key → consecutive failures, for backoff
 }
 
 func newController(m *Manager) *Controller {
-	return &Controller{m: m, log: m.log.With("loop", "controller"), queue: newWorkQueue(), targets: newWorkQueue(), backups: newWorkQueue(), system: newWorkQueue(), failures: map[string]int{}}
+	return &Controller{m: m, log: m.log.With("loop", "controller"), queue: newWorkQueue(), targets: newWorkQueue(), backups: newWorkQueue(), system: newWorkQueue(), starts: newStartBackoff(time.Now), failures: map[string]int{}}
 }
 
 // onEvents maps committed changes to queue keys.

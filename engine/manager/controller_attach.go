@@ -191,7 +191,7 @@ func (c *Controller) applyMode(tx *Tx, name, mode string, rw *int) error {
 			r.Status.HealthyAt = tx.Now()
 		}
 		r.Status.State = api.InstanceRunning
-		r.Status.FailedAt = time.Time{}
+		r.Status.FailedAt, r.Status.RestartedAt = time.Time{}, time.Time{}
 	case api.ModeERR:
 		if r.Status.FailedAt.IsZero() {
 			r.Status.FailedAt = tx.Now()

@@ -196,7 +196,8 @@ func (c *Controller) engineDied(ctx context.Context, vv *volumeView, cause error
 }
 
 // replenish adds one replacement replica to a degraded volume unless a
-// rebuild is already running. The engine rebuilds it (EngineReplicaAdd) and
+// rebuild is already running; a failed replica that can be restarted in
+// place is restarted instead (restartFailed). The engine rebuilds it (EngineReplicaAdd) and
 // reports it RW when done. When no node is free, the oldest failed replica
 // is dropped to make room for the next pass.
 func (c *Controller) replenish(ctx context.Context, vv *volumeView, info improto.EngineInfo) error {
@@ -204,6 +205,9 @@ func (c *Controller) replenish(ctx context.Context, vv *volumeView, info improto
 		if info.ReplicaModes[r.Name] == api.ModeWO {
 			return nil // one rebuild at a time
 		}
+	}
+	if done, err := c.restartFailed(ctx, vv); done || err != nil {
+		return err
 	}
 	// A started replica the engine does not know yet: add it.
 	for _, r := range activeReplicas(vv.replicas) {

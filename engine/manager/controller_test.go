@@ -12,6 +12,7 @@ import (
 
 	"github.com/faultline/faultline/engine/api"
 	"github.com/faultline/faultline/engine/improto"
+	"github.com/faultline/faultline/engine/jsonrpc"
 )
 
 // recorder is a NodeAgent test double for scheduling decisions only: it
@@ -26,6 +27,10 @@ type recorder struct {
 	// fails and the engine is gone until the next engine_create.
 	crashOnUpgrade bool
 	engineGone     bool
+	// refuse makes replica_create answer with this error, by replica name
+	// or, for every replica of a node, by "node:<name>"; "stop:<replica>"
+	// refuses replica_delete without cleanup.
+	refuse map[string]error
 }
 
 func (r *recorder) Agent(ctx context.Context, n api.Node) (NodeAgent, error) {
@@ -50,6 +55,18 @@ func (r *recorder) snapshot() []string {
 	return slices.Clone(r.calls)
 }
 
+func (r *recorder) count(s string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, c := range r.calls {
+		if c == s {
+			n++
+		}
+	}
+	return n
+}
+
 func (r *recorder) called(s string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -65,10 +82,20 @@ func (a *recordingAgent) ReplicaCreate(ctx context.Context, req improto.ReplicaC
 	a.r.record(fmt.Sprintf("%s replica_create %s", a.node, req.Name))
 	a.r.mu.Lock()
 	defer a.r.mu.Unlock()
+	for _, k := range []string{req.Name, "node:" + a.node} {
+		if err := a.r.refuse[k]; err != nil {
+			return improto.ReplicaInfo{}, err
+		}
+	}
 	return improto.ReplicaInfo{Name: req.Name, State: improto.StateRunning, Address: a.node + ":10809", Export: req.Name, Revision: a.r.revs[req.Name]}, nil
 }
 func (a *recordingAgent) ReplicaDelete(ctx context.Context, name string, cleanup bool) error {
 	a.r.record(fmt.Sprintf("%s replica_delete %s cleanup=%v", a.node, name, cleanup))
+	a.r.mu.Lock()
+	defer a.r.mu.Unlock()
+	if err := a.r.refuse["stop:"+name]; err != nil && !cleanup {
+		return err
+	}
 	return nil
 }
 func (a *recordingAgent) ReplicaGet(ctx context.Context, name string) (improto.ReplicaInfo, error) {
@@ -189,9 +216,10 @@ func healthyVolumeWith(t *testing.T, defects []string, nodes ...string) (*record
 	return rec, tm, v
 }
 
-// A degraded attached volume gets exactly one replacement, on the one node
-// without a replica, joined to the engine for rebuild; once it is RW the
-// failed replica is deleted with its data.
+// A degraded attached volume whose failed replica cannot be restarted in
+// place (its node refuses the start) gets exactly one replacement, on the
+// one node without a replica, joined to the engine for rebuild; once it is
+// RW the failed replica is deleted with its data.
 func TestReplacementReplicaScheduling(t *testing.T) {
 	rec, tm, v := healthyVolume(t, "n1", "n2", "n3")
 	ctx := ctxT(t)
@@ -210,6 +238,9 @@ func TestReplacementReplicaScheduling(t *testing.T) {
 		}
 	}
 	failed := reps[1]
+	rec.mu.Lock()
+	rec.refuse[failed.Name] = &jsonrpc.Error{Code: -17, Message: "File exists"}
+	rec.mu.Unlock()
 	rec.setMode(failed.Name, api.ModeERR)
 
 	waitFor(t, "a replacement replica joined for rebuild", func() (bool, error) {
@@ -221,6 +252,9 @@ func TestReplacementReplicaScheduling(t *testing.T) {
 		}
 		return false, err
 	})
+	if n := rec.count(failed.Spec.Node + " replica_create " + failed.Name); n != 2 {
+		t.Errorf("failed replica started %d times, want 2 (attach, in-place restart); calls: %v", n, rec.snapshot())
+	}
 	v, err = tm.c.GetVolume(ctx, "vol")
 	if err != nil {
 		t.Fatal(err)

@@ -138,7 +138,7 @@ func (c *Controller) scheduleMissing(vv *volumeView) (int, error) {
 	}
 	var places []placement
 	if want > 0 {
-		places = scheduleReplicas(vv.vol, want, vv.nodeList, vv.all, exclude, c.m.cfg.OverProvisioningPercent)
+		places = scheduleReplicas(vv.vol, want, c.starts.schedulable(vv.nodeList), vv.all, exclude, c.m.cfg.OverProvisioningPercent)
 	}
 	err := c.mutateVolume(vv.vol.Name, func(tx *Tx, v *api.Volume) error {
 		for _, p := range places {
@@ -196,6 +196,7 @@ func (c *Controller) startReplica(ctx context.Context, vv *volumeView, r api.Rep
 		var info improto.ReplicaInfo
 		info, err = ag.ReplicaCreate(ctx, c.replicaRequest(vv, r))
 		if err == nil {
+			c.starts.started(r.Spec.Node, r.Spec.DiskUUID)
 			var out api.Replica
 			err = c.mutateReplica(r.Name, func(x *api.Replica) {
 				x.Status.State = api.InstanceRunning
@@ -207,13 +208,16 @@ func (c *Controller) startReplica(ctx context.Context, vv *volumeView, r api.Rep
 			return out, err
 		}
 	}
-	c.log.Warn("replica start failed", "volume", r.Spec.Volume, "replica", r.Name, "node", r.Spec.Node, "err", err)
 	// Only a node that answered and refused fails the replica; an
 	// unreachable node (restarting, partitioned) is retried instead.
 	var rpcErr *jsonrpc.Error
 	if ctx.Err() != nil || !errors.As(err, &rpcErr) {
+		c.log.Warn("replica start failed", "volume", r.Spec.Volume, "replica", r.Name, "node", r.Spec.Node, "err", err)
 		return r, err
 	}
+	wait := c.starts.failed(r.Spec.Node, r.Spec.DiskUUID)
+	c.log.Warn("replica start failed", "volume", r.Spec.Volume, "replica", r.Name, "node", r.Spec.Node, "err", err,
+		"disk", r.Spec.Disk, "no_new_replicas_for", wait)
 	if merr := c.markFailed(r.Name); merr != nil {
 		return r, merr
 	}

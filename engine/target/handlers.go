@@ -68,6 +68,7 @@ func (t *Target) handlers() map[string]jsonrpc.Handler {
 	} {
 		add(m)
 	}
+	t.errs.countErrors(m)
 	return m
 }
 

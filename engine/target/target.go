@@ -41,6 +41,8 @@ type Target struct {
 	claims  map[string]map[string]string // bdev name → holder → claim type
 	exports map[string]string            // NBD export name → bdev name
 	copies  map[uint32]*copyOp           // shallow copies by operation id
+	// errs counts the error answers of every method (methodRPCErrors).
+	errs *rpcErrors
 	// errConfigs are the bases given to bdev_error_create, with the UUID
 	// asked for; an error bdev appears on each as soon as it exists.
 	errConfigs map[string]string
@@ -64,6 +66,7 @@ func New(opts Options) *Target {
 		claims:  map[string]map[string]string{},
 		exports: map[string]string{},
 		copies:  map[uint32]*copyOp{},
+		errs:    newRPCErrors(),
 
 		errConfigs: map[string]string{},
 	}
