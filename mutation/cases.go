@@ -21,6 +21,10 @@ type Case struct {
 	// passes is a miss to count, not a failure of the matrix. Its clean
 	// runs are those of the scenario's first row.
 	Rate bool `json:"rate,omitempty"`
+	// Variant marks a widened scenario of a seed (another chain, topology
+	// or fault path) held to the seed's own defect: a row of its own, not
+	// the seed's one row.
+	Variant bool `json:"variant,omitempty"`
 }
 
 // Cases is the mutation table, in catalogue order.
@@ -30,7 +34,14 @@ func Cases() []Case {
 		// Seed 003's bug struck "in some cases": the same switch on one
 		// reconstruction in ten, for the loop's detection rate.
 		{Scenario: "instance-manager-restart-loop", Defect: "im-restart-stale-head-cache-intermittent", Seed: "003", Rate: true},
+		// The replica-restart path inside a live instance manager, which
+		// the real bug also took.
+		{Scenario: "replica-crash-restart-loop", Defect: "im-restart-stale-head-cache", Seed: "003", Variant: true},
 		{Scenario: "backing-image-replica-rebuild", Defect: "rebuild-bi-parent-by-full-name", Seed: "004"},
+		// A smaller image under user snapshots with writes during the
+		// rebuild, and a rebuild onto the other disk of the same node.
+		{Scenario: "backing-image-rebuild-snapshots-under-writes", Defect: "rebuild-bi-parent-by-full-name", Seed: "004", Variant: true},
+		{Scenario: "backing-image-rebuild-other-disk", Defect: "rebuild-bi-parent-by-full-name", Seed: "004", Variant: true},
 		{Scenario: "engine-crash-during-live-upgrade", Defect: "upgrade-crash-loses-attachment", Seed: "002"},
 		{Scenario: "dr-volume-node-restart-during-incremental-restore", Defect: "dr-restore-no-resume", Seed: "000"},
 		{Scenario: "system-backup-restore-retains-data", Defect: "sysbackup-stale-last-backup", Seed: "001"},

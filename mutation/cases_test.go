@@ -29,8 +29,12 @@ func TestCases(t *testing.T) {
 			t.Errorf("case %+v: defect is not a switch name", c)
 		case c.Seed == "":
 			t.Errorf("case %+v: no seed column", c)
-		case seenDefect[c.Defect]:
-			t.Errorf("case %+v: defect listed twice", c)
+		case seenDefect[c.Defect] && !c.Variant:
+			t.Errorf("case %+v: defect listed twice (only a seed's variant shares its defect)", c)
+		case c.Variant && !seenDefect[c.Defect]:
+			t.Errorf("case %+v: a variant row needs its seed's row before it", c)
+		case c.Variant && c.Rate:
+			t.Errorf("case %+v: a variant row is not a rate row", c)
 		case seenScenario[c.Scenario] && !c.Rate:
 			t.Errorf("case %+v: a scenario's second row must be a rate row", c)
 		case !seenScenario[c.Scenario] && c.Rate:
@@ -42,7 +46,7 @@ func TestCases(t *testing.T) {
 	// to 004.
 	seeds := map[string]int{}
 	for _, c := range Cases() {
-		if c.Seed != "integrity" && !c.Rate {
+		if c.Seed != "integrity" && !c.Rate && !c.Variant {
 			seeds[c.Seed]++
 		}
 	}
