@@ -5,24 +5,14 @@ import (
 	"testing"
 
 	"github.com/faultline/faultline/engine/srcaddr"
+	"github.com/faultline/faultline/internal/testtool"
 )
 
 // TestDialSetsUserTimeout checks that a dialled TCP connection carries
 // TCP_USER_TIMEOUT, so that a peer RPC to a node behind a network
 // partition fails within UnackedTimeout instead of waiting on TCP.
 func TestDialSetsUserTimeout(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		if c, err := l.Accept(); err == nil {
-			defer c.Close()
-			c.Read(make([]byte, 1))
-		}
-	}()
-	c, err := DialFrom(t.Context(), "127.0.0.1", "tcp", l.Addr().String())
+	c, err := DialFrom(t.Context(), "127.0.0.1", "tcp", testtool.AcceptingListener(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,24 +5,14 @@ import (
 	"testing"
 
 	"github.com/faultline/faultline/engine/srcaddr"
+	"github.com/faultline/faultline/internal/testtool"
 )
 
 // TestDialSetsUserTimeout checks that TCP connections the client dials
 // carry TCP_USER_TIMEOUT, which is what fails a replica behind a network
 // partition (faults.TestPartitionNodesWhileAttached shows it end to end).
 func TestDialSetsUserTimeout(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		if c, err := l.Accept(); err == nil {
-			defer c.Close()
-			c.Read(make([]byte, 1))
-		}
-	}()
-	nc, err := dialConn(t.Context(), "", "tcp", l.Addr().String())
+	nc, err := dialConn(t.Context(), "", "tcp", testtool.AcceptingListener(t))
 	if err != nil {
 		t.Fatal(err)
 	}
