@@ -54,10 +54,13 @@ type Controller struct {
 
 	mu       sync.Mutex
 	failures map[string]int // key → consecutive failures, for backoff
+	// restartRetry holds, per replica, when an in-place restart that its
+	// node did not answer may be tried again (restartFailed).
+	restartRetry map[string]time.Time
 }
 
 func newController(m *Manager) *Controller {
-	return &Controller{m: m, log: m.log.With("loop", "controller"), queue: newWorkQueue(), targets: newWorkQueue(), backups: newWorkQueue(), system: newWorkQueue(), starts: newStartBackoff(time.Now), failures: map[string]int{}}
+	return &Controller{m: m, log: m.log.With("loop", "controller"), queue: newWorkQueue(), targets: newWorkQueue(), backups: newWorkQueue(), system: newWorkQueue(), starts: newStartBackoff(time.Now), failures: map[string]int{}, restartRetry: map[string]time.Time{}}
 }
 
 // onEvents maps committed changes to queue keys.

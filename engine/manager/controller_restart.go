@@ -29,19 +29,30 @@ func (c *Controller) restartFailed(ctx context.Context, vv *volumeView) (bool, e
 		if !c.restartable(vv, r) {
 			continue
 		}
+		// A restart its node did not answer waits before the next try:
+		// each try writes the replica twice, and every write queues the
+		// volume again at once.
+		if wait := c.restartWait(r.Name); wait > 0 {
+			c.queue.AddAfter(volumeKeyPrefix+vv.vol.Name, wait)
+			return true, nil
+		}
 		err := c.restartInPlace(ctx, vv, r)
 		if err == nil {
+			c.clearRestartWait(r.Name)
 			return true, nil
 		}
 		// A node that did not answer (its connection dropped by a restart,
-		// a timeout) refused nothing: the restart is tried again.
+		// a timeout) refused nothing: the restart is tried again, after
+		// restartRetryAfter.
 		var rpcErr *jsonrpc.Error
 		if ctx.Err() != nil || !errors.As(err, &rpcErr) {
+			c.setRestartWait(r.Name, restartRetryAfter)
 			if merr := c.mutateReplica(r.Name, func(x *api.Replica) { x.Status.RestartedAt = time.Time{} }); merr != nil {
 				return true, merr
 			}
 			return true, fmt.Errorf("restart failed replica %s in place: %w", r.Name, err)
 		}
+		c.clearRestartWait(r.Name)
 		c.log.Warn("in-place restart of a failed replica failed; it will be replaced", "volume", vv.vol.Name, "replica", r.Name, "node", r.Spec.Node, "err", err)
 		if err := c.markFailed(r.Name); err != nil {
 			return true, err
@@ -50,6 +61,40 @@ func (c *Controller) restartFailed(ctx context.Context, vv *volumeView) (bool, e
 		return true, nil
 	}
 	return false, nil
+}
+
+// restartRetryAfter is how long an in-place restart that its node did not
+// answer waits before it is tried again. The node is either restarting
+// (it answers within a second or two) or gone, and then the heartbeat
+// timeout marks it down and the replica is replaced.
+const restartRetryAfter = time.Second
+
+// restartWait says how long the in-place restart of replica must still
+// wait after its node did not answer; 0 when it may go.
+func (c *Controller) restartWait(replica string) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	until, ok := c.restartRetry[replica]
+	if !ok {
+		return 0
+	}
+	if wait := time.Until(until); wait > 0 {
+		return wait
+	}
+	delete(c.restartRetry, replica)
+	return 0
+}
+
+func (c *Controller) setRestartWait(replica string, d time.Duration) {
+	c.mu.Lock()
+	c.restartRetry[replica] = time.Now().Add(d)
+	c.mu.Unlock()
+}
+
+func (c *Controller) clearRestartWait(replica string) {
+	c.mu.Lock()
+	delete(c.restartRetry, replica)
+	c.mu.Unlock()
 }
 
 // restartable says whether a replica qualifies for restartFailed (its head

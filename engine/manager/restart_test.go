@@ -129,6 +129,13 @@ func TestRestartRetriedAfterTransportError(t *testing.T) {
 	rec.mu.Unlock()
 	rec.setMode(failed.Name, api.ModeERR)
 	waitFor(t, "a first restart attempt", func() (bool, error) { return rec.count(stop) > 0, nil })
+	// While the node does not answer, a try a second at most: each try
+	// writes the replica twice, and without the wait every write queued
+	// the next try at once (about 500 tries a second on a real cluster).
+	time.Sleep(2 * restartRetryAfter)
+	if n := rec.count(stop); n > 4 {
+		t.Errorf("%d restart tries in %v of an unanswering node, want at most 4", n, 2*restartRetryAfter)
+	}
 	rec.mu.Lock()
 	delete(rec.refuse, "stop:"+failed.Name)
 	rec.mu.Unlock()
