@@ -1,7 +1,6 @@
 package faults
 
 import (
-	"bufio"
 	"context"
 	"os/exec"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/cluster/local"
+	"github.com/faultline/faultline/internal/nftpart"
 )
 
 // TestPartitionCleanup checks what the rules touch and who removes them:
@@ -75,26 +75,12 @@ func ruleCount(t *testing.T, table string) int {
 	return strings.Count(listTable(t, table), " counter packets ")
 }
 
-// rulesetWithout lists the whole ruleset except table.
+// rulesetWithout lists the whole ruleset without table (nftpart.RulesetWithout).
 func rulesetWithout(t *testing.T, table string) string {
 	t.Helper()
-	out, err := exec.Command("nft", "list", "ruleset").CombinedOutput()
+	r, err := nftpart.RulesetWithout(t.Context(), table)
 	if err != nil {
-		t.Fatalf("nft list ruleset: %v: %s", err, out)
+		t.Fatal(err)
 	}
-	var keep []string
-	skip := false
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
-	for sc.Scan() {
-		l := sc.Text()
-		switch {
-		case strings.HasPrefix(l, "table ip "+table+" "):
-			skip = true
-		case skip && l == "}":
-			skip = false
-		case !skip:
-			keep = append(keep, l)
-		}
-	}
-	return strings.Join(keep, "\n")
+	return r
 }

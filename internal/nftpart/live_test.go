@@ -1,7 +1,6 @@
 package nftpart
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -56,29 +55,14 @@ func newPair(t *testing.T) *pair {
 	return p
 }
 
-// ruleset lists the whole ruleset without table, to show that applying and
-// removing a partition leaves everything else as it was.
+// ruleset lists the whole ruleset without table (nftpart.RulesetWithout).
 func ruleset(t *testing.T, table string) string {
 	t.Helper()
-	out, err := exec.Command("nft", "list", "ruleset").CombinedOutput()
+	r, err := RulesetWithout(t.Context(), table)
 	if err != nil {
-		t.Fatalf("nft list ruleset: %v: %s", err, out)
+		t.Fatal(err)
 	}
-	var keep []string
-	skip := false
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
-	for sc.Scan() {
-		l := sc.Text()
-		switch {
-		case strings.HasPrefix(l, "table ip "+table+" "):
-			skip = true
-		case skip && l == "}":
-			skip = false
-		case !skip:
-			keep = append(keep, l)
-		}
-	}
-	return strings.Join(keep, "\n")
+	return r
 }
 
 // counters sums the packets that table's rules matched.
