@@ -66,6 +66,17 @@ func (m *Manager) addReplica(ctx context.Context, name string, dst improto.Engin
 			return fmt.Errorf("engine %s: drop failed %s before rebuild: %w", name, dst.Name, err)
 		}
 	}
+	// A source or destination this node cannot reach (a network
+	// partition) would hold the volume's I/O for heldIOTimeout: ask both
+	// first, with I/O flowing, and fail at once.
+	for _, r := range []improto.EngineReplica{src, dst} {
+		pctx, pcancel := context.WithTimeout(ctx, reachTimeout)
+		err := m.peers.call(pctx, r.Address, improto.MethodReplicaGet, improto.NameRequest{Name: r.Name}, &improto.ReplicaInfo{})
+		pcancel()
+		if err != nil {
+			return fmt.Errorf("engine %s: rebuild of %s: replica %s at %s does not answer: %w", name, dst.Name, r.Name, r.Address, err)
+		}
+	}
 	snap := "rebuild-" + rand.Text()[:8]
 	srcSnap := src.Name + "-snap-" + snap
 	e.front.Suspend()
@@ -112,6 +123,10 @@ func (m *Manager) addReplica(ctx context.Context, name string, dst improto.Engin
 // connection (minutes): the handler's context ends only when the manager's
 // connection does.
 const heldIOTimeout = 15 * time.Second
+
+// reachTimeout bounds the check, before a rebuild holds I/O, that its
+// source and destination answer.
+const reachTimeout = 3 * time.Second
 
 // rebuildStart is step 1; the caller holds frontend I/O.
 func (m *Manager) rebuildStart(ctx context.Context, e *engine, p *proc, src, dst improto.EngineReplica, snap, srcSnap string) error {
