@@ -102,6 +102,9 @@ func waitNode(t *testing.T, ctx context.Context, mgr *client.Client, node, state
 // its heartbeats only: the manager marks it down after its heartbeat
 // timeout, and up again after the heal. node-2 stays up throughout.
 func TestPartitionNodeFromManager(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out heartbeat timeouts and partitions on a real local cluster; skipped under -short (the race run)")
+	}
 	for _, dir := range []cluster.Direction{cluster.Both, cluster.AToB} {
 		t.Run(string(dir), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
@@ -133,6 +136,9 @@ func TestPartitionNodeFromManager(t *testing.T) {
 // node-1 are lost: the engine's writes reach the replica but are never
 // acknowledged.
 func TestPartitionNodesWhileAttached(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out heartbeat timeouts and partitions on a real local cluster; skipped under -short (the race run)")
+	}
 	tests := []cluster.Partition{
 		{A: "node-1", B: "node-2", Direction: cluster.Both},
 		{A: "node-2", B: "node-1", Direction: cluster.AToB},
