@@ -56,18 +56,10 @@ func runBIReplicaRebuild(ctx context.Context, s *Spec) {
 	s.RequireNodes(ctx, 3)
 
 	s.Step(fmt.Sprintf("upload backing image %s (%d MiB of random data) with its sha512", image, biSize>>20))
-	data := make([]byte, biSize)
-	s.Rand.Read(data)
-	sum := sha512.Sum512(data)
-	want := hex.EncodeToString(sum[:])
-	_, err := c.UploadBackingImage(ctx, image, bytes.NewReader(data), want)
-	Expect(err).NotTo(HaveOccurred(), "upload backing image")
-	DeferCleanup(func(ctx SpecContext) { c.DeleteBackingImage(ctx, image) }, NodeTimeout(time.Minute))
-	bi := seedWaitBackingImage(ctx, s, image, time.Minute)
-	Expect(bi.Status.SHA512).To(Equal(want), "the manager's sha512 of the image")
+	uploadRandomImage(ctx, s, image, biSize)
 
 	s.Step(fmt.Sprintf("create volume %s on it (2 replicas)", name))
-	_, err = c.CreateVolume(ctx, api.VolumeCreateRequest{Name: name, Size: biSize, NumberOfReplicas: 2, BackingImage: image, Frontend: api.FrontendNBD})
+	_, err := c.CreateVolume(ctx, api.VolumeCreateRequest{Name: name, Size: biSize, NumberOfReplicas: 2, BackingImage: image, Frontend: api.FrontendNBD})
 	Expect(err).NotTo(HaveOccurred())
 	seedDeleteVolumeOnCleanup(s, name)
 	s.WaitVolumeState(ctx, name, api.VolumeDetached, time.Minute)
@@ -171,4 +163,21 @@ func seedWaitBackingImage(ctx context.Context, s *Spec, name string, deadline ti
 			return bi.Status.State, err
 		}, api.BackingImageReady))
 	return last
+}
+
+// uploadRandomImage uploads size bytes of seeded random data as backing
+// image name, deletes it at cleanup, and checks the manager's SHA-512 of
+// it; it returns the data and that checksum (hex).
+func uploadRandomImage(ctx context.Context, s *Spec, name string, size int) ([]byte, string) {
+	c := s.Client()
+	data := make([]byte, size)
+	s.Rand.Read(data)
+	sum := sha512.Sum512(data)
+	want := hex.EncodeToString(sum[:])
+	_, err := c.UploadBackingImage(ctx, name, bytes.NewReader(data), want)
+	Expect(err).NotTo(HaveOccurred(), "upload backing image")
+	DeferCleanup(func(ctx SpecContext) { c.DeleteBackingImage(ctx, name) }, NodeTimeout(time.Minute))
+	bi := seedWaitBackingImage(ctx, s, name, time.Minute)
+	Expect(bi.Status.SHA512).To(Equal(want), "the manager's sha512 of the image")
+	return data, want
 }

@@ -3,12 +3,10 @@ package scenarios
 import (
 	"bytes"
 	"context"
-	"crypto/sha512"
 	"encoding/hex"
 	"fmt"
 	"time"
 
-	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/faultline/faultline/checkers"
@@ -107,18 +105,10 @@ func runBIRebuildVariant(ctx context.Context, s *Spec, v biVariant) {
 	}
 
 	s.Step(fmt.Sprintf("upload backing image %s (%d MiB of random data) with its sha512", image, biVarImage>>20))
-	data := make([]byte, biVarImage)
-	s.Rand.Read(data)
-	sum := sha512.Sum512(data)
-	want := hex.EncodeToString(sum[:])
-	_, err := c.UploadBackingImage(ctx, image, bytes.NewReader(data), want)
-	Expect(err).NotTo(HaveOccurred(), "upload backing image")
-	DeferCleanup(func(ctx SpecContext) { c.DeleteBackingImage(ctx, image) }, NodeTimeout(time.Minute))
-	bi := seedWaitBackingImage(ctx, s, image, time.Minute)
-	Expect(bi.Status.SHA512).To(Equal(want), "the manager's sha512 of the image")
+	data, want := uploadRandomImage(ctx, s, image, biVarImage)
 
 	s.Step(fmt.Sprintf("create volume %s (%d MiB on the %d MiB image, %d replicas)", name, biVarVolume>>20, biVarImage>>20, replicas))
-	_, err = c.CreateVolume(ctx, api.VolumeCreateRequest{Name: name, Size: biVarVolume, NumberOfReplicas: replicas, BackingImage: image, Frontend: api.FrontendNBD})
+	_, err := c.CreateVolume(ctx, api.VolumeCreateRequest{Name: name, Size: biVarVolume, NumberOfReplicas: replicas, BackingImage: image, Frontend: api.FrontendNBD})
 	Expect(err).NotTo(HaveOccurred())
 	seedDeleteVolumeOnCleanup(s, name)
 	s.WaitVolumeState(ctx, name, api.VolumeDetached, time.Minute)
