@@ -71,10 +71,21 @@ func runDiskErrorReplica(ctx context.Context, s *Spec) {
 	reps := replicasOffNode(ctx, s, name, node)
 	victim := reps[s.Faults.Intn(len(reps))]
 	bad := victim.Spec.Node
-	s.Step(fmt.Sprintf("every write to %s's disk fails with EIO (replica %s)", bad, victim.Name))
-	fault := faults.DiskError(s.Env.Cluster, bad, faults.DiskErrorOptions{IOType: "write"})
+	// Every disk of the node fails (Longhorn's test breaks the node's one
+	// disk): a node with a second, healthy disk would rightly take the
+	// replacement there.
+	n, err := c.GetNode(ctx, bad)
+	Expect(err).NotTo(HaveOccurred())
+	var broken []faults.Fault
+	for _, d := range n.Status.Disks {
+		broken = append(broken, faults.DiskError(s.Env.Cluster, bad, faults.DiskErrorOptions{Disk: d.Name, IOType: "write"}))
+	}
+	Expect(broken).NotTo(BeEmpty(), "node %s reports no disk", bad)
+	s.Step(fmt.Sprintf("every write to %s's disks (%d) fails with EIO (replica %s)", bad, len(broken), victim.Name))
 	injected := time.Now()
-	Expect(s.Faults.Inject(ctx, fault)).To(Succeed())
+	for _, f := range broken {
+		Expect(s.Faults.Inject(ctx, f)).To(Succeed())
+	}
 	from := len(bg.History().Ops())
 
 	s.Step(fmt.Sprintf("wait for %s to fail (ERR) and the volume to degrade; keep the disk broken for %v", victim.Name, deHold))
@@ -85,13 +96,13 @@ func runDiskErrorReplica(ctx context.Context, s *Spec) {
 		return x.Kind == state.KindVolume && x.Name == name && x.Robustness == api.RobustnessDegraded
 	})
 	Expect(seedSleep(ctx, deHold)).To(Succeed())
-	broken := time.Now()
+	brokenUntil := time.Now()
 	samples := s.States.Samples()
 	rwOnBad := state.Condition{What: "a replica of " + name + " RW on " + bad, Holds: func(x state.Sample) bool {
 		return x.Kind == state.KindReplica && strings.HasPrefix(x.Name, name+"-r-") && x.Node == bad && x.Detail["mode"] == api.ModeRW
 	}}
-	never := state.Never(samplesSince(samples, failed.Time), rwOnBad, 0, broken)
-	churn := churnVerdict(samples, name, bad, victim.Name, failed.Time, broken)
+	never := state.Never(samplesSince(samples, failed.Time), rwOnBad, 0, brokenUntil)
+	churn := churnVerdict(samples, name, bad, victim.Name, failed.Time, brokenUntil)
 	vol, err := c.GetVolume(ctx, name)
 	Expect(err).NotTo(HaveOccurred())
 	// The replicas are compared at rest: the writer pauses, flushed, for
@@ -115,10 +126,16 @@ func runDiskErrorReplica(ctx context.Context, s *Spec) {
 
 	s.Step("heal the disk; wait for attached/healthy with 3 RW replicas")
 	healed := time.Now()
-	Expect(s.Faults.Heal(ctx, fault)).To(Succeed())
+	for _, f := range broken {
+		Expect(s.Faults.Heal(ctx, f)).To(Succeed())
+	}
 	took := awaitRecovery(ctx, s, fmt.Sprintf("volume %s healthy after %s's disk healed", name, bad), map[string]int{name: 3},
 		recovery{Since: healed, Deadline: deDeadline, Hold: deRecHold})
-	fired, _ := fault.(interface{ Fired() (uint64, bool) }).Fired()
+	var fired uint64
+	for _, f := range broken {
+		n, _ := f.(interface{ Fired() (uint64, bool) }).Fired()
+		fired += n
+	}
 	s.Env.progressf("     %s: %d writes failed on %s's disk; healthy %v after the heal", s.Name, fired, bad, took.Round(time.Millisecond))
 	stop()
 	stopped = true
