@@ -15,6 +15,7 @@ import (
 	"github.com/faultline/faultline/engine/api"
 	"github.com/faultline/faultline/engine/nbd"
 	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/internal/nftpart"
 	"github.com/faultline/faultline/workload"
 )
 
@@ -110,7 +111,8 @@ func netdisRound(ctx context.Context, s *Spec, name string, dev *nbd.Client, gen
 	var injected []faults.Fault
 	for _, p := range parts {
 		f := faults.NetworkPartition(s.Env.Cluster, p)
-		if err := s.Faults.Inject(ctx, f); errors.Is(err, faults.ErrPartitionUnsupported) {
+		// No driver support, or no nft or root here: the scenario cannot run.
+		if err := s.Faults.Inject(ctx, f); errors.Is(err, faults.ErrPartitionUnsupported) || errors.Is(err, nftpart.ErrUnavailable) {
 			stop()
 			Skip(err.Error())
 		} else {
