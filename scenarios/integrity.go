@@ -129,9 +129,15 @@ func createAttached(ctx context.Context, s *Spec, req api.VolumeCreateRequest, n
 	Expect(err).NotTo(HaveOccurred(), "create volume %s", req.Name)
 	seedDeleteVolumeOnCleanup(s, req.Name)
 	s.WaitVolumeState(ctx, req.Name, api.VolumeDetached, time.Minute)
-	_, err = c.AttachVolume(ctx, req.Name, node)
-	Expect(err).NotTo(HaveOccurred(), "attach volume %s to %s", req.Name, node)
-	vol := seedAwaitVolume(ctx, s, req.Name, time.Now(), 2*time.Minute, volumeWant{State: api.VolumeAttached, Robustness: api.RobustnessHealthy})
+	return attachDial(ctx, s, req.Name, node)
+}
+
+// attachDial attaches a detached volume to node, waits until it is
+// attached and healthy, and connects to its frontend.
+func attachDial(ctx context.Context, s *Spec, name, node string) (api.Volume, *nbd.Client) {
+	_, err := s.Client().AttachVolume(ctx, name, node)
+	Expect(err).NotTo(HaveOccurred(), "attach volume %s to %s", name, node)
+	vol := seedAwaitVolume(ctx, s, name, time.Now(), 2*time.Minute, volumeWant{State: api.VolumeAttached, Robustness: api.RobustnessHealthy})
 	return vol, seedDial(ctx, s, vol.Status.Endpoint, time.Minute)
 }
 

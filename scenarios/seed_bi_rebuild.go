@@ -67,10 +67,7 @@ func runBIReplicaRebuild(ctx context.Context, s *Spec) {
 	nodes := s.Env.Cluster.Nodes()
 	node := nodes[s.Rand.Intn(len(nodes))].Name
 	s.Step("attach to " + node)
-	_, err = c.AttachVolume(ctx, name, node)
-	Expect(err).NotTo(HaveOccurred())
-	vol := seedAwaitVolume(ctx, s, name, time.Now(), 2*time.Minute, volumeWant{State: api.VolumeAttached, Robustness: api.RobustnessHealthy})
-	dev := seedDial(ctx, s, vol.Status.Endpoint, time.Minute)
+	_, dev := attachDial(ctx, s, name, node)
 	defer dev.Close()
 
 	s.Step(fmt.Sprintf("write %d blocks at random offsets in the first %d MiB and flush", biWrites, biWriteRegion>>20))

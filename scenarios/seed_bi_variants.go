@@ -120,10 +120,7 @@ func runBIRebuildVariant(ctx context.Context, s *Spec, v biVariant) {
 	nodes := s.Env.Cluster.Nodes()
 	node := nodes[s.Rand.Intn(len(nodes))].Name
 	s.Step("attach to " + node)
-	_, err = c.AttachVolume(ctx, name, node)
-	Expect(err).NotTo(HaveOccurred())
-	vol := seedAwaitVolume(ctx, s, name, time.Now(), 2*time.Minute, volumeWant{State: api.VolumeAttached, Robustness: api.RobustnessHealthy})
-	dev := seedDial(ctx, s, vol.Status.Endpoint, time.Minute)
+	_, dev := attachDial(ctx, s, name, node)
 	defer dev.Close()
 
 	var gens []*workload.Generator
