@@ -86,18 +86,8 @@ func TestFailedReplicaRestartedInPlace(t *testing.T) {
 // stop it) is tried once: the replica is replaced, not restarted on every
 // pass.
 func TestFailedRestartNotRetried(t *testing.T) {
-	rec, tm, _ := healthyVolume(t, "n1", "n2", "n3")
+	rec, tm, failed, stop := failWithRefusedStop(t, &jsonrpc.Error{Code: -32603, Message: "stop export: Input/output error"})
 	ctx := ctxT(t)
-	reps, err := tm.c.ListReplicas(ctx, "vol")
-	if err != nil || len(reps) != 2 {
-		t.Fatalf("replicas %v, %v", reps, err)
-	}
-	failed := reps[1]
-	stop := failed.Spec.Node + " replica_delete " + failed.Name + " cleanup=false"
-	rec.mu.Lock()
-	rec.refuse["stop:"+failed.Name] = &jsonrpc.Error{Code: -32603, Message: "stop export: Input/output error"}
-	rec.mu.Unlock()
-	rec.setMode(failed.Name, api.ModeERR)
 	waitFor(t, "a replacement rebuilding", func() (bool, error) {
 		now, err := tm.c.ListReplicas(ctx, "vol")
 		for _, r := range now {
@@ -116,18 +106,8 @@ func TestFailedRestartNotRetried(t *testing.T) {
 // instance manager just restarted) refused nothing: the same replica is
 // restarted on a later pass, not replaced.
 func TestRestartRetriedAfterTransportError(t *testing.T) {
-	rec, tm, _ := healthyVolume(t, "n1", "n2", "n3")
+	rec, tm, failed, stop := failWithRefusedStop(t, errors.New("call im_replica_delete: json-rpc connection closed: EOF"))
 	ctx := ctxT(t)
-	reps, err := tm.c.ListReplicas(ctx, "vol")
-	if err != nil || len(reps) != 2 {
-		t.Fatalf("replicas %v, %v", reps, err)
-	}
-	failed := reps[1]
-	stop := failed.Spec.Node + " replica_delete " + failed.Name + " cleanup=false"
-	rec.mu.Lock()
-	rec.refuse["stop:"+failed.Name] = errors.New("call im_replica_delete: json-rpc connection closed: EOF")
-	rec.mu.Unlock()
-	rec.setMode(failed.Name, api.ModeERR)
 	waitFor(t, "a first restart attempt", func() (bool, error) { return rec.count(stop) > 0, nil })
 	// While the node does not answer, a try a second at most: each try
 	// writes the replica twice, and without the wait every write queued
@@ -217,4 +197,22 @@ func TestStartRefusedDiskBackoff(t *testing.T) {
 		}
 		return false, err
 	})
+}
+
+// failWithRefusedStop starts a healthy 2-replica volume, makes the node of
+// its second replica answer err when asked to stop it, and fails that
+// replica in the engine. It returns the replica and the recorded stop call.
+func failWithRefusedStop(t *testing.T, err error) (*recorder, *testManager, api.Replica, string) {
+	t.Helper()
+	rec, tm, _ := healthyVolume(t, "n1", "n2", "n3")
+	reps, lerr := tm.c.ListReplicas(ctxT(t), "vol")
+	if lerr != nil || len(reps) != 2 {
+		t.Fatalf("replicas %v, %v", reps, lerr)
+	}
+	failed := reps[1]
+	rec.mu.Lock()
+	rec.refuse["stop:"+failed.Name] = err
+	rec.mu.Unlock()
+	rec.setMode(failed.Name, api.ModeERR)
+	return rec, tm, failed, failed.Spec.Node + " replica_delete " + failed.Name + " cleanup=false"
 }
