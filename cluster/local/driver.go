@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/cluster"
+	"github.com/faultline/faultline/engine/credential"
 	"github.com/faultline/faultline/engine/srcaddr"
 	"github.com/faultline/faultline/timeline"
 )
@@ -91,6 +92,11 @@ type Driver struct {
 
 	s3                 map[string]*s3Endpoint // S3 endpoints by name (StartS3Endpoint)
 	s3Access, s3Secret string                 // the cluster's S3 credentials, made with the first endpoint
+
+	// credential is the cluster secret in Dir/cluster.token, made by the
+	// first Up on a directory and kept by later ones; zero when the binary
+	// predates --cluster-token-file.
+	credential credential.Token
 }
 
 var _ cluster.Driver = (*Driver)(nil)
@@ -203,6 +209,11 @@ func (d *Driver) Up(ctx context.Context) (err error) {
 			return fmt.Errorf("local cluster: %w", err)
 		}
 	}
+	if d.features.ClusterToken {
+		if d.credential, err = credential.LoadOrCreate(d.credentialPath()); err != nil {
+			return fmt.Errorf("local cluster: %w", err)
+		}
+	}
 	if err := d.plan(); err != nil {
 		return err
 	}
@@ -233,6 +244,13 @@ func (d *Driver) Up(ctx context.Context) (err error) {
 	return d.saveState()
 }
 
+// credentialPath is where the cluster secret lives (mode 0600).
+func (d *Driver) credentialPath() string { return filepath.Join(d.cfg.Dir, "cluster.token") }
+
+// Credential is the cluster secret the manager and nodes were given; the
+// zero Token when the refengine binary has no --cluster-token-file.
+func (d *Driver) Credential() credential.Token { return d.credential }
+
 func (d *Driver) backoff() backoff { return backoff{d.cfg.MinBackoff, d.cfg.MaxBackoff} }
 
 // plan picks addresses and ports and builds each process's command line.
@@ -259,6 +277,9 @@ func (d *Driver) plan() error {
 	}
 	if len(d.cfg.Defects) > 0 && d.features.ManagerDefects {
 		margs = append(margs, "--defects", strings.Join(d.cfg.Defects, ","))
+	}
+	if !d.credential.IsZero() {
+		margs = append(margs, "--cluster-token-file", d.credentialPath())
 	}
 	d.procs = map[string]*process{}
 	d.mgr = &process{keep: d.cfg.KeepProcesses, name: "manager", args: margs, env: env, logPath: d.logPath("manager"), onStarted: d.persist}
@@ -309,6 +330,9 @@ func (d *Driver) plan() error {
 		}
 		if len(d.cfg.Defects) > 0 && d.features.NodeDefects {
 			args = append(args, "--defects", strings.Join(d.cfg.Defects, ","))
+		}
+		if !d.credential.IsZero() {
+			args = append(args, "--cluster-token-file", d.credentialPath())
 		}
 		// The node and its engines dial from the node's address, so that
 		// partitions can tell its packets from other nodes' (partition.go).

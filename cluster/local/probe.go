@@ -34,6 +34,9 @@ type Features struct {
 	// NodeDiskErrors: refengine node --disk-error-injection, an error bdev
 	// under each disk's lvstore (the disk-error fault arms it).
 	NodeDiskErrors bool
+	// ClusterToken: refengine node and manager --cluster-token-file, the
+	// cluster credential (engine/credential).
+	ClusterToken bool
 }
 
 // Probe asks the binary for each subcommand's help text.
@@ -58,6 +61,7 @@ func Probe(ctx context.Context, refengine string) (Features, error) {
 	f.ManagerDefects = hasFlag(mgr, "defects")
 	f.ManagerRestoreRateLimit = hasFlag(mgr, "restore-rate-limit")
 	f.NodeDiskErrors = hasFlag(node, "disk-error-injection")
+	f.ClusterToken = hasFlag(node, "cluster-token-file") && hasFlag(mgr, "cluster-token-file")
 	return f, nil
 }
 

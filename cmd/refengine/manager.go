@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/engine/backupstore"
+	"github.com/faultline/faultline/engine/credential"
 	"github.com/faultline/faultline/engine/manager"
 )
 
@@ -34,13 +35,14 @@ type managerConfig struct {
 	restoreRate int64
 	logLevel    slog.Level
 	defects     []string
+	credential  credential.Token // --cluster-token-file; zero when none
 }
 
 func parseManagerFlags(args []string, stderr io.Writer) (*managerConfig, error) {
 	c := &managerConfig{}
 	fs := flag.NewFlagSet("refengine manager", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var defects, level string
+	var defects, level, tokenFile string
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:9500", "address to serve the REST API on (loopback unless you mean it)")
 	fs.StringVar(&c.dataDir, "data-dir", "", "directory for manager.db and backing image files (required)")
 	fs.DurationVar(&c.nodeTimeout, "node-timeout", 5*time.Second, "a node that sends no heartbeat for this long is down")
@@ -49,6 +51,7 @@ func parseManagerFlags(args []string, stderr io.Writer) (*managerConfig, error) 
 	fs.Int64Var(&c.restoreRate, "restore-rate-limit", 0, "bytes per second each replica restore may write (0 = no limit); slows restores down so that tests can fault them midway")
 	fs.StringVar(&level, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&defects, "defects", os.Getenv("REFENGINE_DEFECTS"), "comma-separated defect switches to turn on (default $REFENGINE_DEFECTS); for proving checkers only")
+	fs.StringVar(&tokenFile, "cluster-token-file", os.Getenv("REFENGINE_CLUSTER_TOKEN_FILE"), "file (mode 0600) holding the cluster credential the manager proves to nodes over TCP (default $REFENGINE_CLUSTER_TOKEN_FILE; docs/security.md)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: refengine manager --data-dir DIR [--listen 127.0.0.1:9500] [--node-timeout 5s] [--backup-target URL] [--restore-rate-limit BYTES] [--defects list]")
 		fs.PrintDefaults()
@@ -83,6 +86,11 @@ func parseManagerFlags(args []string, stderr io.Writer) (*managerConfig, error) 
 	if c.defects, err = parseDefects(defects); err != nil {
 		return nil, err
 	}
+	if tokenFile != "" {
+		if c.credential, err = credential.Load(tokenFile); err != nil {
+			return nil, fmt.Errorf("--cluster-token-file: %w", err)
+		}
+	}
 	return c, nil
 }
 
@@ -112,7 +120,7 @@ func serveManager(ctx context.Context, c *managerConfig, log *slog.Logger) error
 	}
 	m, err := manager.Open(manager.Config{
 		DataDir: c.dataDir, NodeTimeout: c.nodeTimeout, Defects: c.defects, URL: url, Logger: log,
-		BackupTargetURL: c.backup, RestoreRateLimit: c.restoreRate,
+		BackupTargetURL: c.backup, RestoreRateLimit: c.restoreRate, Credential: c.credential,
 	})
 	if err != nil {
 		ln.Close()

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/faultline/faultline/engine/credential"
 	"github.com/faultline/faultline/engine/instance"
 	"github.com/faultline/faultline/engine/jsonrpc"
 	"github.com/faultline/faultline/engine/srcaddr"
@@ -95,11 +96,14 @@ type nodeConfig struct {
 	managerURL, address, source                              string
 	heartbeat                                                time.Duration
 	diskErrors                                               bool
+	// credential is the cluster secret (--cluster-token-file); zero when
+	// none was given.
+	credential credential.Token
 }
 
 func parseNodeFlags(args []string, stderr io.Writer) (*nodeConfig, error) {
 	var c nodeConfig
-	var defects string
+	var defects, tokenFile string
 	fs := flag.NewFlagSet("refengine node", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.name, "name", "", "node name (required)")
@@ -114,6 +118,7 @@ func parseNodeFlags(args []string, stderr io.Writer) (*nodeConfig, error) {
 	fs.StringVar(&c.managerURL, "manager", "", "manager base URL to send heartbeats to, e.g. http://127.0.0.1:9500 (none: no heartbeats)")
 	fs.DurationVar(&c.heartbeat, "heartbeat", time.Second, "heartbeat period")
 	fs.StringVar(&c.address, "address", "", "host workloads reach this node at (default: the host of --nbd-listen)")
+	fs.StringVar(&tokenFile, "cluster-token-file", os.Getenv("REFENGINE_CLUSTER_TOKEN_FILE"), "file (mode 0600) holding the cluster credential that peers, the manager and the framework prove over TCP (default $REFENGINE_CLUSTER_TOKEN_FILE; docs/security.md)")
 	fs.StringVar(&c.source, "source-address", os.Getenv(srcaddr.Env), "IP this node and its engines dial peers, replicas and the manager from (default $"+srcaddr.Env+"; empty: the kernel's choice)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `usage: refengine node --name N --data-dir D --rpc-socket S --nbd-listen ADDR [flags]
@@ -161,6 +166,11 @@ flags:
 	if c.defects, err = parseDefects(defects); err != nil {
 		return nil, err
 	}
+	if tokenFile != "" {
+		if c.credential, err = credential.Load(tokenFile); err != nil {
+			return nil, fmt.Errorf("--cluster-token-file: %w", err)
+		}
+	}
 	return &c, nil
 }
 
@@ -187,7 +197,7 @@ func serveNode(ctx context.Context, c *nodeConfig, log *slog.Logger) error {
 	if err := os.MkdirAll(c.dataDir, 0o755); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	t := target.New(target.Options{Log: log, Defects: c.defects, SourceAddress: c.source})
+	t := target.New(target.Options{Log: log, Defects: c.defects, SourceAddress: c.source, Credential: c.credential})
 	defer func() {
 		if err := t.Close(); err != nil {
 			log.Error("target close", "err", err)
@@ -330,7 +340,7 @@ func newInstanceManager(ctx context.Context, c *nodeConfig, t *target.Target, nb
 	im, err := instance.New(instance.Options{
 		Node: c.name, Target: t, Address: address, RPCAddress: rpcAddr, NBDAddress: nbdAddr,
 		ManagerURL: c.managerURL, Heartbeat: c.heartbeat, DataDir: c.dataDir, Defects: c.defects, Log: log,
-		SourceAddress: c.source,
+		SourceAddress: c.source, Credential: c.credential,
 	})
 	if err != nil {
 		return nil, err

@@ -18,6 +18,7 @@ import (
 
 	"github.com/faultline/faultline/engine/bdev"
 	"github.com/faultline/faultline/engine/client"
+	"github.com/faultline/faultline/engine/credential"
 	"github.com/faultline/faultline/engine/nbd"
 	"github.com/faultline/faultline/engine/srcaddr"
 )
@@ -65,8 +66,11 @@ type Options struct {
 	// manager, to peers, and its engines' to replicas) leave from; "" lets
 	// the kernel choose. See package srcaddr.
 	SourceAddress string
-	Defects       []string
-	Log           *slog.Logger
+	// Credential is the cluster secret the node proves to its peers and
+	// derives replica export keys from; zero when the node has none.
+	Credential credential.Token
+	Defects    []string
+	Log        *slog.Logger
 }
 
 // Manager is a node's instance manager.

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/faultline/faultline/engine/credential"
 )
 
 // Version is the manager's version string, reported by GET /v1/version.
@@ -45,6 +47,9 @@ type Config struct {
 	// URL is the manager's own base URL, handed to nodes for downloads.
 	URL    string
 	Logger *slog.Logger
+	// Credential is the cluster secret: the manager proves it to nodes
+	// over TCP. Zero when the cluster has none.
+	Credential credential.Token
 }
 
 func (c *Config) setDefaults() {

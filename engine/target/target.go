@@ -9,6 +9,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/faultline/faultline/engine/credential"
 	"github.com/faultline/faultline/engine/jsonrpc"
 	"github.com/faultline/faultline/engine/lvstore"
 	"github.com/faultline/faultline/engine/nbd"
@@ -24,12 +25,15 @@ type Options struct {
 	// SourceAddress is the IP remote bdevs dial from ("" lets the kernel
 	// choose); see package srcaddr.
 	SourceAddress string
+	// Credential is the cluster secret; zero when the node has none.
+	Credential credential.Token
 }
 
 // Target holds the bdevs, lvstores and NBD exports of one node.
 type Target struct {
 	log     *slog.Logger
 	source  string // SourceAddress
+	cred    credential.Token
 	defects map[string]bool
 	nbd     *nbd.Server
 	methods map[string]jsonrpc.Handler
@@ -59,6 +63,7 @@ func New(opts Options) *Target {
 	t := &Target{
 		log:     log,
 		source:  opts.SourceAddress,
+		cred:    opts.Credential,
 		defects: map[string]bool{},
 		nbd:     nbd.NewServer(log.With("component", "nbd")),
 		bdevs:   map[string]*baseBdev{},
