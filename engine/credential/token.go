@@ -159,3 +159,14 @@ func (t Token) CheckMAC(purpose, msg, mac string) bool {
 func (t Token) ExportKey(name string) string {
 	return t.MAC("nbd-export", name)[:32]
 }
+
+// AdminAPIToken is the bearer token for the manager's REST API that a
+// holder of the cluster secret uses as an administrator (the framework,
+// `faultline cluster env`). It is derived, so a token seen on the wire
+// does not open the nodes' JSON-RPC.
+func (t Token) AdminAPIToken() string { return t.MAC("rest-api", "admin") }
+
+// NodeAPIToken is the bearer token a node sends to the manager's REST API
+// (heartbeats): derived from the node's name, so the manager knows which
+// node is calling and a node cannot speak for another.
+func (t Token) NodeAPIToken(node string) string { return t.MAC("rest-api-node", node) }

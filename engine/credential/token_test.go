@@ -108,3 +108,17 @@ func TestLoadRefusesReadableByOthers(t *testing.T) {
 		t.Fatalf("Load of a 0644 token file: %v, want a refusal naming 0600", err)
 	}
 }
+
+func TestAPITokensDiffer(t *testing.T) {
+	tok, _ := Generate()
+	seen := map[string]string{}
+	for name, v := range map[string]string{
+		"admin": tok.AdminAPIToken(), "node-1": tok.NodeAPIToken("node-1"), "node-2": tok.NodeAPIToken("node-2"),
+		"export node-1": tok.ExportKey("node-1"), "token": tok.String(),
+	} {
+		if other, dup := seen[v]; dup {
+			t.Fatalf("%s and %s share a token", name, other)
+		}
+		seen[v] = name
+	}
+}
