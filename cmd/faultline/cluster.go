@@ -206,7 +206,13 @@ func superviseForeground(cfg local.Config, stdout, stderr io.Writer) int {
 	defer os.Remove(sock)
 	srvCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go local.ServeControl(srvCtx, d, l, cancel)
+	fc, err := newFaultControl(srvCtx, d, cfg.Logger)
+	if err != nil {
+		fmt.Fprintln(stderr, "faultline cluster up: fault control:", err)
+		d.Down(context.Background())
+		return exitNotRun
+	}
+	go local.ServeControl(srvCtx, d, l, cancel, fc.routes)
 	if err := d.SetSupervisor(os.Getpid(), sock); err != nil {
 		fmt.Fprintln(stderr, "faultline cluster up:", err)
 	}
