@@ -157,6 +157,46 @@ func TestFaultHandsOn(t *testing.T) {
 		}
 	})
 
+	t.Run("pause for a while", func(t *testing.T) {
+		out := mustRun(t, fl, "fault", "inject", "--cluster-dir", dir, "--for", "1s", "pause", "--node", "node-1")
+		if !strings.Contains(out, "healed by the supervisor at") {
+			t.Errorf("inject --for:\n%s", out)
+		}
+		// The supervisor heals it by itself, from no shell at all.
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var list struct{ Active []faultRecord }
+			decode(t, mustRun(t, fl, "fault", "list", "--cluster-dir", dir, "--output", "json"), &list)
+			if len(list.Active) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("pause --for 1s still injected after 30s: %+v", list.Active)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if n := statusJSON(t, fl, dir).Nodes[0]; !n.Running || !n.Ready {
+			t.Errorf("node-1 after the pause: %+v", n.ProcessStatus)
+		}
+	})
+
+	t.Run("disk-error", func(t *testing.T) {
+		var rec faultRecord
+		decode(t, mustRun(t, fl, "fault", "inject", "--cluster-dir", dir, "--output", "json", "disk-error", "--node", "node-2", "--io-type", "read"), &rec)
+		want := map[string]string{"node": "node-2", "io-type": "read", "count": "0", "error": "failure"}
+		for k, v := range want {
+			if rec.Params[k] != v {
+				t.Errorf("inject: params %v, want %v", rec.Params, want)
+				break
+			}
+		}
+		var healed struct{ Healed []faultRecord }
+		decode(t, mustRun(t, fl, "fault", "heal", "--cluster-dir", dir, "--output", "json", "--all"), &healed)
+		if len(healed.Healed) != 1 || healed.Healed[0].Kind != "disk-error" || healed.Healed[0].Error != "" {
+			t.Errorf("heal --all: %+v", healed)
+		}
+	})
+
 	t.Run("errors", func(t *testing.T) {
 		tests := []struct {
 			args []string
