@@ -20,7 +20,16 @@ const envFile = "env"
 // at the cluster in --dir: its manager URL and, when the cluster has a
 // credential, the admin bearer token derived from it (never the secret).
 func clusterEnv(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("cluster env", "cluster env [--dir DIR]\n\nPrints export lines for REFENGINE_MANAGER and REFENGINE_TOKEN:\n\n  eval $(faultline cluster env --dir DIR)\n  refengine volume list", stderr)
+	fs := newFlagSet("cluster env", `cluster env [--dir DIR]
+
+Prints export lines for REFENGINE_MANAGER (the cluster's manager URL) and
+REFENGINE_TOKEN (the admin API token derived from DIR/cluster.token; the
+secret itself stays in the file; no line when there is no cluster.token):
+
+  eval $(faultline cluster env --dir DIR)
+  refengine volume list
+
+cluster up writes the same lines to DIR/env (mode 0600).`, stderr)
 	dir := fs.String("dir", "runs/cluster", "run directory of the cluster")
 	if code, ok := parse(fs, args); !ok {
 		return code

@@ -38,7 +38,7 @@ func commands() map[string]command {
 		"list":     {"list the scenarios with their labels and descriptions", listCmd},
 		"report":   {"regenerate report.html of a report directory from its run.json", reportCmd},
 		"mutation": {"run each seed scenario with and without its defect; print the matrix", mutationCmd},
-		"cluster":  {"start, stop or inspect a local cluster by hand (up|down|status)", clusterCmd},
+		"cluster":  {"start, stop or inspect a local cluster by hand (up|down|status|env)", clusterCmd},
 		"fault":    {"inject, heal and list faults in a local cluster started with cluster up", faultCmd},
 		"soak":     {"Jepsen-style nemesis: seeded faults over several volumes for --duration, every checker at quiescent points", soakCmd},
 	}
