@@ -8,9 +8,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"unsafe"
 )
 
 // terminalBuffer is a bytes.Buffer that says it is a terminal, so that
@@ -124,4 +127,58 @@ func progressFor(output string, lines []string) []string {
 		}
 	}
 	return out
+}
+
+// TestIsTerminal: a pseudo-terminal is one; a pipe and a file are not.
+func TestIsTerminal(t *testing.T) {
+	pts := openPTY(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	file, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	for _, tc := range []struct {
+		name string
+		w    io.Writer
+		want bool
+	}{
+		{"pty", pts, true},
+		{"pipe", w, false},
+		{"file", file, false},
+		{"buffer", &bytes.Buffer{}, false},
+	} {
+		if got := isTerminal(tc.w); got != tc.want {
+			t.Errorf("isTerminal(%s) = %t, want %t", tc.name, got, tc.want)
+		}
+	}
+}
+
+// openPTY opens a pseudo-terminal pair and returns its terminal end.
+func openPTY(t *testing.T) *os.File {
+	t.Helper()
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	t.Cleanup(func() { ptmx.Close() })
+	var unlock int32
+	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, ptmx.Fd(), syscall.TIOCSPTLCK, uintptr(unsafe.Pointer(&unlock))); errno != 0 {
+		t.Skipf("unlock pty: %v", errno)
+	}
+	var n uint32
+	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, ptmx.Fd(), syscall.TIOCGPTN, uintptr(unsafe.Pointer(&n))); errno != 0 {
+		t.Skipf("pty number: %v", errno)
+	}
+	pts, err := os.OpenFile("/dev/pts/"+strconv.Itoa(int(n)), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("open pty: %v", err)
+	}
+	t.Cleanup(func() { pts.Close() })
+	return pts
 }
