@@ -36,6 +36,16 @@ import (
 //	POST /s3endpoints/{name}?node=NODE   StartS3Endpoint; the answer carries the secret key,
 //	                                     which is why the socket is made owner-only (0600)
 //	POST /down                           stops the cluster (the supervisor then exits)
+//
+// The supervisor of `faultline cluster up` mounts the fault routes of
+// `faultline fault` too (cmd/faultline/faultctl.go), which keep the set of
+// injected faults so that any shell can list and heal them:
+//
+//	GET  /faults                         the injected faults
+//	POST /faults                         body {kind, params, for}: build (package faults'
+//	                                     Kinds) and inject one; heal it after "for" if set
+//	POST /faults/heal                    body {kind, params, all}: heal the injected
+//	                                     faults of kind whose params match, or all
 
 // ControlSocketPath returns where the control socket of a cluster in dir
 // lives: inside dir when the path fits in sun_path, else a short temp path.
@@ -52,8 +62,9 @@ func ControlSocketPath(dir string) (string, error) {
 }
 
 // ServeControl serves the control API for d on l until ctx ends. down is
-// called (once) when a client asks the cluster to go down.
-func ServeControl(ctx context.Context, d *Driver, l net.Listener, down func()) error {
+// called (once) when a client asks the cluster to go down. routes mount
+// more routes on the same mux (the supervisor's fault routes).
+func ServeControl(ctx context.Context, d *Driver, l net.Listener, down func(), routes ...func(*http.ServeMux)) error {
 	// Only the owner may connect: the answers carry S3 secret keys.
 	if ua, ok := l.Addr().(*net.UnixAddr); ok && ua.Name != "" {
 		if err := os.Chmod(ua.Name, 0o600); err != nil {
@@ -131,6 +142,9 @@ func ServeControl(ctx context.Context, d *Driver, l net.Listener, down func()) e
 		reply(w, struct{}{}, nil)
 		go down()
 	})
+	for _, add := range routes {
+		add(mux)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
@@ -198,6 +212,13 @@ func Attach(ctx context.Context, dir string) (*Remote, error) {
 
 func (r *Remote) call(ctx context.Context, method, path string, out any) error {
 	return r.callWith(ctx, method, path, nil, out)
+}
+
+// Call sends a request with a JSON body (none when in is nil) to a route
+// of the control socket and decodes the answer into out (unless nil); a
+// non-200 answer is an error with the route's message.
+func (r *Remote) Call(ctx context.Context, method, path string, in, out any) error {
+	return r.callWith(ctx, method, path, in, out)
 }
 
 // callWith is call with a JSON request body (none when in is nil).

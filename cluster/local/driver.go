@@ -62,6 +62,11 @@ type Config struct {
 	// restarting a process that crashed (not one that was deleted);
 	// defaults 200ms and 5s.
 	MinBackoff, MaxBackoff time.Duration
+	// StablePorts reuses the manager and node ports of the previous run in
+	// Dir (its cluster.json), so that a cluster brought up again by hand
+	// keeps the URLs its user knows; Up fails, naming the port, when one
+	// of them is taken. Nodes the previous run did not have get free ports.
+	StablePorts bool
 	// KeepProcesses lets the processes outlive this one (--keep-cluster);
 	// otherwise the kernel kills them when it exits (Pdeathsig).
 	KeepProcesses bool
@@ -255,7 +260,11 @@ func (d *Driver) backoff() backoff { return backoff{d.cfg.MinBackoff, d.cfg.MaxB
 
 // plan picks addresses and ports and builds each process's command line.
 func (d *Driver) plan() error {
-	port, err := freePort("127.0.0.1")
+	prev, err := d.previousPorts()
+	if err != nil {
+		return err
+	}
+	port, err := prev.pick("manager", "127.0.0.1", prev.manager)
 	if err != nil {
 		return err
 	}
@@ -298,11 +307,15 @@ func (d *Driver) plan() error {
 	for i := 1; i <= d.cfg.Nodes; i++ {
 		name := "node-" + strconv.Itoa(i)
 		host := fmt.Sprintf("127.0.0.%d", i+1)
-		rpcPort, err := freePort(host)
+		old := prev.nodes[name]
+		if old.Address != host {
+			old = cluster.Node{}
+		}
+		rpcPort, err := prev.pick(name+" rpc", host, portOf(old.RPC))
 		if err != nil {
 			return err
 		}
-		nbdPort, err := freePort(host)
+		nbdPort, err := prev.pick(name+" nbd", host, portOf(old.NBD))
 		if err != nil {
 			return err
 		}

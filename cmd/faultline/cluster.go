@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,17 +23,25 @@ import (
 	"github.com/faultline/faultline/scenarios"
 )
 
-const clusterSynopsis = `cluster up|down|status [flags]
+const clusterSynopsis = `cluster up|down|status|env [flags]
 
   up      start a local cluster in --dir. By default it starts a detached
           supervisor process (faultline cluster up --foreground, in its own
           session, logging to DIR/logs/supervisor.log) and returns once every
           process answers; the cluster keeps running after this command exits.
           With --foreground it runs in this terminal until Ctrl-C.
+          A directory used before keeps its manager URL and node ports
+          (and its credential, DIR/cluster.token); up fails, naming the
+          port, when another process holds one of them. Up writes DIR/env
+          (mode 0600), the lines cluster env prints.
   down    stop the cluster in --dir and wait until no process is left
-  status  show the processes of the cluster in --dir
+  status  show the processes of the cluster in --dir with the nodes'
+          addresses (rpc, nbd, socket); --output json for scripts
+  env     print shell lines that point refengine at the cluster in --dir:
+          eval $(faultline cluster env --dir DIR); refengine volume list
 
-Use the cluster from scenarios with: faultline run --cluster-dir DIR`
+Use the cluster from scenarios with: faultline run --cluster-dir DIR
+Inject faults into it by hand with: faultline fault --help`
 
 func clusterCmd(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
@@ -49,8 +58,10 @@ func clusterCmd(args []string, stdout, stderr io.Writer) int {
 		return clusterDown(args[1:], stdout, stderr)
 	case "status":
 		return clusterStatus(args[1:], stdout, stderr)
+	case "env":
+		return clusterEnv(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "faultline cluster: unknown subcommand %q (want up, down or status)\n", args[0])
+	fmt.Fprintf(stderr, "faultline cluster: unknown subcommand %q (want up, down, status or env)\n", args[0])
 	return exitNotRun
 }
 
@@ -104,7 +115,7 @@ func clusterUp(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "faultline cluster up: --disks-per-node %d: want 1..8\n", *disks)
 		return exitNotRun
 	}
-	cfg := local.Config{Dir: abs, Refengine: *refengine, Nodes: *nodes, DiskSize: *diskSize, DisksPerNode: *disks, Defects: scenarios.SplitList(*defects),
+	cfg := local.Config{Dir: abs, StablePorts: true, Refengine: *refengine, Nodes: *nodes, DiskSize: *diskSize, DisksPerNode: *disks, Defects: scenarios.SplitList(*defects),
 		RestoreRateLimit: params.restoreRate}
 	if *foreground {
 		return superviseForeground(cfg, stdout, stderr)
@@ -145,6 +156,9 @@ func startDetached(dir string, args []string, stdout, stderr io.Writer) int {
 		if st, err := local.ReadState(dir); err == nil && st.Up && st.Supervisor == cmd.Process.Pid {
 			fmt.Fprintf(stdout, "cluster up in %s (supervisor pid %d, log %s)\n", dir, st.Supervisor, logPath)
 			printState(stdout, st)
+			if path := filepath.Join(dir, envFile); fileExists(path) {
+				fmt.Fprintf(stdout, "shell environment for refengine in %s: . %s or eval $(faultline cluster env --dir %s)\n", path, path, dir)
+			}
 			return exitPass
 		}
 		select {
@@ -192,11 +206,22 @@ func superviseForeground(cfg local.Config, stdout, stderr io.Writer) int {
 	defer os.Remove(sock)
 	srvCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go local.ServeControl(srvCtx, d, l, cancel)
+	fc, err := newFaultControl(srvCtx, d, cfg.Logger)
+	if err != nil {
+		fmt.Fprintln(stderr, "faultline cluster up: fault control:", err)
+		d.Down(context.Background())
+		return exitNotRun
+	}
+	go local.ServeControl(srvCtx, d, l, cancel, fc.routes)
 	if err := d.SetSupervisor(os.Getpid(), sock); err != nil {
 		fmt.Fprintln(stderr, "faultline cluster up:", err)
 	}
 	fmt.Fprintf(stdout, "cluster up in %s: manager %s; Ctrl-C or faultline cluster down --dir %s stops it\n", cfg.Dir, d.ManagerURL(), cfg.Dir)
+	if path, err := writeEnvFile(cfg.Dir); err != nil {
+		fmt.Fprintln(stderr, "faultline cluster up:", err)
+	} else {
+		fmt.Fprintf(stdout, "shell environment for refengine in %s: . %s or eval $(faultline cluster env --dir %s)\n", path, path, cfg.Dir)
+	}
 	<-srvCtx.Done()
 	fmt.Fprintln(stdout, "stopping the cluster")
 	dctx, dcancel := context.WithTimeout(context.Background(), time.Minute)
@@ -226,11 +251,16 @@ func clusterDown(args []string, stdout, stderr io.Writer) int {
 }
 
 func clusterStatus(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("cluster status", "cluster status [--dir DIR] [--json]", stderr)
+	fs := newFlagSet("cluster status", "cluster status [--dir DIR] [--output table|json]", stderr)
 	dir := fs.String("dir", "runs/cluster", "run directory of the cluster")
-	asJSON := fs.Bool("json", false, "print the status as JSON")
+	output := outputFlag(fs)
+	asJSON := fs.Bool("json", false, "same as --output json")
 	if code, ok := parse(fs, args); !ok {
 		return code
+	}
+	if err := checkOutput(*output); err != nil {
+		fmt.Fprintln(stderr, "faultline cluster status:", err)
+		return exitNotRun
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -239,10 +269,11 @@ func clusterStatus(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "faultline cluster status:", err)
 		return exitNotRun
 	}
-	if *asJSON {
+	view := statusViewOf(st, *dir)
+	if *asJSON || *output == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		enc.Encode(st)
+		enc.Encode(view)
 		return exitPass
 	}
 	fmt.Fprintf(stdout, "cluster %s (%s), manager %s\n", st.Dir, st.Driver, st.ManagerURL)
@@ -250,12 +281,67 @@ func clusterStatus(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "the cluster is down")
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROCESS\tPID\tRUNNING\tREADY\tSTOPPED\tRESTARTS\tLOG")
-	for _, p := range append([]cluster.ProcessStatus{st.Manager}, st.Nodes...) {
-		fmt.Fprintf(tw, "%s\t%d\t%t\t%t\t%t\t%d\t%s\n", p.Name, p.PID, p.Running, p.Ready, p.Stopped, p.Restarts, p.Log)
+	fmt.Fprintln(tw, "PROCESS\tPID\tRUNNING\tREADY\tSTOPPED\tRESTARTS\tRPC\tNBD\tSOCKET\tLOG")
+	for _, n := range append([]nodeView{{ProcessStatus: st.Manager}}, view.Nodes...) {
+		fmt.Fprintf(tw, "%s\t%d\t%t\t%t\t%t\t%d\t%s\t%s\t%s\t%s\n", n.Name, n.PID, n.Running, n.Ready, n.Stopped, n.Restarts,
+			dash(n.RPC), dash(n.NBD), dash(n.Socket), n.Log)
 	}
 	tw.Flush()
 	return exitPass
+}
+
+// statusView is what `cluster status` shows: the driver's status with
+// each node's addresses, which cluster.json holds.
+type statusView struct {
+	cluster.Status
+	Nodes []nodeView `json:"nodes"`
+}
+
+// nodeView is a node's process status and its addresses.
+type nodeView struct {
+	cluster.ProcessStatus
+	RPC    string `json:"rpc,omitempty"`
+	NBD    string `json:"nbd,omitempty"`
+	Socket string `json:"socket,omitempty"`
+}
+
+func statusViewOf(st cluster.Status, dir string) statusView {
+	addrs := map[string]cluster.Node{}
+	if s, err := local.ReadState(dir); err == nil {
+		for _, n := range s.Nodes {
+			addrs[n.Name] = n
+		}
+	}
+	v := statusView{Status: st, Nodes: []nodeView{}}
+	for _, p := range st.Nodes {
+		n := addrs[p.Name]
+		v.Nodes = append(v.Nodes, nodeView{ProcessStatus: p, RPC: n.RPC, NBD: n.NBD, Socket: n.Socket})
+	}
+	return v
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// outputFlag declares --output table|json.
+func outputFlag(fs *flag.FlagSet) *string {
+	return fs.String("output", "table", "output format: table or json")
+}
+
+func checkOutput(o string) error {
+	if o != "table" && o != "json" {
+		return fmt.Errorf("--output %q: want table or json", o)
+	}
+	return nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // statusOf asks the supervisor when there is one; otherwise it reports

@@ -2,7 +2,8 @@
 // refengine: `faultline run` brings up a cluster, runs the Ginkgo suites
 // compiled into this binary and writes a report directory; `faultline soak`
 // runs the soak scenario (a seeded nemesis) for a given duration; `list`,
-// `report`, `mutation` and `cluster up|down|status` are the supporting tools.
+// `report`, `mutation`, `cluster up|down|status|env` and `fault
+// inject|heal|list` are the supporting tools.
 //
 // Exit status: 0 every scenario passed, 1 a scenario failed, 2 faultline
 // could not run (bad flags, the cluster could not start, ...).
@@ -37,7 +38,8 @@ func commands() map[string]command {
 		"list":     {"list the scenarios with their labels and descriptions", listCmd},
 		"report":   {"regenerate report.html of a report directory from its run.json", reportCmd},
 		"mutation": {"run each seed scenario with and without its defect; print the matrix", mutationCmd},
-		"cluster":  {"start, stop or inspect a local cluster by hand (up|down|status)", clusterCmd},
+		"cluster":  {"start, stop or inspect a local cluster by hand (up|down|status|env)", clusterCmd},
+		"fault":    {"inject, heal and list faults in a local cluster started with cluster up", faultCmd},
 		"soak":     {"Jepsen-style nemesis: seeded faults over several volumes for --duration, every checker at quiescent points", soakCmd},
 	}
 }

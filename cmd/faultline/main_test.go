@@ -50,6 +50,14 @@ func TestFlagErrorsExit2(t *testing.T) {
 		{"cluster status nothing there", []string{"cluster", "status", "--dir", t.TempDir()}, "no cluster in"},
 		{"cluster down nothing there", []string{"cluster", "down", "--dir", t.TempDir()}, "faultline cluster down:"},
 		{"cluster up bad nodes", []string{"cluster", "up", "--nodes", "0"}, "--nodes 0"},
+		{"cluster status bad output", []string{"cluster", "status", "--output", "yaml"}, `--output "yaml": want table or json`},
+		{"cluster env stray argument", []string{"cluster", "env", "x"}, `unexpected argument "x"`},
+		{"fault without verb", []string{"fault"}, "usage: faultline fault"},
+		{"fault inject without kind", []string{"fault", "inject"}, "name a fault kind"},
+		{"fault inject unknown parameter", []string{"fault", "inject", "pause", "--node", "n", "--disk", "d"}, "flag provided but not defined: -disk"},
+		{"fault inject bad value", []string{"fault", "inject", "disk-error", "--node", "n", "--io-type", "sideways"}, `io-type "sideways": want one of read`},
+		{"fault heal kind and all", []string{"fault", "heal", "--all", "pause"}, "--all heals every fault"},
+		{"fault list bad output", []string{"fault", "list", "--output", "yaml"}, `--output "yaml"`},
 		{"cluster up bad disk", []string{"cluster", "up", "--disk-size", "1000"}, `"1000": want a multiple of 1 MiB`},
 		{"soak unknown flag", []string{"soak", "--no-such-flag"}, "flag provided but not defined"},
 		{"soak stray argument", []string{"soak", "x"}, `unexpected argument "x"`},
@@ -81,7 +89,9 @@ func TestFlagErrorsExit2(t *testing.T) {
 }
 
 func TestHelpExits0(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"run", "--help"}, {"list", "-h"}, {"report", "--help"}, {"cluster", "--help"}, {"cluster", "up", "--help"}} {
+	for _, args := range [][]string{{"--help"}, {"run", "--help"}, {"list", "-h"}, {"report", "--help"}, {"cluster", "--help"}, {"cluster", "up", "--help"},
+		{"cluster", "env", "--help"}, {"cluster", "status", "--help"}, {"fault", "--help"}, {"fault", "inject", "--help"},
+		{"fault", "inject", "network-partition", "--help"}, {"fault", "heal", "-h"}, {"fault", "list", "--help"}} {
 		code, stdout, stderr := cli(t, args...)
 		if code != exitPass {
 			t.Errorf("%v: exit %d", args, code)

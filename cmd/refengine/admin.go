@@ -72,7 +72,8 @@ func runAdmin(resource string, verbs map[string]adminVerb, args []string, stdout
 		return 2
 	}
 	fs := flag.NewFlagSet("refengine "+resource+" "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	progress := &progressGate{w: stderr} // where the verbs print progress
+	fs.SetOutput(progress)
 	defURL := os.Getenv("REFENGINE_MANAGER")
 	if defURL == "" {
 		defURL = "http://127.0.0.1:9500"
@@ -96,6 +97,7 @@ func runAdmin(resource string, verbs map[string]adminVerb, args []string, stdout
 		fmt.Fprintf(stderr, "refengine %s: --output %q: want json or table\n", resource, *output)
 		return 2
 	}
+	progress.settle(stdout, *output == "json")
 	c, err := client.New(*managerURL, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "refengine %s: %v\n", resource, err)
@@ -109,6 +111,7 @@ func runAdmin(resource string, verbs map[string]adminVerb, args []string, stdout
 	var usageErr usageError
 	if errors.As(err, &usageErr) {
 		fmt.Fprintf(stderr, "refengine %s %s: %v\n", resource, args[0], err)
+		progress.open()
 		fs.Usage()
 		return 2
 	}
@@ -273,10 +276,11 @@ func volumeVerbs() map[string]adminVerb {
 			}
 		}},
 		"activate": volumeActivateVerb(),
-		"wait": {"NAME [--state S] [--robustness R] [--gone] (bounded by --timeout)", func(fs *flag.FlagSet) func(context.Context, *client.Client, []string) (any, error) {
+		"wait": {"NAME [--state S] [--robustness R] [--gone] (bounded by --timeout; on a terminal, prints the volume's and its replicas' changes to stderr)", func(fs *flag.FlagSet) func(context.Context, *client.Client, []string) (any, error) {
 			state := fs.String("state", "", "wait for this state")
 			rob := fs.String("robustness", "", "wait for this robustness")
 			gone := fs.Bool("gone", false, "wait until the volume no longer exists")
+			progress := fs.Output() // on a terminal, runAdmin lets it through to stderr
 			return func(ctx context.Context, c *client.Client, args []string) (any, error) {
 				if err := nArgs(args, "NAME"); err != nil {
 					return nil, err
@@ -284,7 +288,11 @@ func volumeVerbs() map[string]adminVerb {
 				if *state == "" && *rob == "" && !*gone {
 					return nil, usagef("give --state, --robustness or --gone")
 				}
+				p := newProgressLines(progress)
 				v, err := c.WaitVolume(ctx, args[0], func(v api.Volume) bool {
+					if progressShown(progress) {
+						p.show(volumeProgress(ctx, c, args[0], v)...)
+					}
 					if *gone {
 						return v.Name == ""
 					}
@@ -416,9 +424,10 @@ func backingImageVerbs() map[string]adminVerb {
 				return c.CreateBackingImage(ctx, api.BackingImageCreateRequest{Name: args[0], SourcePath: *src, SHA512: *sum})
 			}
 		}},
-		"upload": {"NAME --file PATH [--sha512 HEX] (streams a local file)", func(fs *flag.FlagSet) func(context.Context, *client.Client, []string) (any, error) {
+		"upload": {"NAME --file PATH [--sha512 HEX] (streams a local file; on a terminal, prints how much went out to stderr)", func(fs *flag.FlagSet) func(context.Context, *client.Client, []string) (any, error) {
 			file := fs.String("file", "", "local image file to upload")
 			sum := fs.String("sha512", "", "expected SHA-512 (hex); the manager verifies it")
+			progress := fs.Output() // on a terminal, runAdmin lets it through to stderr
 			return func(ctx context.Context, c *client.Client, args []string) (any, error) {
 				if err := nArgs(args, "NAME"); err != nil {
 					return nil, err
@@ -428,7 +437,11 @@ func backingImageVerbs() map[string]adminVerb {
 					return nil, usagef("--file: %v", err)
 				}
 				defer f.Close()
-				return c.UploadBackingImage(ctx, args[0], f, *sum)
+				var size int64
+				if fi, err := f.Stat(); err == nil {
+					size = fi.Size()
+				}
+				return c.UploadBackingImage(ctx, args[0], newProgressReader(f, progress, "upload "+args[0], size), *sum)
 			}
 		}},
 		"delete": {"NAME", func(fs *flag.FlagSet) func(context.Context, *client.Client, []string) (any, error) {

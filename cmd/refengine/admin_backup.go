@@ -48,7 +48,7 @@ func backupVerbs() map[string]adminVerb {
 			labels := labelFlag{}
 			fs.Var(labels, "label", "KEY=VALUE label stored with the backup (repeatable)")
 			comp := fs.String("compression", "", "block compression: none, lz4 or gzip (default lz4)")
-			wait := fs.Bool("wait", false, "wait until the backup is Completed (exit 0) or Error (exit 1), printing progress to stderr")
+			wait := fs.Bool("wait", false, "wait until the backup is Completed (exit 0) or Error (exit 1), printing progress to stderr when stdout and stderr are terminals and the output is a table")
 			progress := fs.Output() // runAdmin points it at the command's stderr
 			return func(ctx context.Context, c *client.Client, args []string) (any, error) {
 				if err := nArgs(args, "VOLUME"); err != nil {

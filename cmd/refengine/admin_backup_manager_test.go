@@ -48,7 +48,7 @@ func TestBackupAdminAgainstManager(t *testing.T) {
 	}
 	verbs := map[string]map[string]adminVerb{"backup": backupVerbs(), "backup-volume": backupVolumeVerbs(), "volume": volumeVerbs()}
 	run := func(resource string, args ...string) (int, string, string) {
-		var out, errb bytes.Buffer
+		var out, errb terminalBuffer // progress shows, as to a person
 		code := runAdmin(resource, verbs[resource], append(args, "--manager", srv.URL, "--timeout", "20s"), &out, &errb)
 		return code, out.String(), errb.String()
 	}

@@ -45,7 +45,7 @@ func TestBackupAdminUsageErrors(t *testing.T) {
 	}
 	verbs := map[string]map[string]adminVerb{"backup": backupVerbs(), "backup-volume": backupVolumeVerbs(), "volume": volumeVerbs()}
 	for _, tt := range tests {
-		var out, errb bytes.Buffer
+		var out, errb terminalBuffer // progress shows, as to a person
 		code := runAdmin(tt.resource, verbs[tt.resource], append(tt.args, "--manager", "http://127.0.0.1:1", "--timeout", "2s"), &out, &errb)
 		if code != tt.code || !strings.Contains(errb.String(), tt.msg) {
 			t.Errorf("%s %v: exit %d, stderr %q; want exit %d mentioning %q", tt.resource, tt.args, code, errb.String(), tt.code, tt.msg)
@@ -121,7 +121,7 @@ func (f *fakeManager) body(t *testing.T, prefix string, into any) {
 }
 
 func runFake(url, resource string, verbs map[string]adminVerb, args ...string) (int, string, string) {
-	var out, errb bytes.Buffer
+	var out, errb terminalBuffer // progress shows, as to a person
 	code := runAdmin(resource, verbs, append(args, "--manager", url, "--timeout", "10s"), &out, &errb)
 	return code, out.String(), errb.String()
 }
@@ -190,23 +190,26 @@ func TestBackupCreateWait(t *testing.T) {
 		}, 1, []string{"backup b1: InProgress 10%", "backup b1: gone", "refengine backup create: backup b1 was deleted before it completed"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f, url := newFakeManager(t, map[string][]string{
-				"POST /v1/backups":   {`201 {"name":"b1","status":{"state":"New"}}`},
-				"GET /v1/backups/b1": tt.gets,
+		for _, output := range []string{"table", "json"} {
+			t.Run(tt.name+" "+output, func(t *testing.T) {
+				f, url := newFakeManager(t, map[string][]string{
+					"POST /v1/backups":   {`201 {"name":"b1","status":{"state":"New"}}`},
+					"GET /v1/backups/b1": tt.gets,
+				})
+				code, out, stderr := runFake(url, "backup", backupVerbs(), "create", "vol1", "--wait", "--output", output)
+				want := progressFor(output, tt.lines)
+				if code != tt.code || strings.TrimSpace(stderr) != strings.Join(want, "\n") {
+					t.Fatalf("exit %d, stderr:\n%s\nwant exit %d, stderr:\n%s", code, stderr, tt.code, strings.Join(want, "\n"))
+				}
+				if gets := f.requests("GET /v1/backups/b1"); len(gets) != len(tt.gets) {
+					t.Errorf("%d GETs, want %d: it stopped early or polled past the end", len(gets), len(tt.gets))
+				}
+				var b api.Backup
+				if output == "json" && tt.code == 0 && (json.Unmarshal([]byte(out), &b) != nil || b.Status.State != api.BackupStateCompleted) {
+					t.Errorf("stdout %q: want the completed backup", out)
+				}
 			})
-			code, out, stderr := runFake(url, "backup", backupVerbs(), "create", "vol1", "--wait", "--output", "json")
-			if code != tt.code || strings.TrimSpace(stderr) != strings.Join(tt.lines, "\n") {
-				t.Fatalf("exit %d, stderr:\n%s\nwant exit %d, stderr:\n%s", code, stderr, tt.code, strings.Join(tt.lines, "\n"))
-			}
-			if gets := f.requests("GET /v1/backups/b1"); len(gets) != len(tt.gets) {
-				t.Errorf("%d GETs, want %d: it stopped early or polled past the end", len(gets), len(tt.gets))
-			}
-			var b api.Backup
-			if tt.code == 0 && (json.Unmarshal([]byte(out), &b) != nil || b.Status.State != api.BackupStateCompleted) {
-				t.Errorf("stdout %q: want the completed backup", out)
-			}
-		})
+		}
 	}
 }
 
@@ -285,9 +288,9 @@ func TestVolumeActivate(t *testing.T) {
 			`200 {"name":"dr1","spec":{"frontend":"nbd"},"status":{"state":"detached"}}`,
 		},
 	})
-	code, out, stderr := runFake(url, "volume", volumeVerbs(), "activate", "dr1", "--wait", "--output", "json")
-	var v api.Volume
-	if code != 0 || json.Unmarshal([]byte(out), &v) != nil || v.Status.State != api.VolumeDetached {
+	// Table output on a terminal: the refusal shows as progress.
+	code, out, stderr := runFake(url, "volume", volumeVerbs(), "activate", "dr1", "--wait")
+	if code != 0 || !strings.Contains(out, api.VolumeDetached) {
 		t.Fatalf("exit %d: %s\n%s", code, stderr, out)
 	}
 	if a := f.requests("POST /v1/volumes/dr1/activate"); len(a) != 3 || a[0] != `POST /v1/volumes/dr1/activate {"frontend":"nbd"}` {

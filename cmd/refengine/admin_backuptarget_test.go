@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -37,7 +36,7 @@ func TestBackupTargetAdmin(t *testing.T) {
 		m.Close()
 	})
 	run := func(args ...string) (int, string, string) {
-		var out, errb bytes.Buffer
+		var out, errb terminalBuffer // progress shows, as to a person
 		code := runAdmin("backup-target", backupTargetVerbs(), append(args, "--manager", srv.URL), &out, &errb)
 		return code, out.String(), errb.String()
 	}

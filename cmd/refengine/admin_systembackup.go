@@ -23,7 +23,7 @@ func systemBackupVerbs() map[string]adminVerb {
 	return map[string]adminVerb{
 		"create": {"NAME [--policy if-not-present|always|disabled] [--wait] (backs up every volume on its own target, then writes the bundle to the default target; --wait is bounded by --timeout, which a system backup of many volumes needs raised)", func(fs *flag.FlagSet) func(context.Context, *client.Client, []string) (any, error) {
 			policy := fs.String("policy", "", policyHelp)
-			wait := fs.Bool("wait", false, "wait until the system backup is Ready (exit 0) or Error (exit 1), printing each state and each volume's part to stderr")
+			wait := fs.Bool("wait", false, "wait until the system backup is Ready (exit 0) or Error (exit 1), printing each state and each volume's part to stderr when stdout and stderr are terminals and the output is a table")
 			progress := fs.Output() // runAdmin points it at the command's stderr
 			return func(ctx context.Context, c *client.Client, args []string) (any, error) {
 				if err := nArgs(args, "NAME"); err != nil {
@@ -64,7 +64,7 @@ func systemBackupVerbs() map[string]adminVerb {
 			}
 		}},
 		"delete": {"NAME [--wait] (removes the bundle from the default target, then the record; the volume backups stay; --wait until it is gone, bounded by --timeout)", func(fs *flag.FlagSet) func(context.Context, *client.Client, []string) (any, error) {
-			wait := fs.Bool("wait", false, "wait until the bundle and the record are gone, printing any error the deletion meets to stderr")
+			wait := fs.Bool("wait", false, "wait until the bundle and the record are gone, printing any error the deletion meets to stderr when stdout and stderr are terminals and the output is a table")
 			progress := fs.Output()
 			return func(ctx context.Context, c *client.Client, args []string) (any, error) {
 				if err := nArgs(args, "NAME"); err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -14,7 +13,7 @@ import (
 // answers no one: a command-line mistake exits 2 before anything is sent,
 // while any request would exit 1.
 func runUnreachable(resource string, verbs map[string]adminVerb, args ...string) (int, string) {
-	var out, errb bytes.Buffer
+	var out, errb terminalBuffer // progress shows, as to a person
 	code := runAdmin(resource, verbs, append(args, "--manager", "http://127.0.0.1:1", "--timeout", "2s"), &out, &errb)
 	return code, errb.String()
 }
@@ -148,34 +147,37 @@ func TestSystemBackupCreateWait(t *testing.T) {
 		}, 1, []string{"Generating", "gone", "!refengine system-backup create: system backup sb1 was deleted before it was Ready"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f, url := newFakeManager(t, map[string][]string{
-				"POST /v1/systembackups":    {`201 {"name":"sb1","status":{"state":""}}`},
-				"GET /v1/systembackups/sb1": tt.gets,
-			})
-			code, out, stderr := runFake(url, "system-backup", systemBackupVerbs(), "create", "sb1", "--wait", "--output", "json")
-			var want []string
-			for _, l := range tt.lines {
-				if s, ok := strings.CutPrefix(l, "!"); ok {
-					want = append(want, s)
-				} else {
-					want = append(want, prefix+l)
+		for _, output := range []string{"table", "json"} {
+			t.Run(tt.name+" "+output, func(t *testing.T) {
+				f, url := newFakeManager(t, map[string][]string{
+					"POST /v1/systembackups":    {`201 {"name":"sb1","status":{"state":""}}`},
+					"GET /v1/systembackups/sb1": tt.gets,
+				})
+				code, out, stderr := runFake(url, "system-backup", systemBackupVerbs(), "create", "sb1", "--wait", "--output", output)
+				var want []string
+				for _, l := range tt.lines {
+					if s, ok := strings.CutPrefix(l, "!"); ok {
+						want = append(want, s)
+					} else {
+						want = append(want, prefix+l)
+					}
 				}
-			}
-			if code != tt.code || strings.TrimSpace(stderr) != strings.Join(want, "\n") {
-				t.Fatalf("exit %d, stderr:\n%s\nwant exit %d, stderr:\n%s", code, stderr, tt.code, strings.Join(want, "\n"))
-			}
-			if gets := f.requests("GET /v1/systembackups/sb1"); len(gets) != len(tt.gets) {
-				t.Errorf("%d GETs, want %d: it stopped early or polled past the end", len(gets), len(tt.gets))
-			}
-			var b api.SystemBackup
-			if tt.code == 0 && (json.Unmarshal([]byte(out), &b) != nil || b.Status.State != api.SystemBackupStateReady || len(b.Status.Volumes) != 3) {
-				t.Errorf("stdout %q: want the ready system backup", out)
-			}
-			if tt.code != 0 && out != "" {
-				t.Errorf("stdout %q after a failure", out)
-			}
-		})
+				want = progressFor(output, want)
+				if code != tt.code || strings.TrimSpace(stderr) != strings.Join(want, "\n") {
+					t.Fatalf("exit %d, stderr:\n%s\nwant exit %d, stderr:\n%s", code, stderr, tt.code, strings.Join(want, "\n"))
+				}
+				if gets := f.requests("GET /v1/systembackups/sb1"); len(gets) != len(tt.gets) {
+					t.Errorf("%d GETs, want %d: it stopped early or polled past the end", len(gets), len(tt.gets))
+				}
+				var b api.SystemBackup
+				if output == "json" && tt.code == 0 && (json.Unmarshal([]byte(out), &b) != nil || b.Status.State != api.SystemBackupStateReady || len(b.Status.Volumes) != 3) {
+					t.Errorf("stdout %q: want the ready system backup", out)
+				}
+				if output == "json" && tt.code != 0 && out != "" {
+					t.Errorf("stdout %q after a failure", out)
+				}
+			})
+		}
 	}
 }
 

@@ -17,7 +17,7 @@ func systemRestoreVerbs() map[string]adminVerb {
 			var literal, files rawValues
 			fs.Var(&literal, "target-secret", "TARGET=SECRETKEY: the secret key of a backup target the restore re-creates (repeatable; ps and shell history show it, prefer --target-secret-file)")
 			fs.Var(&files, "target-secret-file", "TARGET=FILE: a file holding the secret key of a backup target the restore re-creates (repeatable)")
-			wait := fs.Bool("wait", false, "wait until the system restore is Completed (exit 0) or Error (exit 1), printing each state and each object restored to stderr")
+			wait := fs.Bool("wait", false, "wait until the system restore is Completed (exit 0) or Error (exit 1), printing each state and each object restored to stderr when stdout and stderr are terminals and the output is a table")
 			progress := fs.Output() // runAdmin points it at the command's stderr
 			return func(ctx context.Context, c *client.Client, args []string) (any, error) {
 				if err := nArgs(args, "NAME"); err != nil {

@@ -156,31 +156,34 @@ func TestSystemRestoreCreateWait(t *testing.T) {
 		}, 1, []string{"Downloading", "gone", "!refengine system-restore create: system restore r1 was deleted before it completed"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f, url := newFakeManager(t, map[string][]string{
-				"POST /v1/systemrestores":   {`201 {"name":"r1","spec":{"systemBackup":"sb1"},"status":{"state":"Pending"}}`},
-				"GET /v1/systemrestores/r1": tt.gets,
-			})
-			code, out, stderr := runFake(url, "system-restore", systemRestoreVerbs(), "create", "r1", "--from", "sb1", "--wait", "--output", "json")
-			var want []string
-			for _, l := range tt.lines {
-				if s, ok := strings.CutPrefix(l, "!"); ok {
-					want = append(want, s)
-				} else {
-					want = append(want, "system restore r1: "+l)
+		for _, output := range []string{"table", "json"} {
+			t.Run(tt.name+" "+output, func(t *testing.T) {
+				f, url := newFakeManager(t, map[string][]string{
+					"POST /v1/systemrestores":   {`201 {"name":"r1","spec":{"systemBackup":"sb1"},"status":{"state":"Pending"}}`},
+					"GET /v1/systemrestores/r1": tt.gets,
+				})
+				code, out, stderr := runFake(url, "system-restore", systemRestoreVerbs(), "create", "r1", "--from", "sb1", "--wait", "--output", output)
+				var want []string
+				for _, l := range tt.lines {
+					if s, ok := strings.CutPrefix(l, "!"); ok {
+						want = append(want, s)
+					} else {
+						want = append(want, "system restore r1: "+l)
+					}
 				}
-			}
-			if code != tt.code || strings.TrimSpace(stderr) != strings.Join(want, "\n") {
-				t.Fatalf("exit %d, stderr:\n%s\nwant exit %d, stderr:\n%s", code, stderr, tt.code, strings.Join(want, "\n"))
-			}
-			if gets := f.requests("GET /v1/systemrestores/r1"); len(gets) != len(tt.gets) {
-				t.Errorf("%d GETs, want %d: it stopped early or polled past the end", len(gets), len(tt.gets))
-			}
-			var r api.SystemRestore
-			if tt.code == 0 && (json.Unmarshal([]byte(out), &r) != nil || r.Status.State != api.SystemRestoreStateCompleted || len(r.Status.Objects) != 4) {
-				t.Errorf("stdout %q: want the completed system restore", out)
-			}
-		})
+				want = progressFor(output, want)
+				if code != tt.code || strings.TrimSpace(stderr) != strings.Join(want, "\n") {
+					t.Fatalf("exit %d, stderr:\n%s\nwant exit %d, stderr:\n%s", code, stderr, tt.code, strings.Join(want, "\n"))
+				}
+				if gets := f.requests("GET /v1/systemrestores/r1"); len(gets) != len(tt.gets) {
+					t.Errorf("%d GETs, want %d: it stopped early or polled past the end", len(gets), len(tt.gets))
+				}
+				var r api.SystemRestore
+				if output == "json" && tt.code == 0 && (json.Unmarshal([]byte(out), &r) != nil || r.Status.State != api.SystemRestoreStateCompleted || len(r.Status.Objects) != 4) {
+					t.Errorf("stdout %q: want the completed system restore", out)
+				}
+			})
+		}
 	}
 }
 

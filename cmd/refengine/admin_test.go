@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -107,7 +106,7 @@ func TestAdminUsageErrors(t *testing.T) {
 		{[]string{"list", "--manager", "http://127.0.0.1:1", "--timeout", "2s"}, 1, "connect"},
 	}
 	for _, tt := range tests {
-		var out, errb bytes.Buffer
+		var out, errb terminalBuffer // progress shows, as to a person
 		code := runAdmin("volume", verbs, tt.args, &out, &errb)
 		if code != tt.code || !strings.Contains(errb.String(), tt.msg) {
 			t.Errorf("%v: exit %d, stderr %q; want exit %d mentioning %q", tt.args, code, errb.String(), tt.code, tt.msg)
@@ -126,7 +125,7 @@ func TestAdminAgainstManager(t *testing.T) {
 		m.Close()
 	})
 	run := func(resource string, verbs map[string]adminVerb, args ...string) (int, string, string) {
-		var out, errb bytes.Buffer
+		var out, errb terminalBuffer // progress shows, as to a person
 		code := runAdmin(resource, verbs, append(args, "--manager", srv.URL), &out, &errb)
 		return code, out.String(), errb.String()
 	}

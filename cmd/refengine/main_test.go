@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 
@@ -63,4 +64,22 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestNodeHelpShowsBothCommands: `refengine node` is the node daemon and
+// the admin client of the manager's nodes; its help shows both.
+func TestNodeHelpShowsBothCommands(t *testing.T) {
+	requireBinary(t)
+	for _, arg := range []string{"--help", "-h", "help"} {
+		code, stdout, stderr := runBinary(t, "node", arg)
+		if code != 0 {
+			t.Errorf("node %s: exit %d, want 0\n%s", arg, code, stderr)
+		}
+		out := stdout + stderr
+		for _, want := range []string{"--rpc-socket", "--nbd-listen", "list", "get", "delete", "NAME (only a down node holding nothing)"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("node %s: help lacks %q:\n%s", arg, want, out)
+			}
+		}
+	}
 }

@@ -35,12 +35,28 @@ func registerNode(cmds map[string]subcommand) {
 	cmds["node"] = subcommand{
 		summary: summary,
 		run: func(args []string) int {
+			if hasAdmin && len(args) == 1 && isHelpArg(args[0]) {
+				// One name, two commands: the help shows both.
+				code := runNode([]string{"--help"})
+				fmt.Fprintln(os.Stderr, "\nThe same command is the admin client of the manager's nodes:")
+				admin.run([]string{"--help"})
+				return code
+			}
 			if hasAdmin && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 				return admin.run(args)
 			}
 			return runNode(args)
 		},
 	}
+}
+
+// isHelpArg reports whether arg asks for help.
+func isHelpArg(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
 }
 
 // diskFlag is one --disk NAME=PATH[:SIZE].

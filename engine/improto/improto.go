@@ -163,6 +163,11 @@ type EngineInfo struct {
 	// NoSpaceWrites counts the writes the engine failed with ENOSPC
 	// because no replica had room (the replicas stay RW: nothing landed).
 	NoSpaceWrites uint64 `json:"no_space_writes,omitempty"`
+	// ReplicaRevisions maps replica name to the revision (the head's
+	// "revision" xattr) this node last read or set on it: when the engine
+	// started, when a replica failed, when a rebuild finished. The control
+	// plane reports it as the replica's revision.
+	ReplicaRevisions map[string]uint64 `json:"replica_revisions,omitempty"`
 }
 
 // EngineList is the result of im_engine_list.

@@ -44,6 +44,10 @@ type engine struct {
 	// ctx ends when the engine is stopped (background rebuilds use it).
 	ctx    context.Context
 	cancel context.CancelFunc
+
+	// revisions are the replicas' revisions as this node last read or
+	// set them (advanceRevisions, rebuilds), for EngineInfo; under mu.
+	revisions map[string]uint64
 }
 
 // createEngine starts an engine process over the replicas and exports its
@@ -78,7 +82,7 @@ func (m *Manager) createEngine(ctx context.Context, req improto.EngineCreateRequ
 	e := &engine{
 		req: req, front: newFrontend(p.data), proc: p, image: image,
 		members: slices.Clone(req.Replicas), state: improto.StateRunning,
-		failed: map[string]bool{}, stopDone: make(chan struct{}),
+		failed: map[string]bool{}, revisions: map[string]uint64{}, stopDone: make(chan struct{}),
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	if err := m.t.NBD().AddExport(req.FrontendExport, e.front, nbd.ExportOptions{Description: "volume " + req.Volume}); err != nil {
@@ -215,6 +219,7 @@ func (m *Manager) engineInfo(ctx context.Context, e *engine) improto.EngineInfo 
 		Name: e.req.Name, Volume: e.req.Volume, Size: e.req.Size, State: e.state,
 		Endpoint:     "nbd://" + m.opts.NBDAddress + "/" + e.req.FrontendExport,
 		ReplicaModes: maps.Clone(e.modes), ImagePath: e.image, Error: e.err, NoSpaceWrites: e.noSpace,
+		ReplicaRevisions: maps.Clone(e.revisions),
 	}
 	if e.state == improto.StateError {
 		// A dead engine serves no replica.

@@ -193,7 +193,9 @@ func (m *Manager) rebuildCopy(ctx context.Context, e *engine, p *proc, src, dst 
 	}
 	if err := m.peers.call(ctx, dst.Address, methodReplicaSetRevision, setRevisionRequest{Name: dst.Name, Revision: si.Revision}, nil); err != nil {
 		m.log.Warn("copy revision to rebuilt replica", "replica", dst.Name, "err", err)
+		return nil
 	}
+	e.noteRevision(dst.Name, si.Revision)
 	return nil
 }
 

@@ -44,6 +44,7 @@ func (m *Manager) advanceRevisions(ctx context.Context, e *engine, modes map[str
 			continue
 		}
 		top = max(top, info.Revision)
+		e.noteRevision(r.Name, info.Revision)
 		if modes[r.Name] == improto.ModeRW {
 			rw = append(rw, r)
 		}
@@ -52,7 +53,16 @@ func (m *Manager) advanceRevisions(ctx context.Context, e *engine, modes map[str
 		req := setRevisionRequest{Name: r.Name, Revision: top + 1}
 		if err := m.peers.call(ctx, r.Address, methodReplicaSetRevision, req, nil); err != nil {
 			m.log.Warn("advance replica revision", "replica", r.Name, "err", err)
+			continue
 		}
+		e.noteRevision(r.Name, req.Revision)
 	}
 	m.log.Info("replica revisions advanced", "engine", e.req.Name, "revision", top+1, "replicas", len(rw))
+}
+
+// noteRevision records a replica's revision as this node read or set it.
+func (e *engine) noteRevision(replica string, rev uint64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.revisions[replica] = rev
 }

@@ -138,7 +138,7 @@ func (c *Controller) attach(ctx context.Context, vv *volumeView) error {
 			return err
 		}
 		for _, r := range vv.replicas {
-			if err := c.applyMode(tx, r.Name, info.ReplicaModes[r.Name], &rw); err != nil {
+			if err := c.applyMode(tx, r.Name, info, &rw); err != nil {
 				return err
 			}
 		}
@@ -174,15 +174,20 @@ func (c *Controller) attach(ctx context.Context, vv *volumeView) error {
 }
 
 // applyMode records a replica's mode as the engine reported it, stamping
-// healthyAt when it turns RW and failedAt when it turns ERR. Replicas the
-// engine does not know keep their record unchanged.
-func (c *Controller) applyMode(tx *Tx, name, mode string, rw *int) error {
+// healthyAt when it turns RW and failedAt when it turns ERR, and its
+// revision as the engine's node last read or set it. Replicas the engine
+// does not know keep their record unchanged.
+func (c *Controller) applyMode(tx *Tx, name string, info improto.EngineInfo, rw *int) error {
+	mode := info.ReplicaModes[name]
 	if mode == "" {
 		return nil
 	}
 	r, ok, err := get[api.Replica](tx, api.KindReplica, name)
 	if err != nil || !ok {
 		return err
+	}
+	if rev, ok := info.ReplicaRevisions[name]; ok {
+		r.Status.Revision = rev
 	}
 	switch mode {
 	case api.ModeRW:

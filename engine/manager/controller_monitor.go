@@ -39,7 +39,7 @@ func (c *Controller) monitor(ctx context.Context, vv *volumeView) error {
 			}
 		}
 		for _, r := range vv.replicas {
-			if err := c.applyMode(tx, r.Name, info.ReplicaModes[r.Name], &rw); err != nil {
+			if err := c.applyMode(tx, r.Name, info, &rw); err != nil {
 				return err
 			}
 		}
