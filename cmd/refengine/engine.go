@@ -96,6 +96,10 @@ func parseEngineFlags(args []string, stderr io.Writer) (*engineConfig, error) {
 	if withBitmap != 0 && withBitmap != len(reps) {
 		return nil, fmt.Errorf("--replica: %d of %d replicas name a bitmap export; all or none must", withBitmap, len(reps))
 	}
+	// The keys of protected exports come apart from --replica: see KeysEnv.
+	if c.cfg.Replicas, err = engineproc.WithKeys(reps, os.Getenv(engineproc.KeysEnv)); err != nil {
+		return nil, err
+	}
 	if _, err := srcaddr.Dialer(c.cfg.SourceAddress, "tcp"); err != nil {
 		return nil, fmt.Errorf("--source-address: %w", err)
 	}
