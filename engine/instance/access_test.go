@@ -121,6 +121,51 @@ func TestReplicaExportsNeedTheirKey(t *testing.T) {
 	} else {
 		t.Log("nbdinfo not installed (libnbd-bin): skipping the stock client")
 	}
+	// Every export the nodes made for engines and peers is protected, a
+	// rebuild source too; the frontend is not.
+	node := cl.nodeIndex(r.Spec.Node)
+	if err := cl.rpc(node, "bdev_lvol_create", map[string]any{"lvol_name": "keytest", "size_in_mib": 4, "thin_provision": true, "lvs_name": "disk0"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.rpc(node, "im_rebuild_src_export", map[string]any{"replica": r.Name, "lvol": "keytest"}, nil); err != nil {
+		t.Fatalf("export a rebuild source: %v", err)
+	}
+	if c, err := nbd.Dial(ctx, "tcp", r.Status.Address, "keytest"); !errors.Is(err, nbd.ErrRefused) {
+		if err == nil {
+			c.Close()
+		}
+		t.Errorf("rebuild source opened without its key: %v", err)
+	}
+	u, err := url.Parse(v.Status.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frontend := strings.TrimPrefix(u.Path, "/")
+	seen := 0
+	for i := range cl.nodes {
+		var exports []struct {
+			Name      string `json:"export_name"`
+			AccessKey bool   `json:"access_key"`
+		}
+		if err := cl.rpc(i, "nbd_get_exports", nil, &exports); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range exports {
+			seen++
+			if want := e.Name != frontend; e.AccessKey != want {
+				t.Errorf("%s export %s: access_key %v, want %v", cl.nodes[i].name, e.Name, e.AccessKey, want)
+			}
+		}
+	}
+	if seen < 6 { // 2 heads, 2 bitmaps, the rebuild source, the frontend
+		t.Errorf("saw %d exports, want at least 6", seen)
+	}
+	if err := cl.rpc(node, "im_rebuild_src_unexport", map[string]any{"replica": r.Name, "lvol": "keytest"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.rpc(node, "bdev_lvol_delete", map[string]any{"name": "disk0/keytest"}, nil); err != nil {
+		t.Fatal(err)
+	}
 	// The right key opens the replica: it holds what the engine wrote.
 	c, err := nbd.DialWith(ctx, "tcp", r.Status.Address, head, nbd.DialOptions{Key: cl.cred.ExportKey(head)})
 	if err != nil {
