@@ -103,9 +103,9 @@ func (m *Manager) startProc(ctx context.Context, image, name string, size int64,
 		"--control-socket", ctlPath, "--nbd-socket", nbdPath}
 	members := make([]engineproc.Replica, len(reps))
 	for i, r := range reps {
-		members[i] = m.engineReplica(r)
-		r := members[i]
-		args = append(args, "--replica", r.Name+","+r.Address+","+r.Export+","+r.Bitmap)
+		er := m.engineReplica(r)
+		members[i] = er
+		args = append(args, "--replica", er.Name+","+er.Address+","+er.Export+","+er.Bitmap)
 	}
 	// The keys go through the environment, not the world-readable
 	// command line.
