@@ -12,6 +12,7 @@ import (
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/checkers/integrity"
 	"github.com/faultline/faultline/checkers/state"
+	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/engine/api"
 	"github.com/faultline/faultline/engine/nbd"
 	"github.com/faultline/faultline/workload"
@@ -32,7 +33,7 @@ const (
 // Integrity returns the integrity checkers for the spec's cluster,
 // recording every verdict on the spec's timeline.
 func (s *Spec) Integrity() integrity.Checker {
-	return integrity.Checker{API: s.Client(), Recorder: s.Timeline}
+	return integrity.Checker{API: s.Client(), Recorder: s.Timeline, Credential: cluster.CredentialOf(s.Env.Cluster)}
 }
 
 // NoOrphans runs no-orphans until it passes or orphanDeadline passes and

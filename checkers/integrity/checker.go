@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/engine/client"
+	"github.com/faultline/faultline/engine/credential"
 	"github.com/faultline/faultline/engine/jsonrpc"
 	"github.com/faultline/faultline/timeline"
 )
@@ -32,6 +33,11 @@ type Checker struct {
 	// NodesFromManager is used. Names must be the manager's node names,
 	// because replicas are matched to the node the manager placed them on.
 	Nodes []Node
+	// Credential is the cluster credential (cluster.CredentialOf the
+	// driver); zero when the cluster has none. Nodes that hold one
+	// protect their replica exports with keys derived from it, which
+	// replicas-equal needs to read the replicas directly.
+	Credential credential.Token
 }
 
 // Node is one storage node's JSON-RPC door: Addr is "unix:/path",

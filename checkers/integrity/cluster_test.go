@@ -51,8 +51,10 @@ func TestOnLocalCluster(t *testing.T) {
 	for _, n := range d.Nodes() {
 		nodes = append(nodes, Node{Name: n.Name, Addr: n.RPC})
 	}
-	quiet := Checker{API: mgr}                          // for Eventually: one recorded verdict, not every attempt
-	c := Checker{API: mgr, Recorder: rec, Nodes: nodes} // the driver's own node list
+	quiet := Checker{API: mgr} // for Eventually: one recorded verdict, not every attempt
+	// The driver's own node list and credential: its nodes protect their
+	// replica exports with keys derived from it.
+	c := Checker{API: mgr, Recorder: rec, Nodes: nodes, Credential: d.Credential()}
 
 	// (a) A healthy volume passes; an unreadable node makes no-orphans Unknown.
 	want(t, checkers.Record(rec, Eventually(ctx, time.Minute, 500*time.Millisecond, quiet.CheckNoOrphans)), NameNoOrphans, checkers.Pass)
@@ -87,7 +89,10 @@ func TestOnLocalCluster(t *testing.T) {
 	want(t, c.ReplicasEqual(ctx, volume), NameReplicasEqual, checkers.Pass, "2 replicas")
 	want(t, c.ReadsDeterministic(ctx, dev, ReadOptions{K: 4}), NameReadsDeterministic, checkers.Pass)
 	victim := reps[1]
-	direct, err := nbd.Dial(ctx, "tcp", victim.Status.Address, victim.Status.Export)
+	if _, err := nbd.Dial(ctx, "tcp", victim.Status.Address, victim.Status.Export); !errors.Is(err, nbd.ErrRefused) {
+		t.Fatalf("replica %s opened without its key: %v", victim.Name, err)
+	}
+	direct, err := nbd.DialWith(ctx, "tcp", victim.Status.Address, victim.Status.Export, nbd.DialOptions{Key: d.Credential().ExportKey(victim.Status.Export)})
 	if err != nil {
 		t.Fatalf("open replica %s directly: %v", victim.Name, err)
 	}

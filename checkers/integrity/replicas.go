@@ -9,6 +9,7 @@ import (
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/checkers/checksum"
 	"github.com/faultline/faultline/engine/api"
+	"github.com/faultline/faultline/engine/credential"
 	"github.com/faultline/faultline/engine/nbd"
 )
 
@@ -33,7 +34,7 @@ func (c Checker) ReplicasEqual(ctx context.Context, volume string) checkers.Verd
 	if err != nil {
 		return checkers.Record(c.Recorder, unknown(NameReplicasEqual, fmt.Sprintf("list replicas of %s: %v", volume, err)))
 	}
-	return checkers.Record(c.Recorder, compareReplicaExports(ctx, volume, reps))
+	return checkers.Record(c.Recorder, compareReplicaExports(ctx, volume, reps, c.Credential))
 }
 
 // CompareReplicas is the device-level core of ReplicasEqual (named
@@ -43,9 +44,10 @@ func (c Checker) CompareReplicas(ctx context.Context, devs map[string]checkers.D
 	return checkers.Record(c.Recorder, compareDevices(ctx, devs))
 }
 
-// compareReplicaExports opens every comparable replica's export and
-// compares them; the verdict is not recorded.
-func compareReplicaExports(ctx context.Context, volume string, reps []api.Replica) checkers.Verdict {
+// compareReplicaExports opens every comparable replica's export, with its
+// key when cred is not zero, and compares them; the verdict is not
+// recorded.
+func compareReplicaExports(ctx context.Context, volume string, reps []api.Replica, cred credential.Token) checkers.Verdict {
 	reps = slices.Clone(reps)
 	slices.SortFunc(reps, func(a, b api.Replica) int { return strings.Compare(a.Name, b.Name) })
 	var skipped []checkers.Evidence
@@ -62,7 +64,7 @@ func compareReplicaExports(ctx context.Context, volume string, reps []api.Replic
 			continue
 		}
 		dctx, cancel := context.WithTimeout(ctx, dialTimeout)
-		d, err := nbd.Dial(dctx, "tcp", r.Status.Address, r.Status.Export)
+		d, err := nbd.DialWith(dctx, "tcp", r.Status.Address, r.Status.Export, nbd.DialOptions{Key: exportKey(cred, r.Status.Export)})
 		cancel()
 		if err != nil {
 			v := unknown(NameReplicasEqual, fmt.Sprintf("cannot open replica %s (export %s at %s): %v", r.Name, r.Status.Export, r.Status.Address, err))
@@ -80,6 +82,15 @@ func compareReplicaExports(ctx context.Context, volume string, reps []api.Replic
 	v := compareDevices(ctx, devs)
 	v.Evidence = append(v.Evidence, skipped...)
 	return v
+}
+
+// exportKey is the access key of a replica export, or "" without a
+// credential (the nodes then leave their exports open).
+func exportKey(cred credential.Token, export string) string {
+	if cred.IsZero() {
+		return ""
+	}
+	return cred.ExportKey(export)
 }
 
 // notComparable says why a replica's export is not read, or "" when it is.

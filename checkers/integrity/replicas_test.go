@@ -7,6 +7,7 @@ import (
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/engine/api"
 	"github.com/faultline/faultline/engine/bdev"
+	"github.com/faultline/faultline/engine/credential"
 	"github.com/faultline/faultline/timeline"
 )
 
@@ -116,7 +117,7 @@ func TestReplicaExports(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v := checkers.Record(nil, compareReplicaExports(testCtx(t), "v", tt.reps))
+			v := checkers.Record(nil, compareReplicaExports(testCtx(t), "v", tt.reps, credential.Token{}))
 			want(t, v, NameReplicasEqual, tt.want, tt.summary)
 			var skipped []string
 			for _, e := range v.Evidence {

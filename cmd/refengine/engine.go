@@ -59,7 +59,7 @@ func parseEngineFlags(args []string, stderr io.Writer) (*engineConfig, error) {
 	fs.StringVar(&size, "size", "", "volume size in bytes with an optional K, M, G or T suffix (required)")
 	fs.StringVar(&c.cfg.ControlSocket, "control-socket", "", "Unix socket for the JSON-RPC control channel (required)")
 	fs.StringVar(&c.cfg.NBDSocket, "nbd-socket", "", "Unix socket serving the volume over NBD as export \"engine\" (required)")
-	fs.Var(&reps, "replica", "NAME,ADDRESS,EXPORT[,BITMAP_EXPORT] of a replica's NBD export and of its write-intent bitmap's (repeatable, at least one; all with a bitmap or none)")
+	fs.Var(&reps, "replica", "NAME,ADDRESS,EXPORT[,BITMAP_EXPORT] of a replica's NBD export and of its write-intent bitmap's (repeatable, at least one; all with a bitmap or none; the access keys of protected exports come in $"+engineproc.KeysEnv+", never as flags)")
 	fs.BoolVar(&c.cfg.Standby, "standby", false, "start for a live upgrade: take no writes until engine_activate (default: resync after a crash, then serve)")
 	var defects string
 	fs.StringVar(&defects, "defects", os.Getenv("REFENGINE_DEFECTS"), "comma-separated defect switches (default $REFENGINE_DEFECTS); for proving checkers only")
@@ -95,6 +95,10 @@ func parseEngineFlags(args []string, stderr io.Writer) (*engineConfig, error) {
 	}
 	if withBitmap != 0 && withBitmap != len(reps) {
 		return nil, fmt.Errorf("--replica: %d of %d replicas name a bitmap export; all or none must", withBitmap, len(reps))
+	}
+	// The keys of protected exports come apart from --replica: see KeysEnv.
+	if c.cfg.Replicas, err = engineproc.WithKeys(reps, os.Getenv(engineproc.KeysEnv)); err != nil {
+		return nil, err
 	}
 	if _, err := srcaddr.Dialer(c.cfg.SourceAddress, "tcp"); err != nil {
 		return nil, fmt.Errorf("--source-address: %w", err)

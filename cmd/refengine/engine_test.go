@@ -4,6 +4,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/faultline/faultline/engine/engineproc"
 )
 
 func TestEngineFlags(t *testing.T) {
@@ -60,4 +62,22 @@ func FuzzReplicaFlag(f *testing.F) {
 			t.Fatalf("Set(%q) accepted %+v", s, r)
 		}
 	})
+}
+
+func TestEngineKeysFromEnv(t *testing.T) {
+	args := []string{"--name", "e", "--size", "16M", "--control-socket", "/tmp/c", "--nbd-socket", "/tmp/n",
+		"--replica", "r1,127.0.0.1:1,r1,r1-bitmap", "--replica", "r2,127.0.0.2:1,r2,r2-bitmap"}
+	t.Setenv(engineproc.KeysEnv, `{"r1":"k1","r1-bitmap":"k1b","r2-bitmap":"k2b"}`)
+	c, err := parseEngineFlags(args, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.cfg.Replicas
+	if r[0].Key != "k1" || r[0].BitmapKey != "k1b" || r[1].Key != "" || r[1].BitmapKey != "k2b" {
+		t.Fatalf("replicas %+v", r)
+	}
+	t.Setenv(engineproc.KeysEnv, "not json")
+	if _, err := parseEngineFlags(args, io.Discard); err == nil || !strings.Contains(err.Error(), engineproc.KeysEnv) {
+		t.Fatalf("bad keys: %v", err)
+	}
 }

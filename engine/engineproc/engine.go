@@ -71,14 +71,14 @@ func dialReplica(ctx context.Context, source string, r Replica, timeout time.Dur
 	if len(r.Address) > 0 && r.Address[0] == '/' {
 		network = "unix"
 	}
-	data, err = nbd.DialFrom(ctx, source, network, r.Address, r.Export)
+	data, err = nbd.DialWith(ctx, network, r.Address, r.Export, nbd.DialOptions{Source: source, Key: r.Key})
 	if err != nil {
 		return nil, nil, fmt.Errorf("replica %s: %w", r.Name, err)
 	}
 	if r.Bitmap == "" {
 		return data, nil, nil
 	}
-	bitmap, err = nbd.DialFrom(ctx, source, network, r.Address, r.Bitmap)
+	bitmap, err = nbd.DialWith(ctx, network, r.Address, r.Bitmap, nbd.DialOptions{Source: source, Key: r.BitmapKey})
 	if err != nil {
 		data.Close()
 		return nil, nil, fmt.Errorf("replica %s write-intent bitmap: %w", r.Name, err)

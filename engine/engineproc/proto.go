@@ -1,6 +1,12 @@
 package engineproc
 
-import "github.com/faultline/faultline/engine/raid1"
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/faultline/faultline/engine/raid1"
+)
 
 // Control methods served by an engine process on its JSON-RPC socket. The
 // node's instance manager is the only caller.
@@ -47,6 +53,62 @@ type Replica struct {
 	Address string `json:"address"`
 	Export  string `json:"export"`
 	Bitmap  string `json:"bitmap,omitempty"`
+	// Key and BitmapKey are the access keys of Export and Bitmap when
+	// their node protects them (nbd.ExportOptions.Key). They reach the
+	// engine through engine_replica_add on the control socket or through
+	// KeysEnv at start, never on its command line, and are never logged.
+	Key       string `json:"key,omitempty"`
+	BitmapKey string `json:"bitmap_key,omitempty"`
+}
+
+// KeysEnv names the environment variable through which a node hands the
+// engine process it starts the access keys of the replicas it names with
+// --replica: a JSON object from export name to key (KeysJSON). A flag
+// would do, but every user may read a process's command line
+// (/proc/PID/cmdline), while its environment is its owner's.
+const KeysEnv = "REFENGINE_EXPORT_KEYS"
+
+// KeysJSON is the KeysEnv value for reps: the keys of their exports and
+// bitmaps, or "" when none has one.
+func KeysJSON(reps []Replica) (string, error) {
+	keys := map[string]string{}
+	for _, r := range reps {
+		if r.Key != "" {
+			keys[r.Export] = r.Key
+		}
+		if r.Bitmap != "" && r.BitmapKey != "" {
+			keys[r.Bitmap] = r.BitmapKey
+		}
+	}
+	if len(keys) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(keys)
+	if err != nil {
+		return "", fmt.Errorf("encode export keys: %w", err)
+	}
+	return string(b), nil
+}
+
+// WithKeys fills in the keys of reps from a KeysEnv value; an export it
+// does not name stays without a key (its node leaves it open).
+func WithKeys(reps []Replica, keysJSON string) ([]Replica, error) {
+	if keysJSON == "" {
+		return reps, nil
+	}
+	var keys map[string]string
+	if err := json.Unmarshal([]byte(keysJSON), &keys); err != nil {
+		// The value may hold keys: say what is wrong, not what it holds.
+		return nil, fmt.Errorf("$%s: not a JSON object of export names to keys", KeysEnv)
+	}
+	out := slices.Clone(reps)
+	for i := range out {
+		out[i].Key = keys[out[i].Export]
+		if out[i].Bitmap != "" {
+			out[i].BitmapKey = keys[out[i].Bitmap]
+		}
+	}
+	return out, nil
 }
 
 // ActivateRequest is the parameter of engine_activate: Mode "handover"

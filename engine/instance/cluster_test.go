@@ -14,6 +14,7 @@ import (
 
 	"github.com/faultline/faultline/engine/api"
 	"github.com/faultline/faultline/engine/client"
+	"github.com/faultline/faultline/engine/credential"
 	"github.com/faultline/faultline/engine/nbd"
 	"github.com/faultline/faultline/internal/procs"
 )
@@ -72,6 +73,9 @@ type cluster struct {
 	url   string
 	c     *client.Client
 	nodes []*proc
+	// cred is the cluster credential manager and nodes load, as in a real
+	// deployment: the nodes protect their replica exports with it.
+	cred credential.Token
 }
 
 var (
@@ -80,15 +84,22 @@ var (
 )
 
 // newCluster starts a manager and n nodes on 127.0.0.2.. with one 256 MiB
-// disk each, and waits until every node is up with its disk.
+// disk each and a cluster credential, and waits until every node is up
+// with its disk.
 func newCluster(t *testing.T, n int, defects ...string) *cluster {
 	t.Helper()
 	if refengineBin == "" {
 		t.Skip("integration test: runs real processes (skipped with -short)")
 	}
 	cl := &cluster{t: t, dir: t.TempDir()}
+	tokenFile := filepath.Join(cl.dir, "cluster.token")
+	cred, err := credential.LoadOrCreate(tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.cred = cred
 	cl.mgr = &proc{t: t, name: "manager", args: []string{"manager", "--listen", "127.0.0.1:0",
-		"--data-dir", filepath.Join(cl.dir, "mgr"), "--node-timeout", "3s"}}
+		"--data-dir", filepath.Join(cl.dir, "mgr"), "--node-timeout", "3s", "--cluster-token-file", tokenFile}}
 	t.Cleanup(cl.stop)
 	cl.url = cl.mgr.start(managerReady)
 	c, err := client.New(cl.url, nil)
@@ -101,7 +112,7 @@ func newCluster(t *testing.T, n int, defects ...string) *cluster {
 		dir := filepath.Join(cl.dir, name)
 		args := []string{"node", "--name", name, "--data-dir", dir, "--rpc-socket", filepath.Join(dir, "rpc.sock"),
 			"--nbd-listen", fmt.Sprintf("127.0.0.%d:0", i+2), "--disk", "disk0=disk0.img:256M",
-			"--manager", cl.url, "--heartbeat", "200ms"}
+			"--manager", cl.url, "--heartbeat", "200ms", "--cluster-token-file", tokenFile}
 		if len(defects) > 0 {
 			args = append(args, "--defects", strings.Join(defects, ","))
 		}

@@ -90,7 +90,7 @@ func (cl *cluster) replicasEqual(volume string, n int) {
 		if r.Status.Mode != api.ModeRW {
 			continue
 		}
-		d := replicaDigest(cl.t, r, n)
+		d := cl.replicaDigest(r, n)
 		if first == "" {
 			ref, first = d, r.Name
 		} else if d != ref {
@@ -339,7 +339,7 @@ func TestLeftoversAreCollected(t *testing.T) {
 	// restart the remote is gone and the head is degraded, which
 	// bdev_get_bdevs does not show.
 	half := "vol7-r-qqqqqqqq"
-	if err := cl.rpc(node, "bdev_remote_attach", map[string]any{"name": "rebuild-src-" + half, "address": rep.Status.Address, "export_name": rep.Status.Export}, nil); err != nil {
+	if err := cl.rpc(node, "bdev_remote_attach", map[string]any{"name": "rebuild-src-" + half, "address": rep.Status.Address, "export_name": rep.Status.Export, "access_key": true}, nil); err != nil {
 		t.Fatalf("attach a remote source: %v", err)
 	}
 	if err := cl.rpc(node, "bdev_lvol_clone_bdev", map[string]any{"bdev": "rebuild-src-" + half, "lvs_name": lvs, "clone_name": half}, nil); err != nil {

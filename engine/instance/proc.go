@@ -75,6 +75,15 @@ func (m *Manager) makeEngineDir() error {
 	return nil
 }
 
+// engineReplica describes a member to an engine process: its export, its
+// bitmap's (by convention) and their keys, which every node of the
+// cluster derives alike.
+func (m *Manager) engineReplica(r improto.EngineReplica) engineproc.Replica {
+	r = withBitmap(r)
+	return engineproc.Replica{Name: r.Name, Address: r.Address, Export: r.Export, Bitmap: r.Bitmap,
+		Key: m.exportKey(r.Export), BitmapKey: m.exportKey(r.Bitmap)}
+}
+
 // startProc starts `<image> engine ...` and waits until its control socket
 // answers, its activation (a resync after a crash) is done and its NBD
 // socket serves the volume. A standby engine (live upgrade) takes no
@@ -92,9 +101,17 @@ func (m *Manager) startProc(ctx context.Context, image, name string, size int64,
 	}
 	args := []string{"engine", "--name", name, "--size", strconv.FormatInt(size, 10),
 		"--control-socket", ctlPath, "--nbd-socket", nbdPath}
-	for _, r := range reps {
-		r = withBitmap(r)
-		args = append(args, "--replica", r.Name+","+r.Address+","+r.Export+","+r.Bitmap)
+	members := make([]engineproc.Replica, len(reps))
+	for i, r := range reps {
+		er := m.engineReplica(r)
+		members[i] = er
+		args = append(args, "--replica", er.Name+","+er.Address+","+er.Export+","+er.Bitmap)
+	}
+	// The keys go through the environment, not the world-readable
+	// command line.
+	keys, err := engineproc.KeysJSON(members)
+	if err != nil {
+		return nil, fmt.Errorf("engine %s: %w", name, err)
 	}
 	if standby {
 		args = append(args, "--standby")
@@ -105,8 +122,12 @@ func (m *Manager) startProc(ctx context.Context, image, name string, size int64,
 	p.cmd.Stdout = p.stderr
 	p.cmd.Stderr = p.stderr
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	p.cmd.Env = os.Environ()
 	if src := m.opts.SourceAddress; src != "" {
-		p.cmd.Env = append(os.Environ(), srcaddr.Env+"="+src)
+		p.cmd.Env = append(p.cmd.Env, srcaddr.Env+"="+src)
+	}
+	if keys != "" {
+		p.cmd.Env = append(p.cmd.Env, engineproc.KeysEnv+"="+keys)
 	}
 	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start engine %s from %s: %w", name, image, err)

@@ -140,9 +140,7 @@ func (m *Manager) rebuildStart(ctx context.Context, e *engine, p *proc, src, dst
 	if err := m.peers.call(ctx, dst.Address, methodRebuildDstStart, rebuildRequest{Replica: dst.Name, Address: src.Address, Export: export}, nil); err != nil {
 		return err
 	}
-	dst = withBitmap(dst)
-	r := engineproc.Replica{Name: dst.Name, Address: dst.Address, Export: dst.Export, Bitmap: dst.Bitmap}
-	return p.ctl.Call(ctx, engineproc.MethodReplicaAdd, r, nil)
+	return p.ctl.Call(ctx, engineproc.MethodReplicaAdd, m.engineReplica(dst), nil)
 }
 
 // rebuildCopy is steps 2 and 3.

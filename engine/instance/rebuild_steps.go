@@ -60,7 +60,7 @@ func (m *Manager) rebuildSrcExport(ctx context.Context, p *rebuildRequest) (any,
 	if err != nil {
 		return nil, err
 	}
-	err = m.t.Call(ctx, "nbd_export_start", map[string]any{"bdev_name": s.Name + "/" + p.Lvol, "export_name": p.Lvol, "read_only": true}, nil)
+	err = m.t.Call(ctx, "nbd_export_start", map[string]any{"bdev_name": s.Name + "/" + p.Lvol, "export_name": p.Lvol, "read_only": true, "access_key": m.protected()}, nil)
 	if err != nil && !isCode(err, codeExists) {
 		return nil, fmt.Errorf("export snapshot %s: %w", p.Lvol, err)
 	}
@@ -85,7 +85,7 @@ func (m *Manager) rebuildSrcCopy(ctx context.Context, p *rebuildRequest) (any, e
 	}
 	remote := "rebuild-dst-" + p.Export
 	m.t.Call(ctx, "bdev_remote_detach", map[string]any{"name": remote}, nil) // a leftover of a failed try
-	if err := m.call(ctx, "bdev_remote_attach", map[string]any{"name": remote, "address": p.Address, "export_name": p.Export}); err != nil {
+	if err := m.call(ctx, "bdev_remote_attach", map[string]any{"name": remote, "address": p.Address, "export_name": p.Export, "access_key": m.protected()}); err != nil {
 		return nil, err
 	}
 	defer m.t.Call(context.WithoutCancel(ctx), "bdev_remote_detach", map[string]any{"name": remote}, nil)
@@ -143,7 +143,7 @@ func (m *Manager) rebuildDstStart(ctx context.Context, p *rebuildRequest) (any, 
 	}
 	remote := "rebuild-src-" + p.Replica
 	m.t.Call(ctx, "bdev_remote_detach", map[string]any{"name": remote}, nil)
-	if err := m.call(ctx, "bdev_remote_attach", map[string]any{"name": remote, "address": p.Address, "export_name": p.Export}); err != nil {
+	if err := m.call(ctx, "bdev_remote_attach", map[string]any{"name": remote, "address": p.Address, "export_name": p.Export, "access_key": m.protected()}); err != nil {
 		return nil, err
 	}
 	if err := m.call(ctx, "bdev_lvol_clone_bdev", map[string]any{"bdev": remote, "lvs_name": s.Name, "clone_name": p.Replica}); err != nil {

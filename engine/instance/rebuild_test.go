@@ -15,12 +15,13 @@ import (
 	"github.com/faultline/faultline/engine/nbd"
 )
 
-// replicaDigest reads a replica's head export directly.
-func replicaDigest(t *testing.T, r api.Replica, n int) [32]byte {
+// replicaDigest reads a replica's head export directly, with its key.
+func (cl *cluster) replicaDigest(r api.Replica, n int) [32]byte {
+	t := cl.t
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := nbd.Dial(ctx, "tcp", r.Status.Address, r.Status.Export)
+	c, err := nbd.DialWith(ctx, "tcp", r.Status.Address, r.Status.Export, nbd.DialOptions{Key: cl.cred.ExportKey(r.Status.Export)})
 	if err != nil {
 		t.Fatalf("replica %s: %v", r.Name, err)
 	}
@@ -149,7 +150,7 @@ func TestRebuildOnBackingImage(t *testing.T) {
 	}
 	reps, _ := cl.c.ListReplicas(context.Background(), "vol1")
 	for _, r := range reps {
-		if got := replicaDigest(t, r, volSize); got != want {
+		if got := cl.replicaDigest(r, volSize); got != want {
 			t.Errorf("replica %s on %s: digest %x, want %x", r.Name, r.Spec.Node, got, want)
 		}
 	}
@@ -157,7 +158,7 @@ func TestRebuildOnBackingImage(t *testing.T) {
 	writePattern(t, dev, 12, 2<<20)
 	d := digest(t, dev, volSize)
 	for _, r := range reps {
-		if got := replicaDigest(t, r, volSize); got != d {
+		if got := cl.replicaDigest(r, volSize); got != d {
 			t.Errorf("replica %s after new writes: digest %x, want %x", r.Name, got, d)
 		}
 	}
@@ -171,7 +172,7 @@ func TestRebuildBIParentDefect(t *testing.T) {
 	reps, _ := cl.c.ListReplicas(context.Background(), "vol1")
 	differ := 0
 	for _, r := range reps {
-		if replicaDigest(t, r, volSize) != want {
+		if cl.replicaDigest(r, volSize) != want {
 			differ++
 		}
 	}

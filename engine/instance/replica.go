@@ -188,10 +188,24 @@ func (m *Manager) createHead(ctx context.Context, s lvstoreInfo, req improto.Rep
 	return nil
 }
 
+// protected reports whether the node protects the exports it makes for
+// engines and peers with access keys: it does when it has a cluster
+// credential (its target derives the keys from the same one).
+func (m *Manager) protected() bool { return !m.opts.Credential.IsZero() }
+
+// exportKey is the access key of one of those exports, "" when the node
+// leaves them open.
+func (m *Manager) exportKey(export string) string {
+	if !m.protected() {
+		return ""
+	}
+	return m.opts.Credential.ExportKey(export)
+}
+
 // export serves the head over NBD under the replica's name; an export that
 // is already there is kept.
 func (m *Manager) export(ctx context.Context, lvs, name string) error {
-	err := m.t.Call(ctx, "nbd_export_start", map[string]any{"bdev_name": lvs + "/" + name, "export_name": name}, nil)
+	err := m.t.Call(ctx, "nbd_export_start", map[string]any{"bdev_name": lvs + "/" + name, "export_name": name, "access_key": m.protected()}, nil)
 	if err != nil && !isCode(err, codeExists) {
 		return fmt.Errorf("export replica %s: %w", name, err)
 	}

@@ -56,21 +56,38 @@ type call struct {
 // NBD_OPT_GO, falling back to NBD_OPT_EXPORT_NAME. ctx bounds the dial and
 // the handshake only.
 func Dial(ctx context.Context, network, addr, export string) (*Client, error) {
-	return DialFrom(ctx, "", network, addr, export)
+	return DialWith(ctx, network, addr, export, DialOptions{})
 }
 
 // DialFrom is Dial with a TCP connection's local address bound to source,
 // an IP ("" lets the kernel choose): a node dials from the address it
 // serves at (package srcaddr says why).
 func DialFrom(ctx context.Context, source, network, addr, export string) (*Client, error) {
-	nc, err := dialConn(ctx, source, network, addr)
+	return DialWith(ctx, network, addr, export, DialOptions{Source: source})
+}
+
+// DialOptions are the optional parts of opening an export.
+type DialOptions struct {
+	// Source is the IP a TCP connection leaves from ("": the kernel's
+	// choice); see DialFrom.
+	Source string
+	// Key is the export's access key (ExportOptions.Key), "" for an open
+	// export. It is sent inside the export name the server sees and
+	// appears in no error this package returns.
+	Key string
+}
+
+// DialWith is Dial with options. A server that refuses the export for a
+// missing or wrong key makes it fail with an error wrapping ErrRefused.
+func DialWith(ctx context.Context, network, addr, export string, opts DialOptions) (*Client, error) {
+	nc, err := dialConn(ctx, opts.Source, network, addr)
 	if err != nil {
 		return nil, fmt.Errorf("nbd dial %s %s: %w", network, addr, err)
 	}
 	var d exportDetails
 	err = withContext(ctx, nc, func() error {
 		var err error
-		d, err = clientOpen(nc, export)
+		d, err = clientOpen(nc, export, opts.Key)
 		return err
 	})
 	if err != nil {

@@ -77,7 +77,7 @@ func optError(option, typ uint32, data []byte, export string) error {
 	case repErrUnsup:
 		return fmt.Errorf("option %d unsupported: %s", option, msg)
 	case repErrPolicy:
-		return fmt.Errorf("option %d refused by policy: %s", option, msg)
+		return fmt.Errorf("option %d: %w: %s", option, ErrRefused, msg)
 	case repErrInvalid:
 		return fmt.Errorf("option %d invalid: %s", option, msg)
 	case repErrShutdown:
@@ -88,17 +88,19 @@ func optError(option, typ uint32, data []byte, export string) error {
 	return fmt.Errorf("option %d: error reply %#x: %s", option, typ, msg)
 }
 
-// clientOpen negotiates export with NBD_OPT_GO, falling back to
-// NBD_OPT_EXPORT_NAME when the server does not know GO.
-func clientOpen(rw io.ReadWriter, export string) (exportDetails, error) {
+// clientOpen negotiates export, presenting key when not empty, with
+// NBD_OPT_GO, falling back to NBD_OPT_EXPORT_NAME when the server does not
+// know GO. Errors name the export, never the key.
+func clientOpen(rw io.ReadWriter, export, key string) (exportDetails, error) {
 	noZeroes, err := clientGreeting(rw)
 	if err != nil {
 		return exportDetails{}, err
 	}
-	if len(export) > maxStringLen {
-		return exportDetails{}, fmt.Errorf("export name of %d bytes exceeds %d", len(export), maxStringLen)
+	wire := wireName(export, key)
+	if len(wire) > maxStringLen {
+		return exportDetails{}, fmt.Errorf("export name of %d bytes exceeds %d", len(wire), maxStringLen)
 	}
-	req := appendInfoRequest(nil, infoRequest{name: export, infos: []uint16{infoBlockSize}})
+	req := appendInfoRequest(nil, infoRequest{name: wire, infos: []uint16{infoBlockSize}})
 	if _, err := rw.Write(appendOption(nil, optGo, req)); err != nil {
 		return exportDetails{}, fmt.Errorf("send GO: %w", err)
 	}
@@ -138,7 +140,7 @@ func clientOpen(rw io.ReadWriter, export string) (exportDetails, error) {
 				d.maxPayload = binary.BigEndian.Uint32(data[10:14])
 			}
 		case typ == repErrUnsup:
-			return clientExportName(rw, export, noZeroes)
+			return clientExportName(rw, export, wire, noZeroes)
 		case typ&(1<<31) != 0:
 			return exportDetails{}, optError(optGo, typ, data, export)
 		default:
@@ -148,9 +150,10 @@ func clientOpen(rw io.ReadWriter, export string) (exportDetails, error) {
 }
 
 // clientExportName negotiates with the old NBD_OPT_EXPORT_NAME, whose only
-// error report is a dropped connection.
-func clientExportName(rw io.ReadWriter, export string, noZeroes bool) (exportDetails, error) {
-	if _, err := rw.Write(appendOption(nil, optExportName, []byte(export))); err != nil {
+// error report is a dropped connection. wire is the name sent (with the
+// key), export the one errors show.
+func clientExportName(rw io.ReadWriter, export, wire string, noZeroes bool) (exportDetails, error) {
+	if _, err := rw.Write(appendOption(nil, optExportName, []byte(wire))); err != nil {
 		return exportDetails{}, fmt.Errorf("send EXPORT_NAME: %w", err)
 	}
 	n := exportNameReplyLen
@@ -159,7 +162,7 @@ func clientExportName(rw io.ReadWriter, export string, noZeroes bool) (exportDet
 	}
 	b := make([]byte, n)
 	if _, err := io.ReadFull(rw, b); err != nil {
-		return exportDetails{}, fmt.Errorf("EXPORT_NAME %q (%w?): %w", export, ErrUnknownExport, err)
+		return exportDetails{}, fmt.Errorf("EXPORT_NAME %q (%w, or a protected export and no or a wrong key?): %w", export, ErrUnknownExport, err)
 	}
 	size := binary.BigEndian.Uint64(b[0:8])
 	if size > math.MaxInt64 {

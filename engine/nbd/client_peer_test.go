@@ -137,7 +137,7 @@ func TestClientFallsBackToExportName(t *testing.T) {
 			return err
 		}()
 	}()
-	d, err := clientOpen(client, "old")
+	d, err := clientOpen(client, "old", "")
 	if err != nil {
 		t.Fatalf("clientOpen: %v", err)
 	}

@@ -22,6 +22,7 @@ type memDevice struct {
 	block    int
 	fail     atomic.Bool // every call fails with errInjected
 	flushes  atomic.Int64
+	ios      atomic.Int64 // requests that reached the device
 	inflight atomic.Int64
 
 	// gate, if set, is called at the start of every WriteAt with the
@@ -34,6 +35,7 @@ func newMemDevice(size int64, block int) *memDevice {
 }
 
 func (d *memDevice) check(off, n int64) error {
+	d.ios.Add(1)
 	if d.fail.Load() {
 		return errInjected
 	}
@@ -67,6 +69,7 @@ func (d *memDevice) WriteAt(p []byte, off int64) (int, error) {
 }
 
 func (d *memDevice) Flush() error {
+	d.ios.Add(1)
 	if d.fail.Load() {
 		return errInjected
 	}

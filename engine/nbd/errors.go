@@ -15,6 +15,11 @@ var ErrDisconnected = errors.New("nbd: disconnected")
 // ErrUnknownExport is wrapped by Dial when the server has no such export.
 var ErrUnknownExport = errors.New("nbd: unknown export")
 
+// ErrRefused is wrapped by Dial when the server refuses the export by
+// policy (NBD_REP_ERR_POLICY): a protected export opened without its key
+// or with a wrong one.
+var ErrRefused = errors.New("nbd: refused by the server")
+
 // Errno is an error value a server returned in a reply. EPERM matches
 // bdev.ErrReadOnly, and ENOSPC matches both syscall.ENOSPC and
 // bdev.ErrOutOfRange under errors.Is, so that code over a remote device can

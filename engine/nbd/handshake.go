@@ -98,10 +98,19 @@ func (c *conn) optReply(option, typ uint32, data []byte) error {
 }
 
 // exportName answers NBD_OPT_EXPORT_NAME, which cannot report errors: an
-// unknown export drops the connection.
-func (c *conn) exportName(name string, noZeroes bool) (*export, error) {
-	e := c.srv.attach(c, name)
-	if e == nil {
+// unknown export, or a protected one without its key, drops the connection.
+func (c *conn) exportName(wire string, noZeroes bool) (*export, error) {
+	r := c.srv.lookup(wire)
+	name := r.name
+	switch {
+	case r.e == nil:
+		return nil, fmt.Errorf("export name %q: no such export", name)
+	case !r.allowed:
+		c.refused(optExportName, r)
+		return nil, fmt.Errorf("export name %q: no or wrong access key", name)
+	}
+	e := r.e
+	if !c.srv.attach(c, e) {
 		return nil, fmt.Errorf("export name %q: no such export", name)
 	}
 	b := binary.BigEndian.AppendUint64(make([]byte, 0, exportNameReplyLen+exportNamePaddingLen), uint64(max(e.dev.Size(), 0)))
@@ -137,14 +146,17 @@ func (c *conn) info(option uint32, data []byte) (*export, error) {
 	if err != nil {
 		return nil, c.optReply(option, repErrInvalid, []byte(err.Error()))
 	}
-	var e *export
-	if option == optGo {
-		e = c.srv.attach(c, req.name)
-	} else {
-		e = c.srv.lookup(req.name)
+	r := c.srv.lookup(req.name)
+	switch {
+	case r.e == nil:
+		return nil, c.optReply(option, repErrUnknown, fmt.Appendf(nil, "no export %q", r.name))
+	case !r.allowed:
+		c.refused(option, r)
+		return nil, c.optReply(option, repErrPolicy, []byte(refusal(r.name)))
 	}
-	if e == nil {
-		return nil, c.optReply(option, repErrUnknown, fmt.Appendf(nil, "no export %q", req.name))
+	e := r.e
+	if option == optGo && !c.srv.attach(c, e) {
+		return nil, c.optReply(option, repErrUnknown, fmt.Appendf(nil, "no export %q", r.name))
 	}
 	b := binary.BigEndian.AppendUint16(nil, infoExport)
 	b = binary.BigEndian.AppendUint64(b, uint64(max(e.dev.Size(), 0)))
@@ -186,6 +198,12 @@ func (c *conn) info(option uint32, data []byte) (*export, error) {
 		return e, nil
 	}
 	return nil, nil
+}
+
+// refused logs a client turned away from a protected export; the key it
+// presented, if any, is not logged.
+func (c *conn) refused(option uint32, r lookupResult) {
+	c.log.Warn("nbd: export refused: no or wrong access key", "export", r.name, "option", option, "key_presented", r.keyed)
 }
 
 // transmitFlags are the transmission flags advertised for an export.

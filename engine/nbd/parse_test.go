@@ -139,9 +139,24 @@ func FuzzOptions(f *testing.F) {
 	f.Add(session(appendOption(nil, optGo, appendInfoRequest(nil, infoRequest{name: "nope"})), appendOption(nil, 0xffff, []byte("x"))))
 	f.Add(session(goDisk, appendRequestHeader(nil, request{cmd: cmdWrite, length: MaxPayload + 1})))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
+	// The protected export "rep" (key "k"): refused, opened with its key,
+	// refused to EXPORT_NAME.
+	goRep := func(name string) []byte {
+		return appendOption(nil, optGo, appendInfoRequest(nil, infoRequest{name: name, infos: []uint16{infoName}}))
+	}
+	f.Add(session(goRep("rep"), goRep("rep?key=x"), goRep("disk?key=k"), goRep("rep?key=k"),
+		appendRequestHeader(nil, request{cmd: cmdWrite, length: 512}), make([]byte, 512)))
+	f.Add(session(appendOption(nil, optInfo, appendInfoRequest(nil, infoRequest{name: "rep?key=k?key=k"})), appendOption(nil, optExportName, []byte("rep?key="))))
+	f.Add(session(appendOption(nil, optExportName, []byte("rep?key=k")), appendRequestHeader(nil, request{cmd: cmdRead, length: 512})))
+	f.Add(session(appendOption(nil, optExportName, []byte("rep?key=j")), appendRequestHeader(nil, request{cmd: cmdRead, length: 512})))
+	f.Add(session(goRep("rep"), appendRequestHeader(nil, request{cmd: cmdFlush})))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		s := NewServer(nil)
 		if err := s.AddExport("disk", newMemDevice(64<<10, 512), ExportOptions{Description: "fuzz"}); err != nil {
+			t.Fatal(err)
+		}
+		rep := newMemDevice(64<<10, 512)
+		if err := s.AddExport("rep", rep, ExportOptions{Key: "k"}); err != nil {
 			t.Fatal(err)
 		}
 		client, server := net.Pipe()
@@ -172,6 +187,10 @@ func FuzzOptions(f *testing.F) {
 		<-drained
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
+		}
+		// Only a session that named "rep" with its key may have written.
+		if n := rep.ios.Load(); n != 0 && !bytes.Contains(in, []byte("rep?key=k")) {
+			t.Fatalf("a session without the key made %d requests to the protected export", n)
 		}
 	})
 }

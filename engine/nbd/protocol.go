@@ -6,6 +6,11 @@
 // Only the baseline of the protocol is implemented: no TLS, no structured
 // replies, no metadata contexts. Everything else is refused with
 // NBD_REP_ERR_UNSUP during the handshake so that clients fall back cleanly.
+//
+// The protocol has no authentication, so an export may carry an access key
+// (ExportOptions.Key) that a client presents inside the name it asks for,
+// "NAME?key=KEY" (DialOptions.Key builds it); a client without it is
+// refused with NBD_REP_ERR_POLICY before anything is attached.
 package nbd
 
 // Handshake magics and flags.

@@ -25,6 +25,13 @@ type ExportOptions struct {
 	ReadOnly bool
 	// Description is sent to clients that ask for NBD_INFO_DESCRIPTION.
 	Description string
+	// Key, when not empty, protects the export: a client must present it
+	// (Dial's DialOptions.Key; on the wire the name "NAME?key=KEY") or is
+	// refused at the handshake with NBD_REP_ERR_POLICY, before anything is
+	// attached. A node's replica exports carry a key derived from the
+	// cluster credential so that only the volume's engine and rebuild
+	// peers write to them. NBD_OPT_LIST still lists the name.
+	Key string
 }
 
 // ExportInfo describes an export for listings.
@@ -33,6 +40,8 @@ type ExportInfo struct {
 	Size        int64
 	ReadOnly    bool
 	Description string
+	// Protected reports whether the export has an access key (never the key).
+	Protected   bool
 	Connections int
 }
 
@@ -106,7 +115,7 @@ func (s *Server) AddExport(name string, dev bdev.Device, opts ExportOptions) err
 		return fmt.Errorf("add export %q: already exported", name)
 	}
 	s.exports[name] = &export{name: name, dev: dev, opts: opts, conns: make(map[*conn]struct{})}
-	s.log.Info("nbd export added", "export", name, "size", dev.Size(), "read_only", opts.ReadOnly)
+	s.log.Info("nbd export added", "export", name, "size", dev.Size(), "read_only", opts.ReadOnly, "protected", opts.Key != "")
 	return nil
 }
 
@@ -140,6 +149,7 @@ func (s *Server) Exports() []ExportInfo {
 			Size:        e.dev.Size(),
 			ReadOnly:    e.opts.ReadOnly,
 			Description: e.opts.Description,
+			Protected:   e.opts.Key != "",
 			Connections: len(e.conns),
 		})
 	}
@@ -268,24 +278,39 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	return c
 }
 
-// attach binds c to the export called name, or returns nil if there is none.
-func (s *Server) attach(c *conn, name string) *export {
+// attach binds c to e, or returns false if e was removed meanwhile or the
+// server is closed.
+func (s *Server) attach(c *conn, e *export) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, ok := s.exports[name]
-	if !ok || s.closed {
-		return nil
+	if s.exports[e.name] != e || s.closed {
+		return false
 	}
 	e.conns[c] = struct{}{}
 	c.exp = e
-	return e
+	return true
 }
 
-// lookup returns the export called name, or nil.
-func (s *Server) lookup(name string) *export {
+// lookup finds the export a client's wire name designates and checks the
+// key it presents. The name is taken whole when it is an export, so a
+// name that happens to contain the key suffix still opens; only otherwise
+// is a key split off.
+func (s *Server) lookup(wire string) lookupResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.exports[name]
+	if e, ok := s.exports[wire]; ok {
+		return lookupResult{e: e, name: wire, allowed: e.opts.Key == ""}
+	}
+	name, key, keyed := splitWireName(wire)
+	r := lookupResult{name: name, keyed: keyed}
+	if !keyed {
+		return r
+	}
+	r.e = s.exports[name]
+	// A key presented to an open export is ignored: the client holds the
+	// credential and the node serving it does not use one.
+	r.allowed = r.e != nil && (r.e.opts.Key == "" || keyMatches(r.e.opts.Key, key))
+	return r
 }
 
 // exportNames lists export names for NBD_OPT_LIST.

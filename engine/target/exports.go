@@ -12,6 +12,11 @@ type exportStartParams struct {
 	BdevName   string `json:"bdev_name"`
 	ExportName string `json:"export_name"`
 	ReadOnly   bool   `json:"read_only"`
+	// AccessKey protects the export with the key derived from the node's
+	// cluster credential (credential.Token.ExportKey of the export name):
+	// only holders of the credential (the volume's engine, rebuild peers)
+	// may open it. The key itself never travels over JSON-RPC.
+	AccessKey bool `json:"access_key"`
 }
 
 type exportStopParams struct {
@@ -30,6 +35,10 @@ func (t *Target) nbdHandlers(m map[string]jsonrpc.Handler) {
 		if name == "" {
 			name = p.BdevName
 		}
+		key, err := t.exportKey(p.AccessKey, name)
+		if err != nil {
+			return nil, err
+		}
 		if _, dup := t.exports[name]; dup {
 			return nil, errnoError(syscall.EEXIST)
 		}
@@ -41,7 +50,7 @@ func (t *Target) nbdHandlers(m map[string]jsonrpc.Handler) {
 		if !p.ReadOnly && t.claimOf(v) == claimExclusive {
 			return nil, errnoError(syscall.EBUSY)
 		}
-		if err := t.nbd.AddExport(name, v.dev, nbd.ExportOptions{ReadOnly: p.ReadOnly, Description: v.name}); err != nil {
+		if err := t.nbd.AddExport(name, v.dev, nbd.ExportOptions{ReadOnly: p.ReadOnly, Description: v.name, Key: key}); err != nil {
 			return nil, syncErrorOr(err, syscall.EEXIST)
 		}
 		typ := claimExclusive
@@ -50,7 +59,7 @@ func (t *Target) nbdHandlers(m map[string]jsonrpc.Handler) {
 		}
 		t.claimLocked(v.name, "nbd:"+name, typ)
 		t.exports[name] = v.name
-		t.log.Info("nbd export started", "export", name, "bdev", v.name, "read_only", p.ReadOnly)
+		t.log.Info("nbd export started", "export", name, "bdev", v.name, "read_only", p.ReadOnly, "access_key", p.AccessKey)
 		return name, nil
 	})
 	m["nbd_export_stop"] = method(t, decodeLvol, req("export_name"), func(ctx context.Context, p *exportStopParams) (any, error) {
@@ -69,10 +78,25 @@ func (t *Target) nbdHandlers(m map[string]jsonrpc.Handler) {
 				"read_only":   e.ReadOnly,
 				"size":        e.Size,
 				"connections": e.Connections,
+				"access_key":  e.Protected,
 			})
 		}
 		return out, nil
 	})
+}
+
+// exportKey is the access key of the export called name when want is set
+// (nbd_export_start and bdev_remote_attach "access_key"), "" otherwise. A
+// node without a cluster credential cannot make one: asking is an error
+// rather than an export left open or an attach sure to be refused.
+func (t *Target) exportKey(want bool, name string) (string, error) {
+	if !want {
+		return "", nil
+	}
+	if t.cred.IsZero() {
+		return "", &jsonrpc.Error{Code: -int(syscall.EINVAL), Message: "access_key: this node has no cluster credential (--cluster-token-file)"}
+	}
+	return t.cred.ExportKey(name), nil
 }
 
 // stopExportLocked removes an export; live connections finish their

@@ -2,6 +2,7 @@ package target
 
 import (
 	"context"
+	"errors"
 	"syscall"
 	"time"
 
@@ -17,6 +18,10 @@ type remoteAttachParams struct {
 	Address    string `json:"address"`
 	ExportName string `json:"export_name"`
 	UUID       string `json:"uuid"`
+	// AccessKey opens a protected export (nbd_export_start "access_key")
+	// with the key derived from this node's cluster credential, which is
+	// the serving node's too.
+	AccessKey bool `json:"access_key"`
 }
 
 // remoteHandlers are extensions: a remote bdev is another node's NBD
@@ -44,6 +49,10 @@ func (t *Target) attachRemote(ctx context.Context, p *remoteAttachParams) (any, 
 	if p.UUID != "" && !validUUID(p.UUID) {
 		return nil, errInval
 	}
+	key, err := t.exportKey(p.AccessKey, p.ExportName)
+	if err != nil {
+		return nil, err
+	}
 	t.mu.Lock()
 	taken := t.nameTakenLocked(p.Name)
 	t.mu.Unlock()
@@ -53,11 +62,14 @@ func (t *Target) attachRemote(ctx context.Context, p *remoteAttachParams) (any, 
 	// Dial without the lock: the peer may be slow or gone.
 	dctx, cancel := context.WithTimeout(ctx, remoteDialTimeout)
 	defer cancel()
-	client, err := nbd.DialFrom(dctx, t.source, "tcp", p.Address, p.ExportName)
+	client, err := nbd.DialWith(dctx, "tcp", p.Address, p.ExportName, nbd.DialOptions{Source: t.source, Key: key})
 	if err != nil {
-		t.log.Warn("bdev_remote_attach failed", "name", p.Name, "address", p.Address, "export", p.ExportName, "err", err)
+		t.log.Warn("bdev_remote_attach failed", "name", p.Name, "address", p.Address, "export", p.ExportName, "access_key", p.AccessKey, "err", err)
 		if e, ok := errnoOf(err); ok {
 			return nil, errnoError(e)
+		}
+		if errors.Is(err, nbd.ErrRefused) {
+			return nil, &jsonrpc.Error{Code: -int(syscall.EACCES), Message: err.Error()}
 		}
 		return nil, &jsonrpc.Error{Code: -int(syscall.ENODEV), Message: err.Error()}
 	}
@@ -75,9 +87,9 @@ func (t *Target) attachRemote(ctx context.Context, p *remoteAttachParams) (any, 
 	if id == "" {
 		id = newUUID()
 	}
-	address, export := p.Address, p.ExportName
+	address, export, protected := p.Address, p.ExportName, p.AccessKey
 	t.addBaseLocked(&baseBdev{name: p.Name, uuid: id, product: productRemote, dev: client, driver: func() map[string]any {
-		return map[string]any{"remote": map[string]any{"address": address, "export_name": export, "read_only": client.ReadOnly()}}
+		return map[string]any{"remote": map[string]any{"address": address, "export_name": export, "read_only": client.ReadOnly(), "access_key": protected}}
 	}})
 	t.log.Info("remote bdev attached", "name", p.Name, "address", address, "export", export, "size", client.Size())
 	return p.Name, nil
