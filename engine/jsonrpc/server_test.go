@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -324,5 +325,23 @@ func TestWhitespaceNotCounted(t *testing.T) {
 				t.Errorf("replies\n got %.300q\nwant %.300q", got, want)
 			}
 		})
+	}
+}
+
+// TestListenUnixOwnerOnly checks the socket, which needs no
+// authentication, is the owner's alone.
+func TestListenUnixOwnerOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.sock")
+	l, err := ListenUnix(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		t.Fatalf("socket mode %v lets others connect; want 0600", perm)
 	}
 }
