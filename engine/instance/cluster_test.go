@@ -14,6 +14,7 @@ import (
 
 	"github.com/faultline/faultline/engine/api"
 	"github.com/faultline/faultline/engine/client"
+	"github.com/faultline/faultline/engine/credential"
 	"github.com/faultline/faultline/engine/nbd"
 	"github.com/faultline/faultline/internal/procs"
 )
@@ -83,12 +84,37 @@ var (
 // disk each, and waits until every node is up with its disk.
 func newCluster(t *testing.T, n int, defects ...string) *cluster {
 	t.Helper()
+	return newClusterWith(t, clusterOptions{nodes: n, defects: defects})
+}
+
+// clusterOptions shape a test cluster.
+type clusterOptions struct {
+	nodes   int
+	defects []string
+	// tcpRPC gives the cluster a credential and the nodes a TCP JSON-RPC
+	// (on a free port), which the manager and the nodes then reach each
+	// other by; otherwise they use the nodes' Unix sockets.
+	tcpRPC bool
+}
+
+// newClusterWith is newCluster with options.
+func newClusterWith(t *testing.T, o clusterOptions) *cluster {
+	t.Helper()
 	if refengineBin == "" {
 		t.Skip("integration test: runs real processes (skipped with -short)")
 	}
+	n, defects := o.nodes, o.defects
 	cl := &cluster{t: t, dir: t.TempDir()}
-	cl.mgr = &proc{t: t, name: "manager", args: []string{"manager", "--listen", "127.0.0.1:0",
-		"--data-dir", filepath.Join(cl.dir, "mgr"), "--node-timeout", "3s"}}
+	var tokenArgs []string
+	if o.tcpRPC {
+		tokenFile := filepath.Join(cl.dir, "cluster.token")
+		if _, err := credential.LoadOrCreate(tokenFile); err != nil {
+			t.Fatal(err)
+		}
+		tokenArgs = []string{"--cluster-token-file", tokenFile}
+	}
+	cl.mgr = &proc{t: t, name: "manager", args: append([]string{"manager", "--listen", "127.0.0.1:0",
+		"--data-dir", filepath.Join(cl.dir, "mgr"), "--node-timeout", "3s"}, tokenArgs...)}
 	t.Cleanup(cl.stop)
 	cl.url = cl.mgr.start(managerReady)
 	c, err := client.New(cl.url, nil)
@@ -104,6 +130,10 @@ func newCluster(t *testing.T, n int, defects ...string) *cluster {
 			"--manager", cl.url, "--heartbeat", "200ms"}
 		if len(defects) > 0 {
 			args = append(args, "--defects", strings.Join(defects, ","))
+		}
+		if o.tcpRPC {
+			args = append(args, "--rpc-listen", fmt.Sprintf("127.0.0.%d:0", i+2))
+			args = append(args, tokenArgs...)
 		}
 		p := &proc{t: t, name: name, args: args}
 		p.start(nodeReady)
