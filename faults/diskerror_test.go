@@ -14,9 +14,9 @@ import (
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/checkers/integrity"
+	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/cluster/local"
 	"github.com/faultline/faultline/engine/api"
-	"github.com/faultline/faultline/engine/jsonrpc"
 	"github.com/faultline/faultline/engine/nbd"
 	"github.com/faultline/faultline/internal/testtool"
 	"github.com/faultline/faultline/timeline"
@@ -256,7 +256,7 @@ func TestDiskErrorFailsAReplica(t *testing.T) {
 	if err := d.StartNode(ctx, "node-2"); err != nil {
 		t.Fatal(err)
 	}
-	rpc, err := jsonrpc.Dial(ctx, "tcp", d.Nodes()[1].RPC)
+	rpc, err := cluster.DialNode(ctx, d, d.Nodes()[1])
 	if err != nil {
 		t.Fatal(err)
 	}

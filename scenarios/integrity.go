@@ -12,6 +12,7 @@ import (
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/checkers/integrity"
 	"github.com/faultline/faultline/checkers/state"
+	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/engine/api"
 	"github.com/faultline/faultline/engine/nbd"
 	"github.com/faultline/faultline/workload"
@@ -32,20 +33,20 @@ const (
 // Integrity returns the integrity checkers for the spec's cluster,
 // recording every verdict on the spec's timeline.
 func (s *Spec) Integrity() integrity.Checker {
-	return integrity.Checker{API: s.Client(), Recorder: s.Timeline}
+	return integrity.Checker{API: s.Client(), Recorder: s.Timeline, Credential: cluster.CredentialOf(s.Env.Cluster)}
 }
 
 // NoOrphans runs no-orphans until it passes or orphanDeadline passes and
 // returns the last verdict (recorded once, not per attempt).
 func (s *Spec) NoOrphans(ctx context.Context) checkers.Verdict {
-	quiet := integrity.Checker{API: s.Client()}
+	quiet := integrity.Checker{API: s.Client(), Credential: cluster.CredentialOf(s.Env.Cluster)}
 	return checkers.Record(s.Timeline, integrity.Eventually(ctx, orphanDeadline, integrityInterval, quiet.CheckNoOrphans))
 }
 
 // SpaceBounded runs space-bounded for volume ("" for every volume) until
 // it passes or spaceDeadline passes.
 func (s *Spec) SpaceBounded(ctx context.Context, volume string) checkers.Verdict {
-	quiet := integrity.Checker{API: s.Client()}
+	quiet := integrity.Checker{API: s.Client(), Credential: cluster.CredentialOf(s.Env.Cluster)}
 	return checkers.Record(s.Timeline, integrity.Eventually(ctx, spaceDeadline, integrityInterval, func(ctx context.Context) checkers.Verdict {
 		inv, err := quiet.ReadInventory(ctx)
 		if err != nil {

@@ -181,7 +181,7 @@ func runUpgradeCrash(ctx context.Context, s *Spec) {
 		for _, g := range gens {
 			seedCheckQuiet(s, strict.Check(ctx, g.History(), devB))
 		}
-		seedCheckQuiet(s, integrity.Checker{API: c}.ReplicasEqual(ctx, name))
+		seedCheckQuiet(s, integrity.Checker{API: c, Credential: cluster.CredentialOf(s.Env.Cluster)}.ReplicasEqual(ctx, name))
 		s.Env.progressf("     %s: round %d: %s replaced %s, upgrade to %s completed %v after the request", s.Name, i+1, next.Name, cur.Name, to, r.recovered.Round(time.Millisecond))
 		rounds = append(rounds, r)
 		cur, dev = next, devB

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/engine/client"
+	"github.com/faultline/faultline/engine/credential"
 	"github.com/faultline/faultline/engine/jsonrpc"
 	"github.com/faultline/faultline/timeline"
 )
@@ -32,6 +33,10 @@ type Checker struct {
 	// NodesFromManager is used. Names must be the manager's node names,
 	// because replicas are matched to the node the manager placed them on.
 	Nodes []Node
+	// Credential is the cluster credential, proved to nodes reached over
+	// TCP (their JSON-RPC requires it; cluster.CredentialOf gives a
+	// driver's). A Unix socket needs none.
+	Credential credential.Token
 }
 
 // Node is one storage node's JSON-RPC door: Addr is "unix:/path",
@@ -69,15 +74,15 @@ func splitAddr(addr string) (network, address string, err error) {
 	}
 }
 
-// dialNode opens a JSON-RPC connection to n.
-func dialNode(ctx context.Context, n Node) (*jsonrpc.Client, error) {
+// dialNode opens a JSON-RPC connection to n, proving cred over TCP.
+func dialNode(ctx context.Context, n Node, cred credential.Token) (*jsonrpc.Client, error) {
 	network, address, err := splitAddr(n.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("node %s: %w", n.Name, err)
 	}
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	c, err := jsonrpc.Dial(dctx, network, address)
+	c, err := jsonrpc.DialAuth(dctx, "", network, address, cred)
 	if err != nil {
 		return nil, fmt.Errorf("node %s: %w", n.Name, err)
 	}
