@@ -234,7 +234,7 @@ func TestDiskErrorFailsAReplica(t *testing.T) {
 	for _, n := range d.Nodes() {
 		nodes = append(nodes, integrity.Node{Name: n.Name, Addr: n.RPC})
 	}
-	c := integrity.Checker{API: mgr, Nodes: nodes}
+	c := integrity.Checker{API: mgr, Nodes: nodes, Credential: cluster.CredentialOf(d)}
 	if vd := c.ReplicasEqual(ctx, vol); vd.Outcome != checkers.Pass {
 		t.Errorf("replicas after the rebuild: %+v", vd)
 	}
