@@ -100,7 +100,10 @@ type Driver struct {
 	cred credential.Token
 }
 
-var _ cluster.Driver = (*Driver)(nil)
+var (
+	_ cluster.Driver       = (*Driver)(nil)
+	_ cluster.Credentialed = (*Driver)(nil)
+)
 
 // New checks the configuration; Up does the work.
 func New(cfg Config) (*Driver, error) {
