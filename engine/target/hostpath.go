@@ -23,7 +23,7 @@ func (t *Target) CheckHostPath(path string) (string, error) {
 	}
 	resolved, err := resolvePath(path)
 	if err != nil {
-		return "", t.outside(path, err.Error())
+		return "", t.outside(fmt.Sprintf("%s cannot be resolved (%v), so it is not known to be in", path, err))
 	}
 	for _, dir := range t.allowed {
 		d, err := resolvePath(dir)
@@ -34,19 +34,18 @@ func (t *Target) CheckHostPath(path string) (string, error) {
 			return resolved, nil
 		}
 	}
-	why := "outside them"
 	if resolved != filepath.Clean(path) {
-		why = "resolves to " + resolved + ", outside them"
+		return "", t.outside(fmt.Sprintf("%s (resolving to %s) is outside", path, resolved))
 	}
-	return "", t.outside(path, why)
+	return "", t.outside(path + " is outside")
 }
 
 // outside is the error for a path CheckHostPath refuses: -EPERM, naming
-// the path and the directories allowed.
-func (t *Target) outside(path, why string) *jsonrpc.Error {
+// the path (in what) and the directories allowed.
+func (t *Target) outside(what string) *jsonrpc.Error {
 	return &jsonrpc.Error{Code: -int(syscall.EPERM), Message: fmt.Sprintf(
-		"Operation not permitted: %s: %s; this node opens files only under %s (refengine node --data-dir, the --disk directories and --allow-dir)",
-		path, why, strings.Join(t.allowed, ", "))}
+		"Operation not permitted: %s the directories this node opens files in: %s (refengine node --data-dir, the --disk directories and --allow-dir)",
+		what, strings.Join(t.allowed, ", "))}
 }
 
 // resolvePath makes path absolute and resolves every symlink and "..". A
