@@ -24,4 +24,7 @@ const (
 	RefengineImage = "REFENGINE_IMAGE"
 	// EngineImageName stands for the engine image's name in the engine-image template.
 	EngineImageName = "ENGINE_IMAGE_NAME"
+	// ClusterToken stands for the cluster credential's text form (credential.Token.String) in
+	// the Secret the manager and the nodes mount (05-cluster-token.yaml).
+	ClusterToken = "CLUSTER_TOKEN"
 )

@@ -112,22 +112,15 @@ func (e errorDisk) firedFor(ioType string) uint64 {
 // not run with --disk-error-injection.
 var ErrNoErrorBdev = errors.New("no error bdev over the disk (is the node running refengine node --disk-error-injection?)")
 
-// dial connects to the node's JSON-RPC server: TCP when it has an
-// address (kind pods are reached by their IP), else its Unix socket.
+// dial connects to the node's JSON-RPC server (cluster.DialNode).
 func (f *diskError) dial(ctx context.Context) (*jsonrpc.Client, error) {
-	for _, n := range f.d.Nodes() {
-		if n.Name != f.node {
-			continue
-		}
-		network, addr := "tcp", n.RPC
-		if addr == "" {
-			network, addr = "unix", n.Socket
-		}
-		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		return jsonrpc.Dial(dctx, network, addr)
+	n, err := cluster.NodeNamed(f.d, f.node)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("node %s: %w", f.node, cluster.ErrUnknownNode)
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return cluster.DialNode(dctx, f.d, n)
 }
 
 // find returns the error bdev over the chosen disk.

@@ -14,9 +14,9 @@ import (
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/checkers/integrity"
+	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/cluster/local"
 	"github.com/faultline/faultline/engine/api"
-	"github.com/faultline/faultline/engine/jsonrpc"
 	"github.com/faultline/faultline/engine/nbd"
 	"github.com/faultline/faultline/internal/testtool"
 	"github.com/faultline/faultline/timeline"
@@ -234,7 +234,7 @@ func TestDiskErrorFailsAReplica(t *testing.T) {
 	for _, n := range d.Nodes() {
 		nodes = append(nodes, integrity.Node{Name: n.Name, Addr: n.RPC})
 	}
-	c := integrity.Checker{API: mgr, Nodes: nodes}
+	c := integrity.Checker{API: mgr, Nodes: nodes, Credential: cluster.CredentialOf(d)}
 	if vd := c.ReplicasEqual(ctx, vol); vd.Outcome != checkers.Pass {
 		t.Errorf("replicas after the rebuild: %+v", vd)
 	}
@@ -256,7 +256,7 @@ func TestDiskErrorFailsAReplica(t *testing.T) {
 	if err := d.StartNode(ctx, "node-2"); err != nil {
 		t.Fatal(err)
 	}
-	rpc, err := jsonrpc.Dial(ctx, "tcp", d.Nodes()[1].RPC)
+	rpc, err := cluster.DialNode(ctx, d, d.Nodes()[1])
 	if err != nil {
 		t.Fatal(err)
 	}

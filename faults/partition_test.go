@@ -186,7 +186,7 @@ func TestPartitionNodesWhileAttached(t *testing.T) {
 				t.Fatalf("volume not healthy after the heal: %v", err)
 			}
 			w.verify(t, ctx, 0, 8<<20)
-			c := integrity.Checker{API: mgr}
+			c := integrity.Checker{API: mgr, Credential: d.Credential()}
 			v := integrity.Eventually(ctx, time.Minute, 500*time.Millisecond, func(ctx context.Context) checkers.Verdict {
 				return c.ReplicasEqual(ctx, volume)
 			})

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/cluster"
-	"github.com/faultline/faultline/engine/jsonrpc"
 	"github.com/faultline/faultline/timeline"
 )
 
@@ -33,7 +32,7 @@ func TestPauseStallsNode(t *testing.T) {
 			defer cancel()
 			node := tc.driver.Nodes()[0]
 			before := nodeProcess(ctx, t, tc.driver, node.Name)
-			if err := rpcAnswers(ctx, node.RPC, time.Second); err != nil {
+			if err := rpcAnswers(ctx, tc.driver, node, time.Second); err != nil {
 				t.Fatalf("node does not answer before the pause: %v", err)
 			}
 			const duration = 1500 * time.Millisecond
@@ -47,7 +46,7 @@ func TestPauseStallsNode(t *testing.T) {
 			if state := procState(before.PID); state != "T" {
 				t.Errorf("node process %d in state %q after Inject, want T (stopped)", before.PID, state)
 			}
-			if err := rpcAnswers(ctx, node.RPC, 300*time.Millisecond); err == nil {
+			if err := rpcAnswers(ctx, tc.driver, node, 300*time.Millisecond); err == nil {
 				t.Error("a paused node answered JSON-RPC")
 			}
 			if err := in.Heal(ctx, f); err != nil {
@@ -56,7 +55,7 @@ func TestPauseStallsNode(t *testing.T) {
 			if took := time.Since(start); took < duration {
 				t.Errorf("Heal resumed after %v, before the pause's %v were up", took, duration)
 			}
-			if err := rpcAnswers(ctx, node.RPC, 5*time.Second); err != nil {
+			if err := rpcAnswers(ctx, tc.driver, node, 5*time.Second); err != nil {
 				t.Fatalf("node does not answer after Heal: %v", err)
 			}
 			if after := nodeProcess(ctx, t, tc.driver, node.Name); after.PID != before.PID || after.Restarts != before.Restarts {
@@ -107,12 +106,12 @@ func nodeProcess(ctx context.Context, t *testing.T, d cluster.Driver, name strin
 	return n
 }
 
-// rpcAnswers calls spdk_get_version on a node's JSON-RPC address and
-// fails unless the node answers within deadline.
-func rpcAnswers(ctx context.Context, addr string, deadline time.Duration) error {
+// rpcAnswers calls spdk_get_version on a node's JSON-RPC and fails unless
+// the node answers within deadline.
+func rpcAnswers(ctx context.Context, d cluster.Driver, node cluster.Node, deadline time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
-	c, err := jsonrpc.Dial(ctx, "tcp", addr)
+	c, err := cluster.DialNode(ctx, d, node)
 	if err != nil {
 		return err
 	}

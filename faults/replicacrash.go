@@ -61,7 +61,7 @@ func (f *replicaCrash) Inject(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("replica crash %s: %w", f.replica, err)
 	}
-	if err := stopExports(ctx, node, r.Status.Export); err != nil {
+	if err := stopExports(ctx, f.d, node, r.Status.Export); err != nil {
 		return fmt.Errorf("replica crash %s on %s: %w", f.replica, node.Name, err)
 	}
 	return nil
@@ -79,12 +79,8 @@ func findNode(d cluster.Driver, name string) (cluster.Node, error) {
 
 // stopExports stops a replica's head export, which must exist, and then its
 // bitmap export, which may not.
-func stopExports(ctx context.Context, node cluster.Node, export string) error {
-	network, addr := "tcp", node.RPC
-	if addr == "" {
-		network, addr = "unix", node.Socket
-	}
-	c, err := jsonrpc.Dial(ctx, network, addr)
+func stopExports(ctx context.Context, d cluster.Driver, node cluster.Node, export string) error {
+	c, err := cluster.DialNode(ctx, d, node)
 	if err != nil {
 		return err
 	}

@@ -205,7 +205,7 @@ func (e *Env) noOrphansAtEnd(ctx context.Context) checkers.Verdict {
 	if err != nil {
 		v = checkers.Verdict{Checker: integrity.NameNoOrphans, Outcome: checkers.Unknown, Summary: "manager client: " + err.Error()}
 	} else {
-		v = integrity.Eventually(ctx, orphanDeadline, integrityInterval, integrity.Checker{API: c}.CheckNoOrphans)
+		v = integrity.Eventually(ctx, orphanDeadline, integrityInterval, integrity.Checker{API: c, Credential: cluster.CredentialOf(e.Cluster)}.CheckNoOrphans)
 	}
 	v.At = time.Now()
 	AddReportEntry(reports.EntryVerdict, v, ReportEntryVisibilityFailureOrVerbose)

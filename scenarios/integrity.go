@@ -39,14 +39,14 @@ func (s *Spec) Integrity() integrity.Checker {
 // NoOrphans runs no-orphans until it passes or orphanDeadline passes and
 // returns the last verdict (recorded once, not per attempt).
 func (s *Spec) NoOrphans(ctx context.Context) checkers.Verdict {
-	quiet := integrity.Checker{API: s.Client()}
+	quiet := integrity.Checker{API: s.Client(), Credential: cluster.CredentialOf(s.Env.Cluster)}
 	return checkers.Record(s.Timeline, integrity.Eventually(ctx, orphanDeadline, integrityInterval, quiet.CheckNoOrphans))
 }
 
 // SpaceBounded runs space-bounded for volume ("" for every volume) until
 // it passes or spaceDeadline passes.
 func (s *Spec) SpaceBounded(ctx context.Context, volume string) checkers.Verdict {
-	quiet := integrity.Checker{API: s.Client()}
+	quiet := integrity.Checker{API: s.Client(), Credential: cluster.CredentialOf(s.Env.Cluster)}
 	return checkers.Record(s.Timeline, integrity.Eventually(ctx, spaceDeadline, integrityInterval, func(ctx context.Context) checkers.Verdict {
 		inv, err := quiet.ReadInventory(ctx)
 		if err != nil {

@@ -12,8 +12,8 @@ import (
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/checkers/checksum"
 	"github.com/faultline/faultline/checkers/integrity"
+	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/engine/api"
-	"github.com/faultline/faultline/engine/jsonrpc"
 	"github.com/faultline/faultline/engine/nbd"
 )
 
@@ -46,13 +46,13 @@ func readLvol(ctx context.Context, s *Spec, ref lvolRef, read func(checkers.Devi
 	if err != nil {
 		return fmt.Errorf("read %s: %w", ref, err)
 	}
-	network, addr, ok := strings.Cut(n.Spec.RPCAddress, ":")
-	if !ok {
-		return fmt.Errorf("read %s: node RPC address %q", ref, n.Spec.RPCAddress)
+	cn, err := cluster.NodeNamed(s.Env.Cluster, ref.Node)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", ref, err)
 	}
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	rpc, err := jsonrpc.Dial(dctx, network, addr)
+	rpc, err := cluster.DialNode(dctx, s.Env.Cluster, cn)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", ref, err)
 	}

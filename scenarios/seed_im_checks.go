@@ -9,6 +9,7 @@ import (
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/checkers/integrity"
 	"github.com/faultline/faultline/checkers/rpcerrors"
+	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/engine/api"
 )
 
@@ -29,12 +30,8 @@ func imCheckRPC(ctx context.Context, s *Spec, all bool) checkers.Verdict {
 	byNode := map[string][]rpcerrors.Answer{}
 	var missing []string
 	for _, n := range nodes {
-		network, addr := "tcp", strings.TrimPrefix(n.Addr, "tcp:")
-		if a, ok := strings.CutPrefix(n.Addr, "unix:"); ok {
-			network, addr = "unix", a
-		}
 		rctx, cancel := context.WithTimeout(ctx, imRPCTimeout)
-		answers, err := rpcerrors.Read(rctx, network, addr)
+		answers, err := readRPCErrors(rctx, s, n.Name)
 		cancel()
 		if err != nil {
 			missing = append(missing, fmt.Sprintf("%s: %v", n.Name, err))
@@ -47,6 +44,20 @@ func imCheckRPC(ctx context.Context, s *Spec, all bool) checkers.Verdict {
 		v.Outcome, v.Summary = checkers.Unknown, "nodes did not answer: "+strings.Join(missing, "; ")
 	}
 	return v
+}
+
+// readRPCErrors reads one node's error answers (rpcerrors.Read).
+func readRPCErrors(ctx context.Context, s *Spec, node string) ([]rpcerrors.Answer, error) {
+	n, err := cluster.NodeNamed(s.Env.Cluster, node)
+	if err != nil {
+		return nil, err
+	}
+	c, err := cluster.DialNode(ctx, s.Env.Cluster, n)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return rpcerrors.Read(ctx, c)
 }
 
 // imAwaitVolume is seedAwaitVolume with the RPC check between polls: a
@@ -95,7 +106,7 @@ type imWant struct {
 // imCheckChains runs chain-matches on the volumes: each RW replica's chain
 // on its node must be the volume's backing image, ready snapshots and head.
 func imCheckChains(ctx context.Context, s *Spec, volumes ...string) []checkers.Verdict {
-	inv, err := integrity.Checker{API: s.Client()}.ReadInventory(ctx)
+	inv, err := integrity.Checker{API: s.Client(), Credential: cluster.CredentialOf(s.Env.Cluster)}.ReadInventory(ctx)
 	if err != nil {
 		return []checkers.Verdict{{Checker: integrity.NameChainMatches, Outcome: checkers.Unknown, At: time.Now(), Summary: "cannot read the lvol inventory: " + err.Error()}}
 	}

@@ -12,8 +12,8 @@ import (
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/checkers/state"
+	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/engine/api"
-	"github.com/faultline/faultline/engine/jsonrpc"
 	"github.com/faultline/faultline/engine/nbd"
 	"github.com/faultline/faultline/workload"
 )
@@ -79,29 +79,23 @@ func seenMode(samples []state.Sample, replica, mode string, from, to time.Time) 
 }
 
 // nodeCall sends one JSON-RPC request to a storage node, as a tester
-// would: over TCP when the node has an address, else its Unix socket.
+// would (cluster.DialNode).
 func nodeCall(ctx context.Context, s *Spec, node, method string, params, out any) error {
-	for _, n := range s.Env.Cluster.Nodes() {
-		if n.Name != node {
-			continue
-		}
-		network, addr := "tcp", n.RPC
-		if addr == "" {
-			network, addr = "unix", n.Socket
-		}
-		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		c, err := jsonrpc.Dial(dctx, network, addr)
-		if err != nil {
-			return fmt.Errorf("dial node %s: %w", node, err)
-		}
-		defer c.Close()
-		if err := c.Call(dctx, method, params, out); err != nil {
-			return fmt.Errorf("%s on node %s: %w", method, node, err)
-		}
-		return nil
+	n, err := cluster.NodeNamed(s.Env.Cluster, node)
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("node %s: not in the cluster", node)
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	c, err := cluster.DialNode(dctx, s.Env.Cluster, n)
+	if err != nil {
+		return fmt.Errorf("dial node %s: %w", node, err)
+	}
+	defer c.Close()
+	if err := c.Call(dctx, method, params, out); err != nil {
+		return fmt.Errorf("%s on node %s: %w", method, node, err)
+	}
+	return nil
 }
 
 // rebuildSource asks the destination's node which replica its rebuild

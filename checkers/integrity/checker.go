@@ -34,9 +34,10 @@ type Checker struct {
 	// because replicas are matched to the node the manager placed them on.
 	Nodes []Node
 	// Credential is the cluster credential (cluster.CredentialOf the
-	// driver); zero when the cluster has none. Nodes that hold one
-	// protect their replica exports with keys derived from it, which
-	// replicas-equal needs to read the replicas directly.
+	// driver); zero when the cluster has none. It is proved to nodes
+	// reached over TCP (their JSON-RPC requires it; a Unix socket needs
+	// none), and replicas-equal derives from it the keys that open the
+	// nodes' protected replica exports.
 	Credential credential.Token
 }
 
@@ -75,15 +76,15 @@ func splitAddr(addr string) (network, address string, err error) {
 	}
 }
 
-// dialNode opens a JSON-RPC connection to n.
-func dialNode(ctx context.Context, n Node) (*jsonrpc.Client, error) {
+// dialNode opens a JSON-RPC connection to n, proving cred over TCP.
+func dialNode(ctx context.Context, n Node, cred credential.Token) (*jsonrpc.Client, error) {
 	network, address, err := splitAddr(n.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("node %s: %w", n.Name, err)
 	}
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	c, err := jsonrpc.Dial(dctx, network, address)
+	c, err := jsonrpc.DialAuth(dctx, "", network, address, cred)
 	if err != nil {
 		return nil, fmt.Errorf("node %s: %w", n.Name, err)
 	}

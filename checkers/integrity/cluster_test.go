@@ -14,6 +14,7 @@ import (
 	"github.com/faultline/faultline/cluster/local"
 	"github.com/faultline/faultline/engine/api"
 	"github.com/faultline/faultline/engine/client"
+	"github.com/faultline/faultline/engine/credential"
 	"github.com/faultline/faultline/engine/jsonrpc"
 	"github.com/faultline/faultline/engine/nbd"
 	"github.com/faultline/faultline/internal/testtool"
@@ -51,21 +52,20 @@ func TestOnLocalCluster(t *testing.T) {
 	for _, n := range d.Nodes() {
 		nodes = append(nodes, Node{Name: n.Name, Addr: n.RPC})
 	}
-	quiet := Checker{API: mgr} // for Eventually: one recorded verdict, not every attempt
-	// The driver's own node list and credential: its nodes protect their
-	// replica exports with keys derived from it.
-	c := Checker{API: mgr, Recorder: rec, Nodes: nodes, Credential: d.Credential()}
+	cred := d.Credential()
+	quiet := Checker{API: mgr, Credential: cred}                          // for Eventually: one recorded verdict, not every attempt
+	c := Checker{API: mgr, Recorder: rec, Nodes: nodes, Credential: cred} // the driver's own node list; its nodes protect their replica exports with keys
 
 	// (a) A healthy volume passes; an unreadable node makes no-orphans Unknown.
 	want(t, checkers.Record(rec, Eventually(ctx, time.Minute, 500*time.Millisecond, quiet.CheckNoOrphans)), NameNoOrphans, checkers.Pass)
 	want(t, c.CheckNoOrphans(ctx), NameNoOrphans, checkers.Pass)
 	want(t, c.CheckSpaceBounded(ctx, volume), NameSpaceBounded, checkers.Pass, "volume integ: 2 replica(s) within their bound")
-	down := Checker{API: mgr, Nodes: append(slices.Clone(nodes), Node{Name: "node-9", Addr: "unix:/nonexistent/node-9.sock"})}
+	down := Checker{API: mgr, Credential: cred, Nodes: append(slices.Clone(nodes), Node{Name: "node-9", Addr: "unix:/nonexistent/node-9.sock"})}
 	want(t, down.CheckNoOrphans(ctx), NameNoOrphans, checkers.Unknown, "1 node(s) could not be read")
 
 	// (b) Stray lvols on the first replica's lvstore.
 	stray := []string{reps[0].Name + "-rebuilding", "junk"}
-	rpc, lvs := replicaLvstore(t, ctx, mgr, reps[0])
+	rpc, lvs := replicaLvstore(t, ctx, mgr, cred, reps[0])
 	for _, name := range stray {
 		if err := rpc.Call(ctx, "bdev_lvol_create", map[string]any{"lvol_name": name, "size_in_mib": 4, "thin_provision": true, "lvs_name": lvs}, nil); err != nil {
 			t.Fatalf("create stray %s: %v", name, err)
@@ -212,7 +212,7 @@ func writtenVolume(t *testing.T, ctx context.Context, mgr *client.Client, name s
 
 // replicaLvstore connects to the JSON-RPC of the replica's node and returns
 // the name of the lvstore the replica lives on.
-func replicaLvstore(t *testing.T, ctx context.Context, mgr *client.Client, r api.Replica) (*jsonrpc.Client, string) {
+func replicaLvstore(t *testing.T, ctx context.Context, mgr *client.Client, cred credential.Token, r api.Replica) (*jsonrpc.Client, string) {
 	t.Helper()
 	nodes, err := NodesFromManager(ctx, mgr)
 	if err != nil {
@@ -222,7 +222,7 @@ func replicaLvstore(t *testing.T, ctx context.Context, mgr *client.Client, r api
 	if i < 0 {
 		t.Fatalf("node %s of replica %s not in %+v", r.Spec.Node, r.Name, nodes)
 	}
-	rpc, err := dialNode(ctx, nodes[i])
+	rpc, err := dialNode(ctx, nodes[i], cred)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/engine/api"
+	"github.com/faultline/faultline/engine/credential"
 )
 
 // Inventory is every lvstore and lvol on every node plus the manager's
@@ -120,7 +121,7 @@ func (c Checker) ReadInventory(ctx context.Context) (Inventory, error) {
 	// time as possible.
 	var wg sync.WaitGroup
 	for i, n := range nodes {
-		wg.Go(func() { inv.Nodes[i] = readNode(ctx, n) })
+		wg.Go(func() { inv.Nodes[i] = readNode(ctx, n, c.Credential) })
 	}
 	wg.Wait()
 	var err error
@@ -140,12 +141,13 @@ func (c Checker) ReadInventory(ctx context.Context) (Inventory, error) {
 }
 
 // readNode lists one node's lvstores, its lvols, and its lvstores again
-// (to see whether the allocator moved while the lvols were listed).
-func readNode(ctx context.Context, n Node) NodeInventory {
+// (to see whether the allocator moved while the lvols were listed),
+// proving cred when it reaches the node over TCP.
+func readNode(ctx context.Context, n Node, cred credential.Token) NodeInventory {
 	out := NodeInventory{Node: n.Name}
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	rpc, err := dialNode(ctx, n)
+	rpc, err := dialNode(ctx, n, cred)
 	if err != nil {
 		out.Err = err.Error()
 		return out

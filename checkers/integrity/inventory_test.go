@@ -10,6 +10,7 @@ import (
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/engine/api"
+	"github.com/faultline/faultline/engine/credential"
 	"github.com/faultline/faultline/engine/jsonrpc"
 	"github.com/faultline/faultline/engine/target"
 )
@@ -19,7 +20,8 @@ import (
 type rpcNode struct {
 	tgt        *target.Target
 	unix, tcp  string
-	lvs        string // uuid of its lvstore "lvs0"
+	cred       credential.Token // its TCP door requires it
+	lvs        string           // uuid of its lvstore "lvs0"
 	clusterMiB int
 }
 
@@ -43,7 +45,11 @@ func newRPCNodeOn(t *testing.T, img string) *rpcNode {
 // serveTarget serves a fresh target on a Unix socket and loopback TCP.
 func serveTarget(t *testing.T) *rpcNode {
 	t.Helper()
-	n := &rpcNode{tgt: target.New(target.Options{}), clusterMiB: 1}
+	cred, err := credential.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &rpcNode{tgt: target.New(target.Options{}), clusterMiB: 1, cred: cred}
 	t.Cleanup(func() { n.tgt.Close() })
 	srv := jsonrpc.NewServer(nil)
 	n.tgt.Register(srv)
@@ -58,9 +64,8 @@ func serveTarget(t *testing.T) *rpcNode {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{}, 2)
-	for _, l := range []net.Listener{ul, tl} {
-		go func() { srv.Serve(ctx, l); done <- struct{}{} }()
-	}
+	go func() { srv.Serve(ctx, ul); done <- struct{}{} }()
+	go func() { srv.ServeAuthenticated(ctx, tl, cred); done <- struct{}{} }()
 	t.Cleanup(func() { cancel(); <-done; <-done })
 	n.unix, n.tcp = "unix:"+sock, tl.Addr().String()
 	return n
@@ -90,7 +95,7 @@ func TestReadNode(t *testing.T) {
 	n.lvol(t, "junk", 4, false)
 	for _, addr := range []string{n.unix, n.tcp, "tcp:" + n.tcp} {
 		t.Run(addr, func(t *testing.T) {
-			ni := readNode(testCtx(t), Node{Name: "n1", Addr: addr})
+			ni := readNode(testCtx(t), Node{Name: "n1", Addr: addr}, n.cred)
 			if ni.Err != "" {
 				t.Fatal(ni.Err)
 			}
@@ -127,7 +132,7 @@ func TestReadNodeUnreachable(t *testing.T) {
 	closed := l.Addr().String()
 	l.Close()
 	for _, addr := range []string{"unix:" + filepath.Join(t.TempDir(), "none.sock"), closed, ""} {
-		ni := readNode(testCtx(t), Node{Name: "n1", Addr: addr})
+		ni := readNode(testCtx(t), Node{Name: "n1", Addr: addr}, credential.Token{})
 		if ni.Err == "" || !strings.HasPrefix(ni.Err, "node n1: ") {
 			t.Fatalf("readNode(%q) = %+v, want an error", addr, ni)
 		}
@@ -180,7 +185,7 @@ func TestReadNodeSeesDegradedLvols(t *testing.T) {
 	first.Close()
 
 	n := newRPCNodeOn(t, img)
-	got := readNode(t.Context(), Node{Name: "n1", Addr: n.unix})
+	got := readNode(t.Context(), Node{Name: "n1", Addr: n.unix}, credential.Token{})
 	if got.Err != "" {
 		t.Fatal(got.Err)
 	}

@@ -38,16 +38,12 @@ type Answer struct {
 	Count   uint64 `json:"count"`
 }
 
-// Read asks a node (network "unix" or "tcp") for its error answers.
-func Read(ctx context.Context, network, addr string) ([]Answer, error) {
-	c, err := jsonrpc.Dial(ctx, network, addr)
-	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", addr, err)
-	}
-	defer c.Close()
+// Read asks a node for its error answers on c, a connection to its
+// JSON-RPC (the framework's cluster.DialNode).
+func Read(ctx context.Context, c *jsonrpc.Client) ([]Answer, error) {
 	var out []Answer
 	if err := c.Call(ctx, Method, nil, &out); err != nil {
-		return nil, fmt.Errorf("%s on %s: %w", Method, addr, err)
+		return nil, fmt.Errorf("%s: %w", Method, err)
 	}
 	return out, nil
 }

@@ -31,6 +31,9 @@ func (d *Driver) deploy(ctx context.Context) error {
 	if err := d.undeploy(ctx); err != nil {
 		return err
 	}
+	if err := d.newCredential(); err != nil {
+		return err
+	}
 	names, err := fs.Glob(deploy.Manifests, "*.yaml")
 	if err != nil {
 		return err
@@ -65,9 +68,14 @@ func daemonSetReady(obj k8s.Object) bool {
 		s.NumberReady == s.DesiredNumberScheduled && s.UpdatedNumberScheduled == s.DesiredNumberScheduled
 }
 
+// clusterTokenSecret is the Secret holding the cluster credential
+// (deploy/05-cluster-token.yaml).
+const clusterTokenSecret = "refengine-cluster-token"
+
 // render fills the manifests' placeholders.
 func (d *Driver) render(raw []byte) []byte {
 	s := strings.ReplaceAll(string(raw), deploy.RefengineImage, d.cfg.RefengineImage)
+	s = strings.ReplaceAll(s, deploy.ClusterToken, d.Credential().String())
 	s = strings.ReplaceAll(s, "--disk=disk0=/var/lib/refengine/disk0.img:1G", "--disk=disk0=/var/lib/refengine/disk0.img:"+strconv.FormatInt(d.cfg.DiskSize>>20, 10)+"M")
 	return []byte(s)
 }

@@ -32,6 +32,7 @@ import (
 	"sigs.k8s.io/e2e-framework/support/kind"
 
 	"github.com/faultline/faultline/cluster"
+	"github.com/faultline/faultline/engine/credential"
 	kindconfig "github.com/faultline/faultline/kind-config"
 )
 
@@ -94,9 +95,15 @@ type Driver struct {
 	managerURL string
 	stopped    map[string]bool // nodes whose container this driver stopped
 	version    string          // Kubernetes server version
+	// cred is the cluster credential of the current deployment, made
+	// afresh by each (deploy); zero before the first.
+	cred credential.Token
 }
 
-var _ cluster.Driver = (*Driver)(nil)
+var (
+	_ cluster.Driver       = (*Driver)(nil)
+	_ cluster.Credentialed = (*Driver)(nil)
+)
 
 // New checks the configuration; Up does the work.
 func New(cfg Config) (*Driver, error) {
@@ -132,6 +139,27 @@ func New(cfg Config) (*Driver, error) {
 		return nil, err
 	}
 	return &Driver{cfg: cfg, log: cfg.Log, stopped: map[string]bool{}}, nil
+}
+
+// Credential is the cluster credential the manager and the nodes of the
+// current deployment hold (cluster.CredentialOf): the framework proves it to
+// the nodes' TCP JSON-RPC and derives the REST API's bearer token from it.
+func (d *Driver) Credential() credential.Token {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cred
+}
+
+// newCredential makes the credential of a new deployment.
+func (d *Driver) newCredential() error {
+	tok, err := credential.Generate()
+	if err != nil {
+		return fmt.Errorf("kind: %w", err)
+	}
+	d.mu.Lock()
+	d.cred = tok
+	d.mu.Unlock()
+	return nil
 }
 
 // Dir is the host directory of this cluster's data and logs.

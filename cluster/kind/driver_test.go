@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"io/fs"
+	"path"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,6 +15,7 @@ import (
 	"sigs.k8s.io/e2e-framework/klient/k8s"
 
 	"github.com/faultline/faultline/deploy"
+	"github.com/faultline/faultline/engine/credential"
 	kindconfig "github.com/faultline/faultline/kind-config"
 )
 
@@ -52,6 +55,9 @@ func TestManifestsRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := d.newCredential(); err != nil {
+		t.Fatal(err)
+	}
 	names, _ := fs.Glob(deploy.Manifests, "*.yaml")
 	var objs []k8s.Object
 	for _, n := range names {
@@ -76,6 +82,11 @@ func TestManifestsRender(t *testing.T) {
 	for _, o := range objs {
 		kinds[o.GetObjectKind().GroupVersionKind().Kind]++
 		switch x := o.(type) {
+		case *corev1.Secret:
+			tok, err := credential.Parse(x.StringData["token"])
+			if x.Name != clusterTokenSecret || err != nil || !tok.Equal(d.Credential()) {
+				t.Errorf("secret %s: token %v, want the driver's credential in %s", x.Name, err, clusterTokenSecret)
+			}
 		case *appsv1.Deployment:
 			specs = append(specs, &x.Spec.Template.Spec)
 		case *appsv1.DaemonSet:
@@ -85,7 +96,7 @@ func TestManifestsRender(t *testing.T) {
 			t.Errorf("%s in namespace %q", o.GetName(), o.GetNamespace())
 		}
 	}
-	if kinds["Deployment"] != 1 || kinds["DaemonSet"] != 2 || kinds["Service"] != 1 || kinds["ServiceAccount"] != 3 {
+	if kinds["Deployment"] != 1 || kinds["DaemonSet"] != 2 || kinds["Service"] != 1 || kinds["ServiceAccount"] != 3 || kinds["Secret"] != 1 {
 		t.Fatalf("objects by kind: %v", kinds)
 	}
 	for _, s := range specs {
@@ -112,10 +123,45 @@ func TestManifestsRender(t *testing.T) {
 					t.Errorf("container %s does not mount the shared backup store", c.Name)
 				}
 			}
+			if c.Name == "manager" || c.Name == "node" {
+				checkClusterToken(t, s, c)
+			}
+			if c.Name == "node" {
+				// The node's probes need no credential: they use its Unix socket.
+				for _, p := range []*corev1.Probe{c.ReadinessProbe, c.LivenessProbe} {
+					if p == nil || p.Exec == nil || !strings.Contains(strings.Join(p.Exec.Command, " "), "--rpc-socket=") {
+						t.Errorf("node probe %+v: want refengine probe node on the Unix socket", p)
+					}
+				}
+			}
 			if c.Name != "engine-image" && (len(c.Env) == 0 || c.Env[len(c.Env)-1].Value != "no-resync-after-crash") {
 				t.Errorf("container %s: defects not set: %v", c.Name, c.Env)
 			}
 		}
+	}
+}
+
+// checkClusterToken fails unless the container gets the cluster credential:
+// --cluster-token-file on a read-only mount of the Secret, readable by its
+// owner only.
+func checkClusterToken(t *testing.T, pod *corev1.PodSpec, c corev1.Container) {
+	t.Helper()
+	const file = "/etc/refengine/token"
+	if !slices.Contains(c.Args, "--cluster-token-file="+file) {
+		t.Errorf("container %s args %q: want --cluster-token-file=%s", c.Name, c.Args, file)
+	}
+	i := slices.IndexFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.MountPath == path.Dir(file) })
+	if i < 0 || !c.VolumeMounts[i].ReadOnly {
+		t.Errorf("container %s mounts %+v: want %s read-only", c.Name, c.VolumeMounts, path.Dir(file))
+		return
+	}
+	j := slices.IndexFunc(pod.Volumes, func(v corev1.Volume) bool { return v.Name == c.VolumeMounts[i].Name })
+	if j < 0 || pod.Volumes[j].Secret == nil || pod.Volumes[j].Secret.SecretName != clusterTokenSecret {
+		t.Errorf("container %s: volume %s is not the Secret %s", c.Name, c.VolumeMounts[i].Name, clusterTokenSecret)
+		return
+	}
+	if m := pod.Volumes[j].Secret.DefaultMode; m == nil || *m&0o077 != 0 {
+		t.Errorf("container %s: the credential's mode %v lets others than its owner read it", c.Name, m)
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/faultline/faultline/cluster"
-	"github.com/faultline/faultline/engine/jsonrpc"
 )
 
 // Status reports the manager pod and every storage node's instance manager. A node is running
@@ -53,7 +52,7 @@ func (d *Driver) Status(ctx context.Context) (cluster.Status, error) {
 			ps.Running, ps.Ready = false, false
 		}
 		if ps.Ready {
-			ps.Ready = answers(ctx, n.RPC)
+			ps.Ready = answers(ctx, d, n)
 		}
 		st.Nodes = append(st.Nodes, ps)
 	}
@@ -74,11 +73,12 @@ func containerStatus(name string, p *corev1.Pod) cluster.ProcessStatus {
 	return ps
 }
 
-// answers reports whether a node's JSON-RPC server replies to spdk_get_version within a second.
-func answers(ctx context.Context, addr string) bool {
+// answers reports whether a node's JSON-RPC server replies to
+// spdk_get_version within a second (proving the cluster credential).
+func answers(ctx context.Context, d *Driver, n cluster.Node) bool {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	c, err := jsonrpc.Dial(ctx, "tcp", addr)
+	c, err := cluster.DialNode(ctx, d, n)
 	if err != nil {
 		return false
 	}

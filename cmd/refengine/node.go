@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,6 +68,19 @@ type diskFlag struct {
 
 type diskList []diskFlag
 
+// dirList is the repeatable --allow-dir.
+type dirList []string
+
+func (d *dirList) String() string { return strings.Join(*d, ",") }
+
+func (d *dirList) Set(v string) error {
+	if v == "" {
+		return fmt.Errorf("empty directory")
+	}
+	*d = append(*d, v)
+	return nil
+}
+
 func (d *diskList) String() string { return "" }
 
 func (d *diskList) Set(v string) error {
@@ -108,6 +122,7 @@ func parseSize(s string) (int64, error) {
 type nodeConfig struct {
 	name, dataDir, rpcSocket, rpcListen, nbdListen, logLevel string
 	disks                                                    diskList
+	allowDirs                                                dirList
 	defects                                                  []string
 	managerURL, address, source                              string
 	heartbeat                                                time.Duration
@@ -128,6 +143,7 @@ func parseNodeFlags(args []string, stderr io.Writer) (*nodeConfig, error) {
 	fs.StringVar(&c.rpcListen, "rpc-listen", "", "also serve JSON-RPC on this TCP address, e.g. 127.0.0.1:5260")
 	fs.StringVar(&c.nbdListen, "nbd-listen", "", "TCP address of the NBD server, e.g. 127.0.0.1:10809 (required)")
 	fs.Var(&c.disks, "disk", "NAME=PATH[:SIZE]: register PATH as aio bdev NAME at start, creating a sparse file of SIZE (K/M/G/T) if missing; its lvstore is examined (repeatable)")
+	fs.Var(&c.allowDirs, "allow-dir", "DIR: JSON-RPC methods (bdev_aio_create) may open files under DIR too, besides --data-dir and the --disk directories (repeatable; symlinks are resolved, so a link out of them is refused)")
 	fs.BoolVar(&c.diskErrors, "disk-error-injection", false, "put an error bdev EE_NAME (bdev_error_create) between each --disk and its lvstore, so that bdev_error_inject_error can fail the disk's I/O; a pass-through until armed, and an lvstore made with or without it is found either way")
 	fs.StringVar(&defects, "defects", os.Getenv("REFENGINE_DEFECTS"), "comma-separated defect switches to turn on (default $REFENGINE_DEFECTS); for proving checkers only")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -187,6 +203,11 @@ flags:
 			return nil, fmt.Errorf("--cluster-token-file: %w", err)
 		}
 	}
+	if c.rpcListen != "" && c.credential.IsZero() {
+		// Over TCP, JSON-RPC opens the node to every process that reaches
+		// the port; only holders of the cluster credential may use it.
+		return nil, fmt.Errorf("--rpc-listen %s needs --cluster-token-file (or $REFENGINE_CLUSTER_TOKEN_FILE): JSON-RPC over TCP accepts only callers that prove the cluster credential (docs/security.md)", c.rpcListen)
+	}
 	return &c, nil
 }
 
@@ -213,17 +234,15 @@ func serveNode(ctx context.Context, c *nodeConfig, log *slog.Logger) error {
 	if err := os.MkdirAll(c.dataDir, 0o755); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	t := target.New(target.Options{Log: log, Defects: c.defects, SourceAddress: c.source, Credential: c.credential})
+	t := target.New(target.Options{Log: log, Defects: c.defects, SourceAddress: c.source, Credential: c.credential,
+		AllowedDirs: c.allowedDirs()})
 	defer func() {
 		if err := t.Close(); err != nil {
 			log.Error("target close", "err", err)
 		}
 	}()
 	for _, d := range c.disks {
-		path := d.path
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(c.dataDir, path)
-		}
+		path := c.diskPath(d)
 		if err := ensureDisk(path, d.size); err != nil {
 			return fmt.Errorf("disk %s: %w", d.name, err)
 		}
@@ -244,13 +263,13 @@ func serveNode(ctx context.Context, c *nodeConfig, log *slog.Logger) error {
 		return err
 	}
 	listeners := []net.Listener{rpcL}
+	var rpcTCP net.Listener
 	if c.rpcListen != "" {
-		l, err := net.Listen("tcp", c.rpcListen)
-		if err != nil {
+		if rpcTCP, err = net.Listen("tcp", c.rpcListen); err != nil {
 			rpcL.Close()
 			return fmt.Errorf("listen json-rpc on %s: %w", c.rpcListen, err)
 		}
-		listeners = append(listeners, l)
+		listeners = append(listeners, rpcTCP)
 	}
 	nbdL, err := net.Listen("tcp", c.nbdListen)
 	if err != nil {
@@ -262,7 +281,11 @@ func serveNode(ctx context.Context, c *nodeConfig, log *slog.Logger) error {
 
 	srv := jsonrpc.NewServer(log.With("component", "jsonrpc"))
 	t.Register(srv)
-	im, err := newInstanceManager(ctx, c, t, nbdL.Addr().String(), log)
+	rpcAddr := ""
+	if rpcTCP != nil {
+		rpcAddr = rpcTCP.Addr().String()
+	}
+	im, err := newInstanceManager(ctx, c, t, rpcAddr, nbdL.Addr().String(), log)
 	if err != nil {
 		nbdL.Close()
 		for _, l := range listeners {
@@ -276,11 +299,16 @@ func serveNode(ctx context.Context, c *nodeConfig, log *slog.Logger) error {
 	defer cancel()
 	errs := make(chan error, len(listeners)+1)
 	var wg sync.WaitGroup
-	for _, l := range listeners {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		errs <- srv.Serve(ctx, rpcL) // the local administrator's door
+	}()
+	if rpcTCP != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- srv.Serve(ctx, l)
+			errs <- srv.ServeAuthenticated(ctx, rpcTCP, c.credential)
 		}()
 	}
 	wg.Add(1)
@@ -288,7 +316,7 @@ func serveNode(ctx context.Context, c *nodeConfig, log *slog.Logger) error {
 		defer wg.Done()
 		errs <- t.NBD().Serve(ctx, nbdL)
 	}()
-	log.Info("node ready", "rpc_socket", c.rpcSocket, "rpc_listen", c.rpcListen, "nbd_listen", nbdL.Addr().String(), "disks", len(c.disks))
+	log.Info("node ready", "rpc_socket", c.rpcSocket, "rpc_listen", rpcAddr, "allowed_dirs", c.allowedDirs(), "nbd_listen", nbdL.Addr().String(), "disks", len(c.disks))
 	var first error
 	select {
 	case <-ctx.Done():
@@ -300,6 +328,27 @@ func serveNode(ctx context.Context, c *nodeConfig, log *slog.Logger) error {
 	t.NBD().Close()
 	wg.Wait()
 	return first
+}
+
+// diskPath is where a --disk's file is: relative paths are in the data
+// dir.
+func (c *nodeConfig) diskPath(d diskFlag) string {
+	if filepath.IsAbs(d.path) {
+		return d.path
+	}
+	return filepath.Join(c.dataDir, d.path)
+}
+
+// allowedDirs are the directories whose files JSON-RPC may open: the data
+// dir, each --disk's directory and every --allow-dir.
+func (c *nodeConfig) allowedDirs() []string {
+	dirs := []string{c.dataDir}
+	for _, d := range c.disks {
+		dirs = append(dirs, filepath.Dir(c.diskPath(d)))
+	}
+	dirs = append(dirs, c.allowDirs...)
+	slices.Sort(dirs)
+	return slices.Compact(dirs)
 }
 
 // ensureDisk creates a sparse file of size bytes at path if none exists.
@@ -339,14 +388,15 @@ func ensureDisk(path string, size int64) error {
 }
 
 // newInstanceManager starts the node's instance manager (replicas, engines,
-// heartbeats to --manager).
-func newInstanceManager(ctx context.Context, c *nodeConfig, t *target.Target, nbdAddr string, log *slog.Logger) (*instance.Manager, error) {
+// heartbeats to --manager). rpcTCP is the address JSON-RPC is served at
+// over TCP, "" for none.
+func newInstanceManager(ctx context.Context, c *nodeConfig, t *target.Target, rpcTCP, nbdAddr string, log *slog.Logger) (*instance.Manager, error) {
 	address := c.address
 	if address == "" {
 		address, _, _ = net.SplitHostPort(nbdAddr)
 	}
-	rpcAddr := "tcp:" + c.rpcListen
-	if c.rpcListen == "" {
+	rpcAddr := "tcp:" + rpcTCP
+	if rpcTCP == "" {
 		abs, err := filepath.Abs(c.rpcSocket)
 		if err != nil {
 			return nil, fmt.Errorf("rpc socket path: %w", err)

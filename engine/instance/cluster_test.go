@@ -88,9 +88,26 @@ var (
 // with its disk.
 func newCluster(t *testing.T, n int, defects ...string) *cluster {
 	t.Helper()
+	return newClusterWith(t, clusterOptions{nodes: n, defects: defects})
+}
+
+// clusterOptions shape a test cluster.
+type clusterOptions struct {
+	nodes   int
+	defects []string
+	// tcpRPC gives the nodes a TCP JSON-RPC (on a free port), which the
+	// manager and the nodes then reach each other by, proving the
+	// cluster credential; otherwise they use the nodes' Unix sockets.
+	tcpRPC bool
+}
+
+// newClusterWith is newCluster with options.
+func newClusterWith(t *testing.T, o clusterOptions) *cluster {
+	t.Helper()
 	if refengineBin == "" {
 		t.Skip("integration test: runs real processes (skipped with -short)")
 	}
+	n, defects := o.nodes, o.defects
 	cl := &cluster{t: t, dir: t.TempDir()}
 	tokenFile := filepath.Join(cl.dir, "cluster.token")
 	cred, err := credential.LoadOrCreate(tokenFile)
@@ -115,6 +132,9 @@ func newCluster(t *testing.T, n int, defects ...string) *cluster {
 			"--manager", cl.url, "--heartbeat", "200ms", "--cluster-token-file", tokenFile}
 		if len(defects) > 0 {
 			args = append(args, "--defects", strings.Join(defects, ","))
+		}
+		if o.tcpRPC {
+			args = append(args, "--rpc-listen", fmt.Sprintf("127.0.0.%d:0", i+2))
 		}
 		p := &proc{t: t, name: name, args: args}
 		p.start(nodeReady)

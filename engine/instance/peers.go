@@ -15,7 +15,7 @@ import (
 // replicas, to advance revisions and take snapshots on them. A replica is
 // known to an engine by its NBD address; the node serving that address is
 // found in the manager's node list (from the nodes' heartbeats), and its
-// JSON-RPC address dialled. The node's own replicas are served in process.
+// JSON-RPC address dialled (over TCP proving the cluster credential). The node's own replicas are served in process.
 type peers struct {
 	m *Manager
 
@@ -85,7 +85,7 @@ func (p *peers) dial(ctx context.Context, nbdAddr string) (*jsonrpc.Client, erro
 			continue
 		}
 		network, addr := splitRPCAddress(n.Spec.RPCAddress)
-		c, err := jsonrpc.DialFrom(ctx, p.m.opts.SourceAddress, network, addr)
+		c, err := jsonrpc.DialAuth(ctx, p.m.opts.SourceAddress, network, addr, p.m.opts.Credential)
 		if err != nil {
 			return nil, fmt.Errorf("node %s: %w", n.Name, err)
 		}

@@ -31,10 +31,9 @@ func (cl *cluster) replicaDigest(r api.Replica, n int) [32]byte {
 
 // rebuildOnBackingImage builds a 2-replica volume on a backing image of
 // random data over 3 nodes, overwrites part of it, deletes one replica and
-// waits for the replacement to be rebuilt. It returns the volume digest
-// before the deletion and the cluster.
-func rebuildOnBackingImage(t *testing.T, defects ...string) (*cluster, [32]byte) {
-	cl := newCluster(t, 3, defects...)
+// waits for the replacement to be rebuilt, on cl (3 nodes). It returns
+// the volume digest before the deletion and the cluster.
+func rebuildOnBackingImage(t *testing.T, cl *cluster) (*cluster, [32]byte) {
 	img := make([]byte, 4<<20)
 	r := rand.New(rand.NewPCG(9, 9))
 	for i := range img {
@@ -121,7 +120,7 @@ func rebuildOnBackingImage(t *testing.T, defects ...string) (*cluster, [32]byte)
 // backing image is replaced by rebuild, the volume reads the same data,
 // stably, and both replicas hold identical data.
 func TestRebuildOnBackingImage(t *testing.T) {
-	cl, want := rebuildOnBackingImage(t)
+	cl, want := rebuildOnBackingImage(t, newCluster(t, 3))
 	if !strings.Contains(cl.nodes[0].logs(), `msg="rebuild done"`) {
 		t.Fatal("the engine's node logged no finished rebuild")
 	}
@@ -168,7 +167,7 @@ func TestRebuildOnBackingImage(t *testing.T) {
 // 004) the rebuilt replica lacks the backing image, which the per-replica
 // digests show.
 func TestRebuildBIParentDefect(t *testing.T) {
-	cl, want := rebuildOnBackingImage(t, "rebuild-bi-parent-by-full-name")
+	cl, want := rebuildOnBackingImage(t, newCluster(t, 3, "rebuild-bi-parent-by-full-name"))
 	reps, _ := cl.c.ListReplicas(context.Background(), "vol1")
 	differ := 0
 	for _, r := range reps {
@@ -178,5 +177,30 @@ func TestRebuildBIParentDefect(t *testing.T) {
 	}
 	if differ != 1 {
 		t.Fatalf("%d replicas differ from the volume's digest, want exactly the rebuilt one", differ)
+	}
+}
+
+// TestRebuildOverAuthenticatedTCP runs the rebuild with the nodes'
+// JSON-RPC on TCP only behind the cluster credential: the manager reaches
+// the nodes, and the engine's node the replicas' nodes, by proving it.
+func TestRebuildOverAuthenticatedTCP(t *testing.T) {
+	cl, want := rebuildOnBackingImage(t, newClusterWith(t, clusterOptions{nodes: 3, tcpRPC: true}))
+	nodes, err := cl.c.ListNodes(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		if !strings.HasPrefix(n.Spec.RPCAddress, "tcp:") {
+			t.Fatalf("node %s is reached at %q, want its TCP JSON-RPC", n.Name, n.Spec.RPCAddress)
+		}
+	}
+	if !strings.Contains(cl.nodes[0].logs(), `msg="rebuild done"`) {
+		t.Fatal("the engine's node logged no finished rebuild")
+	}
+	reps, _ := cl.c.ListReplicas(context.Background(), "vol1")
+	for _, r := range reps {
+		if got := cl.replicaDigest(r, volSize); got != want {
+			t.Errorf("replica %s on %s: digest %x, want %x", r.Name, r.Spec.Node, got, want)
+		}
 	}
 }

@@ -16,7 +16,9 @@ var timeZero time.Time
 // ListenUnix listens on a Unix socket the way SPDK does: it takes an
 // exclusive flock on "<path>.lock" (so two servers never share a socket),
 // removes a stale socket left by a crashed server, and listens. Closing the
-// listener removes the socket and the lock file.
+// listener removes the socket and the lock file. The socket is made
+// mode 0600: it needs no authentication (it is the local administrator's
+// door, as SPDK's), so only its owner may connect.
 func ListenUnix(path string) (net.Listener, error) {
 	lockPath := path + ".lock"
 	lock, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
@@ -35,6 +37,14 @@ func ListenUnix(path string) (net.Listener, error) {
 	if err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("listen on rpc socket %s: %w", path, err)
+	}
+	// Connecting needs write permission on the socket, which the usual
+	// umask (022) already withholds from others; this makes it so under
+	// any umask.
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		lock.Close()
+		return nil, fmt.Errorf("restrict rpc socket %s to its owner: %w", path, err)
 	}
 	return &unixListener{Listener: l, lock: lock, lockPath: lockPath}, nil
 }

@@ -12,6 +12,9 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"time"
+
+	"github.com/faultline/faultline/engine/credential"
 )
 
 // Handler serves one method. params is the raw "params" member (nil when
@@ -71,8 +74,16 @@ func (s *Server) handler(method string) (Handler, bool) {
 
 // Serve accepts connections on l and serves each until ctx is done or l
 // fails. It closes l and every connection before returning, after waiting
-// for their handlers.
+// for their handlers. Its connections need no authentication: it is for
+// the Unix socket, the local administrator's door (ServeAuthenticated is
+// for TCP).
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	return s.serve(ctx, l, credential.Token{})
+}
+
+// serve is Serve, with connections that must authenticate with tok unless
+// it is zero.
+func (s *Server) serve(ctx context.Context, l net.Listener, tok credential.Token) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -104,7 +115,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
-			s.ServeConn(ctx, conn)
+			s.serveConn(ctx, conn, tok)
 		}()
 	}
 }
@@ -112,17 +123,36 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 // ServeConn serves one connection until the peer closes it, sends bytes
 // that do not parse, or ctx is done; then it closes the connection.
 func (s *Server) ServeConn(ctx context.Context, conn io.ReadWriteCloser) {
+	s.serveConn(ctx, conn, credential.Token{})
+}
+
+// serveConn is ServeConn; unless tok is zero, the connection must
+// authenticate with it within AuthTimeout, and is closed after a failed
+// authentication.
+func (s *Server) serveConn(ctx context.Context, conn io.ReadWriteCloser, tok credential.Token) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	s.serveStream(ctx, conn, conn)
+	var auth *connAuth
+	if !tok.IsZero() {
+		auth = newConnAuth(tok, cancel)
+		timer := time.AfterFunc(AuthTimeout, func() {
+			if !auth.authenticated() {
+				s.log.Warn("json-rpc connection closed: not authenticated in time", "timeout", AuthTimeout)
+				cancel()
+			}
+		})
+		defer timer.Stop()
+	}
+	s.serveStream(ctx, conn, conn, auth)
 	conn.Close()
 }
 
 // serveStream reads requests from r and writes replies to w until r ends or
-// fails to parse, and returns once every reply has been written.
-func (s *Server) serveStream(ctx context.Context, r io.Reader, w io.Writer) {
+// fails to parse, and returns once every reply has been written. A non-nil
+// auth gates the methods (connAuth.gate).
+func (s *Server) serveStream(ctx context.Context, r io.Reader, w io.Writer, auth *connAuth) {
 	out := &replyWriter{w: w}
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -144,7 +174,7 @@ func (s *Server) serveStream(ctx context.Context, r io.Reader, w io.Writer) {
 			}
 			return
 		}
-		if len(raw) > MaxRequestSize {
+		if len(bytes.TrimSpace(raw)) > MaxRequestSize {
 			out.write(errorReply(nil, &Error{Code: CodeParseError, Message: "Parse error"}))
 			return
 		}
@@ -157,8 +187,12 @@ func (s *Server) serveStream(ctx context.Context, r io.Reader, w io.Writer) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-inflight }()
-			if reply := s.dispatch(ctx, raw); reply != nil {
+			if reply := s.dispatch(ctx, raw, auth); reply != nil {
 				out.write(reply)
+			}
+			if auth != nil && auth.failed() {
+				s.log.Warn("json-rpc connection closed: authentication failed")
+				auth.refuse()
 			}
 		}()
 	}
@@ -166,11 +200,11 @@ func (s *Server) serveStream(ctx context.Context, r io.Reader, w io.Writer) {
 
 // dispatch serves one top-level JSON value, a request or a batch, and
 // returns the encoded reply, or nil when nothing is to be sent.
-func (s *Server) dispatch(ctx context.Context, raw json.RawMessage) []byte {
+func (s *Server) dispatch(ctx context.Context, raw json.RawMessage, auth *connAuth) []byte {
 	raw = bytes.TrimSpace(raw)
 	switch {
 	case len(raw) > 0 && raw[0] == '{':
-		return s.handle(ctx, raw)
+		return s.handle(ctx, raw, auth)
 	case len(raw) > 0 && raw[0] == '[':
 		var items []json.RawMessage
 		if err := json.Unmarshal(raw, &items); err != nil || len(items) == 0 {
@@ -187,7 +221,7 @@ func (s *Server) dispatch(ctx context.Context, raw json.RawMessage) []byte {
 					replies[i] = errorReply(nil, &Error{Code: CodeInvalidRequest, Message: "Invalid request"})
 					return
 				}
-				replies[i] = s.handle(ctx, item)
+				replies[i] = s.handle(ctx, item, auth)
 			}()
 		}
 		wg.Wait()
@@ -215,16 +249,26 @@ func (s *Server) dispatch(ctx context.Context, raw json.RawMessage) []byte {
 
 // handle validates one request object, runs its handler and returns the
 // encoded reply (nil for a notification that succeeded).
-func (s *Server) handle(ctx context.Context, raw json.RawMessage) []byte {
+func (s *Server) handle(ctx context.Context, raw json.RawMessage, auth *connAuth) []byte {
 	req, id, rerr := parseRequest(raw)
 	if rerr != nil {
 		return errorReply(id, rerr)
 	}
-	h, ok := s.handler(req.method)
-	if !ok {
-		return errorReply(id, &Error{Code: CodeMethodNotFound, Message: "Method not found"})
+	var (
+		handled bool
+		result  any
+		err     error
+	)
+	if auth != nil {
+		handled, result, err = auth.gate(req.method, req.params)
 	}
-	result, err := s.call(ctx, h, req)
+	if !handled {
+		h, ok := s.handler(req.method)
+		if !ok {
+			return errorReply(id, &Error{Code: CodeMethodNotFound, Message: "Method not found"})
+		}
+		result, err = s.call(ctx, h, req)
+	}
 	if err != nil {
 		e := asError(err)
 		s.log.Debug("json-rpc method failed", "method", req.method, "code", e.Code, "message", e.Message)
@@ -350,20 +394,62 @@ func (rw *replyWriter) write(b []byte) {
 
 var errTooLarge = errors.New("json-rpc request exceeds the size limit")
 
-// boundedReader refuses to buffer more than max bytes of one JSON value:
-// the decoder's input offset marks the start of the value being read.
+// boundedReader refuses to buffer more than max bytes of one JSON value,
+// and drops the white space between values before the decoder sees it: the
+// limit is on a request, and white space a client sends between requests
+// (any amount) is neither buffered nor counted. What the decoder holds
+// unread (dec.Buffered) is the value being read, after the white space left
+// over from the previous read.
 type boundedReader struct {
-	r    io.Reader
-	dec  *json.Decoder
-	read int64
-	max  int64
+	r   io.Reader
+	dec *json.Decoder
+	max int
 }
 
 func (b *boundedReader) Read(p []byte) (int, error) {
-	if b.read-b.dec.InputOffset() > b.max {
+	held, lead := pendingValue(b.dec.Buffered())
+	if held-lead > b.max {
 		return 0, errTooLarge
 	}
-	n, err := b.r.Read(p)
-	b.read += int64(n)
-	return n, err
+	for {
+		n, err := b.r.Read(p)
+		if held > lead || n == 0 {
+			return n, err
+		}
+		// No value has started yet: the white space that leads this read
+		// is between values.
+		k := 0
+		for k < n && isSpace(p[k]) {
+			k++
+		}
+		if k < n || err != nil {
+			return copy(p, p[k:n]), err
+		}
+	}
 }
+
+// pendingValue returns how many bytes buf holds and how many of them are
+// leading white space.
+func pendingValue(buf io.Reader) (held, lead int) {
+	br, ok := buf.(interface {
+		io.ByteReader
+		Len() int
+	})
+	if !ok {
+		// Decoder.Buffered returns a *bytes.Reader; anything else is read
+		// out.
+		b, _ := io.ReadAll(buf)
+		br = bytes.NewReader(b)
+	}
+	held = br.Len()
+	for {
+		c, err := br.ReadByte()
+		if err != nil || !isSpace(c) {
+			return held, lead
+		}
+		lead++
+	}
+}
+
+// isSpace reports whether c is JSON white space.
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

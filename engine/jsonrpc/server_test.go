@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -285,5 +286,62 @@ func TestListenUnixExclusive(t *testing.T) {
 		if exists(p) {
 			t.Errorf("%s left behind after Close", p)
 		}
+	}
+}
+
+// TestWhitespaceNotCounted checks that the size limit is on a request, not
+// on the white space between requests, however much of it there is.
+func TestWhitespaceNotCounted(t *testing.T) {
+	path, _ := testServer(t)
+	const (
+		echo1   = `{"method":"echo","id":1}`
+		echo2   = `{"method":"echo","id":2}`
+		answer1 = `{"jsonrpc":"2.0","id":1,"result":true}`
+		answer2 = `{"jsonrpc":"2.0","id":2,"result":true}`
+		tooBig  = `{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}`
+	)
+	spaces := func(n int) string { return strings.Repeat(" \n\t\r", n/4) }
+	big := `{"method":"echo","id":3,"params":["` + strings.Repeat("x", MaxRequestSize+1) + `"]}`
+	tests := []struct {
+		name   string
+		chunks []string
+		want   []string
+	}{
+		{"1 MiB before a request", []string{spaces(1 << 20), echo1}, []string{answer1}},
+		{"1 MiB before a request, one write", []string{spaces(1<<20) + echo1}, []string{answer1}},
+		{"5 MiB in small writes", append(slices.Repeat([]string{spaces(4 << 10)}, 1280), echo1), []string{answer1}},
+		{"2 MiB between requests", []string{echo1 + spaces(2<<20) + echo2}, []string{answer1, answer2}},
+		{"request just under the limit after 1 MiB",
+			[]string{spaces(1<<20) + `{"method":"echo","id":1,"params":["` + strings.Repeat("x", MaxRequestSize-64) + `"]}`},
+			[]string{`{"jsonrpc":"2.0","id":1,"result":["` + strings.Repeat("x", MaxRequestSize-64) + `"]}`}},
+		{"over-limit request after 1 MiB", []string{spaces(1<<20) + big}, []string{tooBig}},
+		{"over-limit request after a request", []string{echo1 + spaces(1<<20) + big}, []string{answer1, tooBig}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := exchange(t, path, tt.chunks...)
+			want := slices.Sorted(slices.Values(tt.want))
+			if !slices.Equal(got, want) {
+				t.Errorf("replies\n got %.300q\nwant %.300q", got, want)
+			}
+		})
+	}
+}
+
+// TestListenUnixOwnerOnly checks the socket, which needs no
+// authentication, is the owner's alone.
+func TestListenUnixOwnerOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.sock")
+	l, err := ListenUnix(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		t.Fatalf("socket mode %v lets others connect; want 0600", perm)
 	}
 }

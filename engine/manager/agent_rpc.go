@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/engine/api"
+	"github.com/faultline/faultline/engine/credential"
 	"github.com/faultline/faultline/engine/improto"
 	"github.com/faultline/faultline/engine/jsonrpc"
 )
@@ -17,6 +18,9 @@ import (
 // and keeps one connection per node, redialled after a transport failure
 // (a restarted node process is a new server).
 type RPCDialer struct {
+	// cred is proved to nodes reached over TCP (jsonrpc.DialAuth).
+	cred credential.Token
+
 	mu      sync.Mutex
 	clients map[string]*rpcAgent   // node name → agent
 	failed  map[string]dialFailure // node name → its last failed dial
@@ -39,9 +43,10 @@ type dialFailure struct {
 	err  error
 }
 
-// NewRPCDialer returns an RPCDialer with no connections yet.
-func NewRPCDialer() *RPCDialer {
-	return &RPCDialer{clients: map[string]*rpcAgent{}, failed: map[string]dialFailure{}}
+// NewRPCDialer returns an RPCDialer with no connections yet that proves
+// cred to the nodes it reaches over TCP.
+func NewRPCDialer(cred credential.Token) *RPCDialer {
+	return &RPCDialer{cred: cred, clients: map[string]*rpcAgent{}, failed: map[string]dialFailure{}}
 }
 
 // Agent returns the node's agent, dialling when needed. The dial runs
@@ -71,7 +76,7 @@ func (d *RPCDialer) Agent(ctx context.Context, node api.Node) (NodeAgent, error)
 	// a bound the dial would wait for the kernel's retries, minutes.
 	dctx, cancel := context.WithTimeout(ctx, DialTimeout)
 	defer cancel()
-	c, err := jsonrpc.Dial(dctx, network, addr)
+	c, err := jsonrpc.DialAuth(dctx, "", network, addr, d.cred)
 
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -2,48 +2,47 @@ package manager
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
-	"io"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/faultline/faultline/engine/api"
+	"github.com/faultline/faultline/engine/credential"
+	"github.com/faultline/faultline/engine/improto"
+	"github.com/faultline/faultline/engine/jsonrpc"
 )
 
 // A node whose host vanished takes requests and never answers. A call that
 // runs out of time must make the next Agent call redial, or every later
 // poll would queue on the dead connection.
 func TestRPCAgentRedialsAfterTimeout(t *testing.T) {
+	tok, err := credential.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			go io.Copy(io.Discard, c) // read every request, answer none
-		}
-	}()
+	// A node that authenticates callers and then answers nothing.
+	srv := jsonrpc.NewServer(nil)
+	srv.Register(improto.MethodEngineGet, func(ctx context.Context, _ json.RawMessage) (any, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	sctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.ServeAuthenticated(sctx, ln, tok) }()
 	defer func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
+		stop()
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
 		}
 	}()
-	d := NewRPCDialer()
+	d := NewRPCDialer(tok)
 	defer d.Close()
 	node := api.Node{Name: "n1", Spec: api.NodeSpec{RPCAddress: "tcp:" + ln.Addr().String()}}
 	a1, err := d.Agent(context.Background(), node)
@@ -78,7 +77,11 @@ func TestRPCDialerRemembersFailedDial(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens: dials are refused
-	d := NewRPCDialer()
+	tok, err := credential.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewRPCDialer(tok)
 	defer d.Close()
 	node := api.Node{Name: "n1", Spec: api.NodeSpec{RPCAddress: "tcp:" + addr}}
 	if _, err := d.Agent(context.Background(), node); err == nil {
@@ -92,7 +95,15 @@ func TestRPCDialerRemembersFailedDial(t *testing.T) {
 	if err != nil {
 		t.Skipf("cannot listen on %s again: %v", addr, err)
 	}
-	defer ln2.Close()
+	sctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- jsonrpc.NewServer(nil).ServeAuthenticated(sctx, ln2, tok) }()
+	defer func() {
+		stop()
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
 	deadline := time.Now().Add(DialRetryAfter + 5*time.Second)
 	for {
 		if _, err = d.Agent(context.Background(), node); err == nil {

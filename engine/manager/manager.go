@@ -33,7 +33,8 @@ type Config struct {
 	OverProvisioningPercent int
 	// EventRetention is how many events the store keeps (0 = default).
 	EventRetention uint64
-	// Agents reaches nodes' instance managers; nil means NewRPCDialer().
+	// Agents reaches nodes' instance managers; nil means
+	// NewRPCDialer(Credential).
 	Agents AgentDialer
 	// Defects are the defect switches turned on (see DESIGN.md).
 	Defects []string
@@ -66,7 +67,7 @@ func (c *Config) setDefaults() {
 		c.OverProvisioningPercent = 200
 	}
 	if c.Agents == nil {
-		c.Agents = NewRPCDialer()
+		c.Agents = NewRPCDialer(c.Credential)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -79,6 +79,14 @@ func (t *Target) createAioLocked(p *aioCreateParams) error {
 	if t.nameTakenLocked(p.Name) {
 		return errnoError(syscall.EEXIST)
 	}
+	// The resolved path is opened: what was checked, unless a directory of
+	// it is swapped in between (which takes write access to an allowed
+	// directory).
+	path, err := t.CheckHostPath(p.Filename)
+	if err != nil {
+		t.log.Warn("bdev_aio_create refused", "name", p.Name, "filename", p.Filename, "err", err)
+		return err
+	}
 	id := p.UUID
 	if id == "" {
 		abs, err := filepath.Abs(p.Filename)
@@ -89,7 +97,7 @@ func (t *Target) createAioLocked(p *aioCreateParams) error {
 	} else if !validUUID(id) {
 		return errInval
 	}
-	dev, err := aio.Open(p.Filename, aio.Options{BlockSize: p.BlockSize, ReadOnly: p.ReadOnly})
+	dev, err := aio.Open(path, aio.Options{BlockSize: p.BlockSize, ReadOnly: p.ReadOnly})
 	if err != nil {
 		t.log.Warn("bdev_aio_create failed", "name", p.Name, "filename", p.Filename, "err", err)
 		if _, ok := errnoOf(err); ok {

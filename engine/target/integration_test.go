@@ -192,10 +192,12 @@ func TestNodeBadFlags(t *testing.T) {
 		{"bad size", []string{"--name", "n", "--data-dir", "d", "--rpc-socket", "s", "--nbd-listen", "127.0.0.1:1", "--disk", "d=x:12Q"}, "size"},
 		{"bad address", []string{"--name", "n", "--data-dir", "d", "--rpc-socket", "s", "--nbd-listen", "localhost"}, "listen address"},
 		{"extra args", []string{"--name", "n", "--data-dir", "d", "--rpc-socket", "s", "--nbd-listen", "127.0.0.1:1", "extra"}, "unexpected arguments"},
+		{"TCP JSON-RPC without a credential", []string{"--name", "n", "--data-dir", "d", "--rpc-socket", "s", "--nbd-listen", "127.0.0.1:1", "--rpc-listen", "127.0.0.1:2"}, "--rpc-listen 127.0.0.1:2 needs --cluster-token-file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cmd := exec.Command(refengineBin, append([]string{"node"}, tt.args...)...)
+			cmd.Env = append(os.Environ(), "REFENGINE_CLUSTER_TOKEN_FILE=")
 			out, err := cmd.CombinedOutput()
 			if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), tt.want) {
 				t.Errorf("exit %v, output %q; want exit 2 mentioning %q", err, out, tt.want)

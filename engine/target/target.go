@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sort"
 	"sync"
 
@@ -27,6 +28,11 @@ type Options struct {
 	SourceAddress string
 	// Credential is the cluster secret; zero when the node has none.
 	Credential credential.Token
+	// AllowedDirs are the directories whose files JSON-RPC methods may open
+	// (bdev_aio_create's filename; see CheckHostPath), symlinks resolved.
+	// Empty allows every path: for library use and tests; refengine node
+	// always sets it.
+	AllowedDirs []string
 }
 
 // Target holds the bdevs, lvstores and NBD exports of one node.
@@ -34,6 +40,7 @@ type Target struct {
 	log     *slog.Logger
 	source  string // SourceAddress
 	cred    credential.Token
+	allowed []string // AllowedDirs, absolute
 	defects map[string]bool
 	nbd     *nbd.Server
 	methods map[string]jsonrpc.Handler
@@ -77,6 +84,12 @@ func New(opts Options) *Target {
 	}
 	for _, d := range opts.Defects {
 		t.defects[d] = true
+	}
+	for _, d := range opts.AllowedDirs {
+		if abs, err := filepath.Abs(d); err == nil {
+			d = abs
+		}
+		t.allowed = append(t.allowed, filepath.Clean(d))
 	}
 	t.methods = t.handlers()
 	return t
