@@ -71,11 +71,11 @@ type BackupStatus struct {
 // BackupCreateRequest is the body of POST /v1/backups. Without a
 // SnapshotName the manager takes a snapshot first, named bk-<8 hex of the backup name>.
 type BackupCreateRequest struct {
-	Name         string            `json:"name,omitempty"`
+	Name         string            `json:"name,omitempty" strict:"nonzero"`
 	Volume       string            `json:"volume"`
-	SnapshotName string            `json:"snapshotName,omitempty"`
+	SnapshotName string            `json:"snapshotName,omitempty" strict:"nonzero"`
 	Labels       map[string]string `json:"labels,omitempty"`
-	Compression  string            `json:"compression,omitempty"`
+	Compression  string            `json:"compression,omitempty" strict:"nonzero"`
 }
 
 // BackupVolume is a volume as a backup target holds it: one per

@@ -71,7 +71,7 @@ type BackupTargetCreateRequest struct {
 	Name string `json:"name"`
 	URL  string `json:"url"`
 	// PollInterval defaults to DefaultBackupTargetPollInterval.
-	PollInterval Duration                `json:"pollInterval,omitempty"`
+	PollInterval Duration                `json:"pollInterval,omitempty" strict:"nonzero"`
 	Credential   *BackupTargetCredential `json:"credential,omitempty"`
 }
 

@@ -90,11 +90,12 @@ func ConsumerTicketID(consumer string) string { return "consumer-" + consumer }
 
 // ConsumerCreateRequest is the body of POST /v1/consumers.
 type ConsumerCreateRequest struct {
-	Name                   string   `json:"name"`
-	Volume                 string   `json:"volume"`
-	Node                   string   `json:"node"`
-	Workload               string   `json:"workload,omitempty"`
-	TerminationGracePeriod Duration `json:"terminationGracePeriod,omitempty"`
+	Name     string `json:"name"`
+	Volume   string `json:"volume"`
+	Node     string `json:"node"`
+	Workload string `json:"workload,omitempty"`
+	// TerminationGracePeriod defaults to DefaultTerminationGracePeriod.
+	TerminationGracePeriod Duration `json:"terminationGracePeriod,omitempty" strict:"nonzero"`
 }
 
 // Validate checks the request's names and grace period.

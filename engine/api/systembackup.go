@@ -94,7 +94,7 @@ type SystemBackupVolume struct {
 type SystemBackupCreateRequest struct {
 	Name string `json:"name"`
 	// VolumeBackupPolicy defaults to VolumeBackupPolicyIfNotPresent.
-	VolumeBackupPolicy string `json:"volumeBackupPolicy,omitempty"`
+	VolumeBackupPolicy string `json:"volumeBackupPolicy,omitempty" strict:"nonzero"`
 }
 
 // SystemBackupBundle is what a system backup stores on the default target

@@ -173,15 +173,19 @@ const (
 
 // VolumeCreateRequest is the body of POST /v1/volumes.
 type VolumeCreateRequest struct {
-	Name             string `json:"name"`
-	Size             int64  `json:"size"`
-	NumberOfReplicas int    `json:"numberOfReplicas"`
+	Name string `json:"name"`
+	// Fields tagged strict:"nonzero" get a default when omitted, so the
+	// manager refuses an explicit zero rather than silently replacing it.
+	// Size may be omitted only for a volume from a backup (it takes the
+	// backup's); NumberOfReplicas defaults to DefaultReplicas.
+	Size             int64  `json:"size,omitempty" strict:"nonzero"`
+	NumberOfReplicas int    `json:"numberOfReplicas,omitempty" strict:"nonzero"`
 	BackingImage     string `json:"backingImage,omitempty"`
 	EngineImage      string `json:"engineImage,omitempty"`
-	Frontend         string `json:"frontend,omitempty"`
+	Frontend         string `json:"frontend,omitempty" strict:"nonzero"`
 	// BackupTargetName defaults to DefaultBackupTarget, or to the target
 	// whose URL FromBackup names.
-	BackupTargetName string `json:"backupTargetName,omitempty"`
+	BackupTargetName string `json:"backupTargetName,omitempty" strict:"nonzero"`
 	// FromBackup creates the volume from a backup (BackupURL); Standby
 	// makes it a DR volume, which requires no frontend.
 	FromBackup string `json:"fromBackup,omitempty"`

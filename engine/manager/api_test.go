@@ -64,7 +64,7 @@ func TestRejectedRequestsStoreNothing(t *testing.T) {
 		{"bad name dash first", "POST", "/v1/volumes", `{"name":"-v","size":1048576}`, 400, "name"},
 		{"bad name too long", "POST", "/v1/volumes", `{"name":"` + strings.Repeat("a", 64) + `","size":1048576}`, 400, "name"},
 		{"missing name", "POST", "/v1/volumes", `{"size":1048576}`, 400, "required"},
-		{"zero size", "POST", "/v1/volumes", `{"name":"v","size":0}`, 400, "too small"},
+		{"zero size", "POST", "/v1/volumes", `{"name":"v","size":0}`, 400, "size: explicit 0"},
 		{"negative size", "POST", "/v1/volumes", `{"name":"v","size":-1048576}`, 400, "too small"},
 		{"unaligned size", "POST", "/v1/volumes", `{"name":"v","size":1048577}`, 400, "multiple"},
 		{"huge size", "POST", "/v1/volumes", `{"name":"v","size":9223372036854775807}`, 400, "too large"},

@@ -3,42 +3,12 @@ package manager
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
 
 	"github.com/faultline/faultline/engine/api"
 )
-
-// MaxBodyBytes bounds every JSON request body.
-const MaxBodyBytes = 1 << 20
-
-// decodeBody decodes exactly one JSON object into v, rejecting unknown
-// fields, trailing data and bodies over MaxBodyBytes.
-func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
-	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		switch {
-		case errors.As(err, &tooBig):
-			return api.Errorf(http.StatusRequestEntityTooLarge, "request body is larger than %d bytes", MaxBodyBytes)
-		case errors.Is(err, io.EOF):
-			return api.Invalid("request body is empty: want a JSON object")
-		}
-		return api.Invalid("request body: %v", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return api.Errorf(http.StatusRequestEntityTooLarge, "request body is larger than %d bytes", MaxBodyBytes)
-		}
-		return api.Invalid("request body: unexpected data after the JSON object")
-	}
-	return nil
-}
 
 // writeJSON writes v with the given status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
