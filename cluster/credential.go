@@ -1,6 +1,9 @@
 package cluster
 
-import "github.com/faultline/faultline/engine/credential"
+import (
+	"github.com/faultline/faultline/engine/client"
+	"github.com/faultline/faultline/engine/credential"
+)
 
 // Credentialed is a driver whose manager and nodes hold a cluster
 // credential (engine/credential): framework code proves it to the nodes'
@@ -16,4 +19,17 @@ func CredentialOf(d Driver) credential.Token {
 		return c.Credential()
 	}
 	return credential.Token{}
+}
+
+// ManagerClient returns a REST client for the driver's manager that sends
+// the admin token derived from the cluster credential, when there is one.
+func ManagerClient(d Driver) (*client.Client, error) {
+	c, err := client.New(d.ManagerURL(), nil)
+	if err != nil {
+		return nil, err
+	}
+	if cred := CredentialOf(d); !cred.IsZero() {
+		c.SetToken(cred.AdminAPIToken())
+	}
+	return c, nil
 }

@@ -46,7 +46,7 @@ func upLocal(t *testing.T, n int) (*local.Driver, *client.Client) {
 		}
 		d.Down(context.Background())
 	})
-	c, err := client.New(d.ManagerURL(), nil)
+	c, err := cluster.ManagerClient(d)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,7 +55,7 @@ func partitionCluster(t *testing.T, ctx context.Context, nodes int) (*local.Driv
 			t.Errorf("table %s outlived Down", d.PartitionTable())
 		}
 	})
-	mgr, err := client.New(d.ManagerURL(), nil)
+	mgr, err := cluster.ManagerClient(d)
 	if err != nil {
 		t.Fatal(err)
 	}

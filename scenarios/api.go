@@ -9,13 +9,14 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/engine/api"
 	"github.com/faultline/faultline/engine/client"
 )
 
 // Client returns a control-plane client for the suite's cluster.
 func (s *Spec) Client() *client.Client {
-	c, err := client.New(s.Env.Cluster.ManagerURL(), nil)
+	c, err := cluster.ManagerClient(s.Env.Cluster)
 	Expect(err).NotTo(HaveOccurred(), "control-plane client")
 	return c
 }

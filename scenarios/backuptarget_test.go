@@ -16,7 +16,6 @@ import (
 	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/cluster/local"
 	"github.com/faultline/faultline/engine/api"
-	"github.com/faultline/faultline/engine/client"
 	"github.com/faultline/faultline/internal/testtool"
 	"github.com/faultline/faultline/internal/versitygw"
 )
@@ -41,7 +40,7 @@ func TestS3BackupTargetsOnLocalCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Down(context.Background()) })
-	c, err := client.New(d.ManagerURL(), nil)
+	c, err := cluster.ManagerClient(d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +217,7 @@ func TestBackupTargetSpecChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Down(context.Background())
-	c, err := client.New(d.ManagerURL(), nil)
+	c, err := cluster.ManagerClient(d)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,6 @@ import (
 	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/cluster/kind"
 	"github.com/faultline/faultline/cluster/local"
-	"github.com/faultline/faultline/engine/client"
 	"github.com/faultline/faultline/faults"
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/timeline"
@@ -132,7 +131,7 @@ func (e *Env) setup(ctx SpecContext) {
 		Fail("cluster could not start: " + err.Error())
 	}
 	e.Cluster = d
-	if c, err := client.New(d.ManagerURL(), nil); err == nil {
+	if c, err := cluster.ManagerClient(d); err == nil {
 		if v, err := c.Version(ctx); err == nil {
 			e.mu.Lock()
 			e.refengine = v.Version
@@ -201,7 +200,7 @@ func (e *Env) teardown(ctx SpecContext) {
 // adds the verdict to the suite's report.
 func (e *Env) noOrphansAtEnd(ctx context.Context) checkers.Verdict {
 	var v checkers.Verdict
-	c, err := client.New(e.Cluster.ManagerURL(), nil)
+	c, err := cluster.ManagerClient(e.Cluster)
 	if err != nil {
 		v = checkers.Verdict{Checker: integrity.NameNoOrphans, Outcome: checkers.Unknown, Summary: "manager client: " + err.Error()}
 	} else {
@@ -294,7 +293,7 @@ func (e *Env) newSpec(sc scenario) *Spec {
 	}
 	watchCtx, stop := context.WithCancel(context.Background())
 	s.stopWatch = stop
-	if c, err := client.New(e.Cluster.ManagerURL(), nil); err == nil {
+	if c, err := cluster.ManagerClient(e.Cluster); err == nil {
 		go watchState(watchCtx, c, s.States)
 	}
 	if r := CurrentSpecReport(); r.MaxMustPassRepeatedly > 1 {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/cluster/local"
 	"github.com/faultline/faultline/engine/api"
 	"github.com/faultline/faultline/engine/client"
@@ -42,7 +43,7 @@ func TestOnLocalCluster(t *testing.T) {
 	defer cancel()
 	rec := timeline.NewRecorder()
 	d := startCluster(t, ctx, 2, rec)
-	mgr, err := client.New(d.ManagerURL(), nil)
+	mgr, err := cluster.ManagerClient(d)
 	if err != nil {
 		t.Fatal(err)
 	}

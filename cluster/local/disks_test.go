@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/engine/api"
-	"github.com/faultline/faultline/engine/client"
 )
 
 func TestDiskArgs(t *testing.T) {
@@ -39,7 +39,7 @@ func TestTwoDisksPerNode(t *testing.T) {
 		t.Fatalf("up: %v\n%s", err, allTails(d))
 	}
 	t.Cleanup(func() { d.Down(context.Background()) })
-	c, err := client.New(d.ManagerURL(), nil)
+	c, err := cluster.ManagerClient(d)
 	if err != nil {
 		t.Fatal(err)
 	}

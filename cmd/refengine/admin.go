@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -79,6 +80,7 @@ func runAdmin(resource string, verbs map[string]adminVerb, args []string, stdout
 		defURL = "http://127.0.0.1:9500"
 	}
 	managerURL := fs.String("manager", defURL, "manager URL (default $REFENGINE_MANAGER or http://127.0.0.1:9500)")
+	tokenFile := fs.String("token-file", "", "file holding the bearer token for the manager's REST API (default: $REFENGINE_TOKEN)")
 	output := fs.String("output", "table", "output format: json or table")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
 	run := v.flags(fs)
@@ -103,6 +105,12 @@ func runAdmin(resource string, verbs map[string]adminVerb, args []string, stdout
 		fmt.Fprintf(stderr, "refengine %s: %v\n", resource, err)
 		return 2
 	}
+	token, err := adminToken(*tokenFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "refengine %s: %v\n", resource, err)
+		return 2
+	}
+	c.SetToken(token)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
@@ -117,6 +125,9 @@ func runAdmin(resource string, verbs map[string]adminVerb, args []string, stdout
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "refengine %s %s: %v\n", resource, args[0], err)
+		if api.IsCode(err, http.StatusUnauthorized) {
+			fmt.Fprintln(stderr, tokenHint(token != ""))
+		}
 		return 1
 	}
 	if out == nil {
@@ -492,4 +503,30 @@ func engineImageVerbs() map[string]adminVerb {
 			}
 		}},
 	}
+}
+
+// adminToken is the bearer token the admin commands send: the contents of
+// --token-file, else $REFENGINE_TOKEN, else none.
+func adminToken(file string) (string, error) {
+	if file == "" {
+		return strings.TrimSpace(os.Getenv("REFENGINE_TOKEN")), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("--token-file: %w", err)
+	}
+	t := strings.TrimSpace(string(b))
+	if t == "" {
+		return "", fmt.Errorf("--token-file %s is empty", file)
+	}
+	return t, nil
+}
+
+// tokenHint says, after a 401, how to give the admin commands a token.
+func tokenHint(sent bool) string {
+	what := "The manager requires a bearer token and none was given."
+	if sent {
+		what = "The manager refused the bearer token given."
+	}
+	return what + " Set REFENGINE_TOKEN to the cluster's admin token (for a faultline cluster: eval $(faultline cluster env --dir DIR), which also sets REFENGINE_MANAGER) or pass --token-file FILE (e.g. the manager's --api-token-file)."
 }

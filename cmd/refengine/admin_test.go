@@ -1,17 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/faultline/faultline/engine/api"
+	"github.com/faultline/faultline/engine/credential"
 	"github.com/faultline/faultline/engine/manager"
 )
 
@@ -64,13 +68,20 @@ func TestParseManagerFlags(t *testing.T) {
 		{[]string{"--data-dir", "/tmp/x", "stray"}, "unexpected argument"},
 		{[]string{"--data-dir", "/tmp/x", "--backup-target", "s3://bkt@us-east-1/"}, ""},
 		{[]string{"--data-dir", "/tmp/x", "--backup-target", "file://relative"}, "--backup-target"},
+		{[]string{"--data-dir", "/tmp/x", "--listen", "[::1]:9500"}, ""},
+		{[]string{"--data-dir", "/tmp/x", "--listen", "localhost:9500"}, ""},
+		{[]string{"--data-dir", "/tmp/x", "--listen", "0.0.0.0:9500"}, "reachable from other hosts"},
+		{[]string{"--data-dir", "/tmp/x", "--listen", ":9500"}, "reachable from other hosts"},
+		{[]string{"--data-dir", "/tmp/x", "--listen", "[::]:9500"}, "reachable from other hosts"},
+		{[]string{"--data-dir", "/tmp/x", "--listen", "10.244.1.7:9500"}, "reachable from other hosts"},
+		{[]string{"--data-dir", "/tmp/x", "--listen", "0.0.0.0:9500", "--api-token-file", "/nonexistent/token"}, "--api-token-file"},
 	}
 	for _, tt := range tests {
 		c, err := parseManagerFlags(tt.args, io.Discard)
 		if tt.err == "" {
 			if err != nil {
 				t.Errorf("%v: %v", tt.args, err)
-			} else if c.listen != "127.0.0.1:9500" || c.nodeTimeout.Seconds() != 5 {
+			} else if c.nodeTimeout.Seconds() != 5 {
 				t.Errorf("%v: defaults not applied: %+v", tt.args, c)
 			}
 			continue
@@ -82,6 +93,23 @@ func TestParseManagerFlags(t *testing.T) {
 	c, err := parseManagerFlags([]string{"--data-dir", "/d", "--defects", "upgrade-crash-loses-attachment, sysbackup-stale-last-backup"}, io.Discard)
 	if err != nil || !slices.Equal(c.defects, []string{"upgrade-crash-loses-attachment", "sysbackup-stale-last-backup"}) {
 		t.Fatalf("defects: %+v, %v", c, err)
+	}
+	// A token, from either file, makes a non-loopback address acceptable.
+	for _, flagName := range []string{"--cluster-token-file", "--api-token-file"} {
+		file := filepath.Join(t.TempDir(), "token")
+		tok, err := credential.Generate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tok.WriteFile(file); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := parseManagerFlags([]string{"--data-dir", "/d", "--listen", "0.0.0.0:9500", flagName, file}, io.Discard); err != nil {
+			t.Errorf("--listen 0.0.0.0:9500 %s: %v", flagName, err)
+		}
+	}
+	if c, err := parseManagerFlags([]string{"--data-dir", "/d"}, io.Discard); err != nil || c.listen != "127.0.0.1:9500" {
+		t.Fatalf("default listen: %+v, %v", c, err)
 	}
 	if _, err := parseManagerFlags([]string{"--help"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("--help: %v", err)
@@ -149,5 +177,48 @@ func TestAdminAgainstManager(t *testing.T) {
 	}
 	if code, out, stderr := run("engine-image", engineImageVerbs(), "list", "--output", "json"); code != 0 || strings.TrimSpace(out) != "[]" {
 		t.Fatalf("engine-image list: exit %d: %q %s", code, out, stderr)
+	}
+}
+
+// TestAdminToken: the admin commands send $REFENGINE_TOKEN or the
+// --token-file's token, and on a 401 say how to set one.
+func TestAdminToken(t *testing.T) {
+	cred, err := credential.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := manager.Open(manager.Config{DataDir: t.TempDir(), Credential: cred, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(m.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		m.Close()
+	})
+	run := func(args ...string) (int, string) {
+		var out, errb bytes.Buffer
+		code := runAdmin("volume", volumeVerbs(), append([]string{"list", "--manager", srv.URL}, args...), &out, &errb)
+		return code, errb.String()
+	}
+	t.Setenv("REFENGINE_TOKEN", "")
+	if code, stderr := run(); code != 1 || !strings.Contains(stderr, "401") || !strings.Contains(stderr, "none was given") || !strings.Contains(stderr, "eval $(faultline cluster env --dir DIR)") {
+		t.Fatalf("without a token: exit %d: %s", code, stderr)
+	}
+	t.Setenv("REFENGINE_TOKEN", cred.NodeAPIToken("x"))
+	if code, stderr := run(); code != 1 || !strings.Contains(stderr, "refused the bearer token") {
+		t.Fatalf("with a wrong token: exit %d: %s", code, stderr)
+	}
+	t.Setenv("REFENGINE_TOKEN", cred.AdminAPIToken())
+	if code, stderr := run(); code != 0 {
+		t.Fatalf("with $REFENGINE_TOKEN: exit %d: %s", code, stderr)
+	}
+	t.Setenv("REFENGINE_TOKEN", "")
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte(cred.AdminAPIToken()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, stderr := run("--token-file", file); code != 0 {
+		t.Fatalf("with --token-file: exit %d: %s", code, stderr)
 	}
 }

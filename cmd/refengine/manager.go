@@ -36,13 +36,14 @@ type managerConfig struct {
 	logLevel    slog.Level
 	defects     []string
 	credential  credential.Token // --cluster-token-file; zero when none
+	apiToken    credential.Token // --api-token-file; zero when none
 }
 
 func parseManagerFlags(args []string, stderr io.Writer) (*managerConfig, error) {
 	c := &managerConfig{}
 	fs := flag.NewFlagSet("refengine manager", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var defects, level, tokenFile string
+	var defects, level, tokenFile, apiTokenFile string
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:9500", "address to serve the REST API on (loopback unless you mean it)")
 	fs.StringVar(&c.dataDir, "data-dir", "", "directory for manager.db and backing image files (required)")
 	fs.DurationVar(&c.nodeTimeout, "node-timeout", 5*time.Second, "a node that sends no heartbeat for this long is down")
@@ -52,8 +53,9 @@ func parseManagerFlags(args []string, stderr io.Writer) (*managerConfig, error) 
 	fs.StringVar(&level, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&defects, "defects", os.Getenv("REFENGINE_DEFECTS"), "comma-separated defect switches to turn on (default $REFENGINE_DEFECTS); for proving checkers only")
 	fs.StringVar(&tokenFile, "cluster-token-file", os.Getenv("REFENGINE_CLUSTER_TOKEN_FILE"), "file (mode 0600) holding the cluster credential the manager proves to nodes over TCP (default $REFENGINE_CLUSTER_TOKEN_FILE; docs/security.md)")
+	fs.StringVar(&apiTokenFile, "api-token-file", "", "file (mode 0600, 64 hex digits like a cluster credential) holding an operator bearer token with full access to the REST API (docs/security.md)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: refengine manager --data-dir DIR [--listen 127.0.0.1:9500] [--node-timeout 5s] [--backup-target URL] [--restore-rate-limit BYTES] [--defects list]")
+		fmt.Fprintln(stderr, "usage: refengine manager --data-dir DIR [--listen 127.0.0.1:9500] [--node-timeout 5s] [--backup-target URL] [--restore-rate-limit BYTES] [--defects list] [--cluster-token-file FILE] [--api-token-file FILE]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -91,7 +93,29 @@ func parseManagerFlags(args []string, stderr io.Writer) (*managerConfig, error) 
 			return nil, fmt.Errorf("--cluster-token-file: %w", err)
 		}
 	}
+	if apiTokenFile != "" {
+		if c.apiToken, err = credential.Load(apiTokenFile); err != nil {
+			return nil, fmt.Errorf("--api-token-file: %w", err)
+		}
+	}
+	if c.credential.IsZero() && c.apiToken.IsZero() && !isLoopback(c.listen) {
+		return nil, fmt.Errorf("--listen %s is reachable from other hosts, and without a token the REST API would let anyone register nodes and engine images: pass --cluster-token-file or --api-token-file, or listen on 127.0.0.1", c.listen)
+	}
 	return c, nil
+}
+
+// isLoopback reports whether a listen address binds loopback only: a
+// loopback IP or "localhost"; an empty host binds every interface.
+func isLoopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func runManager(args []string) int {
@@ -120,7 +144,7 @@ func serveManager(ctx context.Context, c *managerConfig, log *slog.Logger) error
 	}
 	m, err := manager.Open(manager.Config{
 		DataDir: c.dataDir, NodeTimeout: c.nodeTimeout, Defects: c.defects, URL: url, Logger: log,
-		BackupTargetURL: c.backup, RestoreRateLimit: c.restoreRate, Credential: c.credential,
+		BackupTargetURL: c.backup, RestoreRateLimit: c.restoreRate, Credential: c.credential, APIToken: c.apiToken,
 	})
 	if err != nil {
 		ln.Close()

@@ -57,6 +57,11 @@ type Disk struct {
 	FreeBytes   int64  `json:"freeBytes"`
 }
 
+// NodeHeader names the node whose API token (NodeAPIToken) a request
+// carries. It is no secret: the manager derives that node's token from it
+// and compares.
+const NodeHeader = "X-Refengine-Node"
+
 // HeartbeatRequest is the body of PUT /v1/nodes/{name}/heartbeat: the node
 // registers on its first heartbeat and refreshes its addresses and disks on
 // every later one.

@@ -20,6 +20,9 @@ import (
 type Client struct {
 	base string
 	hc   *http.Client
+	// token is the bearer token sent with every request ("" sends none);
+	// node, when set, names the node whose API token it is.
+	token, node string
 }
 
 // New returns a client for the manager at baseURL (e.g.
@@ -34,6 +37,26 @@ func New(baseURL string, hc *http.Client) (*Client, error) {
 		hc = &http.Client{}
 	}
 	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc}, nil
+}
+
+// SetToken makes the client send token as its bearer token: the cluster
+// credential's AdminAPIToken() or an operator's --api-token-file token. Call
+// it before the client is used; "" sends none.
+func (c *Client) SetToken(token string) { c.token, c.node = token, "" }
+
+// SetNodeToken makes the client speak for node with its NodeAPIToken(node).
+func (c *Client) SetNodeToken(node, token string) { c.token, c.node = token, node }
+
+// Authorize adds the client's credentials to a request made outside the
+// client (a node's backing image download).
+func (c *Client) Authorize(req *http.Request) {
+	if c.token == "" {
+		return
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if c.node != "" {
+		req.Header.Set(api.NodeHeader, c.node)
+	}
 }
 
 // CloseIdleConnections drops kept-alive connections, so the next request resolves the manager's
@@ -63,6 +86,7 @@ func (c *Client) send(ctx context.Context, method, path string, body io.Reader, 
 	if body != nil {
 		req.Header.Set("Content-Type", ctype)
 	}
+	c.Authorize(req)
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, path, err)
@@ -242,6 +266,7 @@ func (c *Client) DownloadBackingImage(ctx context.Context, name string) (io.Read
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", path, err)
 	}
+	c.Authorize(req)
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", path, err)

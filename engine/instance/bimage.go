@@ -28,6 +28,11 @@ func (m *Manager) ensureBackingImage(ctx context.Context, s lvstoreInfo, image, 
 	if err != nil {
 		return lvolInfo{}, fmt.Errorf("fetch backing image %s: %w", image, err)
 	}
+	// The URL is the manager's (it came with the replica request), which
+	// serves downloads to nodes that show their API token.
+	if m.mc != nil {
+		m.mc.Authorize(req)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return lvolInfo{}, fmt.Errorf("fetch backing image %s: %w", image, err)

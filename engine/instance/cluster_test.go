@@ -123,6 +123,7 @@ func newClusterWith(t *testing.T, o clusterOptions) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.SetToken(cred.AdminAPIToken()) // the manager's REST API wants it
 	cl.c = c
 	for i := range n {
 		name := fmt.Sprintf("n%d", i+1)

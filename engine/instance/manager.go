@@ -140,6 +140,9 @@ func New(opts Options) (*Manager, error) {
 		if err != nil {
 			return nil, fmt.Errorf("instance manager: %w", err)
 		}
+		if !opts.Credential.IsZero() {
+			c.SetNodeToken(opts.Node, opts.Credential.NodeAPIToken(opts.Node))
+		}
 		m.mc = c
 	}
 	m.peers = newPeers(m)

@@ -33,8 +33,16 @@ func (m *Manager) writeError(w http.ResponseWriter, r *http.Request, err error) 
 // handlerFunc is an HTTP handler that returns its error.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-func (m *Manager) wrap(h handlerFunc) http.HandlerFunc {
+// wrap serves a route (pattern) with h after checking the caller's token.
+func (m *Manager) wrap(pattern string, h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if err := m.authorize(pattern, r); err != nil {
+			if err.Code == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="refengine"`)
+			}
+			m.writeError(w, r, err)
+			return
+		}
 		if err := h(w, r); err != nil {
 			m.writeError(w, r, err)
 		}

@@ -51,6 +51,10 @@ type Config struct {
 	// Credential is the cluster secret: the manager proves it to nodes
 	// over TCP. Zero when the cluster has none.
 	Credential credential.Token
+	// APIToken is an operator's bearer token for the REST API (refengine
+	// manager --api-token-file), with full access like
+	// Credential.AdminAPIToken(). With neither set the API is open.
+	APIToken credential.Token
 }
 
 func (c *Config) setDefaults() {

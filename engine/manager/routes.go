@@ -9,7 +9,7 @@ import (
 // Handler returns the REST API. docs/api.md describes every route.
 func (m *Manager) Handler() http.Handler {
 	mux := http.NewServeMux()
-	h := func(pattern string, fn handlerFunc) { mux.Handle(pattern, m.wrap(fn)) }
+	h := func(pattern string, fn handlerFunc) { mux.Handle(pattern, m.wrap(pattern, fn)) }
 
 	h("GET /v1/version", m.getVersion)
 
