@@ -362,7 +362,7 @@ func seedDeleteVolumeOnCleanup(s *Spec, name string) {
 			return
 		}
 		c.DetachVolume(ctx, name)
-		c.DeleteVolume(ctx, name)
+		c.ForceDeleteVolume(ctx, name) // consumers may still hold it
 		c.WaitVolume(ctx, name, func(v api.Volume) bool { return v.Name == "" })
 	}, NodeTimeout(time.Minute))
 }

@@ -55,7 +55,7 @@ func runSmoke(ctx context.Context, s *Spec) {
 			return
 		}
 		c.DetachVolume(ctx, name)
-		c.DeleteVolume(ctx, name)
+		c.ForceDeleteVolume(ctx, name) // consumers may still hold it
 	}, NodeTimeout(time.Minute))
 	s.WaitVolumeState(ctx, name, api.VolumeDetached, time.Minute)
 

@@ -244,10 +244,14 @@ func volumeVerbs() map[string]adminVerb {
 				return c.CreateVolume(ctx, req)
 			}
 		}},
-		"delete": {"NAME", func(fs *flag.FlagSet) func(context.Context, *client.Client, []string) (any, error) {
+		"delete": {"NAME [--force]", func(fs *flag.FlagSet) func(context.Context, *client.Client, []string) (any, error) {
+			force := fs.Bool("force", false, "delete the volume even while it is attached, cutting its client off at once")
 			return func(ctx context.Context, c *client.Client, args []string) (any, error) {
 				if err := nArgs(args, "NAME"); err != nil {
 					return nil, err
+				}
+				if *force {
+					return c.ForceDeleteVolume(ctx, args[0])
 				}
 				return c.DeleteVolume(ctx, args[0])
 			}

@@ -139,10 +139,18 @@ func (c *Client) ListVolumes(ctx context.Context) ([]api.Volume, error) {
 }
 
 // DeleteVolume asks for a volume's deletion; it disappears once the
-// controller removed its engine and replicas.
+// controller removed its engine and replicas. An attached volume is refused
+// with 409 (see ForceDeleteVolume).
 func (c *Client) DeleteVolume(ctx context.Context, name string) (api.Volume, error) {
 	var v api.Volume
 	return v, c.do(ctx, http.MethodDelete, "/v1/volumes/"+url.PathEscape(name), nil, &v)
+}
+
+// ForceDeleteVolume deletes a volume even while it is attached, cutting
+// its client off at once (DeleteVolume answers 409 for an attached volume).
+func (c *Client) ForceDeleteVolume(ctx context.Context, name string) (api.Volume, error) {
+	var v api.Volume
+	return v, c.do(ctx, http.MethodDelete, "/v1/volumes/"+url.PathEscape(name)+"?force=true", nil, &v)
 }
 
 // AttachVolume asks for the volume to be attached to node.

@@ -131,9 +131,18 @@ func (m *Manager) updateVolume(w http.ResponseWriter, r *http.Request, status in
 }
 
 // deleteVolume marks the volume deleting; the volume controller detaches
-// it, deletes its replicas and engine, and finally removes it.
+// it, deletes its replicas and engine, and finally removes it. That cuts a
+// client of an attached volume off at once, so a volume that is attached
+// (attachedBy) is deleted only with ?force=true.
 func (m *Manager) deleteVolume(w http.ResponseWriter, r *http.Request) error {
+	force, err := queryBool(r, "force")
+	if err != nil {
+		return err
+	}
 	return m.updateVolume(w, r, http.StatusAccepted, func(tx *Tx, v *api.Volume) error {
+		if by := attachedBy(v); len(by) > 0 && !force && v.Status.State != api.VolumeDeleting {
+			return api.Conflict("volume %q is attached (%s): deleting it cuts its client off at once; detach it first (delete its consumers), or delete it anyway with DELETE /v1/volumes/%s?force=true (refengine volume delete --force)", v.Name, strings.Join(by, "; "), v.Name)
+		}
 		v.Spec.NodeID = ""
 		v.Status.State = api.VolumeDeleting
 		return nil

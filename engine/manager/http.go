@@ -71,6 +71,19 @@ func queryUint(r *http.Request, key string, def uint64) (uint64, error) {
 	return v, nil
 }
 
+// queryBool parses an optional boolean query parameter (absent: false).
+func queryBool(r *http.Request, key string) (bool, error) {
+	s := r.URL.Query().Get(key)
+	if s == "" {
+		return false, nil
+	}
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, api.Invalid("query parameter %s=%q: want true or false", key, s)
+	}
+	return v, nil
+}
+
 // logRequests logs each request at debug level.
 func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -66,7 +66,7 @@ type nodeProc struct {
 	cmd  *exec.Cmd
 }
 
-func startNode(t testing.TB, name, host, managerURL string) *nodeProc {
+func startNode(t testing.TB, name, host, managerURL string, extra ...string) *nodeProc {
 	t.Helper()
 	dir := t.TempDir()
 	logf, err := os.Create(filepath.Join(dir, "node.log"))
@@ -78,6 +78,7 @@ func startNode(t testing.TB, name, host, managerURL string) *nodeProc {
 		"--nbd-listen", freePort(t, host), "--disk", "d1=disk.img:128M",
 		"--manager", managerURL, "--heartbeat", "200ms",
 	}}
+	n.args = append(n.args, extra...)
 	n.start()
 	t.Cleanup(func() {
 		n.kill()

@@ -162,8 +162,9 @@ func testSystemBackupRestore(t *testing.T, defect bool) {
 		}
 	}
 
+	// Some are still attached; the system restore brings them back.
 	for _, sv := range vols {
-		if _, err := c.DeleteVolume(ctx, sv.name); err != nil {
+		if _, err := c.ForceDeleteVolume(ctx, sv.name); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := c.WaitVolume(ctx, sv.name, func(v api.Volume) bool { return v.Name == "" }); err != nil {

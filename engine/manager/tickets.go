@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/faultline/faultline/engine/api"
@@ -61,4 +62,29 @@ func consumerTickets(v *api.Volume) []string {
 	}
 	slices.Sort(ids)
 	return ids
+}
+
+// attachedBy says who holds v attached, one phrase each, sorted: its
+// attachment tickets (the attach API, consumers) and, for a volume attached
+// with its frontend but without a ticket, its node. A volume the system
+// attaches without a frontend (a restore, a standby volume, a system
+// backup) serves no client and is not counted.
+func attachedBy(v *api.Volume) []string {
+	var by []string
+	for _, t := range v.Spec.AttachmentTickets {
+		switch t.Type {
+		case api.TicketConsumer:
+			by = append(by, fmt.Sprintf("consumer %q on node %q", t.Consumer, t.Node))
+		case api.TicketAPI:
+			by = append(by, fmt.Sprintf("to node %q by the attach API", t.Node))
+		default:
+			by = append(by, fmt.Sprintf("ticket %q on node %q", t.ID, t.Node))
+		}
+	}
+	if len(by) == 0 && v.Spec.NodeID != "" && !v.Spec.DisableFrontend && !v.Status.RestoreRequired && !v.Status.IsStandby &&
+		(v.Status.State == api.VolumeAttached || v.Status.State == api.VolumeAttaching) {
+		by = append(by, fmt.Sprintf("to node %q", v.Spec.NodeID))
+	}
+	slices.Sort(by)
+	return by
 }

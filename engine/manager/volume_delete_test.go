@@ -1,0 +1,114 @@
+package manager
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/engine/api"
+)
+
+// TestIntegrationDeleteAttachedVolumeNeedsForce: deleting a volume that is attached
+// would cut its client off, so it is refused with 409 unless forced; the
+// refused delete changes nothing and the volume keeps serving.
+func TestIntegrationDeleteAttachedVolumeNeedsForce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a refengine node process")
+	}
+	tm := startManager(t, t.TempDir(), Config{NodeTimeout: 2 * time.Second, MonitorInterval: 200 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	startNode(t, "n1", "127.0.0.2", tm.url)
+	if _, err := tm.c.CreateVolume(ctx, api.VolumeCreateRequest{Name: "vol", Size: 8 * api.MiB, NumberOfReplicas: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tm.c.WaitVolume(ctx, "vol", func(v api.Volume) bool { return v.Status.State == api.VolumeDetached }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tm.c.AttachVolume(ctx, "vol", "n1"); err != nil {
+		t.Fatal(err)
+	}
+	v, err := tm.c.WaitVolume(ctx, "vol", func(v api.Volume) bool { return v.Status.State == api.VolumeAttached && v.Status.Endpoint != "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := openEndpoint(t, v.Status.Endpoint)
+	defer dev.Close()
+	data := make([]byte, 64<<10)
+	rand.Read(data)
+	if _, err := dev.WriteAt(data, 0); err != nil {
+		t.Fatal(err)
+	}
+
+	status, body := rawCall(t, "DELETE", tm.url+"/v1/volumes/vol", "")
+	checkErrorBody(t, status, body, 409, `volume "vol" is attached (to node "n1" by the attach API)`)
+	if !strings.Contains(string(body), "force=true") || !strings.Contains(string(body), "--force") {
+		t.Fatalf("409 does not say how to force: %s", body)
+	}
+	status, body = rawCall(t, "DELETE", tm.url+"/v1/volumes/vol?force=maybe", "")
+	checkErrorBody(t, status, body, 400, "force")
+	if _, err := tm.c.DeleteVolume(ctx, "vol"); !api.IsCode(err, 409) {
+		t.Fatalf("client delete of an attached volume: got %v, want 409", err)
+	}
+	if v, err := tm.c.GetVolume(ctx, "vol"); err != nil || v.Status.State != api.VolumeAttached || v.Spec.NodeID != "n1" {
+		t.Fatalf("after the refused delete: %+v, %v", v, err)
+	}
+	// Still serving: a fresh write and read through the same connection.
+	if _, err := dev.WriteAt(data, 1<<20); err != nil {
+		t.Fatalf("write after the refused delete: %v", err)
+	}
+	got := make([]byte, len(data))
+	if _, err := dev.ReadAt(got, 0); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read after the refused delete: %v (equal %v)", err, bytes.Equal(got, data))
+	}
+
+	if _, err := tm.c.ForceDeleteVolume(ctx, "vol"); err != nil {
+		t.Fatalf("forced delete: %v", err)
+	}
+	if _, err := tm.c.WaitVolume(ctx, "vol", func(v api.Volume) bool { return v.Name == "" }); err != nil {
+		t.Fatalf("volume not gone after the forced delete: %v", err)
+	}
+}
+
+// TestDeleteVolumeHeldByConsumer: a consumer's ticket counts as attached,
+// and the 409 names the consumer and its node; a detached volume and a
+// volume already deleting are deleted without force.
+func TestDeleteVolumeHeldByConsumer(t *testing.T) {
+	tm := startManager(t, t.TempDir(), Config{})
+	ctx := ctxT(t)
+	for _, name := range []string{"held", "free"} {
+		if _, err := tm.c.CreateVolume(ctx, api.VolumeCreateRequest{Name: name, Size: api.MiB}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The ticket a consumer's creation leaves, written directly: no node
+	// runs here to attach the volume.
+	err := tm.m.store.Update(func(tx *Tx) error {
+		v, _, err := get[api.Volume](tx, api.KindVolume, "held")
+		if err != nil {
+			return err
+		}
+		addTicket(&v, api.AttachmentTicket{ID: api.ConsumerTicketID("pod1"), Type: api.TicketConsumer, Node: "n1", Consumer: "pod1"})
+		return tx.Put(api.KindVolume, v.Name, v)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body := rawCall(t, "DELETE", tm.url+"/v1/volumes/held", "")
+	checkErrorBody(t, status, body, 409, `consumer "pod1" on node "n1"`)
+	if v, err := tm.c.GetVolume(ctx, "held"); err != nil || v.Status.State == api.VolumeDeleting {
+		t.Fatalf("after the refused delete: %+v, %v", v, err)
+	}
+	if _, err := tm.c.DeleteVolume(ctx, "free"); err != nil {
+		t.Fatalf("delete of a volume nothing holds: %v", err)
+	}
+	if v, err := tm.c.ForceDeleteVolume(ctx, "held"); err != nil || v.Status.State != api.VolumeDeleting {
+		t.Fatalf("forced delete: %+v, %v", v, err)
+	}
+	if _, err := tm.c.DeleteVolume(ctx, "held"); err != nil && !api.IsNotFound(err) {
+		t.Fatalf("delete again of a deleting volume: %v", err)
+	}
+}
