@@ -290,6 +290,10 @@ func (d *Driver) plan() error {
 	if !d.credential.IsZero() {
 		margs = append(margs, "--cluster-token-file", d.credentialPath())
 	}
+	if d.features.ManagerEngineImageDir {
+		// Where InstallEngineImage puts the engine images' binaries.
+		margs = append(margs, "--engine-image-dir", filepath.Join(d.cfg.Dir, "engine-images"))
+	}
 	d.procs = map[string]*process{}
 	d.mgr = &process{keep: d.cfg.KeepProcesses, name: "manager", args: margs, env: env, logPath: d.logPath("manager"), onStarted: d.persist}
 	url := d.mgrURL

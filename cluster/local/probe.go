@@ -37,6 +37,9 @@ type Features struct {
 	// ClusterToken: refengine node and manager --cluster-token-file, the
 	// cluster credential (engine/credential).
 	ClusterToken bool
+	// ManagerEngineImageDir: refengine manager --engine-image-dir, the
+	// directories engine image binaries may be registered from.
+	ManagerEngineImageDir bool
 }
 
 // Probe asks the binary for each subcommand's help text.
@@ -62,6 +65,7 @@ func Probe(ctx context.Context, refengine string) (Features, error) {
 	f.ManagerRestoreRateLimit = hasFlag(mgr, "restore-rate-limit")
 	f.NodeDiskErrors = hasFlag(node, "disk-error-injection")
 	f.ClusterToken = hasFlag(node, "cluster-token-file") && hasFlag(mgr, "cluster-token-file")
+	f.ManagerEngineImageDir = hasFlag(mgr, "engine-image-dir")
 	return f, nil
 }
 

@@ -68,6 +68,8 @@ func TestParseManagerFlags(t *testing.T) {
 		{[]string{"--data-dir", "/tmp/x", "stray"}, "unexpected argument"},
 		{[]string{"--data-dir", "/tmp/x", "--backup-target", "s3://bkt@us-east-1/"}, ""},
 		{[]string{"--data-dir", "/tmp/x", "--backup-target", "file://relative"}, "--backup-target"},
+		{[]string{"--data-dir", "/tmp/x", "--engine-image-dir", "relative/dir"}, "absolute"},
+		{[]string{"--data-dir", "/tmp/x", "--backing-image-dir", "relative/dir"}, "absolute"},
 		{[]string{"--data-dir", "/tmp/x", "--listen", "[::1]:9500"}, ""},
 		{[]string{"--data-dir", "/tmp/x", "--listen", "localhost:9500"}, ""},
 		{[]string{"--data-dir", "/tmp/x", "--listen", "0.0.0.0:9500"}, "reachable from other hosts"},
@@ -107,6 +109,10 @@ func TestParseManagerFlags(t *testing.T) {
 		if _, err := parseManagerFlags([]string{"--data-dir", "/d", "--listen", "0.0.0.0:9500", flagName, file}, io.Discard); err != nil {
 			t.Errorf("--listen 0.0.0.0:9500 %s: %v", flagName, err)
 		}
+	}
+	c, err = parseManagerFlags([]string{"--data-dir", "/d", "--engine-image-dir", "/a/", "--engine-image-dir", "/b", "--backing-image-dir", "/c"}, io.Discard)
+	if err != nil || !slices.Equal(c.engineDirs, []string{"/a", "/b"}) || !slices.Equal(c.backingDirs, []string{"/c"}) {
+		t.Fatalf("image dirs: %+v, %v", c, err)
 	}
 	if c, err := parseManagerFlags([]string{"--data-dir", "/d"}, io.Discard); err != nil || c.listen != "127.0.0.1:9500" {
 		t.Fatalf("default listen: %+v, %v", c, err)

@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +39,22 @@ type managerConfig struct {
 	defects     []string
 	credential  credential.Token // --cluster-token-file; zero when none
 	apiToken    credential.Token // --api-token-file; zero when none
+	engineDirs  absDirList       // --engine-image-dir; empty: manager.DefaultEngineImageDir
+	backingDirs absDirList       // --backing-image-dir; empty: <data-dir>/import
+}
+
+// absDirList is a repeatable flag of absolute directory paths (made
+// clean).
+type absDirList []string
+
+func (d *absDirList) String() string { return strings.Join(*d, ",") }
+
+func (d *absDirList) Set(s string) error {
+	if !filepath.IsAbs(s) {
+		return fmt.Errorf("%q is not an absolute path", s)
+	}
+	*d = append(*d, filepath.Clean(s))
+	return nil
 }
 
 func parseManagerFlags(args []string, stderr io.Writer) (*managerConfig, error) {
@@ -54,8 +72,10 @@ func parseManagerFlags(args []string, stderr io.Writer) (*managerConfig, error) 
 	fs.StringVar(&defects, "defects", os.Getenv("REFENGINE_DEFECTS"), "comma-separated defect switches to turn on (default $REFENGINE_DEFECTS); for proving checkers only")
 	fs.StringVar(&tokenFile, "cluster-token-file", os.Getenv("REFENGINE_CLUSTER_TOKEN_FILE"), "file (mode 0600) holding the cluster credential the manager proves to nodes over TCP (default $REFENGINE_CLUSTER_TOKEN_FILE; docs/security.md)")
 	fs.StringVar(&apiTokenFile, "api-token-file", "", "file (mode 0600, 64 hex digits like a cluster credential) holding an operator bearer token with full access to the REST API (docs/security.md)")
+	fs.Var(&c.engineDirs, "engine-image-dir", "directory engine image binaries may be registered from, symbolic links resolved (repeatable; default "+manager.DefaultEngineImageDir+", where engine-image DaemonSets install them)")
+	fs.Var(&c.backingDirs, "backing-image-dir", "directory backing images may be created from by path, symbolic links resolved (repeatable; default <data-dir>/import, created); uploads need none")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: refengine manager --data-dir DIR [--listen 127.0.0.1:9500] [--node-timeout 5s] [--backup-target URL] [--restore-rate-limit BYTES] [--defects list] [--cluster-token-file FILE] [--api-token-file FILE]")
+		fmt.Fprintln(stderr, "usage: refengine manager --data-dir DIR [--listen 127.0.0.1:9500] [--node-timeout 5s] [--backup-target URL] [--restore-rate-limit BYTES] [--defects list] [--cluster-token-file FILE] [--api-token-file FILE] [--engine-image-dir DIR]... [--backing-image-dir DIR]...")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -145,6 +165,7 @@ func serveManager(ctx context.Context, c *managerConfig, log *slog.Logger) error
 	m, err := manager.Open(manager.Config{
 		DataDir: c.dataDir, NodeTimeout: c.nodeTimeout, Defects: c.defects, URL: url, Logger: log,
 		BackupTargetURL: c.backup, RestoreRateLimit: c.restoreRate, Credential: c.credential, APIToken: c.apiToken,
+		EngineImageDirs: c.engineDirs, BackingImageDirs: c.backingDirs,
 	})
 	if err != nil {
 		ln.Close()
@@ -167,7 +188,8 @@ func serveManager(ctx context.Context, c *managerConfig, log *slog.Logger) error
 	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("manager serving", "listen", ln.Addr().String(), "url", url, "data_dir", c.dataDir, "node_timeout", c.nodeTimeout, "version", manager.Version)
+	log.Info("manager serving", "listen", ln.Addr().String(), "url", url, "data_dir", c.dataDir, "node_timeout", c.nodeTimeout, "version", manager.Version,
+		"api_auth", !c.credential.IsZero() || !c.apiToken.IsZero())
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")

@@ -116,7 +116,9 @@ func newClusterWith(t *testing.T, o clusterOptions) *cluster {
 	}
 	cl.cred = cred
 	cl.mgr = &proc{t: t, name: "manager", args: []string{"manager", "--listen", "127.0.0.1:0",
-		"--data-dir", filepath.Join(cl.dir, "mgr"), "--node-timeout", "3s", "--cluster-token-file", tokenFile}}
+		"--data-dir", filepath.Join(cl.dir, "mgr"), "--node-timeout", "3s", "--cluster-token-file", tokenFile,
+		// The tests make their engine and backing image files here.
+		"--engine-image-dir", cl.dir, "--backing-image-dir", cl.dir}}
 	t.Cleanup(cl.stop)
 	cl.url = cl.mgr.start(managerReady)
 	c, err := client.New(cl.url, nil)

@@ -198,14 +198,28 @@ func (c *Controller) restoreBackingImage(ctx context.Context, systemBackup strin
 // the restore with that cause).
 func (c *Controller) restoreEngineImage(ei api.EngineImage) (api.SystemRestoreObject, error) {
 	o := api.SystemRestoreObject{Kind: api.KindEngineImage, Name: ei.Name, Action: api.RestoreActionUnchanged}
-	if st, err := os.Stat(ei.Spec.BinaryPath); err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
+	skip := func(reason string) (api.SystemRestoreObject, error) {
 		_, ok, gerr := getOne2[api.EngineImage](c.m.store, api.KindEngineImage, ei.Name)
 		if gerr == nil && !ok {
-			o.Action, o.Reason = api.RestoreActionSkipped, "binary "+ei.Spec.BinaryPath+" is not an executable file on this host"
+			o.Action, o.Reason = api.RestoreActionSkipped, reason
 		}
 		return o, gerr
 	}
-	err := c.m.store.Update(func(tx *Tx) error {
+	// A bundle is read from a backup target, so its paths get the same
+	// confinement as a registration through the API.
+	bin, err := confined("engine image binary", ei.Spec.BinaryPath, c.m.cfg.EngineImageDirs, "--engine-image-dir")
+	if err != nil {
+		var refused *api.Error
+		if errors.As(err, &refused) {
+			return skip(refused.Message)
+		}
+		return skip(err.Error())
+	}
+	ei.Spec.BinaryPath = bin
+	if st, err := os.Stat(bin); err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
+		return skip("binary " + ei.Spec.BinaryPath + " is not an executable file on this host")
+	}
+	err = c.m.store.Update(func(tx *Tx) error {
 		if _, ok, err := get[api.EngineImage](tx, api.KindEngineImage, ei.Name); err != nil || ok {
 			return err
 		}

@@ -24,8 +24,9 @@ func (m *Manager) getBackingImage(w http.ResponseWriter, r *http.Request) error 
 	return getOne[api.BackingImage](m, w, r, api.KindBackingImage, false)
 }
 
-// createBackingImage copies a file on the manager's host into the manager's
-// image store, computing its SHA-512 on the way.
+// createBackingImage copies a file on the manager's host, in one of
+// Config.BackingImageDirs, into the manager's image store, computing its
+// SHA-512 on the way. (Uploads need no such file.)
 func (m *Manager) createBackingImage(w http.ResponseWriter, r *http.Request) error {
 	var req api.BackingImageCreateRequest
 	if err := decodeBody(w, r, &req); err != nil {
@@ -39,6 +40,15 @@ func (m *Manager) createBackingImage(w http.ResponseWriter, r *http.Request) err
 		return api.Invalid("backing image source: %v", err)
 	}
 	defer f.Close()
+	// The check is on the file opened, so no link swapped in between can
+	// redirect the copy.
+	real, err := openedPath(f, req.SourcePath)
+	if err != nil {
+		return api.Invalid("backing image source: %v", err)
+	}
+	if err := checkWithin("backing image source", req.SourcePath, real, m.cfg.BackingImageDirs, "--backing-image-dir"); err != nil {
+		return err
+	}
 	if st, err := f.Stat(); err != nil {
 		return api.Invalid("backing image source: %v", err)
 	} else if !st.Mode().IsRegular() {
@@ -225,7 +235,9 @@ func (m *Manager) getEngineImage(w http.ResponseWriter, r *http.Request) error {
 }
 
 // createEngineImage registers a refengine binary. It must exist on the
-// manager's host and be executable (local clusters share one filesystem).
+// manager's host, in one of Config.EngineImageDirs, and be executable
+// (local clusters share one filesystem; on Kubernetes the manager mounts the
+// hosts' engine image directory).
 func (m *Manager) createEngineImage(w http.ResponseWriter, r *http.Request) error {
 	var req api.EngineImageCreateRequest
 	if err := decodeBody(w, r, &req); err != nil {
@@ -234,7 +246,13 @@ func (m *Manager) createEngineImage(w http.ResponseWriter, r *http.Request) erro
 	if err := req.Validate(); err != nil {
 		return err
 	}
-	st, err := os.Stat(req.BinaryPath)
+	// Engines run the resolved path, so a link re-pointed later cannot
+	// make them run something from elsewhere.
+	bin, err := confined("engine image binary", req.BinaryPath, m.cfg.EngineImageDirs, "--engine-image-dir")
+	if err != nil {
+		return err
+	}
+	st, err := os.Stat(bin)
 	if err != nil {
 		return api.Invalid("engine image binary: %v", err)
 	}
@@ -243,7 +261,7 @@ func (m *Manager) createEngineImage(w http.ResponseWriter, r *http.Request) erro
 	}
 	ei := api.EngineImage{
 		Name:   req.Name,
-		Spec:   api.EngineImageSpec{Version: req.Version, BinaryPath: req.BinaryPath},
+		Spec:   api.EngineImageSpec{Version: req.Version, BinaryPath: bin},
 		Status: api.EngineImageStatus{State: api.EngineImageReady},
 	}
 	err = m.store.Update(func(tx *Tx) error {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -30,6 +31,13 @@ type testManager struct {
 func startManager(t testing.TB, dir string, cfg Config) *testManager {
 	t.Helper()
 	cfg.DataDir = dir
+	// Tests make their engine and backing image files in t.TempDir().
+	if cfg.EngineImageDirs == nil {
+		cfg.EngineImageDirs = []string{os.TempDir()}
+	}
+	if cfg.BackingImageDirs == nil {
+		cfg.BackingImageDirs = []string{os.TempDir()}
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

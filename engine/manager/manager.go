@@ -51,6 +51,12 @@ type Config struct {
 	// Credential is the cluster secret: the manager proves it to nodes
 	// over TCP. Zero when the cluster has none.
 	Credential credential.Token
+	// EngineImageDirs are the directories engine image binaries may be
+	// registered from (default DefaultEngineImageDir); BackingImageDirs
+	// those backing images may be created from by path (default
+	// <DataDir>/import, created). Links are resolved before the check.
+	EngineImageDirs  []string
+	BackingImageDirs []string
 	// APIToken is an operator's bearer token for the REST API (refengine
 	// manager --api-token-file), with full access like
 	// Credential.AdminAPIToken(). With neither set the API is open.
@@ -76,6 +82,12 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if len(c.EngineImageDirs) == 0 {
+		c.EngineImageDirs = []string{DefaultEngineImageDir}
+	}
+	if len(c.BackingImageDirs) == 0 && c.DataDir != "" {
+		c.BackingImageDirs = []string{importDir(c.DataDir)}
+	}
 }
 
 // Manager ties the store, the API and the controllers together.
@@ -96,8 +108,10 @@ func Open(cfg Config) (*Manager, error) {
 	if cfg.DataDir == "" {
 		return nil, fmt.Errorf("open manager: data dir is required")
 	}
-	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "backingimages"), 0o755); err != nil {
-		return nil, fmt.Errorf("open manager: %w", err)
+	for _, dir := range []string{filepath.Join(cfg.DataDir, "backingimages"), importDir(cfg.DataDir)} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("open manager: %w", err)
+		}
 	}
 	st, err := OpenStore(filepath.Join(cfg.DataDir, "manager.db"))
 	if err != nil {
