@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/faultline/faultline/engine/api"
+	"github.com/faultline/faultline/engine/client"
 	"github.com/faultline/faultline/engine/credential"
 	"github.com/faultline/faultline/engine/manager"
 )
@@ -226,5 +227,50 @@ func TestAdminToken(t *testing.T) {
 	}
 	if code, stderr := run("--token-file", file); code != 0 {
 		t.Fatalf("with --token-file: exit %d: %s", code, stderr)
+	}
+}
+
+// TestAdminVolumeDeleteForce: `volume delete` of a volume a consumer holds
+// fails and says how to force; with --force it is deleted.
+func TestAdminVolumeDeleteForce(t *testing.T) {
+	m, err := manager.Open(manager.Config{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(m.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		m.Close()
+	})
+	c, err := client.New(srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if _, err := c.Heartbeat(ctx, "n1", api.HeartbeatRequest{Address: "127.0.0.2", RPCAddress: "tcp:127.0.0.2:1", NBDAddress: "127.0.0.2:2"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateVolume(ctx, api.VolumeCreateRequest{Name: "vol1", Size: api.MiB}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateConsumer(ctx, api.ConsumerCreateRequest{Name: "pod1", Volume: "vol1", Node: "n1"}); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (int, string) {
+		var out, errb bytes.Buffer
+		code := runAdmin("volume", volumeVerbs(), append(args, "--manager", srv.URL), &out, &errb)
+		return code, errb.String()
+	}
+	if code, stderr := run("delete", "vol1"); code != 1 || !strings.Contains(stderr, `consumer "pod1" on node "n1"`) || !strings.Contains(stderr, "--force") {
+		t.Fatalf("delete of a held volume: exit %d: %s", code, stderr)
+	}
+	if v, err := c.GetVolume(ctx, "vol1"); err != nil || v.Status.State == api.VolumeDeleting {
+		t.Fatalf("after the refused delete: %+v, %v", v.Status, err)
+	}
+	if code, stderr := run("delete", "vol1", "--force"); code != 0 {
+		t.Fatalf("delete --force: exit %d: %s", code, stderr)
+	}
+	if v, err := c.GetVolume(ctx, "vol1"); err != nil || v.Status.State != api.VolumeDeleting {
+		t.Fatalf("after delete --force: %+v, %v", v.Status, err)
 	}
 }
