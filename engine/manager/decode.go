@@ -80,9 +80,14 @@ func decodeStrict(data []byte, v any) error {
 
 // walker checks the token stream of one document.
 type walker struct {
-	dec  *json.Decoder
-	data []byte
+	dec   *json.Decoder
+	data  []byte
+	depth int // arrays and objects open around the current value
 }
+
+// maxDepth bounds nesting: no request type nests deeper than a few
+// levels, and the walk recurses once per level.
+const maxDepth = 32
 
 func (w *walker) syntax(err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -113,6 +118,10 @@ func (w *walker) value(t reflect.Type, path string) error {
 	if !ok {
 		return nil // scalars: types are checked by the final decode
 	}
+	if w.depth++; w.depth > maxDepth {
+		return api.Invalid("request body: %s nests more than %d levels deep", path, maxDepth)
+	}
+	defer func() { w.depth-- }()
 	switch d {
 	case '{':
 		if t != nil && t.Kind() == reflect.Struct {

@@ -49,6 +49,7 @@ func TestStrictDecodingRejects(t *testing.T) {
 		{"trailing object", "POST", "/v1/volumes", `{` + vol + `}{}`, 400, "after the JSON object"},
 		{"truncated", "POST", "/v1/volumes", `{` + vol, 400, "unexpected end"},
 		{"huge body", "POST", "/v1/volumes", `{` + vol + `,"engineImage":"` + strings.Repeat("a", MaxBodyBytes) + `"}`, 413, "larger than"},
+		{"deep nesting", "POST", "/v1/backups", `{"volume":"v","labels":{"a":` + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + `}}`, 400, "nests more than 32 levels deep"},
 		{"unknown field on detach", "POST", "/v1/volumes/v/detach", `{"force":true}`, 400, "unknown field force"},
 	}
 	for _, tt := range tests {
