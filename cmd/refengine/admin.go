@@ -54,7 +54,7 @@ func registerAdmin(cmds map[string]subcommand) {
 
 func runAdmin(resource string, verbs map[string]adminVerb, args []string, stdout, stderr io.Writer) int {
 	usage := func() {
-		fmt.Fprintf(stderr, "usage: refengine %s <verb> [args] [--manager URL] [--output json|table]\n\nverbs:\n", resource)
+		fmt.Fprintf(stderr, "usage: refengine %s <verb> [args] [--manager URL] [--token-file FILE] [--output json|table]\n\nverbs:\n", resource)
 		for _, name := range sortedKeys(verbs) {
 			fmt.Fprintf(stderr, "  %-8s %s\n", name, verbs[name].usage)
 		}
