@@ -220,8 +220,12 @@ func (r *Raid) intentFlushed(epoch uint64) error {
 			cleared = true
 		}
 	}
+	// A member that turned RW still carries a header flagged rebuilding
+	// until the next header write; write it now rather than at the next
+	// failure.
+	header := il.headerDirty
 	il.mu.Unlock()
-	if !cleared {
+	if !cleared && !header {
 		return nil
 	}
 	return r.persist(0)
@@ -256,9 +260,9 @@ func (r *Raid) persist(want uint64) error {
 		}
 		v := il.version
 		fua := v > il.durable || il.headerDirty
-		var hdr []byte
+		var hdr headers
 		if il.headerDirty {
-			hdr = il.header().marshal()
+			hdr = il.headers()
 			il.headerDirty = false
 		}
 		pages := map[int64][]byte{}
@@ -270,7 +274,7 @@ func (r *Raid) persist(want uint64) error {
 
 		if ok := r.writeIntent(r.intentTargets(), hdr, pages, fua); ok == 0 {
 			il.mu.Lock()
-			if hdr != nil {
+			if hdr.inSync != nil {
 				il.headerDirty = true
 			}
 			for p := range pages {
@@ -300,12 +304,37 @@ func (r *Raid) intentTargets() []*member {
 	return out
 }
 
-// writeIntent writes a header (when not nil) and bitmap pages to each
-// target's bitmap device in parallel, and returns how many took all of it.
-// A target that fails is marked ERR.
-func (r *Raid) writeIntent(targets []*member, hdr []byte, pages map[int64][]byte, fua bool) int {
+// headers are the two forms of the header persist writes: one for RW
+// members and one, flagged rebuilding, for WO members. Both nil: no
+// header change to write.
+type headers struct{ inSync, rebuilding []byte }
+
+// headers marshals the current header in both forms. il.mu must be held.
+func (il *intentLog) headers() headers {
+	h := il.header()
+	wo := h
+	wo.flags |= intentFlagRebuilding
+	return headers{inSync: h.marshal(), rebuilding: wo.marshal()}
+}
+
+// writeIntent writes a header (when there is one) and bitmap pages to
+// each target's bitmap device in parallel, and returns how many took all
+// of it. A target that fails is marked ERR. A WO target gets the header
+// flagged rebuilding.
+func (r *Raid) writeIntent(targets []*member, hdr headers, pages map[int64][]byte, fua bool) int {
 	order := slices.Sorted(maps.Keys(pages))
 	errs := make([]error, len(targets))
+	perMember := make([][]byte, len(targets))
+	if hdr.inSync != nil {
+		r.mu.Lock()
+		for i, m := range targets {
+			perMember[i] = hdr.inSync
+			if m.state != StateRW {
+				perMember[i] = hdr.rebuilding
+			}
+		}
+		r.mu.Unlock()
+	}
 	var wg sync.WaitGroup
 	for i, m := range targets {
 		wg.Add(1)
@@ -316,8 +345,8 @@ func (r *Raid) writeIntent(targets []*member, hdr []byte, pages map[int64][]byte
 					return
 				}
 			}
-			if hdr != nil {
-				errs[i] = writeBlock(m.bitmap, hdr, 0, fua)
+			if perMember[i] != nil {
+				errs[i] = writeBlock(m.bitmap, perMember[i], 0, fua)
 			}
 		}()
 	}

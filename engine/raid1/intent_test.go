@@ -526,3 +526,77 @@ func TestCrashMidWriteThenResync(t *testing.T) {
 		}
 	}
 }
+
+// TestRebuildingMemberNeverLooksInSync: a member that joined write-only
+// carries a header flagged rebuilding, so that when a member fails later
+// its raised event count does not make it look as new as the RW members
+// (auto-salvage ranks replicas by that count), and it loses the flag only
+// once it is RW.
+func TestRebuildingMemberNeverLooksInSync(t *testing.T) {
+	reps := newReplicas(t, 3)
+	r := raidOver(t, reps[:2])
+	activate(t, r, AfterCrash)
+	write(t, r, pattern(4096, 1), 3*testRegion)
+	if err := r.AddMember(Member{Name: "m2", Dev: reps[2].data, Bitmap: reps[2].bitmap}); err != nil {
+		t.Fatal(err)
+	}
+	events := func(rep *replica) uint64 {
+		t.Helper()
+		ev, err := IntentEvents(rep.bitmap)
+		if err != nil {
+			t.Fatalf("%s: %v", rep.name, err)
+		}
+		return ev
+	}
+	if h := bitmapOf(t, reps[2]).hdr; !h.rebuilding() {
+		t.Fatalf("joined WO member's header flags %#x, want rebuilding", h.flags)
+	}
+	reps[0].data.failWrites.Store(true)
+	write(t, r, pattern(4096, 2), 5*testRegion) // m0 fails; m1 and m2 take it
+	if s := info(t, r, "m0").State; s != StateERR {
+		t.Fatalf("m0 is %s after a failed write", s)
+	}
+	if h := bitmapOf(t, reps[2]).hdr; !h.rebuilding() {
+		t.Fatalf("after a failure the WO member's header flags are %#x, want rebuilding", h.flags)
+	}
+	if got, rw := events(reps[2]), events(reps[1]); got != 0 || rw == 0 {
+		t.Fatalf("events: WO member %d, RW member %d; want 0 and more than 0", got, rw)
+	}
+
+	if err := r.SetMemberState("m2", StateRW); err != nil {
+		t.Fatal(err)
+	}
+	write(t, r, pattern(4096, 3), 7*testRegion) // any header write now carries m2 in sync
+	if h := bitmapOf(t, reps[2]).hdr; h.rebuilding() {
+		t.Fatalf("member turned RW still flagged rebuilding (%#x)", h.flags)
+	}
+	if got, rw := events(reps[2]), events(reps[1]); got != rw {
+		t.Fatalf("events after the member turned RW: %d, RW member %d; want equal", got, rw)
+	}
+}
+
+// TestResyncComparesARebuildingMemberEverywhere: a raid started over a
+// member whose bitmap says it was still being rebuilt (salvage revived it)
+// compares it over every region, never takes it as the source.
+func TestResyncComparesARebuildingMemberEverywhere(t *testing.T) {
+	reps := newReplicas(t, 2)
+	r := raidOver(t, reps[:1])
+	activate(t, r, AfterCrash)
+	want := pattern(testSize, 4)
+	write(t, r, want, 0)
+	if err := r.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.AddMember(Member{Name: "m1", Dev: reps[1].data, Bitmap: reps[1].bitmap}); err != nil {
+		t.Fatal(err)
+	}
+	r.Close() // m1 never rebuilt: its data is all zeros
+
+	st := activate(t, raidOver(t, []*replica{reps[1], reps[0]}), AfterCrash)
+	if st.Source == "m1" || len(st.Unknown) != 1 || st.Unknown[0] != "m1" {
+		t.Fatalf("resync %+v: m1 was being rebuilt and must be compared everywhere, not be the source", st)
+	}
+	if got := sameEverywhere(t, reps); !bytes.Equal(got, want) {
+		t.Fatal("the volume's data was lost to the unrebuilt member")
+	}
+}

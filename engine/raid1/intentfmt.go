@@ -42,6 +42,16 @@ var intentMagic = [8]byte{'R', 'F', 'W', 'I', 'B', 'M', 'P', '1'}
 // beside data that existed before it): every region must be compared.
 const intentFlagAllDirty = 1
 
+// intentFlagRebuilding marks the bitmap of a write-only member: its data
+// is complete only where the rebuild has reached, so neither its event
+// count nor its bits say what it holds. The raid clears the flag when the
+// member turns RW. Without it, a member that joined write-only carries
+// the raid's event count, and raises it with the others when a member
+// fails: after a crash of every RW member it looked at least as new as
+// they did, and auto-salvage revived it without its rebuild
+// (salvage-stale-replica-not-chosen found this).
+const intentFlagRebuilding = 2
+
 // ErrNoIntent is wrapped by ReadIntent when a device holds no valid
 // bitmap: never formatted, or damaged.
 var ErrNoIntent = errors.New("no valid write-intent bitmap")
@@ -58,6 +68,12 @@ type intentHeader struct {
 }
 
 func (h intentHeader) allDirty() bool { return h.flags&intentFlagAllDirty != 0 }
+
+func (h intentHeader) rebuilding() bool { return h.flags&intentFlagRebuilding != 0 }
+
+// inSync reports whether the bitmap describes its member's data: neither
+// of unknown history nor of a member still being rebuilt.
+func (h intentHeader) inSync() bool { return !h.allDirty() && !h.rebuilding() }
 
 func (h intentHeader) marshal() []byte {
 	b := make([]byte, intentPage)
@@ -155,7 +171,9 @@ func (im intentImage) dirtyBytes(fn func(off, end int64)) {
 	}
 }
 
-// IntentEvents reads the event count of a bitmap device's header.
+// IntentEvents reads the event count of a bitmap device's header; a
+// member that was being rebuilt counts 0, below every member that was in
+// sync, whatever the raid last wrote to it.
 func IntentEvents(dev bdev.Device) (uint64, error) {
 	hb := make([]byte, intentPage)
 	if _, err := dev.ReadAt(hb, 0); err != nil {
@@ -164,6 +182,9 @@ func IntentEvents(dev bdev.Device) (uint64, error) {
 	h, err := unmarshalIntentHeader(hb)
 	if err != nil {
 		return 0, err
+	}
+	if h.rebuilding() {
+		return 0, nil
 	}
 	return h.events, nil
 }

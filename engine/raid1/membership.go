@@ -76,12 +76,20 @@ func (r *Raid) SetMemberState(name string, s State) error {
 	}
 	r.log.Info("raid1 member state", "member", name, "from", m.state, "to", s)
 	m.state = s
-	if s == StateERR {
+	switch {
+	case s == StateERR:
 		m.err = fmt.Errorf("set to %s", StateERR)
 		if r.intent != nil {
 			r.intent.noteFailure()
 		}
-	} else {
+	case s == StateRW && r.intent != nil:
+		// Its header still says rebuilding: the next persist (at the
+		// latest the next flush) writes it in sync.
+		m.err = nil
+		r.intent.mu.Lock()
+		r.intent.headerDirty = true
+		r.intent.mu.Unlock()
+	default:
 		m.err = nil
 	}
 	return nil
@@ -106,7 +114,9 @@ func (r *Raid) seedBitmap(m Member) error {
 	il.pmu.Lock()
 	defer il.pmu.Unlock()
 	il.mu.Lock()
-	hdr := il.header().marshal()
+	h := il.header()
+	h.flags |= intentFlagRebuilding // it joins write-only
+	hdr := h.marshal()
 	pages := make([][]byte, bitmapPages(il.regions))
 	for p := range pages {
 		pages[p] = il.page(int64(p))

@@ -90,7 +90,9 @@ func (r *Raid) Activate(ctx context.Context, opts ActivateOptions) (ResyncStats,
 			r.log.Warn("raid1 member bitmap unusable: every region will be compared on it", "member", m.name, "err", err)
 			continue
 		}
-		images[i], valid[i] = im, !im.hdr.allDirty()
+		// A member whose bitmap is of unknown history, or that was
+		// still being rebuilt, is compared over every region.
+		images[i], valid[i] = im, im.hdr.inSync()
 		if valid[i] {
 			maxEvents = max(maxEvents, im.hdr.events)
 		}
