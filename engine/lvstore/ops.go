@@ -377,6 +377,7 @@ func (s *Store) DecoupleParent(lv *Lvol) error {
 		}
 		lv.mu.Lock()
 		lv.parent, lv.extUUID, lv.extDev = par.parent, par.extUUID, par.extDev
+		lv.dropChecksumLocked()
 		lv.mu.Unlock()
 		return nil
 	})
@@ -413,6 +414,7 @@ func (s *Store) inflateLocked(lv *Lvol) error {
 	}
 	lv.mu.Lock()
 	lv.parent, lv.extUUID, lv.extDev, lv.thin = nil, "", nil, false
+	lv.dropChecksumLocked()
 	lv.mu.Unlock()
 	return nil
 }
@@ -598,6 +600,7 @@ func (s *Store) mergeLocked(lv, c *Lvol) error {
 		}
 	}
 	c.parent, c.extUUID, c.extDev = lv.parent, lv.extUUID, lv.extDev
+	c.dropChecksumLocked()
 	lv.clusters, lv.deleted = nil, true
 	return nil
 }
@@ -608,25 +611,30 @@ func (s *Store) SetXattr(lv *Lvol, key, value string) error {
 		if err := s.liveLocked(lv); err != nil {
 			return err
 		}
-		if err := checkXattr(key, value); err != nil {
-			return err
-		}
-		old, had := lv.xattrs[key]
-		delta := len(value) - len(old)
-		if !had {
-			delta += 3 + len(key)
-			if len(lv.xattrs) >= maxXattrs {
-				return errno(syscall.ENOSPC, "lvol %s has %d xattrs (max %d)", lv.name, len(lv.xattrs), maxXattrs)
-			}
-		}
-		if err := s.checkRoom(delta); err != nil {
-			return err
-		}
-		lv.mu.Lock()
-		lv.xattrs[key] = value
-		lv.mu.Unlock()
-		return nil
+		return s.setXattrLocked(lv, key, value)
 	})
+}
+
+// setXattrLocked sets an xattr on live lv. Caller holds mdMu.
+func (s *Store) setXattrLocked(lv *Lvol, key, value string) error {
+	if err := checkXattr(key, value); err != nil {
+		return err
+	}
+	old, had := lv.xattrs[key]
+	delta := len(value) - len(old)
+	if !had {
+		delta += 3 + len(key)
+		if len(lv.xattrs) >= maxXattrs {
+			return errno(syscall.ENOSPC, "lvol %s has %d xattrs (max %d)", lv.name, len(lv.xattrs), maxXattrs)
+		}
+	}
+	if err := s.checkRoom(delta); err != nil {
+		return err
+	}
+	lv.mu.Lock()
+	lv.xattrs[key] = value
+	lv.mu.Unlock()
+	return nil
 }
 
 // GetXattr returns an xattr of lv, ENOENT when unset.

@@ -295,6 +295,31 @@ func (t *Target) lvolHandlers(m map[string]jsonrpc.Handler) {
 			"fragmap":                base64.StdEncoding.EncodeToString(bitmap),
 		}, nil
 	})
+	// Longhorn's fork (module/bdev/lvol/vbdev_lvol_rpc.c): registering
+	// computes and stores the checksum; its failures are -32603 with
+	// strerror. Reading one that is not registered (or not 8 bytes) is
+	// -19 whatever the cause, which go-spdk-helper takes as "no checksum".
+	m["bdev_lvol_register_snapshot_checksum"] = method(t, decodeLvol, req("name"), func(ctx context.Context, p *nameParams) (any, error) {
+		lv, err := t.lvolLocked(p.Name)
+		if err != nil {
+			return nil, err
+		}
+		if err := lv.Store().RegisterSnapshotChecksum(lv); err != nil {
+			return nil, withCode(jsonrpc.CodeInternalError, err)
+		}
+		return true, nil
+	})
+	m["bdev_lvol_get_snapshot_checksum"] = method(t, decodeLvol, req("name"), func(ctx context.Context, p *nameParams) (any, error) {
+		lv, err := t.lvolLocked(p.Name)
+		if err != nil {
+			return nil, err
+		}
+		sum, err := lv.Store().SnapshotChecksum(lv)
+		if err != nil {
+			return nil, errNoDevice
+		}
+		return map[string]uint64{"checksum": sum}, nil
+	})
 	m["bdev_lvol_start_shallow_copy"] = method(t, decodeLvol, req("src_lvol_name", "dst_bdev_name"), t.startShallowCopy)
 	m["bdev_lvol_check_shallow_copy"] = method(t, decodeLvol, req("operation_id"), t.checkShallowCopy)
 }
