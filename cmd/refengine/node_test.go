@@ -131,7 +131,7 @@ func TestNodeJSONRPCDoors(t *testing.T) {
 	}
 	defer stranger.Close()
 	notPermitted("bdev_aio_create over TCP without authenticating",
-		stranger.Call(ctx, "bdev_aio_create", map[string]any{"name": "stranger", "filename": img}, nil))
+		stranger.Call(ctx, "bdev_aio_create", map[string]any{"name": "stranger", "filename": img, "block_size": 4096}, nil))
 	if exists("stranger") {
 		t.Fatal("an unauthenticated bdev_aio_create created its bdev")
 	}
@@ -151,7 +151,7 @@ func TestNodeJSONRPCDoors(t *testing.T) {
 		t.Fatalf("authenticate with the cluster credential: %v", err)
 	}
 	defer peer.Close()
-	if err := peer.Call(ctx, "bdev_aio_create", map[string]any{"name": "peer", "filename": img}, nil); err != nil {
+	if err := peer.Call(ctx, "bdev_aio_create", map[string]any{"name": "peer", "filename": img, "block_size": 4096}, nil); err != nil {
 		t.Fatalf("bdev_aio_create over authenticated TCP: %v", err)
 	}
 	if !exists("peer") {
@@ -169,7 +169,7 @@ func TestNodeJSONRPCDoors(t *testing.T) {
 	for _, path := range []string{"/etc/shadow", "/etc/passwd", escape, data + "/../cluster.token"} {
 		for door, c := range map[string]*jsonrpc.Client{"unix": local, "tcp": peer} {
 			notPermitted("bdev_aio_create "+path+" on "+door,
-				c.Call(ctx, "bdev_aio_create", map[string]any{"name": "x", "filename": path}, nil), path, data)
+				c.Call(ctx, "bdev_aio_create", map[string]any{"name": "x", "filename": path, "block_size": 4096}, nil), path, data)
 			if exists("x") {
 				t.Fatalf("bdev_aio_create %s on %s created a bdev", path, door)
 			}
@@ -177,7 +177,7 @@ func TestNodeJSONRPCDoors(t *testing.T) {
 	}
 	// The node's own file, through the Unix socket, which needs no
 	// credential.
-	if err := local.Call(ctx, "bdev_aio_create", map[string]any{"name": "local", "filename": img}, nil); err != nil {
+	if err := local.Call(ctx, "bdev_aio_create", map[string]any{"name": "local", "filename": img, "block_size": 4096}, nil); err != nil {
 		t.Fatalf("bdev_aio_create on the Unix socket: %v", err)
 	}
 	fi, err := os.Stat(socket)

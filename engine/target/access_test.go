@@ -40,7 +40,7 @@ func credFixture(t *testing.T, withLvstore bool, cred credential.Token, logs *sy
 	fx.tgt.Close()
 	fx.tgt = New(Options{Credential: cred, Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	t.Cleanup(func() { fx.tgt.Close() })
-	fx.must("bdev_aio_create", map[string]any{"name": "disk0", "filename": fx.disk}, nil)
+	fx.must("bdev_aio_create", map[string]any{"name": "disk0", "filename": fx.disk, "block_size": 512}, nil)
 	if withLvstore {
 		fx.must("bdev_lvol_create_lvstore", map[string]any{"bdev_name": "disk0", "lvs_name": "lvs0", "cluster_sz": 1 << 20}, nil)
 	}

@@ -21,7 +21,11 @@ type aioCreateParams struct {
 	ReadOnly  bool   `json:"readonly"`
 	Fallocate bool   `json:"fallocate"`
 	UUID      string `json:"uuid"`
-	NoWait    bool   `json:"nowait"`
+
+	// defaultBlockSize lets refengine's own disks (CreateAio with block
+	// size 0) keep aio's 512-byte default where SPDK would refuse a
+	// regular file without block_size.
+	defaultBlockSize bool
 }
 
 type mallocCreateParams struct {
@@ -66,7 +70,7 @@ func (t *Target) baseHandlers(m map[string]jsonrpc.Handler) {
 func (t *Target) CreateAio(name, filename string, blockSize int) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.createAioLocked(&aioCreateParams{Name: name, Filename: filename, BlockSize: blockSize}); err != nil {
+	if err := t.createAioLocked(&aioCreateParams{Name: name, Filename: filename, BlockSize: blockSize, defaultBlockSize: true}); err != nil {
 		return fmt.Errorf("create aio bdev %s over %s: %w", name, filename, err)
 	}
 	return nil
@@ -97,6 +101,26 @@ func (t *Target) createAioLocked(p *aioCreateParams) error {
 	} else if !validUUID(id) {
 		return errInval
 	}
+	// SPDK (module/bdev/aio/bdev_aio.c) takes the block size of a block
+	// device when none is given and refuses a regular file (EINVAL); a
+	// given size must not be below the device's.
+	override := p.BlockSize != 0
+	if !p.defaultBlockSize {
+		detected, err := aio.DetectBlockSize(path)
+		if err != nil {
+			t.log.Warn("bdev_aio_create failed", "name", p.Name, "filename", p.Filename, "err", err)
+			return syncError(err)
+		}
+		switch {
+		case p.BlockSize == 0 && detected == 0:
+			t.log.Warn("bdev_aio_create: block size could not be auto-detected", "name", p.Name, "filename", p.Filename)
+			return errInval
+		case p.BlockSize == 0:
+			p.BlockSize = detected
+		case p.BlockSize < detected:
+			return errInval
+		}
+	}
 	dev, err := aio.Open(path, aio.Options{BlockSize: p.BlockSize, ReadOnly: p.ReadOnly})
 	if err != nil {
 		t.log.Warn("bdev_aio_create failed", "name", p.Name, "filename", p.Filename, "err", err)
@@ -105,11 +129,11 @@ func (t *Target) createAioLocked(p *aioCreateParams) error {
 		}
 		return errInval
 	}
-	filename, blockSize, readOnly := p.Filename, dev.BlockSize(), p.ReadOnly
+	filename, blockSize, readOnly, fallocate := p.Filename, dev.BlockSize(), p.ReadOnly, p.Fallocate
 	b := &baseBdev{name: p.Name, uuid: id, product: productAio, dev: dev, driver: func() map[string]any {
 		return map[string]any{"aio": map[string]any{
-			"filename": filename, "block_size_override": blockSize != 512, "readonly": readOnly,
-			"fallocate": false, "nowait": false,
+			"filename": filename, "block_size_override": override, "readonly": readOnly,
+			"fallocate": fallocate,
 		}}
 	}}
 	t.addBaseLocked(b)

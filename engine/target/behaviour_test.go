@@ -273,7 +273,7 @@ func TestExamineAfterRestart(t *testing.T) {
 	t2 := New(Options{})
 	defer t2.Close()
 	fx2 := &fixture{t: t, tgt: t2, disk: fx.disk}
-	fx2.must("bdev_aio_create", map[string]any{"name": "disk0", "filename": fx.disk}, nil)
+	fx2.must("bdev_aio_create", map[string]any{"name": "disk0", "filename": fx.disk, "block_size": 512}, nil)
 	b := fx2.bdev("lvs0/keep")
 	if b.Name != id || b.DriverSpecific.Lvol.BaseSnapshot != "s" {
 		t.Errorf("lvol after examine = %+v", b)
@@ -389,7 +389,7 @@ func TestDegradedEsnapClone(t *testing.T) {
 
 	fx2 := &fixture{t: t, tgt: New(Options{}), disk: fx.disk}
 	defer fx2.tgt.Close()
-	fx2.must("bdev_aio_create", map[string]any{"name": "disk0", "filename": fx.disk}, nil)
+	fx2.must("bdev_aio_create", map[string]any{"name": "disk0", "filename": fx.disk, "block_size": 512}, nil)
 	var lvols []struct {
 		Name       string `json:"name"`
 		IsDegraded bool   `json:"is_degraded"`

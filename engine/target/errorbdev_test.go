@@ -118,7 +118,7 @@ func TestErrorBdevUnderLvstore(t *testing.T) {
 	if _, ok := fx.tgt.Bdev("EE_disk0"); ok {
 		t.Fatal("EE_disk0 exists before its base")
 	}
-	fx.must("bdev_aio_create", map[string]any{"name": "disk0", "filename": fx.disk}, nil)
+	fx.must("bdev_aio_create", map[string]any{"name": "disk0", "filename": fx.disk, "block_size": 512}, nil)
 	var lvs []struct {
 		Name     string `json:"name"`
 		BaseBdev string `json:"base_bdev"`

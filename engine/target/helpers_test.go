@@ -33,7 +33,7 @@ func newFixture(t *testing.T, withLvstore bool) *fixture {
 	f.Close()
 	fx := &fixture{t: t, tgt: New(Options{}), disk: disk}
 	t.Cleanup(func() { fx.tgt.Close() })
-	fx.must("bdev_aio_create", map[string]any{"name": "disk0", "filename": disk}, nil)
+	fx.must("bdev_aio_create", map[string]any{"name": "disk0", "filename": disk, "block_size": 512}, nil)
 	if withLvstore {
 		fx.must("bdev_lvol_create_lvstore", map[string]any{"bdev_name": "disk0", "lvs_name": "lvs0", "cluster_sz": 1 << 20}, nil)
 	}

@@ -72,7 +72,7 @@ func TestAioConfinedToAllowedDirs(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			name := "aio" + string(rune('a'+i))
-			err := tgt.Call(context.Background(), "bdev_aio_create", map[string]any{"name": name, "filename": tt.filename}, nil)
+			err := tgt.Call(context.Background(), "bdev_aio_create", map[string]any{"name": name, "filename": tt.filename, "block_size": 512}, nil)
 			_, exists := tgt.Bdev(name)
 			if tt.ok {
 				if err != nil || !exists {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+	"unsafe"
 )
 
 // fallocate mode bits from linux/falloc.h (the syscall package lacks them).
@@ -58,4 +59,24 @@ func reopenDSync(fd uintptr, path string) (*os.File, error) {
 		f, err = os.OpenFile(path, os.O_WRONLY|syscall.O_DSYNC, 0)
 	}
 	return f, err
+}
+
+// blkSSZGet is BLKSSZGET from linux/fs.h: a block device's logical sector
+// size.
+const blkSSZGet = 0x1268
+
+// DetectBlockSize returns the logical block size of the block device at
+// path, or 0 for anything else (a regular file), as SPDK's
+// spdk_fd_get_blocklen does. Opening path can fail (ENOENT, EACCES).
+func DetectBlockSize(path string) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("detect block size of %s: %w", path, err)
+	}
+	defer f.Close()
+	var n int32
+	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), blkSSZGet, uintptr(unsafe.Pointer(&n))); e != 0 {
+		return 0, nil
+	}
+	return int(n), nil
 }

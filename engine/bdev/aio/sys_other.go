@@ -21,3 +21,13 @@ func punchHole(fd uintptr, off, length int64) error { return errPunchUnsupported
 func reopenDSync(_ uintptr, path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_WRONLY|os.O_SYNC, 0)
 }
+
+// DetectBlockSize reports 0 (not detected) where block devices' sector
+// sizes are not queried; opening path can still fail.
+func DetectBlockSize(path string) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	return 0, f.Close()
+}
