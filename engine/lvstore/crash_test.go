@@ -316,6 +316,8 @@ func (m *crashModel) verify(path string, inflight []string) error {
 	for n := range m.lvols {
 		want = append(want, n)
 	}
+	// The set matters here; Lvols lists in creation order.
+	slices.Sort(names)
 	slices.Sort(want)
 	if !slices.Equal(names, want) {
 		return fmt.Errorf("lvols after crash %v, want %v", names, want)

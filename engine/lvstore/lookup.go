@@ -1,6 +1,7 @@
 package lvstore
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 	"syscall"
@@ -25,21 +26,18 @@ func (s *Store) Lvol(nameOrUUID string) (*Lvol, error) {
 	return nil, errno(syscall.ENODEV, "lvol %q not found in lvstore %s", nameOrUUID, s.name)
 }
 
-// Lvols lists the lvols sorted by name, degraded ones included.
-func (s *Store) Lvols() []*Lvol { return s.sortedByName() }
+// Lvols lists the lvols in creation order (as SPDK does), degraded ones
+// included. Lvols loaded from disk are ordered by creation time.
+func (s *Store) Lvols() []*Lvol { return s.byCreation() }
 
-func (s *Store) sortedByName() []*Lvol {
+func (s *Store) byCreation() []*Lvol {
 	s.topoMu.RLock()
-	names := make([]string, 0, len(s.byName))
-	for n := range s.byName {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	out := make([]*Lvol, len(names))
-	for i, n := range names {
-		out[i] = s.byName[n]
+	out := make([]*Lvol, 0, len(s.lvols))
+	for _, lv := range s.lvols {
+		out = append(out, lv)
 	}
 	s.topoMu.RUnlock()
+	slices.SortFunc(out, func(a, b *Lvol) int { return cmp.Compare(a.order, b.order) })
 	return out
 }
 
@@ -52,6 +50,8 @@ func (s *Store) nameTaken(name string) bool {
 
 func (s *Store) addLvol(lv *Lvol) {
 	s.topoMu.Lock()
+	s.order++
+	lv.order = s.order
 	s.lvols[lv.uuidText] = lv
 	s.byName[lv.name] = lv
 	s.topoMu.Unlock()

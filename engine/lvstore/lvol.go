@@ -32,9 +32,12 @@ type Lvol struct {
 	created     int64
 	clusters    map[uint32]uint32 // virtual -> physical cluster
 	xattrs      map[string]string
-	deleted     bool
-	busy        int    // shallow copies reading this lvol; under s.mdMu
-	mapStamp    uint64 // s.epoch when the data path last changed clusters
+	// order places the lvol in creation order (SPDK lists lvols and clones
+	// as created); set once under s.topoMu when the lvol is added.
+	order    uint64
+	deleted  bool
+	busy     int    // shallow copies reading this lvol; under s.mdMu
+	mapStamp uint64 // s.epoch when the data path last changed clusters
 }
 
 var _ bdev.Device = (*Lvol)(nil)
@@ -107,10 +110,10 @@ func (lv *Lvol) CreationTime() time.Time {
 	return time.Unix(0, lv.created).UTC()
 }
 
-// Children are the lvols whose parent is lv, sorted by name.
+// Children are the lvols whose parent is lv, in creation order.
 func (lv *Lvol) Children() []*Lvol {
 	var out []*Lvol
-	for _, c := range lv.s.sortedByName() {
+	for _, c := range lv.s.byCreation() {
 		if c.Parent() == lv {
 			out = append(out, c)
 		}

@@ -1,8 +1,11 @@
 package lvstore
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/faultline/faultline/engine/bdev"
 )
@@ -156,6 +159,17 @@ func (s *Store) load(m *mdState, resolve ExternalResolver) error {
 		byID[r.id] = lv
 		s.lvols[lv.uuidText] = lv
 		s.byName[lv.name] = lv
+	}
+	// Creation order across a restart: by creation time, then UUID.
+	loaded := slices.SortedFunc(maps.Values(byID), func(a, b *Lvol) int {
+		if c := cmp.Compare(a.created, b.created); c != 0 {
+			return c
+		}
+		return compareUUID(a.id, b.id)
+	})
+	for _, lv := range loaded {
+		s.order++
+		lv.order = s.order
 	}
 	for i := range m.lvols {
 		r := &m.lvols[i]

@@ -49,6 +49,8 @@ type Store struct {
 	topoMu sync.RWMutex // leaf lock: never acquire another lock under it
 	name   string
 	lvols  map[string]*Lvol // by UUID text
+	// order is the last creation order number handed out; under topoMu.
+	order  uint64
 	byName map[string]*Lvol
 	ext    map[string]bdev.Device
 }

@@ -25,6 +25,7 @@ func method[P any](t *Target, decodeCode int, required []string, fn func(ctx con
 		if t.closed {
 			return nil, errClosed
 		}
+		defer t.noteLvolsLocked()
 		return fn(ctx, &p)
 	}
 }

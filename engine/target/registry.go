@@ -69,7 +69,19 @@ func (t *Target) sortedStores() []*lvstore.Store {
 	for _, s := range t.stores {
 		out = append(out, s)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+	// Creation order (SPDK keeps lvstores in a list as created or
+	// loaded); stores not yet noted come last, by name.
+	sort.Slice(out, func(i, j int) bool {
+		si, oki := t.lvolSeq[out[i].UUID()]
+		sj, okj := t.lvolSeq[out[j].UUID()]
+		if oki != okj {
+			return oki
+		}
+		if si != sj {
+			return si < sj
+		}
+		return out[i].Name() < out[j].Name()
+	})
 	return out
 }
 
@@ -81,19 +93,60 @@ func lvolView(lv *lvstore.Lvol) *view {
 	return &view{name: lv.UUID(), aliases: []string{lv.Alias()}, uuid: lv.UUID(), product: productLvol, dev: lv, lvol: lv}
 }
 
-// listLocked returns every bdev: base bdevs in creation order, then the
-// lvols of each lvstore (degraded lvols have no bdev).
+// noteLvolsLocked gives every lvstore and lvol not yet seen the next
+// numbers of the creation sequence (lvols in their lvstore's creation
+// order) and forgets deleted ones. Every locked method runs it on return, so an lvol created by a
+// method is placed before any bdev a later method creates.
+func (t *Target) noteLvolsLocked() {
+	seen := make(map[string]bool, len(t.lvolSeq))
+	stores := t.sortedStores()
+	for _, s := range stores {
+		seen[s.UUID()] = true
+		if _, ok := t.lvolSeq[s.UUID()]; !ok {
+			t.seq++
+			t.lvolSeq[s.UUID()] = t.seq
+		}
+	}
+	for _, s := range stores {
+		for _, lv := range s.Lvols() {
+			id := lv.UUID()
+			seen[id] = true
+			if _, ok := t.lvolSeq[id]; !ok {
+				t.seq++
+				t.lvolSeq[id] = t.seq
+			}
+		}
+	}
+	for id := range t.lvolSeq {
+		if !seen[id] {
+			delete(t.lvolSeq, id)
+		}
+	}
+}
+
+// listLocked returns every bdev in creation order, as SPDK lists them in
+// registration order (degraded lvols have no bdev).
 func (t *Target) listLocked() []*view {
-	var out []*view
+	t.noteLvolsLocked()
+	type entry struct {
+		seq uint64
+		v   *view
+	}
+	var all []entry
 	for _, b := range t.sortedBases() {
-		out = append(out, baseView(b))
+		all = append(all, entry{b.seq, baseView(b)})
 	}
 	for _, s := range t.sortedStores() {
 		for _, lv := range s.Lvols() {
 			if !lv.IsDegraded() {
-				out = append(out, lvolView(lv))
+				all = append(all, entry{t.lvolSeq[lv.UUID()], lvolView(lv)})
 			}
 		}
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].seq < all[j].seq })
+	out := make([]*view, len(all))
+	for i, e := range all {
+		out[i] = e.v
 	}
 	return out
 }

@@ -45,10 +45,14 @@ type Target struct {
 	nbd     *nbd.Server
 	methods map[string]jsonrpc.Handler
 
-	mu      sync.Mutex
-	seq     uint64
-	bdevs   map[string]*baseBdev         // aio, malloc, raid and remote bdevs by name
-	stores  map[string]*lvstore.Store    // lvstores by UUID
+	mu     sync.Mutex
+	seq    uint64
+	bdevs  map[string]*baseBdev      // aio, malloc, raid and remote bdevs by name
+	stores map[string]*lvstore.Store // lvstores by UUID
+	// lvolSeq places each lvstore and lvol bdev, by UUID, in the creation
+	// sequence (seq) it shares with base bdevs: SPDK lists bdevs in
+	// registration order and lvstores as created. See noteLvolsLocked.
+	lvolSeq map[string]uint64
 	claims  map[string]map[string]string // bdev name → holder → claim type
 	exports map[string]string            // NBD export name → bdev name
 	copies  map[uint32]*copyOp           // shallow copies by operation id
@@ -74,6 +78,7 @@ func New(opts Options) *Target {
 		defects: map[string]bool{},
 		nbd:     nbd.NewServer(log.With("component", "nbd")),
 		bdevs:   map[string]*baseBdev{},
+		lvolSeq: map[string]uint64{},
 		stores:  map[string]*lvstore.Store{},
 		claims:  map[string]map[string]string{},
 		exports: map[string]string{},
