@@ -76,8 +76,8 @@ func serveBytes(t *testing.T, srv *Server, in []byte, auth *connAuth) *bytes.Buf
 	return &out
 }
 
-// checkReplies fails unless out is a sequence of reply objects and
-// batches.
+// checkReplies fails unless out is a sequence of reply objects (batches
+// are not supported, so no reply is an array).
 func checkReplies(t *testing.T, in []byte, out *bytes.Buffer) {
 	t.Helper()
 	dec := json.NewDecoder(out)
@@ -90,11 +90,9 @@ func checkReplies(t *testing.T, in []byte, out *bytes.Buffer) {
 		if err != nil {
 			t.Fatalf("server wrote non-JSON for %q: %v", in, err)
 		}
-		// A reply is an object, or an array of them for a batch.
 		var one map[string]any
-		var batch []map[string]any
-		if json.Unmarshal(v, &one) != nil && json.Unmarshal(v, &batch) != nil {
-			t.Fatalf("reply %s for %q is neither an object nor a batch", v, in)
+		if json.Unmarshal(v, &one) != nil {
+			t.Fatalf("reply %s for %q is not an object", v, in)
 		}
 	}
 }

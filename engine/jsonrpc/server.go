@@ -28,7 +28,7 @@ const (
 	// MaxConns is the number of connections served at once; more are
 	// closed as soon as they are accepted.
 	MaxConns = 64
-	// MaxRequestSize bounds one JSON value (a request or a batch) in bytes.
+	// MaxRequestSize bounds one JSON value (a request) in bytes.
 	MaxRequestSize = 256 << 10
 	// maxInFlight bounds the requests one connection may have running; the
 	// reader stops reading until one completes (backpressure).
@@ -198,53 +198,17 @@ func (s *Server) serveStream(ctx context.Context, r io.Reader, w io.Writer, auth
 	}
 }
 
-// dispatch serves one top-level JSON value, a request or a batch, and
-// returns the encoded reply, or nil when nothing is to be sent.
+// dispatch serves one top-level JSON value and returns the encoded reply,
+// or nil when nothing is to be sent. Only an object is a request: SPDK
+// does not support JSON-RPC batches and answers an array, like any other
+// value, with one -32600 "Invalid request" (id null) and runs nothing
+// (lib/jsonrpc/jsonrpc_server.c, jsonrpc_parse_request).
 func (s *Server) dispatch(ctx context.Context, raw json.RawMessage, auth *connAuth) []byte {
 	raw = bytes.TrimSpace(raw)
-	switch {
-	case len(raw) > 0 && raw[0] == '{':
+	if len(raw) > 0 && raw[0] == '{' {
 		return s.handle(ctx, raw, auth)
-	case len(raw) > 0 && raw[0] == '[':
-		var items []json.RawMessage
-		if err := json.Unmarshal(raw, &items); err != nil || len(items) == 0 {
-			return errorReply(nil, &Error{Code: CodeInvalidRequest, Message: "Invalid request"})
-		}
-		replies := make([][]byte, len(items))
-		var wg sync.WaitGroup
-		for i, item := range items {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				item = bytes.TrimSpace(item)
-				if len(item) == 0 || item[0] != '{' {
-					replies[i] = errorReply(nil, &Error{Code: CodeInvalidRequest, Message: "Invalid request"})
-					return
-				}
-				replies[i] = s.handle(ctx, item, auth)
-			}()
-		}
-		wg.Wait()
-		var buf bytes.Buffer
-		for _, r := range replies {
-			if r == nil {
-				continue
-			}
-			if buf.Len() == 0 {
-				buf.WriteByte('[')
-			} else {
-				buf.WriteByte(',')
-			}
-			buf.Write(bytes.TrimSuffix(r, []byte("\n")))
-		}
-		if buf.Len() == 0 {
-			return nil
-		}
-		buf.WriteString("]\n")
-		return buf.Bytes()
-	default:
-		return errorReply(nil, &Error{Code: CodeInvalidRequest, Message: "Invalid request"})
 	}
+	return errorReply(nil, &Error{Code: CodeInvalidRequest, Message: "Invalid request"})
 }
 
 // handle validates one request object, runs its handler and returns the

@@ -103,6 +103,9 @@ func TestErrorCodes(t *testing.T) {
 		{"malloc delete unknown", nil, step{"bdev_malloc_delete", map[string]any{"name": "nope"}}, -19, "No such device"},
 		{"malloc bad block size", nil, step{"bdev_malloc_create", map[string]any{"num_blocks": 8, "block_size": 100}}, -22, "Invalid argument"},
 		{"version with params", nil, step{"spdk_get_version", map[string]any{"x": 1}}, -32602, "spdk_get_version method requires no parameters"},
+		// lib/rpc/rpc.c rpc_get_methods: undecodable params are -32602.
+		{"get_methods unknown key", nil, step{"rpc_get_methods", map[string]any{"x": 1}}, -32602, "Invalid parameters"},
+		{"get_methods wrong type", nil, step{"rpc_get_methods", map[string]any{"current": "yes"}}, -32602, "Invalid parameters"},
 		{"raid unknown key", nil, step{"bdev_raid_create", `{"name":"r","raid_level":"raid1","base_bdevs":["a"],"x":1}`}, -32700, "spdk_json_decode_object failed"},
 		{"raid base_bdevs as string", nil, step{"bdev_raid_create", `{"name":"r","raid_level":"raid1","base_bdevs":"a b"}`}, -32700, "spdk_json_decode_object failed"},
 		{"raid strip size", []step{malloc("m1", 4)},

@@ -61,9 +61,7 @@ func (t *Target) handlers() map[string]jsonrpc.Handler {
 	}
 	// In-process calls list the target's methods; Register replaces this
 	// with the server's full list.
-	m["rpc_get_methods"] = unlocked(decodeLvol, nil, func(ctx context.Context, p *getMethodsParams) (any, error) {
-		return t.Methods(), nil
-	})
+	m["rpc_get_methods"] = getMethods(t.Methods)
 	for _, add := range []func(map[string]jsonrpc.Handler){
 		t.baseHandlers, t.lvstoreHandlers, t.lvolHandlers, t.raidHandlers, t.nbdHandlers, t.remoteHandlers, t.errorHandlers,
 	} {
@@ -73,17 +71,32 @@ func (t *Target) handlers() map[string]jsonrpc.Handler {
 	return m
 }
 
-// Version is the SPDK release whose RPC interface the target follows.
+// getMethods serves rpc_get_methods with list. Unlike most methods, SPDK
+// answers params it cannot decode with -32602 "Invalid parameters"
+// (lib/rpc/rpc.c, rpc_get_methods).
+func getMethods(list func() []string) jsonrpc.Handler {
+	return func(ctx context.Context, raw json.RawMessage) (any, error) {
+		var p getMethodsParams
+		if err := jsonrpc.DecodeParams(raw, &p, jsonrpc.CodeInvalidParams); err != nil {
+			return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "Invalid parameters"}
+		}
+		return list(), nil
+	}
+}
+
+// The SPDK release whose RPC interface the target follows, as Longhorn's
+// fork (branch longhorn-v24.09, include/spdk/version.h) reports itself when
+// built without a git commit.
 const (
 	versionMajor  = 24
 	versionMinor  = 9
-	versionPatch  = 0
-	versionSuffix = "-refengine"
+	versionPatch  = 1
+	versionSuffix = "-pre"
 )
 
 func version() map[string]any {
 	return map[string]any{
-		"version": "SPDK v24.09-refengine",
+		"version": "SPDK v24.09.1-pre",
 		"fields": map[string]any{
 			"major":  versionMajor,
 			"minor":  versionMinor,

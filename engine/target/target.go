@@ -112,9 +112,7 @@ func (t *Target) Register(srv *jsonrpc.Server) {
 	for name, h := range t.methods {
 		srv.Register(name, h)
 	}
-	srv.Register("rpc_get_methods", unlocked(decodeLvol, nil, func(ctx context.Context, p *getMethodsParams) (any, error) {
-		return srv.Methods(), nil
-	}))
+	srv.Register("rpc_get_methods", getMethods(srv.Methods))
 }
 
 // Methods lists the methods the target serves.
