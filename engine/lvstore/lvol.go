@@ -75,8 +75,23 @@ func (lv *Lvol) Alias() string { return lv.s.Name() + "/" + lv.Name() }
 // Store is the lvstore holding the lvol.
 func (lv *Lvol) Store() *Store { return lv.s }
 
-// IsSnapshot reports whether the lvol was made by Snapshot.
-func (lv *Lvol) IsSnapshot() bool { lv.mu.RLock(); defer lv.mu.RUnlock(); return lv.snapshot }
+// IsSnapshot reports whether lv is a snapshot: made by Snapshot, or a
+// read-only lvol that has clones (SPDK's spdk_blob_is_snapshot asks whether
+// the blob has a list of clones, however it became read-only).
+func (lv *Lvol) IsSnapshot() bool {
+	lv.mu.RLock()
+	snap, ro := lv.snapshot, lv.readOnly
+	lv.mu.RUnlock()
+	if snap || !ro {
+		return snap
+	}
+	for _, c := range lv.s.byCreation() {
+		if c.Parent() == lv {
+			return true
+		}
+	}
+	return false
+}
 
 // IsClone reports whether the lvol has a parent snapshot in the store.
 func (lv *Lvol) IsClone() bool { lv.mu.RLock(); defer lv.mu.RUnlock(); return lv.parent != nil }

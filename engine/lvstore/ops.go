@@ -146,6 +146,10 @@ func (s *Store) Snapshot(lv *Lvol, name string, xattrs map[string]string) (*Lvol
 		}
 		snap.readOnly, snap.snapshot = true, true
 		lv.mu.Lock()
+		// The snapshot keeps the origin's flags, thin provisioning
+		// included, as SPDK's does (invalid_flags copied); the origin
+		// becomes a thin clone.
+		snap.thin = lv.thin
 		snap.numClusters = lv.numClusters
 		snap.clusters, lv.clusters = lv.clusters, make(map[uint32]uint32)
 		snap.parent, snap.extUUID, snap.extDev = lv.parent, lv.extUUID, lv.extDev
