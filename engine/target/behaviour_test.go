@@ -261,6 +261,16 @@ func TestRaidMembership(t *testing.T) {
 
 // TestExamineAfterRestart closes a target and opens the same disk in a new
 // one: the lvstore and its lvols come back with their data.
+// TestLvstoreBaseClaim: the lvol module claims an lvstore's base
+// read_many_write_one (module/blob/bdev/blob_bdev.c spdk_bs_bdev_claim;
+// lib/bdev/bdev.c names the type).
+func TestLvstoreBaseClaim(t *testing.T) {
+	fx := newFixture(t, true)
+	if d := fx.bdev("disk0"); !d.Claimed || d.ClaimType != "read_many_write_one" {
+		t.Errorf("lvstore base: claimed %v, claim_type %q, want read_many_write_one", d.Claimed, d.ClaimType)
+	}
+}
+
 func TestExamineAfterRestart(t *testing.T) {
 	fx := newFixture(t, true)
 	id := fx.lvol("keep", 4)

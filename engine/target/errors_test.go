@@ -90,6 +90,12 @@ func TestErrorCodes(t *testing.T) {
 		{"check unknown copy", nil, step{"bdev_lvol_check_shallow_copy", map[string]any{"operation_id": 99}}, -19, "No such device"},
 		{"lvstore duplicate name", []step{malloc("m", 8)},
 			step{"bdev_lvol_create_lvstore", map[string]any{"bdev_name": "m", "lvs_name": "lvs0"}}, -17, "File exists"},
+		// lib/bdev/bdev.c bdev_open: a claimed bdev cannot be opened for
+		// writing, so vbdev_lvs_create fails with -EPERM at once.
+		{"lvstore on an lvstore's base", nil,
+			step{"bdev_lvol_create_lvstore", map[string]any{"bdev_name": "disk0", "lvs_name": "x"}}, -1, "Operation not permitted"},
+		{"lvstore on a raid member", []step{malloc("m1", 8), {"bdev_raid_create", map[string]any{"name": "r", "raid_level": "raid1", "base_bdevs": []string{"m1"}}}},
+			step{"bdev_lvol_create_lvstore", map[string]any{"bdev_name": "m1", "lvs_name": "x"}}, -1, "Operation not permitted"},
 		{"lvstore unknown bdev", nil, step{"bdev_lvol_create_lvstore", map[string]any{"bdev_name": "nope", "lvs_name": "x"}}, -19, "No such device"},
 		{"lvstore md_page_size (upstream only)", []step{malloc("m", 8)},
 			step{"bdev_lvol_create_lvstore", map[string]any{"bdev_name": "m", "lvs_name": "x", "md_page_size": 4096}}, -32603, "spdk_json_decode_object failed"},

@@ -115,8 +115,11 @@ func (t *Target) createLvstore(ctx context.Context, p *createLvstoreParams) (any
 	if _, dup := t.storeByNameLocked(p.LvsName); dup {
 		return nil, errnoError(syscall.EEXIST)
 	}
-	if b.store != nil || t.busyLocked(baseView(b)) {
-		return nil, asyncError(syscall.EBUSY)
+	// SPDK opens the base for writing before anything else, which fails
+	// on any claimed bdev, an lvstore's base included (lib/bdev/bdev.c
+	// bdev_open): -1, synchronously.
+	if b.store != nil || t.claimOf(baseView(b)) != "" || t.busyLocked(baseView(b)) {
+		return nil, errnoError(syscall.EPERM)
 	}
 	cs := p.ClusterSz
 	if cs == 0 {

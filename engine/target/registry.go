@@ -22,6 +22,9 @@ const (
 const (
 	claimExclusive = "exclusive_write"
 	claimReadOnly  = "read_many_write_none"
+	// claimLvstore is how the lvol module claims an lvstore's base bdev
+	// (module/blob/bdev/blob_bdev.c spdk_bs_bdev_claim, writable).
+	claimLvstore = "read_many_write_one"
 )
 
 // baseBdev is a bdev the target created directly (everything but lvols,
@@ -250,7 +253,7 @@ func (t *Target) claimOf(v *view) string {
 		}
 	}
 	if v.base != nil && v.base.store != nil {
-		return claimExclusive // the lvstore's base bdev
+		return claimLvstore // the lvstore's base bdev
 	}
 	return ""
 }
