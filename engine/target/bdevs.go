@@ -74,12 +74,10 @@ func (t *Target) describeLocked(v *view) map[string]any {
 			"flush": true, "reset": false, "compare": false, "compare_and_write": false,
 			"abort": false, "nvme_admin": false, "nvme_io": false,
 		},
-		"assigned_rate_limits": map[string]uint64{
-			"rw_ios_per_sec": 0, "rw_mbytes_per_sec": 0, "r_mbytes_per_sec": 0, "w_mbytes_per_sec": 0,
-		},
-		"md_size":       0,
-		"md_interleave": false,
-		"dif_type":      0,
+		"assigned_rate_limits": t.qos[v.uuid].report(),
+		"md_size":              0,
+		"md_interleave":        false,
+		"dif_type":             0,
 	}
 	claim := t.claimOf(v)
 	out["claimed"] = claim != ""

@@ -25,6 +25,7 @@ func method[P any](t *Target, decodeCode int, required []string, fn func(ctx con
 		if t.closed {
 			return nil, errClosed
 		}
+		defer t.pruneQoSLocked()
 		defer t.noteLvolsLocked()
 		return fn(ctx, &p)
 	}
@@ -63,7 +64,7 @@ func (t *Target) handlers() map[string]jsonrpc.Handler {
 	// with the server's full list.
 	m["rpc_get_methods"] = getMethods(t.Methods)
 	for _, add := range []func(map[string]jsonrpc.Handler){
-		t.baseHandlers, t.lvstoreHandlers, t.lvolHandlers, t.raidHandlers, t.nbdHandlers, t.remoteHandlers, t.errorHandlers,
+		t.baseHandlers, t.lvstoreHandlers, t.lvolHandlers, t.raidHandlers, t.nbdHandlers, t.remoteHandlers, t.errorHandlers, t.miscHandlers,
 	} {
 		add(m)
 	}

@@ -53,6 +53,9 @@ type Target struct {
 	// sequence (seq) it shares with base bdevs: SPDK lists bdevs in
 	// registration order and lvstores as created. See noteLvolsLocked.
 	lvolSeq map[string]uint64
+	// qos holds bdev_set_qos_limit's limits by bdev UUID (reported, not
+	// enforced).
+	qos     map[string]qosLimits
 	claims  map[string]map[string]string // bdev name → holder → claim type
 	exports map[string]string            // NBD export name → bdev name
 	copies  map[uint32]*copyOp           // shallow copies by operation id
@@ -79,6 +82,7 @@ func New(opts Options) *Target {
 		nbd:     nbd.NewServer(log.With("component", "nbd")),
 		bdevs:   map[string]*baseBdev{},
 		lvolSeq: map[string]uint64{},
+		qos:     map[string]qosLimits{},
 		stores:  map[string]*lvstore.Store{},
 		claims:  map[string]map[string]string{},
 		exports: map[string]string{},
