@@ -75,9 +75,11 @@ func (t *Target) describeLocked(v *view) map[string]any {
 			"abort": false, "nvme_admin": false, "nvme_io": false,
 		},
 		"assigned_rate_limits": t.qos[v.uuid].report(),
-		"md_size":              0,
-		"md_interleave":        false,
-		"dif_type":             0,
+		// SPDK prints creation_time for every bdev ("" when the module
+		// keeps none) and md_size, md_interleave and dif_type only when
+		// md_size is not 0, which no refengine bdev has
+		// (lib/bdev/bdev_rpc.c rpc_dump_bdev_info).
+		"creation_time": "",
 	}
 	claim := t.claimOf(v)
 	out["claimed"] = claim != ""

@@ -109,3 +109,23 @@ func (fx *fixture) bdevRaw(name string) map[string]any {
 	fx.must("bdev_get_bdevs", map[string]any{"name": name}, &out)
 	return out[0]
 }
+
+// TestBdevObjectFields: every bdev has creation_time ("" for non-lvols)
+// and no md_size/md_interleave/dif_type while md_size is 0
+// (lib/bdev/bdev_rpc.c rpc_dump_bdev_info).
+func TestBdevObjectFields(t *testing.T) {
+	fx := newFixture(t, true)
+	fx.lvol("v", 4)
+	for _, name := range []string{"disk0", "lvs0/v"} {
+		b := fx.bdevRaw(name)
+		ct, ok := b["creation_time"].(string)
+		if !ok || (name == "disk0") != (ct == "") {
+			t.Errorf("%s: creation_time = %#v", name, b["creation_time"])
+		}
+		for _, k := range []string{"md_size", "md_interleave", "dif_type"} {
+			if _, has := b[k]; has {
+				t.Errorf("%s has %s with md_size 0", name, k)
+			}
+		}
+	}
+}
