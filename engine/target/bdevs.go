@@ -62,18 +62,14 @@ func (t *Target) describeLocked(v *view) map[string]any {
 	bs := v.dev.BlockSize()
 	readOnly := v.lvol != nil && v.lvol.IsReadOnly()
 	out := map[string]any{
-		"name":         v.name,
-		"aliases":      v.aliases,
-		"product_name": v.product,
-		"block_size":   bs,
-		"num_blocks":   uint64(v.dev.Size()) / uint64(bs),
-		"uuid":         v.uuid,
-		"zoned":        false,
-		"supported_io_types": map[string]bool{
-			"read": true, "write": !readOnly, "unmap": !readOnly, "write_zeroes": !readOnly,
-			"flush": true, "reset": false, "compare": false, "compare_and_write": false,
-			"abort": false, "nvme_admin": false, "nvme_io": false,
-		},
+		"name":                 v.name,
+		"aliases":              v.aliases,
+		"product_name":         v.product,
+		"block_size":           bs,
+		"num_blocks":           uint64(v.dev.Size()) / uint64(bs),
+		"uuid":                 v.uuid,
+		"zoned":                false,
+		"supported_io_types":   supportedIOTypes(v, readOnly),
 		"assigned_rate_limits": t.qos[v.uuid].report(),
 		// SPDK prints creation_time for every bdev ("" when the module
 		// keeps none) and md_size, md_interleave and dif_type only when
@@ -125,4 +121,49 @@ func (t *Target) lvolDriverLocked(lv *lvstore.Lvol) map[string]any {
 		d["external_snapshot_name"] = ext
 	}
 	return d
+}
+
+// ioTypeNames are every I/O type SPDK lists in supported_io_types
+// (lib/bdev/bdev.c g_io_type_strings).
+var ioTypeNames = []string{
+	"read", "write", "unmap", "flush", "reset", "nvme_admin", "nvme_io", "nvme_io_md", "write_zeroes",
+	"zcopy", "get_zone_info", "zone_management", "zone_append", "compare", "compare_and_write", "abort",
+	"seek_hole", "seek_data", "copy", "nvme_iov_md",
+}
+
+// supportedIOTypes answers supported_io_types with every I/O type, as the
+// SPDK module of the bdev's kind does (module/bdev/aio/bdev_aio.c,
+// module/bdev/malloc/bdev_malloc.c, module/bdev/lvol/vbdev_lvol.c
+// *_io_type_supported; the bdev layer emulates write_zeroes wherever write
+// is supported). Other kinds keep refengine's own answer.
+func supportedIOTypes(v *view, readOnly bool) map[string]bool {
+	m := make(map[string]bool, len(ioTypeNames))
+	for _, n := range ioTypeNames {
+		m[n] = false
+	}
+	set := func(on bool, names ...string) {
+		for _, n := range names {
+			m[n] = on
+		}
+	}
+	switch v.product {
+	case productAio:
+		fallocate := false
+		if v.base != nil && v.base.driver != nil {
+			if a, ok := v.base.driver()["aio"].(map[string]any); ok {
+				fallocate, _ = a["fallocate"].(bool)
+			}
+		}
+		set(true, "read", "write", "flush", "reset", "write_zeroes")
+		set(fallocate, "unmap")
+	case productMalloc:
+		set(true, "read", "write", "flush", "reset", "unmap", "write_zeroes", "zcopy", "abort", "copy")
+	case productLvol:
+		set(true, "read", "flush", "reset", "seek_data", "seek_hole")
+		set(!readOnly, "write", "unmap", "write_zeroes")
+	default:
+		set(true, "read", "flush")
+		set(!readOnly, "write", "unmap", "write_zeroes")
+	}
+	return m
 }

@@ -2,6 +2,7 @@ package target
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -125,6 +126,34 @@ func TestBdevObjectFields(t *testing.T) {
 		for _, k := range []string{"md_size", "md_interleave", "dif_type"} {
 			if _, has := b[k]; has {
 				t.Errorf("%s has %s with md_size 0", name, k)
+			}
+		}
+	}
+}
+
+// TestSupportedIOTypes: every SPDK I/O type is listed, with the values of
+// the bdev's SPDK module (module/bdev/aio/bdev_aio.c,
+// module/bdev/malloc/bdev_malloc.c, module/bdev/lvol/vbdev_lvol.c; the bdev
+// layer emulates write_zeroes where write works, lib/bdev/bdev.c).
+func TestSupportedIOTypes(t *testing.T) {
+	fx := newFixture(t, true)
+	fx.lvol("v", 4)
+	fx.must("bdev_lvol_snapshot", map[string]any{"lvol_name": "lvs0/v", "snapshot_name": "s"}, nil)
+	fx.must("bdev_malloc_create", map[string]any{"name": "m0", "num_blocks": 2048, "block_size": 512}, nil)
+	want := map[string][]string{
+		"disk0":  {"read", "write", "flush", "reset", "write_zeroes"},
+		"m0":     {"read", "write", "flush", "reset", "unmap", "write_zeroes", "zcopy", "abort", "copy"},
+		"lvs0/v": {"read", "write", "unmap", "write_zeroes", "flush", "reset", "seek_data", "seek_hole"},
+		"lvs0/s": {"read", "flush", "reset", "seek_data", "seek_hole"},
+	}
+	for name, on := range want {
+		got := fx.bdevRaw(name)["supported_io_types"].(map[string]any)
+		if len(got) != 20 {
+			t.Errorf("%s lists %d I/O types, want 20", name, len(got))
+		}
+		for k, v := range got {
+			if v != slices.Contains(on, k) {
+				t.Errorf("%s: supported_io_types.%s = %v", name, k, v)
 			}
 		}
 	}
