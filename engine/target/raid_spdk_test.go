@@ -1,0 +1,116 @@
+package target
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+// TestRaidReplyShape checks bdev_raid_get_bdevs and the raid's
+// driver_specific against what SPDK sends: module/bdev/raid/bdev_raid.c
+// (raid_bdev_write_info_json, raid_bdev_free_base_bdev_resource,
+// raid_bdev_add_base_bdev) and module/bdev/raid/bdev_raid_rpc.c
+// (rpc_bdev_raid_create's decoder, with the fork's delta_bitmap) of
+// longhorn/spdk, branch longhorn-v24.09.
+func TestRaidReplyShape(t *testing.T) {
+	type slot struct {
+		Name         *string `json:"name"`
+		UUID         string  `json:"uuid"`
+		IsConfigured bool    `json:"is_configured"`
+	}
+	const raidUUID = "2f5d3b6e-8c1a-4f7e-9b2d-0a1b2c3d4e5f"
+	tests := []struct {
+		name        string
+		deltaBitmap bool
+		remove      string // member to remove before looking, or ""
+		add         string // bdev to add after the remove, or ""
+		wantNames   []any  // nil stands for JSON null
+		wantConf    []bool
+		wantDisc    int
+		wantOper    int
+	}{
+		{"names as passed, delta bitmap on", true, "", "", []any{"lvs0/a", "m1"}, []bool{true, true}, 2, 2},
+		{"remove keeps an empty slot", false, "lvs0/a", "", []any{nil, "m1"}, []bool{false, true}, 1, 1},
+		{"add fills the empty slot", false, "lvs0/a", "lvs0/b", []any{"lvs0/b", "m1"}, []bool{true, true}, 2, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fx := newFixture(t, true)
+			fx.lvol("a", 4)
+			fx.lvol("b", 4)
+			fx.must("bdev_malloc_create", map[string]any{"name": "m1", "num_blocks": 4 * 2048, "block_size": 512}, nil)
+			// rpc.py of the fork always sends delta_bitmap and superblock.
+			fx.must("bdev_raid_create", map[string]any{"name": "r", "raid_level": "raid1", "strip_size_kb": 0, "uuid": raidUUID,
+				"base_bdevs": []string{"lvs0/a", "m1"}, "superblock": false, "delta_bitmap": tt.deltaBitmap}, nil)
+			if tt.remove != "" {
+				fx.must("bdev_raid_remove_base_bdev", map[string]any{"name": tt.remove}, nil)
+			}
+			if tt.add != "" {
+				fx.must("bdev_raid_add_base_bdev", map[string]any{"raid_bdev": "r", "base_bdev": tt.add}, nil)
+			}
+			var raids []map[string]json.RawMessage
+			fx.must("bdev_raid_get_bdevs", map[string]any{"category": "all"}, &raids)
+			if len(raids) != 1 {
+				t.Fatalf("raids: %d", len(raids))
+			}
+			var bdevs []struct {
+				Driver struct {
+					Raid map[string]json.RawMessage `json:"raid"`
+				} `json:"driver_specific"`
+			}
+			fx.must("bdev_get_bdevs", map[string]any{"name": "r"}, &bdevs)
+			ds := bdevs[0].Driver.Raid
+			for label, r := range map[string]map[string]json.RawMessage{"bdev_raid_get_bdevs": raids[0], "driver_specific.raid": ds} {
+				var got struct {
+					UUID        string `json:"uuid"`
+					Num         int    `json:"num_base_bdevs"`
+					Disc        int    `json:"num_base_bdevs_discovered"`
+					Oper        int    `json:"num_base_bdevs_operational"`
+					DeltaBitmap *bool  `json:"delta_bitmap_enabled"`
+					List        []map[string]json.RawMessage
+				}
+				raw, _ := json.Marshal(r)
+				if err := json.Unmarshal(raw, &got); err != nil {
+					t.Fatal(err)
+				}
+				_ = json.Unmarshal(r["base_bdevs_list"], &got.List)
+				if got.UUID != raidUUID {
+					t.Errorf("%s uuid = %q, want %q", label, got.UUID, raidUUID)
+				}
+				if got.DeltaBitmap == nil || *got.DeltaBitmap != tt.deltaBitmap {
+					t.Errorf("%s delta_bitmap_enabled = %v, want %v", label, got.DeltaBitmap, tt.deltaBitmap)
+				}
+				if got.Num != 2 || got.Disc != tt.wantDisc || got.Oper != tt.wantOper {
+					t.Errorf("%s counts = %d/%d/%d, want 2/%d/%d", label, got.Num, got.Disc, got.Oper, tt.wantDisc, tt.wantOper)
+				}
+				if len(got.List) != 2 {
+					t.Fatalf("%s base_bdevs_list: %d entries", label, len(got.List))
+				}
+				for i, e := range got.List {
+					var s slot
+					raw, _ := json.Marshal(e)
+					_ = json.Unmarshal(raw, &s)
+					var name any
+					if s.Name != nil {
+						name = *s.Name
+					}
+					if !reflect.DeepEqual(name, tt.wantNames[i]) || s.IsConfigured != tt.wantConf[i] {
+						t.Errorf("%s slot %d = %v configured %v, want %v %v", label, i, name, s.IsConfigured, tt.wantNames[i], tt.wantConf[i])
+					}
+					if name == nil && s.UUID != zeroUUID {
+						t.Errorf("%s empty slot uuid = %q", label, s.UUID)
+					}
+					if string(e["delta_bitmap_state"]) != `"none"` {
+						t.Errorf("%s slot %d delta_bitmap_state = %s", label, i, e["delta_bitmap_state"])
+					}
+					if _, ok := e["state"]; ok {
+						t.Errorf("%s slot %d carries refengine's state, which SPDK does not send", label, i)
+					}
+				}
+			}
+			if _, ok := ds["name"]; ok {
+				t.Error("driver_specific.raid has a name; SPDK's has none")
+			}
+		})
+	}
+}
