@@ -132,6 +132,13 @@ func (t *Target) raidHandlers(m map[string]jsonrpc.Handler) {
 			// SPDK reports grow failures from its completion: -32603.
 			return nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: strerror(e)}
 		}
+		// SPDK's grow configures the new member with skip_rebuild: it is
+		// taken as in sync and serves reads at once, so the member is RW
+		// straight away, not WO as after add_base_bdev.
+		member := b.raidSlots[slot].member
+		if err := b.raid.SetMemberState(member, raid1.StateRW); err != nil {
+			return nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: err.Error()}
+		}
 		return true, nil
 	})
 	m["bdev_raid_remove_base_bdev"] = method(t, decodeRaid, req("name"), func(ctx context.Context, p *nameParams) (any, error) {

@@ -1,6 +1,7 @@
 package target
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -112,5 +113,33 @@ func TestRaidReplyShape(t *testing.T) {
 				t.Error("driver_specific.raid has a name; SPDK's has none")
 			}
 		})
+	}
+}
+
+// TestRaidGrowServesAtOnce: SPDK's bdev_raid_grow_base_bdev adds the
+// member with skip_rebuild (module/bdev/raid/bdev_raid.c,
+// raid_bdev_grow_base_bdev_on_quiesced, longhorn/spdk longhorn-v24.09),
+// so it is operational at once: removing the original member leaves the
+// raid online, reading from the grown one.
+func TestRaidGrowServesAtOnce(t *testing.T) {
+	fx := newFixture(t, true)
+	fx.lvol("a", 4)
+	fx.lvol("b", 4)
+	fx.must("bdev_raid_create", map[string]any{"name": "r", "raid_level": "raid1", "base_bdevs": []string{"lvs0/a"}}, nil)
+	data := pattern(7, 64<<10)
+	fx.write("lvs0/b", 0, data) // stands for data already in sync
+	fx.must("bdev_raid_grow_base_bdev", map[string]any{"raid_name": "r", "base_name": "lvs0/b"}, nil)
+	fx.must("bdev_raid_grow_base_bdev", map[string]any{"raid_name": "r", "base_name": "lvs0/b"}, nil) // a member already: true
+	fx.must("bdev_raid_remove_base_bdev", map[string]any{"name": "lvs0/a"}, nil)
+	var raids []struct {
+		Num  int `json:"num_base_bdevs"`
+		Oper int `json:"num_base_bdevs_operational"`
+	}
+	fx.must("bdev_raid_get_bdevs", map[string]any{"category": "online"}, &raids)
+	if len(raids) != 1 || raids[0].Num != 2 || raids[0].Oper != 1 {
+		t.Fatalf("online raids after grow and remove = %+v, want r with 1 of 2 operational", raids)
+	}
+	if got := fx.read("r", 0, len(data)); !bytes.Equal(got, data) {
+		t.Error("raid does not read from the grown member")
 	}
 }
