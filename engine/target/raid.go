@@ -3,6 +3,7 @@ package target
 import (
 	"context"
 	"fmt"
+	"sort"
 	"syscall"
 
 	"github.com/faultline/faultline/engine/jsonrpc"
@@ -27,6 +28,9 @@ type raidSlot struct {
 	name   string // as the caller passed it, echoed like SPDK does
 	member string // the bdev's own name, which raid1 knows the member by
 	uuid   string
+	// dataSize is the slot's data_size while the raid is configuring
+	// (the bdev's blocks); an online raid1 reports its own size.
+	dataSize uint64
 }
 
 // zeroUUID is how SPDK prints an empty slot's UUID.
@@ -64,6 +68,10 @@ type raidStateParams struct {
 func (t *Target) raidHandlers(m map[string]jsonrpc.Handler) {
 	m["bdev_raid_create"] = method(t, decodeRaid, req("name", "raid_level", "base_bdevs"), t.createRaid)
 	m["bdev_raid_delete"] = method(t, decodeRaid, req("name"), func(ctx context.Context, p *raidDeleteParams) (any, error) {
+		if pr, ok := t.configuring[p.Name]; ok {
+			t.deleteConfiguringLocked(pr)
+			return true, nil
+		}
 		b, ok := t.bdevs[p.Name]
 		if !ok || b.raid == nil {
 			return nil, &jsonrpc.Error{Code: -int(syscall.ENODEV), Message: fmt.Sprintf("raid bdev %s not found", p.Name)}
@@ -87,11 +95,22 @@ func (t *Target) raidHandlers(m map[string]jsonrpc.Handler) {
 				out = append(out, info)
 			}
 		}
+		if p.Category == "all" || p.Category == "configuring" {
+			for _, pr := range t.sortedConfiguring() {
+				out = append(out, t.configuringInfoLocked(pr))
+			}
+		}
 		return out, nil
 	})
 	// SPDK decodes add_base_bdev's params with -32603, not -32700
 	// (module/bdev/raid/bdev_raid_rpc.c).
 	m["bdev_raid_add_base_bdev"] = method(t, jsonrpc.CodeInternalError, req("raid_bdev", "base_bdev"), func(ctx context.Context, p *raidAddParams) (any, error) {
+		if pr, ok := t.configuring[p.RaidBdev]; ok {
+			if e := t.addConfiguringLocked(pr, p.BaseBdev); e != 0 {
+				return nil, raidAddError(p, e)
+			}
+			return true, nil
+		}
 		b, ok := t.bdevs[p.RaidBdev]
 		if !ok || b.raid == nil {
 			return nil, &jsonrpc.Error{Code: -int(syscall.ENODEV), Message: fmt.Sprintf("raid bdev %s is not found in config", p.RaidBdev)}
@@ -108,12 +127,17 @@ func (t *Target) raidHandlers(m map[string]jsonrpc.Handler) {
 	})
 	m["bdev_raid_grow_base_bdev"] = method(t, decodeRaid, req("raid_name", "base_name"), func(ctx context.Context, p *raidGrowParams) (any, error) {
 		b, ok := t.bdevs[p.RaidName]
-		if !ok || b.raid == nil {
+		_, waiting := t.configuring[p.RaidName]
+		if !waiting && (!ok || b.raid == nil) {
 			return nil, &jsonrpc.Error{Code: -int(syscall.ENODEV), Message: fmt.Sprintf("raid bdev %s not found", p.RaidName)}
 		}
 		v, ok := t.lookupLocked(p.BaseName)
 		if !ok {
 			return nil, &jsonrpc.Error{Code: -int(syscall.ENODEV), Message: fmt.Sprintf("base bdev %s not found", p.BaseName)}
+		}
+		if waiting {
+			// SPDK grows only an online raid.
+			return nil, &jsonrpc.Error{Code: -int(syscall.EINVAL), Message: fmt.Sprintf("Failed to grow raid %s adding base bdev %s: %s", p.RaidName, p.BaseName, strerror(syscall.EINVAL))}
 		}
 		for _, sl := range b.raidSlots {
 			if sl.member == v.name {
@@ -144,6 +168,13 @@ func (t *Target) raidHandlers(m map[string]jsonrpc.Handler) {
 	m["bdev_raid_remove_base_bdev"] = method(t, decodeRaid, req("name"), func(ctx context.Context, p *nameParams) (any, error) {
 		fail := func(e syscall.Errno) error {
 			return &jsonrpc.Error{Code: -int(e), Message: "Failed to remove base bdev from raid bdev"}
+		}
+		if pr, i, ok := t.configuringOfMemberLocked(p.Name); ok {
+			// A raid that is not online forgets the name but, like SPDK
+			// (raid_bdev_free_base_bdev_resource), keeps the slot's UUID.
+			t.releaseLocked(pr.slots[i].member, "raid:"+pr.name)
+			pr.slots[i].name, pr.slots[i].member = "", ""
+			return true, nil
 		}
 		b, slot, ok := t.raidOfMemberLocked(p.Name)
 		if !ok {
@@ -235,13 +266,19 @@ func (t *Target) createRaid(ctx context.Context, p *raidCreateParams) (any, erro
 		// reporting one that is not there (a deliberate difference).
 		return nil, fail(syscall.EOPNOTSUPP)
 	}
-	members := make([]raid1.Member, 0, len(p.BaseBdevs))
+	if _, ok := t.configuring[p.Name]; ok {
+		return nil, fail(syscall.EEXIST)
+	}
 	slots := make([]raidSlot, 0, len(p.BaseBdevs))
 	seen := map[string]bool{}
+	missing := false
 	for _, n := range p.BaseBdevs {
 		v, ok := t.lookupLocked(n)
 		if !ok {
-			return nil, fail(syscall.ENODEV)
+			// SPDK keeps the slot and waits for the bdev (examine).
+			slots = append(slots, raidSlot{name: n})
+			missing = true
+			continue
 		}
 		// SPDK's claim of a bdev another module (or this raid, for a
 		// repeated name) holds fails with -EPERM.
@@ -249,14 +286,60 @@ func (t *Target) createRaid(ctx context.Context, p *raidCreateParams) (any, erro
 			return nil, fail(syscall.EPERM)
 		}
 		seen[v.name] = true
-		members = append(members, raid1.Member{Name: v.name, Dev: v.dev})
-		slots = append(slots, raidSlot{name: n, member: v.name, uuid: v.uuid})
+		slots = append(slots, raidSlot{name: n, member: v.name, uuid: v.uuid, dataSize: blocks(v)})
 	}
-	id := p.UUID
+	pr := &pendingRaid{name: p.Name, uuid: p.UUID, deltaBitmap: p.DeltaBitmap, slots: slots}
+	if missing {
+		for _, sl := range slots {
+			if sl.member != "" {
+				t.claimLocked(sl.member, "raid:"+pr.name, claimExclusive)
+			}
+		}
+		t.seq++
+		pr.seq = t.seq
+		t.configuring[pr.name] = pr
+		t.log.Info("raid configuring: base bdevs missing", "name", pr.name, "base_bdevs", p.BaseBdevs)
+		return true, nil
+	}
+	if err := t.startRaidLocked(pr); err != nil {
+		t.log.Warn("bdev_raid_create failed", "name", pr.name, "err", err)
+		return nil, fail(syscall.EINVAL)
+	}
+	return true, nil
+}
+
+// pendingRaid is a raid created before all its base bdevs exist: SPDK's
+// "configuring" state. It is no bdev yet; its present members are claimed,
+// and it comes online (startRaidLocked) once the others appear.
+type pendingRaid struct {
+	seq         uint64
+	name, uuid  string // uuid "" when none was asked for
+	deltaBitmap bool
+	slots       []raidSlot
+	lastErr     string // the last failure to start, logged once
+}
+
+// blocks is a bdev's size in blocks, a slot's data_size in SPDK.
+func blocks(v *view) uint64 {
+	return uint64(v.dev.Size()) / uint64(v.dev.BlockSize())
+}
+
+// startRaidLocked builds the raid1 over every slot of pr, claims its
+// members and registers it.
+func (t *Target) startRaidLocked(pr *pendingRaid) error {
+	members := make([]raid1.Member, 0, len(pr.slots))
+	for _, sl := range pr.slots {
+		v, ok := t.lookupLocked(sl.member)
+		if !ok {
+			return fmt.Errorf("raid %s: member %s gone", pr.name, sl.name)
+		}
+		members = append(members, raid1.Member{Name: v.name, Dev: v.dev})
+	}
+	id := pr.uuid
 	if id == "" {
 		id = newUUID()
 	}
-	name := p.Name
+	name := pr.name
 	r, err := raid1.New(name, members, raid1.Options{
 		Log: t.log,
 		OnMemberFailed: func(member string, err error) {
@@ -264,21 +347,178 @@ func (t *Target) createRaid(ctx context.Context, p *raidCreateParams) (any, erro
 		},
 	})
 	if err != nil {
-		t.log.Warn("bdev_raid_create failed", "name", name, "err", err)
-		return nil, fail(syscall.EINVAL)
+		return fmt.Errorf("raid %s: %w", name, err)
 	}
+	slots := append([]raidSlot(nil), pr.slots...)
 	for _, sl := range slots {
 		t.claimLocked(sl.member, "raid:"+name, claimExclusive)
 	}
-	b := &baseBdev{name: name, uuid: id, product: productRaid, dev: r, raid: r, raidSlots: slots, deltaBitmap: p.DeltaBitmap}
+	b := &baseBdev{name: name, uuid: id, product: productRaid, dev: r, raid: r, raidSlots: slots, deltaBitmap: pr.deltaBitmap}
 	b.driver = func() map[string]any {
 		info := t.raidInfoLocked(b)
 		delete(info, "name") // SPDK's driver_specific.raid keeps the uuid
 		return map[string]any{"raid": info}
 	}
 	t.addBaseLocked(b)
-	t.log.Info("raid created", "name", name, "members", p.BaseBdevs, "size", r.Size())
-	return true, nil
+	t.log.Info("raid created", "name", name, "size", r.Size())
+	return nil
+}
+
+// settleConfiguringLocked does what SPDK's examine does for raids that
+// wait for base bdevs: a bdev whose name is a waiting slot's joins it
+// (when it can be claimed), and a raid with every slot filled comes
+// online. The method handlers call it after each call that succeeded.
+func (t *Target) settleConfiguringLocked() {
+	for _, pr := range t.configuring {
+		full := true
+		for i, sl := range pr.slots {
+			if sl.member != "" {
+				continue
+			}
+			if sl.name == "" {
+				full = false
+				continue
+			}
+			// SPDK matches a new bdev by its name only, not an alias.
+			v, ok := t.lookupLocked(sl.name)
+			if !ok || v.name != sl.name || t.busyLocked(v) || (v.base != nil && v.base.store != nil) {
+				full = false
+				continue
+			}
+			t.claimLocked(v.name, "raid:"+pr.name, claimExclusive)
+			pr.slots[i] = raidSlot{name: sl.name, member: v.name, uuid: v.uuid, dataSize: blocks(v)}
+		}
+		if !full {
+			continue
+		}
+		if _, taken := t.bdevs[pr.name]; taken || t.nameTakenLocked(pr.name) {
+			continue
+		}
+		if err := t.startRaidLocked(pr); err != nil {
+			if err.Error() != pr.lastErr {
+				pr.lastErr = err.Error()
+				t.log.Warn("configuring raid cannot start", "raid", pr.name, "err", err)
+			}
+			continue
+		}
+		delete(t.configuring, pr.name)
+	}
+}
+
+// sortedConfiguring lists the waiting raids in creation order.
+func (t *Target) sortedConfiguring() []*pendingRaid {
+	out := make([]*pendingRaid, 0, len(t.configuring))
+	for _, pr := range t.configuring {
+		out = append(out, pr)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].seq < out[j].seq })
+	return out
+}
+
+// configuringOfMemberLocked finds the waiting raid and slot that hold
+// bdev name.
+func (t *Target) configuringOfMemberLocked(name string) (*pendingRaid, int, bool) {
+	member := t.memberNameLocked(name)
+	for _, pr := range t.sortedConfiguring() {
+		for i, sl := range pr.slots {
+			if sl.member != "" && sl.member == member {
+				return pr, i, true
+			}
+		}
+	}
+	return nil, 0, false
+}
+
+// addConfiguringLocked is bdev_raid_add_base_bdev on a waiting raid
+// (module/bdev/raid/bdev_raid.c raid_bdev_add_base_bdev): the bdev takes
+// the slot a remove left with its UUID, else a slot with neither name nor
+// UUID; a missing bdev is -19 (and waited for).
+func (t *Target) addConfiguringLocked(pr *pendingRaid, baseName string) syscall.Errno {
+	v, ok := t.lookupLocked(baseName)
+	slot := -1
+	if ok {
+		for i, sl := range pr.slots {
+			if sl.name == "" && sl.uuid == v.uuid {
+				slot = i
+				break
+			}
+		}
+	}
+	if slot < 0 {
+		for i, sl := range pr.slots {
+			if sl.name == "" && sl.uuid == "" {
+				slot = i
+				break
+			}
+		}
+	}
+	if slot < 0 {
+		return syscall.EINVAL
+	}
+	if !ok {
+		// SPDK answers -19 but keeps the name in a configuring raid's
+		// slot, and takes the bdev when it appears.
+		pr.slots[slot].name = baseName
+		return syscall.ENODEV
+	}
+	if t.busyLocked(v) || (v.base != nil && v.base.store != nil) {
+		return syscall.EPERM
+	}
+	t.claimLocked(v.name, "raid:"+pr.name, claimExclusive)
+	pr.slots[slot] = raidSlot{name: baseName, member: v.name, uuid: v.uuid, dataSize: blocks(v)}
+	return 0
+}
+
+// deleteConfiguringLocked drops a raid that never came online.
+func (t *Target) deleteConfiguringLocked(pr *pendingRaid) {
+	for _, sl := range pr.slots {
+		if sl.member != "" {
+			t.releaseLocked(sl.member, "raid:"+pr.name)
+		}
+	}
+	delete(t.configuring, pr.name)
+	t.log.Info("configuring raid deleted", "raid", pr.name)
+}
+
+// configuringInfoLocked is bdev_raid_get_bdevs' entry for a raid that
+// waits for base bdevs (module/bdev/raid/bdev_raid.c,
+// raid_bdev_write_info_json): no uuid until one is given or it registers.
+func (t *Target) configuringInfoLocked(pr *pendingRaid) map[string]any {
+	discovered := 0
+	list := make([]map[string]any, 0, len(pr.slots))
+	for _, sl := range pr.slots {
+		entry := map[string]any{"name": nil, "uuid": zeroUUID, "is_configured": sl.member != ""}
+		if sl.name != "" {
+			entry["name"] = sl.name
+		}
+		if sl.uuid != "" {
+			entry["uuid"] = sl.uuid
+		}
+		if sl.member != "" {
+			discovered++
+		}
+		entry["delta_bitmap_state"] = "none"
+		entry["data_offset"] = 0
+		entry["data_size"] = sl.dataSize
+		list = append(list, entry)
+	}
+	id := pr.uuid
+	if id == "" {
+		id = zeroUUID
+	}
+	return map[string]any{
+		"name":                       pr.name,
+		"uuid":                       id,
+		"strip_size_kb":              0,
+		"state":                      "configuring",
+		"raid_level":                 "raid1",
+		"superblock":                 false,
+		"num_base_bdevs":             len(pr.slots),
+		"num_base_bdevs_discovered":  discovered,
+		"num_base_bdevs_operational": len(pr.slots),
+		"delta_bitmap_enabled":       pr.deltaBitmap,
+		"base_bdevs_list":            list,
+	}
 }
 
 // deleteRaidLocked tears a raid down at once: its NBD exports are closed

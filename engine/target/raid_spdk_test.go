@@ -143,3 +143,85 @@ func TestRaidGrowServesAtOnce(t *testing.T) {
 		t.Error("raid does not read from the grown member")
 	}
 }
+
+// TestRaidWaitsForBaseBdevs: bdev_raid_create with a base bdev that does
+// not exist yet answers true and leaves the raid "configuring", with no
+// bdev, until the bdev is registered (module/bdev/raid/bdev_raid_rpc.c
+// rpc_bdev_raid_create, module/bdev/raid/bdev_raid.c
+// raid_bdev_examine_no_sb, longhorn/spdk longhorn-v24.09).
+func TestRaidWaitsForBaseBdevs(t *testing.T) {
+	type info struct {
+		Name  string `json:"name"`
+		UUID  string `json:"uuid"`
+		State string `json:"state"`
+		Disc  int    `json:"num_base_bdevs_discovered"`
+		Oper  int    `json:"num_base_bdevs_operational"`
+		List  []struct {
+			Name         *string `json:"name"`
+			IsConfigured bool    `json:"is_configured"`
+		} `json:"base_bdevs_list"`
+	}
+	malloc := func(name string) map[string]any {
+		return map[string]any{"name": name, "num_blocks": 4 * 2048, "block_size": 512}
+	}
+	tests := []struct {
+		name      string
+		then      []step // calls after the create, before the check
+		wantState string // "" when the raid is gone
+		wantDisc  int
+		wantClaim bool // m1 still claimed
+	}{
+		{"waits", nil, "configuring", 1, true},
+		{"comes online when the bdev appears", []step{{"bdev_malloc_create", malloc("m2")}}, "online", 2, true},
+		{"delete while waiting", []step{{"bdev_raid_delete", map[string]any{"name": "r"}}}, "", 0, false},
+		{"remove while waiting", []step{{"bdev_raid_remove_base_bdev", map[string]any{"name": "m1"}}, {"bdev_malloc_create", malloc("m2")}}, "configuring", 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fx := newFixture(t, false)
+			fx.must("bdev_malloc_create", malloc("m1"), nil)
+			fx.must("bdev_raid_create", map[string]any{"name": "r", "raid_level": "raid1", "base_bdevs": []string{"m1", "m2"}, "superblock": false, "delta_bitmap": false}, nil)
+			for _, s := range tt.then {
+				fx.must(s.method, s.params, nil)
+			}
+			var all []info
+			fx.must("bdev_raid_get_bdevs", map[string]any{"category": "all"}, &all)
+			err := fx.call("bdev_get_bdevs", map[string]any{"name": "r"}, nil)
+			if tt.wantState == "" {
+				if len(all) != 0 {
+					t.Fatalf("raids = %+v, want none", all)
+				}
+			} else {
+				if len(all) != 1 || all[0].State != tt.wantState || all[0].Disc != tt.wantDisc || all[0].Oper != 2 {
+					t.Fatalf("raids = %+v, want r %s with %d of 2 discovered", all, tt.wantState, tt.wantDisc)
+				}
+				if (tt.wantState == "online") != (err == nil) {
+					t.Errorf("bdev_get_bdevs r: %v, want the bdev only once online", err)
+				}
+				if tt.wantState == "configuring" && all[0].UUID != zeroUUID {
+					t.Errorf("configuring raid uuid = %s, want the zero UUID", all[0].UUID)
+				}
+			}
+			if b := fx.bdev("m1"); b.Claimed != tt.wantClaim {
+				t.Errorf("m1 claimed = %v, want %v", b.Claimed, tt.wantClaim)
+			}
+			var configuring []info
+			fx.must("bdev_raid_get_bdevs", map[string]any{"category": "configuring"}, &configuring)
+			if (len(configuring) == 1) != (tt.wantState == "configuring") {
+				t.Errorf("configuring category = %+v", configuring)
+			}
+		})
+	}
+	t.Run("online raid serves data", func(t *testing.T) {
+		fx := newFixture(t, false)
+		fx.must("bdev_raid_create", map[string]any{"name": "r", "raid_level": "raid1", "base_bdevs": []string{"m1"}}, nil)
+		fx.must("bdev_malloc_create", malloc("m1"), nil)
+		data := pattern(9, 64<<10)
+		fx.write("r", 0, data)
+		if !bytes.Equal(fx.read("m1", 0, len(data)), data) {
+			t.Error("member lacks the raid's write")
+		}
+		fx.must("bdev_raid_delete", map[string]any{"name": "r"}, nil)
+		fx.must("bdev_malloc_delete", map[string]any{"name": "m1"}, nil) // released
+	})
+}
