@@ -234,7 +234,7 @@ func TestRaidMembership(t *testing.T) {
 	if b := fx.bdev("lvs0/b"); b.Claimed {
 		t.Error("removed member still claimed")
 	}
-	fx.must("bdev_raid_add_base_bdev", map[string]any{"raid_bdev": "r", "base_bdev": "lvs0/c"}, nil)
+	fx.must("bdev_raid_add_base_bdev", map[string]any{"raid_bdev": "r", "base_bdev": "lvs0/c", "write_only": true}, nil)
 	states := func() []struct{ Name, State string } {
 		var out []struct{ Name, State string }
 		fx.must("bdev_raid_get_member_states", map[string]any{"name": "r"}, &out)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/faultline/faultline/engine/jsonrpc"
@@ -52,6 +53,16 @@ type raidCategoryParams struct {
 type raidAddParams struct {
 	RaidBdev string `json:"raid_bdev"`
 	BaseBdev string `json:"base_bdev"`
+	// WriteOnly is refengine's extension: keep the new member WO, with no
+	// rebuild, until bdev_raid_set_base_bdev_state makes it RW (a caller
+	// that copies the data itself). SPDK has no such parameter.
+	WriteOnly bool `json:"write_only"`
+}
+
+// raidProcess is a rebuild in progress, reported as SPDK's "process".
+type raidProcess struct {
+	target string // the slot's name
+	done   atomic.Int64
 }
 
 type raidGrowParams struct {
@@ -115,6 +126,9 @@ func (t *Target) raidHandlers(m map[string]jsonrpc.Handler) {
 		if !ok || b.raid == nil {
 			return nil, &jsonrpc.Error{Code: -int(syscall.ENODEV), Message: fmt.Sprintf("raid bdev %s is not found in config", p.RaidBdev)}
 		}
+		if b.rebuild != nil {
+			return nil, raidAddError(p, syscall.EPERM) // SPDK: the raid is in process
+		}
 		slot := emptySlot(b)
 		if slot < 0 {
 			// SPDK's add only fills a slot a remove left; grow appends.
@@ -122,6 +136,9 @@ func (t *Target) raidHandlers(m map[string]jsonrpc.Handler) {
 		}
 		if e := t.addRaidMemberLocked(b, slot, p.BaseBdev); e != 0 {
 			return nil, raidAddError(p, e)
+		}
+		if !p.WriteOnly {
+			t.startRebuildLocked(b, slot)
 		}
 		return true, nil
 	})
@@ -573,6 +590,30 @@ func (t *Target) addRaidMemberLocked(b *baseBdev, slot int, baseName string) sys
 	return 0
 }
 
+// startRebuildLocked copies the raid's data to the WO member in slot and
+// makes it RW, in the background, as SPDK's add_base_bdev does on an
+// online raid. The rebuild stops by itself if the member is removed or
+// the raid deleted (raid1.Rebuild).
+func (t *Target) startRebuildLocked(b *baseBdev, slot int) {
+	sl := b.raidSlots[slot]
+	proc := &raidProcess{target: sl.name}
+	b.rebuild = proc
+	r := b.raid
+	go func() {
+		err := r.Rebuild(context.Background(), sl.member, func(done int64) { proc.done.Store(done) })
+		t.mu.Lock()
+		if b.rebuild == proc {
+			b.rebuild = nil
+		}
+		t.mu.Unlock()
+		if err != nil {
+			t.log.Warn("raid rebuild stopped", "raid", b.name, "member", sl.member, "err", err)
+			return
+		}
+		t.log.Info("raid rebuild done", "raid", b.name, "member", sl.member)
+	}()
+}
+
 // raidAddError is bdev_raid_add_base_bdev's synchronous failure.
 func raidAddError(p *raidAddParams, e syscall.Errno) error {
 	return &jsonrpc.Error{Code: -int(e), Message: fmt.Sprintf("Failed to add base bdev %s to RAID bdev %s: %s", p.BaseBdev, p.RaidBdev, strerror(e))}
@@ -656,7 +697,7 @@ func (t *Target) raidInfoLocked(b *baseBdev) map[string]any {
 	if b.raid.Online() {
 		state = "online"
 	}
-	return map[string]any{
+	info := map[string]any{
 		"name":                       b.name,
 		"uuid":                       b.uuid,
 		"strip_size_kb":              0,
@@ -669,4 +710,16 @@ func (t *Target) raidInfoLocked(b *baseBdev) map[string]any {
 		"delta_bitmap_enabled":       b.deltaBitmap,
 		"base_bdevs_list":            list,
 	}
+	if p := b.rebuild; p != nil {
+		done := p.done.Load()
+		info["process"] = map[string]any{
+			"type":   "rebuild",
+			"target": p.target,
+			"progress": map[string]any{
+				"blocks":  uint64(done) / uint64(b.raid.BlockSize()),
+				"percent": uint32(done * 100 / b.raid.Size()),
+			},
+		}
+	}
+	return info
 }

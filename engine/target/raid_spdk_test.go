@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+	"time"
 )
 
 // TestRaidReplyShape checks bdev_raid_get_bdevs and the raid's
@@ -47,7 +48,9 @@ func TestRaidReplyShape(t *testing.T) {
 				fx.must("bdev_raid_remove_base_bdev", map[string]any{"name": tt.remove}, nil)
 			}
 			if tt.add != "" {
-				fx.must("bdev_raid_add_base_bdev", map[string]any{"raid_bdev": "r", "base_bdev": tt.add}, nil)
+				// write_only (refengine's extension) holds the rebuild
+				// back, so the counts are those of a member not yet in sync.
+				fx.must("bdev_raid_add_base_bdev", map[string]any{"raid_bdev": "r", "base_bdev": tt.add, "write_only": true}, nil)
 			}
 			var raids []map[string]json.RawMessage
 			fx.must("bdev_raid_get_bdevs", map[string]any{"category": "all"}, &raids)
@@ -224,4 +227,51 @@ func TestRaidWaitsForBaseBdevs(t *testing.T) {
 		fx.must("bdev_raid_delete", map[string]any{"name": "r"}, nil)
 		fx.must("bdev_malloc_delete", map[string]any{"name": "m1"}, nil) // released
 	})
+}
+
+// TestRaidAddRebuilds: SPDK's bdev_raid_add_base_bdev on an online raid
+// starts a rebuild onto the new member (reported as "process") and makes
+// it operational when done (module/bdev/raid/bdev_raid.c
+// raid_bdev_configure_base_bdev_cont and raid_bdev_write_info_json,
+// longhorn/spdk longhorn-v24.09): afterwards the original member can go and
+// the raid still reads the data written before the add.
+func TestRaidAddRebuilds(t *testing.T) {
+	fx := newFixture(t, true)
+	fx.lvol("a", 4)
+	fx.lvol("b", 4)
+	fx.lvol("c", 4)
+	fx.must("bdev_raid_create", map[string]any{"name": "r", "raid_level": "raid1", "base_bdevs": []string{"lvs0/a", "lvs0/b"}}, nil)
+	data := pattern(11, 4<<20)
+	fx.write("r", 0, data)
+	fx.must("bdev_raid_remove_base_bdev", map[string]any{"name": "lvs0/b"}, nil)
+	fx.must("bdev_raid_add_base_bdev", map[string]any{"raid_bdev": "r", "base_bdev": "lvs0/c"}, nil)
+	type info struct {
+		Oper    int `json:"num_base_bdevs_operational"`
+		Process *struct {
+			Type   string `json:"type"`
+			Target string `json:"target"`
+		} `json:"process"`
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var raids []info
+		fx.must("bdev_raid_get_bdevs", map[string]any{"category": "online"}, &raids)
+		if len(raids) != 1 {
+			t.Fatalf("online raids = %+v", raids)
+		}
+		if p := raids[0].Process; p != nil && (p.Type != "rebuild" || p.Target != "lvs0/c") {
+			t.Errorf("process = %+v, want a rebuild of lvs0/c", *p)
+		}
+		if raids[0].Oper == 2 && raids[0].Process == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rebuild not done in 10s: %+v", raids[0])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	fx.must("bdev_raid_remove_base_bdev", map[string]any{"name": "lvs0/a"}, nil)
+	if got := fx.read("r", 0, len(data)); !bytes.Equal(got, data) {
+		t.Error("rebuilt member lacks the data written before it joined")
+	}
 }

@@ -45,6 +45,9 @@ type baseBdev struct {
 	// deltaBitmap is bdev_raid_create's delta_bitmap (Longhorn's fork),
 	// reported back as delta_bitmap_enabled.
 	deltaBitmap bool
+	// rebuild is the rebuild add_base_bdev started, while it runs;
+	// guarded by Target.mu.
+	rebuild *raidProcess
 	// under is the bdev an error bdev passes its I/O to.
 	under string
 }
