@@ -234,11 +234,18 @@ func TestRaidMembership(t *testing.T) {
 	if b := fx.bdev("lvs0/b"); b.Claimed {
 		t.Error("removed member still claimed")
 	}
-	fx.must("bdev_raid_add_base_bdev", map[string]any{"raid_bdev": "r", "base_bdev": "lvs0/c"}, nil)
-	cUUID := fx.bdev("lvs0/c").Name
+	fx.must("bdev_raid_add_base_bdev", map[string]any{"raid_bdev": "r", "base_bdev": "lvs0/c", "write_only": true}, nil)
+	states := func() []struct{ Name, State string } {
+		var out []struct{ Name, State string }
+		fx.must("bdev_raid_get_member_states", map[string]any{"name": "r"}, &out)
+		return out
+	}
 	r := raids()
-	if len(r.BaseBdevsList) != 2 || r.BaseBdevsList[1].Name != cUUID || r.BaseBdevsList[1].State != "WO" {
-		t.Fatalf("after add: %+v, want c joined WO", r)
+	if len(r.BaseBdevsList) != 2 || r.BaseBdevsList[1].Name != "lvs0/c" || r.BaseBdevsList[1].State != "" {
+		t.Fatalf("after add: %+v, want c in the emptied slot, no per-member state", r)
+	}
+	if st := states(); len(st) != 2 || st[1].Name != "lvs0/c" || st[1].State != "WO" {
+		t.Fatalf("member states after add: %+v, want c joined WO", st)
 	}
 	data2 := pattern(5, 64<<10)
 	fx.write("r", 2<<20, data2)
@@ -246,8 +253,8 @@ func TestRaidMembership(t *testing.T) {
 		t.Error("WO member misses a new write")
 	}
 	fx.must("bdev_raid_set_base_bdev_state", map[string]any{"raid_name": "r", "base_bdev": "lvs0/c", "state": "RW"}, nil)
-	if r := raids(); r.BaseBdevsList[1].State != "RW" {
-		t.Errorf("member state after set RW: %s", r.BaseBdevsList[1].State)
+	if st := states(); st[1].State != "RW" {
+		t.Errorf("member state after set RW: %s", st[1].State)
 	}
 	fx.must("nbd_export_start", map[string]any{"bdev_name": "r", "export_name": "vol"}, nil)
 	fx.must("bdev_raid_delete", map[string]any{"name": "r"}, nil)

@@ -157,10 +157,12 @@ func TestFioRaid1MemberRemovedMidRun(t *testing.T) {
 	}
 	var raids []struct {
 		NumBaseBdevs int `json:"num_base_bdevs"`
+		Discovered   int `json:"num_base_bdevs_discovered"`
 	}
 	call(t, ca, "bdev_raid_get_bdevs", map[string]any{"category": "online"}, &raids)
-	if len(raids) != 1 || raids[0].NumBaseBdevs != 1 {
-		t.Errorf("raid after removal = %+v, want online with 1 member", raids)
+	// SPDK keeps the removed member's slot, empty.
+	if len(raids) != 1 || raids[0].NumBaseBdevs != 2 || raids[0].Discovered != 1 {
+		t.Errorf("raid after removal = %+v, want online with 1 of 2 slots filled", raids)
 	}
 	err := <-finished
 	checkFio(t, stdout.Bytes(), err, size)

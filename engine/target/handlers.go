@@ -27,7 +27,11 @@ func method[P any](t *Target, decodeCode int, required []string, fn func(ctx con
 		}
 		defer t.pruneQoSLocked()
 		defer t.noteLvolsLocked()
-		return fn(ctx, &p)
+		res, err := fn(ctx, &p)
+		if err == nil && len(t.configuring) > 0 {
+			t.settleConfiguringLocked() // a bdev a raid waits for may have appeared
+		}
+		return res, err
 	}
 }
 

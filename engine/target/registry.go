@@ -41,8 +41,16 @@ type baseBdev struct {
 	store *lvstore.Store
 	// raid is set for raid bdevs.
 	raid *raid1.Raid
-	// raidLevel, members in order, for bdev_raid_get_bdevs.
-	raidMembers []string
+	// raidSlots are the raid's base bdev slots in order, for
+	// bdev_raid_get_bdevs: like SPDK, a removed member leaves an empty slot
+	// that add_base_bdev fills again.
+	raidSlots []raidSlot
+	// deltaBitmap is bdev_raid_create's delta_bitmap (Longhorn's fork),
+	// reported back as delta_bitmap_enabled.
+	deltaBitmap bool
+	// rebuild is the rebuild add_base_bdev started, while it runs;
+	// guarded by Target.mu.
+	rebuild *raidProcess
 	// under is the bdev an error bdev passes its I/O to.
 	under string
 }

@@ -27,7 +27,17 @@ type remoteAttachParams struct {
 // remoteHandlers are extensions: a remote bdev is another node's NBD
 // export, used as a raid1 member or a copy destination.
 func (t *Target) remoteHandlers(m map[string]jsonrpc.Handler) {
-	m["bdev_remote_attach"] = unlocked(decodeLvol, req("name", "address", "export_name"), t.attachRemote)
+	m["bdev_remote_attach"] = unlocked(decodeLvol, req("name", "address", "export_name"), func(ctx context.Context, p *remoteAttachParams) (any, error) {
+		res, err := t.attachRemote(ctx, p)
+		if err == nil {
+			t.mu.Lock()
+			if !t.closed && len(t.configuring) > 0 {
+				t.settleConfiguringLocked() // a raid may wait for this bdev
+			}
+			t.mu.Unlock()
+		}
+		return res, err
+	})
 	m["bdev_remote_detach"] = method(t, decodeLvol, req("name"), func(ctx context.Context, p *nameParams) (any, error) {
 		b, ok := t.bdevs[p.Name]
 		if !ok || b.product != productRemote {

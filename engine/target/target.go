@@ -64,8 +64,10 @@ type Target struct {
 	// errConfigs are the bases given to bdev_error_create, with the UUID
 	// asked for; an error bdev appears on each as soon as it exists.
 	errConfigs map[string]string
-	nextOp     uint32
-	closed     bool
+	// configuring are the raids waiting for base bdevs, by name.
+	configuring map[string]*pendingRaid
+	nextOp      uint32
+	closed      bool
 }
 
 // New returns an empty target.
@@ -89,7 +91,8 @@ func New(opts Options) *Target {
 		copies:  map[uint32]*copyOp{},
 		errs:    newRPCErrors(),
 
-		errConfigs: map[string]string{},
+		errConfigs:  map[string]string{},
+		configuring: map[string]*pendingRaid{},
 	}
 	for _, d := range opts.Defects {
 		t.defects[d] = true
