@@ -97,7 +97,7 @@ func (a *connAuth) gate(method string, params json.RawMessage) (handled bool, re
 		result, err = a.authenticate(params)
 		return true, result, err
 	}
-	if !a.authenticated() {
+	if !a.authenticated() || a.failed() {
 		return true, nil, errAuthFirst
 	}
 	return false, nil, nil
@@ -142,6 +142,9 @@ func (a *connAuth) authenticate(params json.RawMessage) (any, error) {
 	case !a.tok.CheckMAC(AuthPurpose, nonce, p.MAC):
 		a.refused = true
 		return nil, &Error{Code: CodeNotPermitted, Message: "Operation not permitted: wrong MAC for the challenge (is the cluster credential the node's? docs/security.md)"}
+	}
+	if a.refused {
+		return nil, errAuthFirst // a failed attempt ends the connection
 	}
 	a.ok = true
 	return true, nil

@@ -120,6 +120,27 @@ func (s *Server) serve(ctx context.Context, l net.Listener, tok credential.Token
 	}
 }
 
+// hangUp ends a connection whose authentication failed without losing the
+// reply already written: it sends FIN after the reply and reads (and
+// drops) what the client still sends for a moment before closing, because
+// closing a TCP socket with unread input sends RST, and an RST can destroy
+// the reply before the client reads it. A connection that cannot half-close
+// is closed at once.
+func hangUp(conn io.ReadWriteCloser, closeNow func()) {
+	type halfCloser interface {
+		CloseWrite() error
+		SetReadDeadline(time.Time) error
+	}
+	hc, ok := conn.(halfCloser)
+	if !ok || hc.CloseWrite() != nil || hc.SetReadDeadline(time.Now().Add(refuseDrain)) != nil {
+		closeNow()
+	}
+}
+
+// refuseDrain is how long a refused connection's input is still read and
+// dropped before the connection closes (hangUp).
+const refuseDrain = 2 * time.Second
+
 // ServeConn serves one connection until the peer closes it, sends bytes
 // that do not parse, or ctx is done; then it closes the connection.
 func (s *Server) ServeConn(ctx context.Context, conn io.ReadWriteCloser) {
@@ -136,7 +157,7 @@ func (s *Server) serveConn(ctx context.Context, conn io.ReadWriteCloser, tok cre
 	defer stop()
 	var auth *connAuth
 	if !tok.IsZero() {
-		auth = newConnAuth(tok, cancel)
+		auth = newConnAuth(tok, func() { hangUp(conn, cancel) })
 		timer := time.AfterFunc(AuthTimeout, func() {
 			if !auth.authenticated() {
 				s.log.Warn("json-rpc connection closed: not authenticated in time", "timeout", AuthTimeout)
@@ -187,10 +208,14 @@ func (s *Server) serveStream(ctx context.Context, r io.Reader, w io.Writer, auth
 		go func() {
 			defer wg.Done()
 			defer func() { <-inflight }()
-			if reply := s.dispatch(ctx, raw, auth); reply != nil {
+			reply, refused := s.dispatch(ctx, raw, auth)
+			if reply != nil {
 				out.write(reply)
 			}
-			if auth != nil && auth.failed() {
+			// Only the goroutine of the failed attempt hangs up, after its
+			// reply: another request's goroutine that saw the failure
+			// could otherwise end the connection before that reply.
+			if refused {
 				s.log.Warn("json-rpc connection closed: authentication failed")
 				auth.refuse()
 			}
@@ -199,24 +224,26 @@ func (s *Server) serveStream(ctx context.Context, r io.Reader, w io.Writer, auth
 }
 
 // dispatch serves one top-level JSON value and returns the encoded reply,
-// or nil when nothing is to be sent. Only an object is a request: SPDK
+// or nil when nothing is to be sent, and whether it was a failed
+// authentication, after which the connection ends. Only an object is a request: SPDK
 // does not support JSON-RPC batches and answers an array, like any other
 // value, with one -32600 "Invalid request" (id null) and runs nothing
 // (lib/jsonrpc/jsonrpc_server.c, jsonrpc_parse_request).
-func (s *Server) dispatch(ctx context.Context, raw json.RawMessage, auth *connAuth) []byte {
+func (s *Server) dispatch(ctx context.Context, raw json.RawMessage, auth *connAuth) (reply []byte, refused bool) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) > 0 && raw[0] == '{' {
 		return s.handle(ctx, raw, auth)
 	}
-	return errorReply(nil, &Error{Code: CodeInvalidRequest, Message: "Invalid request"})
+	return errorReply(nil, &Error{Code: CodeInvalidRequest, Message: "Invalid request"}), false
 }
 
 // handle validates one request object, runs its handler and returns the
-// encoded reply (nil for a notification that succeeded).
-func (s *Server) handle(ctx context.Context, raw json.RawMessage, auth *connAuth) []byte {
+// encoded reply (nil for a notification that succeeded), and whether it
+// was a failed authentication.
+func (s *Server) handle(ctx context.Context, raw json.RawMessage, auth *connAuth) (reply []byte, refused bool) {
 	req, id, rerr := parseRequest(raw)
 	if rerr != nil {
-		return errorReply(id, rerr)
+		return errorReply(id, rerr), false
 	}
 	var (
 		handled bool
@@ -225,31 +252,32 @@ func (s *Server) handle(ctx context.Context, raw json.RawMessage, auth *connAuth
 	)
 	if auth != nil {
 		handled, result, err = auth.gate(req.method, req.params)
+		refused = handled && req.method == MethodAuthenticate && err != nil
 	}
 	if !handled {
 		h, ok := s.handler(req.method)
 		if !ok {
-			return errorReply(id, &Error{Code: CodeMethodNotFound, Message: "Method not found"})
+			return errorReply(id, &Error{Code: CodeMethodNotFound, Message: "Method not found"}), false
 		}
 		result, err = s.call(ctx, h, req)
 	}
 	if err != nil {
 		e := asError(err)
 		s.log.Debug("json-rpc method failed", "method", req.method, "code", e.Code, "message", e.Message)
-		return errorReply(id, e)
+		return errorReply(id, e), refused
 	}
 	if id == nil {
-		return nil // notification: the result is suppressed
+		return nil, false // notification: the result is suppressed
 	}
-	reply, err := json.Marshal(struct {
+	reply, err = json.Marshal(struct {
 		JSONRPC string          `json:"jsonrpc"`
 		ID      json.RawMessage `json:"id"`
 		Result  any             `json:"result"`
 	}{"2.0", id, result})
 	if err != nil {
-		return errorReply(id, Errorf(CodeInternalError, "encode result of %s: %v", req.method, err))
+		return errorReply(id, Errorf(CodeInternalError, "encode result of %s: %v", req.method, err)), false
 	}
-	return append(reply, '\n')
+	return append(reply, '\n'), false
 }
 
 // call runs a handler, turning a panic into an internal error so one bad
