@@ -459,3 +459,29 @@ func TestDeleteSuspendedRaid(t *testing.T) {
 		t.Fatal("bdev_raid_delete of a suspended raid hung")
 	}
 }
+
+// TestShallowCopyOfWritableLvolFailsLater: SPDK starts a shallow copy of a
+// writable lvol and reports the blobstore's refusal as the operation's
+// outcome (module/bdev/lvol/vbdev_lvol_rpc.c answers the start with the
+// operation id; the blobstore's shallow copy, lib/blob/blobstore.c, then
+// fails it with -EPERM), and the destination is not claimed.
+func TestShallowCopyOfWritableLvolFailsLater(t *testing.T) {
+	fx := newFixture(t, true)
+	fx.lvol("src", 4)
+	fx.must("bdev_malloc_create", map[string]any{"name": "dst", "num_blocks": 8192, "block_size": 512}, nil)
+	var start struct {
+		OperationID uint32 `json:"operation_id"`
+	}
+	fx.must("bdev_lvol_start_shallow_copy", map[string]any{"src_lvol_name": "lvs0/src", "dst_bdev_name": "dst"}, &start)
+	var st struct {
+		State string `json:"state"`
+		Error string `json:"error"`
+	}
+	fx.must("bdev_lvol_check_shallow_copy", map[string]any{"operation_id": start.OperationID}, &st)
+	if st.State != "error" || st.Error != "Operation not permitted" {
+		t.Fatalf("check of a shallow copy from a writable lvol: %+v, want state error, Operation not permitted", st)
+	}
+	if d := fx.bdev("dst"); d.Claimed {
+		t.Errorf("the destination stays claimed (%q) after a refused copy", d.ClaimType)
+	}
+}

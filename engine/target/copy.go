@@ -41,14 +41,22 @@ func (t *Target) startShallowCopy(ctx context.Context, p *shallowCopyParams) (an
 	if t.busyLocked(dst) || (dst.base != nil && dst.base.store != nil) {
 		return nil, asyncError(syscall.EBUSY)
 	}
-	if !src.IsReadOnly() {
-		return nil, asyncError(syscall.EPERM)
-	}
 	if dst.dev.Size() < src.Size() || src.BlockSize()%dst.dev.BlockSize() != 0 {
 		return nil, asyncError(syscall.EINVAL)
 	}
 	t.nextOp++
 	id := t.nextOp
+	if !src.IsReadOnly() {
+		// SPDK checks this in the blobstore, after the RPC has answered
+		// with the operation's id: the start succeeds and the failure is
+		// the operation's outcome (bdev_lvol_check_shallow_copy reports
+		// state "error", "Operation not permitted").
+		op := &copyOp{cancel: func() {}, done: make(chan struct{}), finished: true, err: syscall.EPERM}
+		close(op.done)
+		t.copies[id] = op
+		t.log.Info("shallow copy refused: the source is writable", "operation_id", id, "src", src.Alias())
+		return map[string]uint32{"operation_id": id}, nil
+	}
 	holder := "shallow_copy:" + src.UUID()
 	t.claimLocked(dst.name, holder, claimExclusive)
 	cctx, cancel := context.WithCancel(context.Background())
