@@ -23,12 +23,22 @@ func (r *Raid) ReadAt(p []byte, off int64) (int, error) {
 		return 0, err
 	}
 	defer r.end(false)
+	if err := r.readAny(p, off); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// readAny reads p at off from one RW member, failing over to the others
+// (a failing member is marked ERR). The caller holds an admission through
+// the gate: ReadAt, or a rebuild copying the volume.
+func (r *Raid) readAny(p []byte, off int64) error {
 	var tried []*member
 	var errs []error
 	for {
 		m := r.pickReader(tried)
 		if m == nil {
-			return 0, r.ioError("read", off, errs)
+			return r.ioError("read", off, errs)
 		}
 		n, err := m.dev.ReadAt(p, off)
 		if err == nil && n < len(p) {
@@ -39,7 +49,7 @@ func (r *Raid) ReadAt(p []byte, off int64) (int, error) {
 		if err == nil {
 			m.reads.Add(1)
 			m.bytesRead.Add(uint64(n))
-			return n, nil
+			return nil
 		}
 		m.errors.Add(1)
 		r.markFailed(m, err)

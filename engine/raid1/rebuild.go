@@ -88,7 +88,7 @@ func (r *Raid) rebuildChunk(target string, buf []byte, off int64) error {
 	if !listed || state != StateWO {
 		return fmt.Errorf("raid1 %s rebuild %s: %w", r.name, target, ErrRebuildStopped)
 	}
-	if err := r.readSource(buf, off); err != nil {
+	if err := r.readAny(buf, off); err != nil {
 		return fmt.Errorf("raid1 %s rebuild %s: %w", r.name, target, err)
 	}
 	n, err := dst.dev.WriteAt(buf, off)
@@ -103,32 +103,4 @@ func (r *Raid) rebuildChunk(target string, buf []byte, off int64) error {
 	dst.writes.Add(1)
 	dst.bytesWritten.Add(uint64(n))
 	return nil
-}
-
-// readSource reads buf at off from an RW member, failing over like ReadAt
-// but without passing the gate again (the caller holds an admission).
-func (r *Raid) readSource(buf []byte, off int64) error {
-	var tried []*member
-	var errs []error
-	for {
-		m := r.pickReader(tried)
-		if m == nil {
-			return r.ioError("read", off, errs)
-		}
-		n, err := m.dev.ReadAt(buf, off)
-		if err == nil && n < len(buf) {
-			err = io.ErrUnexpectedEOF
-		}
-		m.inflight.Add(-1)
-		m.io.Done()
-		if err == nil {
-			m.reads.Add(1)
-			m.bytesRead.Add(uint64(n))
-			return nil
-		}
-		m.errors.Add(1)
-		r.markFailed(m, err)
-		tried = append(tried, m)
-		errs = append(errs, fmt.Errorf("%s: %w", m.name, err))
-	}
 }
