@@ -74,14 +74,21 @@ type Lvol struct {
 // lvolEntry is the part of a bdev_lvol_get_lvols entry ReadInventory reads:
 // the listing that shows degraded lvols too.
 type lvolEntry struct {
-	Name      string `json:"name"`
-	Snapshot  bool   `json:"is_snapshot"`
-	Degraded  bool   `json:"is_degraded"`
-	Allocated uint64 `json:"num_allocated_clusters"`
-	Lvs       struct {
+	UUID     string `json:"uuid"`
+	Name     string `json:"name"`
+	Snapshot bool   `json:"is_snapshot"`
+	Degraded bool   `json:"is_degraded"`
+	Lvs      struct {
 		Name string `json:"name"`
 		UUID string `json:"uuid"`
 	} `json:"lvs"`
+}
+
+// lvolAllocation is an entry of bdev_lvol_get_allocated_clusters
+// (refengine's extension).
+type lvolAllocation struct {
+	UUID      string `json:"uuid"`
+	Allocated uint64 `json:"num_allocated_clusters"`
 }
 
 // lvolBdev is the part of a bdev_get_bdevs object ReadInventory reads.
@@ -168,6 +175,13 @@ func readNode(ctx context.Context, n Node, cred credential.Token) NodeInventory 
 		out.Err = fmt.Sprintf("node %s: bdev_lvol_get_lvols: %v", n.Name, err)
 		return out
 	}
+	// A degraded lvol's clusters: SPDK's listing has no count, refengine's
+	// extension has.
+	var allocs []lvolAllocation
+	if err := rpc.Call(ctx, "bdev_lvol_get_allocated_clusters", nil, &allocs); err != nil {
+		out.Err = fmt.Sprintf("node %s: bdev_lvol_get_allocated_clusters: %v", n.Name, err)
+		return out
+	}
 	if err := rpc.Call(ctx, "bdev_lvol_get_lvstores", nil, &after); err != nil {
 		out.Err = fmt.Sprintf("node %s: bdev_lvol_get_lvstores: %v", n.Name, err)
 		return out
@@ -202,12 +216,16 @@ func readNode(ctx context.Context, n Node, cred credential.Token) NodeInventory 
 	for _, lv := range out.Lvols {
 		seen[lv.LvstoreUUID+"/"+lv.Name] = true
 	}
+	allocated := make(map[string]uint64, len(allocs))
+	for _, a := range allocs {
+		allocated[a.UUID] = a.Allocated
+	}
 	for _, e := range entries {
 		if !e.Degraded || seen[e.Lvs.UUID+"/"+e.Name] {
 			continue
 		}
 		out.Lvols = append(out.Lvols, Lvol{Name: e.Name, LvstoreUUID: e.Lvs.UUID, LvstoreName: e.Lvs.Name,
-			Snapshot: e.Snapshot, AllocatedClusters: e.Allocated, Degraded: true})
+			Snapshot: e.Snapshot, AllocatedClusters: allocated[e.UUID], Degraded: true})
 	}
 	return out
 }

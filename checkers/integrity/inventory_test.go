@@ -182,6 +182,14 @@ func TestReadNodeSeesDegradedLvols(t *testing.T) {
 	call(first, "bdev_lvol_create_lvstore", map[string]any{"bdev_name": "disk0", "lvs_name": "lvs0", "cluster_sz": 1 << 20})
 	call(first, "bdev_malloc_create", map[string]any{"name": "ext", "num_blocks": 4 << 20 / 4096, "block_size": 4096})
 	call(first, "bdev_lvol_clone_bdev", map[string]any{"bdev": "ext", "lvs_name": "lvs0", "clone_name": "vol7-r-qqqqqqqq"})
+	// One written cluster: the clone owns it, degraded or not.
+	dev, ok := first.Bdev("lvs0/vol7-r-qqqqqqqq")
+	if !ok {
+		t.Fatal("clone bdev missing")
+	}
+	if _, err := dev.WriteAt(make([]byte, 4096), 0); err != nil {
+		t.Fatal(err)
+	}
 	first.Close()
 
 	n := newRPCNodeOn(t, img)
@@ -191,7 +199,7 @@ func TestReadNodeSeesDegradedLvols(t *testing.T) {
 	}
 	found := false
 	for _, lv := range got.Lvols {
-		found = found || (lv.Name == "vol7-r-qqqqqqqq" && lv.Degraded)
+		found = found || (lv.Name == "vol7-r-qqqqqqqq" && lv.Degraded && lv.AllocatedClusters == 1)
 	}
 	if !found {
 		t.Fatalf("degraded clone missing from the inventory: %+v", got.Lvols)

@@ -217,28 +217,18 @@ func syncErrorOr(err error, fallback syscall.Errno) *jsonrpc.Error {
 	return errnoError(fallback)
 }
 
-// deleteBaseLocked deletes an aio or malloc bdev. Its lvstore, if any, is
-// unloaded (not destroyed), as when SPDK hot-removes a base bdev; a bdev or
-// lvol someone else holds makes it -16.
+// deleteBaseLocked deletes an aio, malloc or error bdev. Whatever holds it
+// lets go first (hotRemoveLocked): its lvstore, if any, is unloaded (not
+// destroyed), a raid loses the member, an export stops.
 func (t *Target) deleteBaseLocked(name, product string) error {
 	b, ok := t.bdevs[name]
 	if !ok || b.product != product {
 		return errNoDevice
 	}
-	if t.busyLocked(baseView(b)) {
-		return errnoError(syscall.EBUSY)
+	if err := t.checkRemovableLocked(baseView(b)); err != nil {
+		return err
 	}
-	if s := b.store; s != nil {
-		for _, lv := range s.Lvols() {
-			if t.busyLocked(lvolView(lv)) {
-				return errnoError(syscall.EBUSY)
-			}
-		}
-		if err := s.Close(); err != nil {
-			t.log.Error("unload lvstore", "lvstore", s.Name(), "err", err)
-		}
-		delete(t.stores, s.UUID())
-	}
+	t.hotRemoveLocked(baseView(b))
 	delete(t.bdevs, name)
 	if err := b.dev.Close(); err != nil {
 		t.log.Warn("close bdev", "name", name, "err", err)

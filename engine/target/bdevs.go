@@ -69,7 +69,7 @@ func (t *Target) describeLocked(v *view) map[string]any {
 		"num_blocks":           uint64(v.dev.Size()) / uint64(bs),
 		"uuid":                 v.uuid,
 		"zoned":                false,
-		"supported_io_types":   supportedIOTypes(v, readOnly),
+		"supported_io_types":   t.supportedIOTypesLocked(v, readOnly),
 		"assigned_rate_limits": t.qos[v.uuid].report(),
 		// SPDK prints creation_time for every bdev ("" when the module
 		// keeps none) and md_size, md_interleave and dif_type only when
@@ -131,12 +131,15 @@ var ioTypeNames = []string{
 	"seek_hole", "seek_data", "copy", "nvme_iov_md",
 }
 
-// supportedIOTypes answers supported_io_types with every I/O type, as the
-// SPDK module of the bdev's kind does (module/bdev/aio/bdev_aio.c,
-// module/bdev/malloc/bdev_malloc.c, module/bdev/lvol/vbdev_lvol.c
-// *_io_type_supported; the bdev layer emulates write_zeroes wherever write
-// is supported). Other kinds keep refengine's own answer.
-func supportedIOTypes(v *view, readOnly bool) map[string]bool {
+// supportedIOTypesLocked answers supported_io_types with every I/O type,
+// as the SPDK module of the bdev's kind does (module/bdev/aio/bdev_aio.c,
+// module/bdev/malloc/bdev_malloc.c, module/bdev/lvol/vbdev_lvol.c,
+// module/bdev/raid/bdev_raid.c, lib/bdev/part.c for error bdevs, each
+// *_io_type_supported), and the bdev layer emulates write_zeroes wherever
+// write is supported (lib/bdev/bdev.c spdk_bdev_io_type_supported). Remote
+// bdevs, refengine's own, answer read, flush and, unless read-only,
+// write, unmap and write_zeroes.
+func (t *Target) supportedIOTypesLocked(v *view, readOnly bool) map[string]bool {
 	m := make(map[string]bool, len(ioTypeNames))
 	for _, n := range ioTypeNames {
 		m[n] = false
@@ -161,6 +164,27 @@ func supportedIOTypes(v *view, readOnly bool) map[string]bool {
 	case productLvol:
 		set(true, "read", "flush", "reset", "seek_data", "seek_hole")
 		set(!readOnly, "write", "unmap", "write_zeroes")
+	case productRaid:
+		// read and write always; flush, reset and unmap when every
+		// present member supports them (raid1 passes them on).
+		set(true, "read", "write", "write_zeroes", "flush", "reset", "unmap")
+		for _, sl := range v.base.raidSlots {
+			if mv, ok := t.lookupLocked(sl.member); ok && sl.member != "" {
+				sub := t.supportedIOTypesLocked(mv, mv.lvol != nil && mv.lvol.IsReadOnly())
+				for _, n := range []string{"flush", "reset", "unmap"} {
+					m[n] = m[n] && sub[n]
+				}
+			}
+		}
+	case productError:
+		// The part module answers as its base, but never for NVMe
+		// passthrough.
+		if bv, ok := t.lookupLocked(v.base.under); ok {
+			for n, on := range t.supportedIOTypesLocked(bv, bv.lvol != nil && bv.lvol.IsReadOnly()) {
+				m[n] = on
+			}
+		}
+		set(false, "nvme_admin", "nvme_io", "nvme_io_md")
 	default:
 		set(true, "read", "flush")
 		set(!readOnly, "write", "unmap", "write_zeroes")

@@ -460,28 +460,48 @@ func TestDeleteSuspendedRaid(t *testing.T) {
 	}
 }
 
-// TestShallowCopyOfWritableLvolFailsLater: SPDK starts a shallow copy of a
-// writable lvol and reports the blobstore's refusal as the operation's
-// outcome (module/bdev/lvol/vbdev_lvol_rpc.c answers the start with the
-// operation id; the blobstore's shallow copy, lib/blob/blobstore.c, then
-// fails it with -EPERM), and the destination is not claimed.
-func TestShallowCopyOfWritableLvolFailsLater(t *testing.T) {
-	fx := newFixture(t, true)
-	fx.lvol("src", 4)
-	fx.must("bdev_malloc_create", map[string]any{"name": "dst", "num_blocks": 8192, "block_size": 512}, nil)
-	var start struct {
-		OperationID uint32 `json:"operation_id"`
+// TestShallowCopyRefusedLater: SPDK starts a shallow copy the blobstore
+// refuses (a writable source; a destination smaller than the source) and
+// reports the refusal as the operation's outcome
+// (module/bdev/lvol/vbdev_lvol_rpc.c answers the start with the operation
+// id; lib/blob/blobstore.c bs_shallow_copy_blob_open_cpl then fails it);
+// the destination is not claimed afterwards. A failed start uses up an id.
+func TestShallowCopyRefusedLater(t *testing.T) {
+	tests := []struct {
+		name, src string
+		dstBlocks int
+		wantError string
+	}{
+		{"writable source", "lvs0/src", 8192, "Operation not permitted"},
+		{"destination too small", "lvs0/snap", 2048, "Invalid argument"},
 	}
-	fx.must("bdev_lvol_start_shallow_copy", map[string]any{"src_lvol_name": "lvs0/src", "dst_bdev_name": "dst"}, &start)
-	var st struct {
-		State string `json:"state"`
-		Error string `json:"error"`
-	}
-	fx.must("bdev_lvol_check_shallow_copy", map[string]any{"operation_id": start.OperationID}, &st)
-	if st.State != "error" || st.Error != "Operation not permitted" {
-		t.Fatalf("check of a shallow copy from a writable lvol: %+v, want state error, Operation not permitted", st)
-	}
-	if d := fx.bdev("dst"); d.Claimed {
-		t.Errorf("the destination stays claimed (%q) after a refused copy", d.ClaimType)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fx := newFixture(t, true)
+			fx.lvol("src", 4)
+			fx.must("bdev_lvol_snapshot", map[string]any{"lvol_name": "lvs0/src", "snapshot_name": "snap"}, nil)
+			fx.must("bdev_malloc_create", map[string]any{"name": "dst", "num_blocks": tt.dstBlocks, "block_size": 512}, nil)
+			if err := fx.call("bdev_lvol_start_shallow_copy", map[string]any{"src_lvol_name": "lvs0/snap", "dst_bdev_name": "nope"}, nil); err == nil {
+				t.Fatal("a shallow copy to a missing bdev started")
+			}
+			var start struct {
+				OperationID uint32 `json:"operation_id"`
+			}
+			fx.must("bdev_lvol_start_shallow_copy", map[string]any{"src_lvol_name": tt.src, "dst_bdev_name": "dst"}, &start)
+			if start.OperationID != 2 {
+				t.Errorf("operation id %d after one failed start, want 2", start.OperationID)
+			}
+			var st struct {
+				State string `json:"state"`
+				Error string `json:"error"`
+			}
+			fx.must("bdev_lvol_check_shallow_copy", map[string]any{"operation_id": start.OperationID}, &st)
+			if st.State != "error" || st.Error != tt.wantError {
+				t.Fatalf("check: %+v, want state error, %s", st, tt.wantError)
+			}
+			if d := fx.bdev("dst"); d.Claimed {
+				t.Errorf("the destination stays claimed (%q) after a refused copy", d.ClaimType)
+			}
+		})
 	}
 }

@@ -19,6 +19,8 @@ type checkCopyParams struct {
 type copyOp struct {
 	cancel context.CancelFunc
 	done   chan struct{}
+	// dst is the destination bdev's name; its hot-remove ends the copy.
+	dst string
 
 	mu            sync.Mutex
 	copied, total uint64
@@ -34,33 +36,42 @@ func (t *Target) startShallowCopy(ctx context.Context, p *shallowCopyParams) (an
 	if err != nil {
 		return nil, err
 	}
+	// SPDK numbers the operation once the source is found, so a start that
+	// fails from here on uses up an id (module/bdev/lvol/vbdev_lvol_rpc.c
+	// rpc_bdev_lvol_start_shallow_copy).
+	t.nextOp++
+	id := t.nextOp
 	dst, ok := t.lookupLocked(p.DstBdevName)
 	if !ok {
 		return nil, asyncError(syscall.ENODEV)
 	}
-	if t.busyLocked(dst) || (dst.base != nil && dst.base.store != nil) {
-		return nil, asyncError(syscall.EBUSY)
+	// Opening a claimed bdev for writing is -1 (lib/bdev/bdev.c
+	// bdev_open; vbdev_lvol_shallow_copy).
+	if t.claimOf(dst) != "" {
+		return nil, asyncError(syscall.EPERM)
 	}
-	if dst.dev.Size() < src.Size() || src.BlockSize()%dst.dev.BlockSize() != 0 {
-		return nil, asyncError(syscall.EINVAL)
+	// The blobstore checks the rest after the RPC has answered with the
+	// operation's id (lib/blob/blobstore.c bs_shallow_copy_blob_open_cpl):
+	// the start succeeds and the failure is the operation's outcome, which
+	// bdev_lvol_check_shallow_copy reports as state "error".
+	var refused syscall.Errno
+	switch {
+	case !src.IsReadOnly():
+		refused = syscall.EPERM
+	case dst.dev.Size() < src.Size() || src.BlockSize()%dst.dev.BlockSize() != 0:
+		refused = syscall.EINVAL
 	}
-	t.nextOp++
-	id := t.nextOp
-	if !src.IsReadOnly() {
-		// SPDK checks this in the blobstore, after the RPC has answered
-		// with the operation's id: the start succeeds and the failure is
-		// the operation's outcome (bdev_lvol_check_shallow_copy reports
-		// state "error", "Operation not permitted").
-		op := &copyOp{cancel: func() {}, done: make(chan struct{}), finished: true, err: syscall.EPERM}
+	if refused != 0 {
+		op := &copyOp{cancel: func() {}, done: make(chan struct{}), finished: true, err: refused}
 		close(op.done)
 		t.copies[id] = op
-		t.log.Info("shallow copy refused: the source is writable", "operation_id", id, "src", src.Alias())
+		t.log.Info("shallow copy refused", "operation_id", id, "src", src.Alias(), "dst", dst.name, "err", refused)
 		return map[string]uint32{"operation_id": id}, nil
 	}
 	holder := "shallow_copy:" + src.UUID()
 	t.claimLocked(dst.name, holder, claimExclusive)
 	cctx, cancel := context.WithCancel(context.Background())
-	op := &copyOp{cancel: cancel, done: make(chan struct{})}
+	op := &copyOp{cancel: cancel, done: make(chan struct{}), dst: dst.name}
 	t.copies[id] = op
 	s, dstName, dstDev := src.Store(), dst.name, dst.dev
 	t.log.Info("shallow copy started", "operation_id", id, "src", src.Alias(), "dst", dstName)
@@ -73,6 +84,8 @@ func (t *Target) startShallowCopy(ctx context.Context, p *shallowCopyParams) (an
 		})
 		if err == nil {
 			err = dstDev.Flush()
+		} else if cctx.Err() != nil {
+			err = syscall.ENODEV // the destination was deleted under the copy
 		}
 		op.mu.Lock()
 		op.finished, op.err = true, err

@@ -132,13 +132,32 @@ func (t *Target) deleteErrorLocked(name string) error {
 	if err := t.deleteBaseLocked(name, productError); err != nil {
 		return err
 	}
-	t.releaseLocked(b.under, name)
+	t.forgetErrorLocked(b)
+	return nil
+}
+
+// dropErrorLocked deletes error bdev b, whose holders have let go, when
+// its base goes away. Its configuration stays, as SPDK's does
+// (module/bdev/error/vbdev_error.c: only bdev_error_delete clears it), so
+// the error bdev comes back with its base.
+func (t *Target) dropErrorLocked(b *baseBdev) {
+	delete(t.bdevs, b.name)
+	if err := b.dev.Close(); err != nil {
+		t.log.Warn("close bdev", "name", b.name, "err", err)
+	}
+	t.releaseLocked(b.under, b.name)
+	t.log.Info("error bdev deleted: its base bdev is going away", "name", b.name, "base", b.under)
+}
+
+// forgetErrorLocked releases a deleted error bdev's base and its
+// configuration.
+func (t *Target) forgetErrorLocked(b *baseBdev) {
+	t.releaseLocked(b.under, b.name)
 	for base := range t.errConfigs {
-		if errorPrefix+base == name {
+		if errorPrefix+base == b.name {
 			delete(t.errConfigs, base)
 		}
 	}
-	return nil
 }
 
 // injectErrorLocked arms, or with io_type "clear" disarms, an error bdev.

@@ -95,11 +95,7 @@ func TestErrorBdevUnderLvstore(t *testing.T) {
 		t.Error("data past the failed writes changed")
 	}
 
-	// The aio disk cannot go while its error bdev holds it; deleting the
-	// error bdev unloads the lvstore and releases the disk.
-	if code, _, _ := rpcCode(fx.call("bdev_aio_delete", map[string]any{"name": "disk0"}, nil)); code != -16 {
-		t.Errorf("bdev_aio_delete under an error bdev: code %d, want -16", code)
-	}
+	// Deleting the error bdev unloads the lvstore and releases the disk.
 	fx.must("bdev_error_delete", map[string]any{"name": "EE_disk0"}, nil)
 	if d := fx.bdev("disk0"); d.Claimed {
 		t.Errorf("disk0 still claimed after bdev_error_delete: %+v", d)
@@ -109,15 +105,31 @@ func TestErrorBdevUnderLvstore(t *testing.T) {
 	if len(stores) != 0 {
 		t.Errorf("lvstores after deleting their base: %+v", stores)
 	}
-
-	// Configured before its base appears (a node restarting with the
-	// option): the aio bdev is claimed at once and the lvstore is found
-	// again on EE_disk0, with the data.
-	fx.must("bdev_aio_delete", map[string]any{"name": "disk0"}, nil)
+	// Made again over the disk, the error bdev finds the lvstore; deleting
+	// the disk under it hot-removes both, as in SPDK.
 	fx.must("bdev_error_create", map[string]any{"base_name": "disk0"}, nil)
-	if _, ok := fx.tgt.Bdev("EE_disk0"); ok {
-		t.Fatal("EE_disk0 exists before its base")
+	fx.must("bdev_lvol_get_lvstores", nil, &stores)
+	if len(stores) != 1 {
+		t.Errorf("lvstores on EE_disk0 made again: %+v", stores)
 	}
+	fx.must("bdev_aio_delete", map[string]any{"name": "disk0"}, nil)
+	if _, ok := fx.tgt.Bdev("EE_disk0"); ok {
+		t.Error("EE_disk0 outlived its base")
+	}
+	fx.must("bdev_lvol_get_lvstores", nil, &stores)
+	if len(stores) != 0 {
+		t.Errorf("lvstores after deleting the disk under them: %+v", stores)
+	}
+
+	// The configuration outlives the base, as SPDK's: a second
+	// bdev_error_create for it is -17.
+	if code, _, _ := rpcCode(fx.call("bdev_error_create", map[string]any{"base_name": "disk0"}, nil)); code != -17 {
+		t.Errorf("bdev_error_create for a configured base: code %d, want -17", code)
+	}
+
+	// The base appearing again (a node restarting with the option): the
+	// aio bdev is claimed at once and the lvstore is found again on
+	// EE_disk0, with the data.
 	fx.must("bdev_aio_create", map[string]any{"name": "disk0", "filename": fx.disk, "block_size": 512}, nil)
 	var lvs []struct {
 		Name     string `json:"name"`

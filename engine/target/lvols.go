@@ -179,8 +179,17 @@ func (t *Target) lvolHandlers(m map[string]jsonrpc.Handler) {
 				return nil, err
 			}
 		}
-		if t.busyLocked(lvolView(lv)) {
-			return nil, withCode(jsonrpc.CodeInternalError, syscall.EBUSY)
+		// SPDK refuses before it unregisters anything
+		// (vbdev_lvol_destroy: a snapshot with several clones is -1);
+		// then the bdev goes from whatever held it.
+		if len(lv.Children()) > 1 {
+			return nil, withCode(jsonrpc.CodeInternalError, syscall.EPERM)
+		}
+		if !lv.IsDegraded() {
+			if err := t.checkRemovableLocked(lvolView(lv)); err != nil {
+				return nil, withCode(jsonrpc.CodeInternalError, syscall.EBUSY)
+			}
+			t.hotRemoveLocked(lvolView(lv))
 		}
 		alias := lv.Alias()
 		if err := lv.Store().Delete(lv); err != nil {
@@ -202,18 +211,38 @@ func (t *Target) lvolHandlers(m map[string]jsonrpc.Handler) {
 		for _, s := range stores {
 			for _, lv := range s.Lvols() {
 				out = append(out, map[string]any{
-					"alias":                  lv.Alias(),
-					"uuid":                   lv.UUID(),
-					"name":                   lv.Name(),
-					"is_thin_provisioned":    lv.IsThin(),
-					"is_snapshot":            lv.IsSnapshot(),
-					"is_clone":               lv.IsClone(),
-					"is_esnap_clone":         lv.IsEsnapClone(),
-					"is_degraded":            lv.IsDegraded(),
-					"num_allocated_clusters": lv.NumAllocatedClusters(),
-					"creation_time":          lv.CreationTime().UTC().Format(time.RFC3339),
-					"lvs":                    map[string]string{"name": s.Name(), "uuid": s.UUID()},
+					"alias":               lv.Alias(),
+					"uuid":                lv.UUID(),
+					"name":                lv.Name(),
+					"is_thin_provisioned": lv.IsThin(),
+					"is_snapshot":         lv.IsSnapshot(),
+					"is_clone":            lv.IsClone(),
+					"is_esnap_clone":      lv.IsEsnapClone(),
+					"is_degraded":         lv.IsDegraded(),
+					"creation_time":       lv.CreationTime().UTC().Format(time.RFC3339),
+					"lvs":                 map[string]string{"name": s.Name(), "uuid": s.UUID()},
 				})
+			}
+		}
+		return out, nil
+	})
+	// bdev_lvol_get_allocated_clusters is refengine's extension: the
+	// clusters each lvol owns, degraded lvols included, which SPDK shows
+	// only in a bdev's driver_specific (so not for a degraded lvol, which
+	// has no bdev). Params as bdev_lvol_get_lvols'.
+	m["bdev_lvol_get_allocated_clusters"] = method(t, decodeLvol, nil, func(ctx context.Context, p *getLvolsParams) (any, error) {
+		stores := t.sortedStores()
+		if p.LvsUUID != "" || p.LvsName != "" {
+			s, err := t.selectStoreLocked(p.LvsUUID, p.LvsName)
+			if err != nil {
+				return nil, err
+			}
+			stores = []*lvstore.Store{s}
+		}
+		out := []map[string]any{}
+		for _, s := range stores {
+			for _, lv := range s.Lvols() {
+				out = append(out, map[string]any{"uuid": lv.UUID(), "alias": lv.Alias(), "num_allocated_clusters": lv.NumAllocatedClusters()})
 			}
 		}
 		return out, nil

@@ -60,9 +60,16 @@ func (t *Target) lvstoreHandlers(m map[string]jsonrpc.Handler) {
 		if err != nil {
 			return nil, err
 		}
+		// SPDK unregisters every lvol bdev first (vbdev_lvs_destruct), so
+		// whatever held one lets go of it.
 		for _, lv := range s.Lvols() {
-			if t.busyLocked(lvolView(lv)) {
+			if err := t.checkRemovableLocked(lvolView(lv)); err != nil {
 				return nil, asyncError(syscall.EBUSY)
+			}
+		}
+		for _, lv := range s.Lvols() {
+			if !lv.IsDegraded() {
+				t.hotRemoveLocked(lvolView(lv))
 			}
 		}
 		if err := s.Destroy(); err != nil {

@@ -2,6 +2,8 @@ package target
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -140,11 +142,29 @@ func TestSupportedIOTypes(t *testing.T) {
 	fx.lvol("v", 4)
 	fx.must("bdev_lvol_snapshot", map[string]any{"lvol_name": "lvs0/v", "snapshot_name": "s"}, nil)
 	fx.must("bdev_malloc_create", map[string]any{"name": "m0", "num_blocks": 2048, "block_size": 512}, nil)
+	for _, m := range []string{"m1", "m2", "m3"} {
+		fx.must("bdev_malloc_create", map[string]any{"name": m, "num_blocks": 8192, "block_size": 512}, nil)
+	}
+	aio := filepath.Join(t.TempDir(), "a1.img")
+	if err := os.WriteFile(aio, make([]byte, 4<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fx.must("bdev_aio_create", map[string]any{"name": "a1", "filename": aio, "block_size": 512}, nil)
+	// raid1 passes flush, reset and unmap on when every member takes
+	// them (module/bdev/raid/bdev_raid.c raid_bdev_io_type_supported); an
+	// error bdev answers as its base (lib/bdev/part.c).
+	fx.must("bdev_raid_create", map[string]any{"name": "r1", "raid_level": "raid1", "base_bdevs": []string{"m1", "m2"}}, nil)
+	fx.must("bdev_raid_create", map[string]any{"name": "r2", "raid_level": "raid1", "base_bdevs": []string{"m3", "a1"}}, nil)
+	fx.must("bdev_malloc_create", map[string]any{"name": "m4", "num_blocks": 2048, "block_size": 512}, nil)
+	fx.must("bdev_error_create", map[string]any{"base_name": "m4"}, nil)
 	want := map[string][]string{
 		"disk0":  {"read", "write", "flush", "reset", "write_zeroes"},
 		"m0":     {"read", "write", "flush", "reset", "unmap", "write_zeroes", "zcopy", "abort", "copy"},
 		"lvs0/v": {"read", "write", "unmap", "write_zeroes", "flush", "reset", "seek_data", "seek_hole"},
 		"lvs0/s": {"read", "flush", "reset", "seek_data", "seek_hole"},
+		"r1":     {"read", "write", "write_zeroes", "flush", "reset", "unmap"},
+		"r2":     {"read", "write", "write_zeroes", "flush", "reset"},
+		"EE_m4":  {"read", "write", "flush", "reset", "unmap", "write_zeroes", "zcopy", "abort", "copy"},
 	}
 	for name, on := range want {
 		got := fx.bdevRaw(name)["supported_io_types"].(map[string]any)

@@ -87,6 +87,10 @@ func (t *Target) raidHandlers(m map[string]jsonrpc.Handler) {
 		if !ok || b.raid == nil {
 			return nil, &jsonrpc.Error{Code: -int(syscall.ENODEV), Message: fmt.Sprintf("raid bdev %s not found", p.Name)}
 		}
+		if err := t.checkRemovableLocked(baseView(b)); err != nil {
+			return nil, err
+		}
+		t.hotRemoveLocked(baseView(b))
 		t.deleteRaidLocked(b)
 		return true, nil
 	})
@@ -197,17 +201,13 @@ func (t *Target) raidHandlers(m map[string]jsonrpc.Handler) {
 		if !ok {
 			return nil, fail(syscall.ENODEV)
 		}
-		member := b.raidSlots[slot].member
-		if err := b.raid.RemoveMember(member); err != nil {
+		if err := t.removeRaidSlotLocked(b, slot); err != nil {
 			e, ok := errnoOf(err)
 			if !ok {
 				e = syscall.EINVAL
 			}
 			return nil, fail(e)
 		}
-		t.releaseLocked(member, "raid:"+b.name)
-		b.raidSlots[slot] = raidSlot{} // SPDK keeps the slot, empty
-		t.log.Info("raid member removed", "raid", b.name, "member", member)
 		return true, nil
 	})
 	// bdev_raid_get_member_states is refengine's extension: each slot's

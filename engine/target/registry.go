@@ -96,8 +96,15 @@ func (t *Target) sortedStores() []*lvstore.Store {
 	return out
 }
 
+// baseView is a base bdev as listed. Like every SPDK bdev whose name is
+// not its UUID, it carries the UUID as an alias (lib/bdev/bdev.c
+// bdev_register).
 func baseView(b *baseBdev) *view {
-	return &view{name: b.name, aliases: []string{}, uuid: b.uuid, product: b.product, dev: b.dev, base: b}
+	aliases := []string{}
+	if b.uuid != "" && b.uuid != b.name {
+		aliases = append(aliases, b.uuid)
+	}
+	return &view{name: b.name, aliases: aliases, uuid: b.uuid, product: b.product, dev: b.dev, base: b}
 }
 
 func lvolView(lv *lvstore.Lvol) *view {

@@ -43,9 +43,10 @@ func (t *Target) remoteHandlers(m map[string]jsonrpc.Handler) {
 		if !ok || b.product != productRemote {
 			return nil, errNoDevice
 		}
-		if t.busyLocked(baseView(b)) {
-			return nil, errnoError(syscall.EBUSY)
+		if err := t.checkRemovableLocked(baseView(b)); err != nil {
+			return nil, err
 		}
+		t.hotRemoveLocked(baseView(b))
 		delete(t.bdevs, p.Name)
 		if err := b.dev.Close(); err != nil {
 			t.log.Warn("close remote bdev", "name", p.Name, "err", err)
