@@ -8,9 +8,7 @@ func miscCases() []tcase {
 	restore := []step{
 		do("log_set_level", `{"level":"NOTICE"}`),
 		do("log_set_print_level", `{"level":"INFO"}`),
-		do("log_clear_flag", `{"flag":"bdev_raid"}`),
-		do("log_clear_flag", `{"flag":"bdev_raid1"}`),
-		do("log_clear_flag", `{"flag":"lvol"}`),
+		do("log_clear_flag", `{"flag":"bdev_raid*"}`),
 	}
 	return []tcase{
 		{
