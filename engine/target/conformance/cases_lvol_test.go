@@ -217,7 +217,7 @@ func lvolCases() []tcase {
 				fails("bdev_lvol_set_parent", `{"lvol_name":"cf9_lvs/a","parent_name":"cf9_lvs/s"}`, -32602, "File exists"),
 				fails("bdev_lvol_set_parent", `{"lvol_name":"cf9_lvs/a","parent_name":"cf9_lvs/b"}`, -32602, "Invalid argument"),
 				fails("bdev_lvol_set_parent", `{"lvol_name":"cf9_lvs/a","parent_name":"cf9_lvs/nope"}`, -19, "No such device"),
-				fails("bdev_lvol_set_parent_bdev", `{"lvol_name":"cf9_lvs/a","parent_name":"cf9_nope"}`, -19, "No such device"),
+				fails("bdev_lvol_set_parent_bdev", `{"lvol_name":"cf9_lvs/nope","parent_name":"cf9_m"}`, -19, "No such device"),
 			},
 			cleanup: []step{lvstoreDel("cf9_lvs"), mallocDel("cf9_m")},
 		},
@@ -289,6 +289,18 @@ func lvolCases() []tcase {
 				fails("bdev_lvol_start_shallow_copy", `{"src_lvol_name":"cf13_lvs/s","dst_bdev_name":"cf13_dst"}`, -32602, "Operation not permitted"),
 			},
 			cleanup: []step{raidDel("cf13_r"), lvstoreDel("cf13_lvs"), mallocDel("cf13_m"), mallocDel("cf13_small"), mallocDel("cf13_dst")},
+		},
+		{
+			name:            "cf14_set_parent_bdev_unknown_parent",
+			cite:            "module/bdev/lvol/vbdev_lvol_rpc.c rpc_bdev_lvol_set_parent_bdev (only the lvol is looked up synchronously) and rpc_bdev_lvol_set_parent_cb (-32602 strerror); module/bdev/lvol/vbdev_lvol.c vbdev_lvol_set_external_parent (spdk_bdev_open_ext fails: cb_fn(-ENODEV))",
+			knownDifference: "BUG: refengine answers bdev_lvol_set_parent_bdev with an unknown parent bdev -19 \"No such device\"; SPDK's callback answers -32602 \"No such device\"",
+			steps: []step{
+				malloc("cf14_m", 64),
+				lvstore("cf14_m", "cf14_lvs"),
+				lvol("cf14_lvs", "a", 4),
+				fails("bdev_lvol_set_parent_bdev", `{"lvol_name":"cf14_lvs/a","parent_name":"cf14_nope"}`, -32602, "No such device"),
+			},
+			cleanup: []step{lvstoreDel("cf14_lvs"), mallocDel("cf14_m")},
 		},
 	}
 }
