@@ -16,18 +16,23 @@ func protocolCases() []tcase {
 				raw(`"cf40_hello" `, invalidNullID), // the space ends the value for a streaming parser
 				raw(`{"jsonrpc":"2.0","method":"spdk_get_version","id":{"a":1}}`, invalidNullID),
 				raw(`{"jsonrpc":"2.0","method":"spdk_get_version","id":5,"params":"x"}`, `{"jsonrpc":"2.0","id":5,"error":{"code":-32600,"message":"Invalid request"}}`),
-				raw(`}`, `{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}`),
 			},
 		},
 		{
 			name: "cf41_ids_params_notifications",
-			cite: "lib/jsonrpc/jsonrpc_server.c begin_response (the id echoed as sent), spdk_jsonrpc_end_result (no reply to a request without id), parse_single_request (params null is no params); lib/rpc/rpc.c rpc_spdk_get_version (-32602 \"spdk_get_version method requires no parameters\" when params are given), jsonrpc_handler (-32601 \"Method not found\")",
+			cite: "lib/jsonrpc/jsonrpc_server.c begin_response (the id echoed as sent), spdk_jsonrpc_send_error_response (an error is sent for a request without id too), parse_single_request (params null is no params); lib/rpc/rpc.c rpc_spdk_get_version (-32602 \"spdk_get_version method requires no parameters\" when params are given), jsonrpc_handler (-32601 \"Method not found\")",
 			steps: []step{
 				raw(`{"jsonrpc":"2.0","method":"spdk_get_version","id":"abc","params":{"x":1}}`, `{"jsonrpc":"2.0","id":"abc","error":{"code":-32602,"message":"spdk_get_version method requires no parameters"}}`),
 				raw(`{"jsonrpc":"2.0","method":"spdk_get_version","id":6,"params":[]}`, `{"jsonrpc":"2.0","id":6,"error":{"code":-32602,"message":"spdk_get_version method requires no parameters"}}`),
 				rawHas(`{"jsonrpc":"2.0","method":"spdk_get_version","id":7,"params":null}`, `{"jsonrpc":"2.0","id":7,"result":{"fields":{"major":24,"minor":9}}}`),
 				rawHas(`{"method":"spdk_get_version","id":8}`, `{"jsonrpc":"2.0","id":8,"result":{"fields":{"major":24}}}`),
-				raw(`{"jsonrpc":"2.0","method":"spdk_get_version"}{"jsonrpc":"2.0","method":"spdk_get_version","id":9,"params":{}}`, `{"jsonrpc":"2.0","id":9,"error":{"code":-32602,"message":"spdk_get_version method requires no parameters"}}`),
+				// An error to a request without id is sent (id null). A
+				// successful one is not asserted: SPDK means to send nothing
+				// (spdk_jsonrpc_end_result calls skip_response), but
+				// skip_response's spdk_json_write_end flushes the buffered
+				// reply after send_len was reset, so v24.09 sends it
+				// unterminated (no closing brace).
+				raw(`{"jsonrpc":"2.0","method":"spdk_get_version","params":{}}`, `{"jsonrpc":"2.0","id":null,"error":{"code":-32602,"message":"spdk_get_version method requires no parameters"}}`),
 				raw(`{"jsonrpc":"2.0","method":"spdk_get_version","id":null,"params":{}}`, `{"jsonrpc":"2.0","id":null,"error":{"code":-32602,"message":"spdk_get_version method requires no parameters"}}`),
 				fails("cf41_no_such_method", ``, -32601, "Method not found"),
 				raw(`{"jsonrpc":"2.0","method":"cf41_no_such_method","id":10}`, `{"jsonrpc":"2.0","id":10,"error":{"code":-32601,"message":"Method not found"}}`),
@@ -53,6 +58,15 @@ func protocolCases() []tcase {
 				raw(`{"jsonrpc":"1.0","method":"spdk_get_version","id":2}`, invalidNullID),
 				raw(`{"jsonrpc":"2.0","method":5,"id":3}`, invalidNullID),
 				raw(`{"jsonrpc":"2.0","method":"spdk_get_version","id":4,"cf43_extra":1}`, invalidNullID),
+			},
+		},
+		{
+			name:            "cf44_parse_error_closes",
+			cite:            "lib/jsonrpc/jsonrpc_server.c jsonrpc_parse_request (a parse error queues -32700 and returns -1) and lib/jsonrpc/jsonrpc_server_tcp.c jsonrpc_server_conn_recv/spdk_jsonrpc_server_poll (-1 closes the connection before its send queue is flushed: the client gets no reply, not even to a complete request before the bad bytes; seen on spdk_tgt v24.09.1-pre 1975133e9)",
+			knownDifference: "BUG: refengine answers unparsable input with a -32700 \"Parse error\" reply before closing (and answers the complete requests before it); SPDK closes the connection without sending anything",
+			steps: []step{
+				rawClosed(`}`),
+				rawClosed(`{"jsonrpc":"2.0","method":"spdk_get_version","id":1} }`),
 			},
 		},
 	}

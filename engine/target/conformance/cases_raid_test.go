@@ -10,8 +10,10 @@ func raidCases() []tcase {
 			name: "cf20_raid_remove_keeps_slot",
 			cite: "longhorn/spdk longhorn-v24.09 module/bdev/raid/bdev_raid.c raid_bdev_write_info_json (fields, name null for an empty slot, delta_bitmap_enabled, delta_bitmap_state from g_raid_base_delta_bitmap_state), raid_bdev_free_base_bdev_resource (the slot stays, name freed, uuid cleared), raid_bdev_remove_base_bdev; module/bdev/raid/bdev_raid_rpc.c rpc_bdev_raid_create (fork's delta_bitmap), rpc_bdev_raid_remove_base_bdev (-ENODEV \"Failed to remove base bdev from raid bdev\")",
 			steps: []step{
-				malloc("cf20_a", 8),
-				malloc("cf20_b", 8),
+				// delta_bitmap needs members with an optimal I/O boundary
+				// (module/bdev/raid/raid1.c raid1_start), as lvols have.
+				mallocBoundary("cf20_a", 8, 2048),
+				mallocBoundary("cf20_b", 8, 2048),
 				malloc("cf20_c", 8),
 				ok("bdev_raid_create", `{"name":"cf20_r","raid_level":"raid1","strip_size_kb":0,"uuid":"2f5d3b6e-8c1a-4f7e-9b2d-0a1b2c3d4e20","base_bdevs":["cf20_a","cf20_b"],"superblock":false,"delta_bitmap":true}`, `true`),
 				ok("bdev_raid_get_bdevs", `{"category":"all"}`, `[{"name":"cf20_r","uuid":"2f5d3b6e-8c1a-4f7e-9b2d-0a1b2c3d4e20","strip_size_kb":0,"state":"online","raid_level":"raid1","superblock":false,
@@ -173,6 +175,18 @@ func raidCases() []tcase {
 			},
 			cleanup: []step{raidDel("cf28_r"), raidDel("cf28_r2"), raidDel("cf28_r3"), lvstoreDel("cf28_lvs"),
 				mallocDel("cf28_m1"), mallocDel("cf28_m2"), mallocDel("cf28_m3"), mallocDel("cf28_big")},
+		},
+		{
+			name:            "cf29_raid_delta_bitmap_needs_io_boundary",
+			cite:            "longhorn/spdk module/bdev/raid/raid1.c raid1_start (-EINVAL \"No optional io boundary for raid bdev, delta bitmap cannot be enabled\" when a member's optimal_io_boundary is 0) through module/bdev/raid/bdev_raid.c raid_bdev_configure and module/bdev/raid/bdev_raid_rpc.c rpc_bdev_raid_create's callback (\"Failed to create RAID bdev %s: %s\"); the raid is deleted",
+			knownDifference: "BUG: refengine enables delta_bitmap on raid1 members without an optimal I/O boundary (plain malloc or aio bdevs); SPDK's raid1_start refuses it (-22)",
+			steps: []step{
+				malloc("cf29_a", 8),
+				fails("bdev_raid_create", `{"name":"cf29_r","raid_level":"raid1","base_bdevs":["cf29_a"],"delta_bitmap":true}`, -22, "Failed to create RAID bdev cf29_r: Invalid argument"),
+				ok("bdev_raid_get_bdevs", `{"category":"all"}`, `[]`).keep(`cf29_`),
+				has("bdev_get_bdevs", `{"name":"cf29_a"}`, `[{"claimed":false}]`),
+			},
+			cleanup: []step{raidDel("cf29_r"), mallocDel("cf29_a")},
 		},
 	}
 }

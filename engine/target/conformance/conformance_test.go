@@ -3,7 +3,9 @@ package conformance
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -72,6 +74,7 @@ const (
 	expSubset                  // result contains want
 	expError                   // error code and message
 	expContains                // result is an array holding every element of want
+	expClosed                  // raw: the connection is closed with no reply
 )
 
 const (
@@ -109,6 +112,12 @@ func raw(text, want string) step {
 // rawHas sends text as is and expects the whole reply to contain want.
 func rawHas(text, want string) step {
 	return step{raw: text, kind: expSubset, want: want}
+}
+
+// rawClosed sends text as is and expects the target to close the
+// connection without replying.
+func rawClosed(text string) step {
+	return step{raw: text, kind: expClosed}
 }
 
 // contains expects an array result holding every element of want (in any
@@ -152,6 +161,12 @@ func cases() []tcase {
 // clusters.
 func malloc(name string, mib int) step {
 	return ok("bdev_malloc_create", fmt.Sprintf(`{"name":%q,"num_blocks":%d,"block_size":512}`, name, mib*2048), strconv.Quote(name))
+}
+
+// mallocBoundary creates a malloc bdev with an optimal I/O boundary (in
+// blocks), as raid1's delta bitmap needs.
+func mallocBoundary(name string, mib, boundary int) step {
+	return ok("bdev_malloc_create", fmt.Sprintf(`{"name":%q,"num_blocks":%d,"block_size":512,"optimal_io_boundary":%d}`, name, mib*2048, boundary), strconv.Quote(name))
 }
 
 func mallocDel(name string) step {
@@ -517,6 +532,17 @@ func (r *run) check(s step) (string, error) {
 		c := dial(r.t, r.e.socket)
 		defer c.close()
 		reply, err := c.send(s.raw)
+		if s.kind == expClosed {
+			if errors.Is(err, io.EOF) {
+				r.t.Logf("→ %s\n← (connection closed, no reply)", s.raw)
+				return "", nil
+			}
+			if err != nil {
+				return "", err
+			}
+			r.t.Logf("→ %s\n← %s", s.raw, reply)
+			return fmt.Sprintf("reply %s, want the connection closed without a reply", reply), nil
+		}
 		if err != nil {
 			return "", err
 		}
