@@ -191,5 +191,18 @@ func bdevCases() []tcase {
 				fails("bdev_get_bdevs", `{"name":"cf39_nope","timeout":0}`, -19, "No such device"),
 			},
 		},
+		{
+			name:            "cf19_memory_domains",
+			cite:            "lib/bdev/bdev_rpc.c rpc_dump_bdev_info (memory_domains: dma_device_id, dma_device_type, when spdk_bdev_get_memory_domains reports any); module/bdev/malloc/bdev_malloc.c bdev_malloc_get_memory_domains (the system domain and accel's SPDK_ACCEL_DMA_DEVICE); module/bdev/aio/bdev_aio.c (no get_memory_domains: no field); seen on spdk_tgt v24.09.1-pre 1975133e9",
+			knownDifference: "BUG: refengine prints no memory_domains; SPDK prints them for malloc bdevs and for bdevs over them (lvols, raids)",
+			files:           map[string]int64{"cf19.img": 1 << 20},
+			steps: []step{
+				malloc("cf19_m", 8),
+				has("bdev_get_bdevs", `{"name":"cf19_m"}`, `[{"memory_domains":[{"dma_device_id":"system","dma_device_type":1},{"dma_device_id":"SPDK_ACCEL_DMA_DEVICE","dma_device_type":2}]}]`),
+				ok("bdev_aio_create", `{"name":"cf19_a","filename":"{{dir}}/cf19.img","block_size":512}`, `"cf19_a"`),
+				has("bdev_get_bdevs", `{"name":"cf19_a"}`, `[{"name":"cf19_a"}]`).without("0.memory_domains"),
+			},
+			cleanup: []step{mallocDel("cf19_m"), do("bdev_aio_delete", `{"name":"cf19_a"}`)},
+		},
 	}
 }
