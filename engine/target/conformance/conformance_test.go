@@ -339,6 +339,7 @@ func (c *client) call(method string, params string) (rpcReply, string, error) {
 var (
 	placeholder = regexp.MustCompile(`\{\{([A-Za-z0-9_]+)\}\}`)
 	uuidRE      = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	uuidInText  = regexp.MustCompile(`[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`)
 	prefixRE    = regexp.MustCompile(`\bcf[0-9]+_`)
 )
 
@@ -694,7 +695,7 @@ func runCase(t *testing.T, e *env, tc tcase) {
 	r := &run{t: t, e: e, c: dial(t, e.socket), vars: map[string]string{}, literal: map[string]bool{}}
 	defer r.c.close()
 	for _, s := range append(slices.Clone(tc.steps), tc.cleanup...) {
-		for _, u := range regexp.MustCompile(`[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`).FindAllString(s.params+s.raw, -1) {
+		for _, u := range uuidInText.FindAllString(s.params+s.raw, -1) {
 			r.literal[strings.ToLower(u)] = true
 		}
 	}

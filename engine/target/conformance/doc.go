@@ -13,7 +13,9 @@
 //	SPDK_RPC_SOCKET=/var/tmp/spdk.sock go test ./engine/target/conformance/ -count=1 -v
 //
 // The target must be able to open files in the test's temporary directory
-// (aio backing files are created there; spdk_tgt usually runs as root).
+// (aio backing files are created there; spdk_tgt usually runs as root),
+// and needs memory for a few malloc bdevs of up to 64 MiB at a time (an
+// spdk_tgt started with -s 1024 ran out; -s 2048 is enough).
 // Every case names what it creates with its own prefix (cf<N>_) and runs
 // cleanup calls that always run, so a long-lived target is left as found.
 //
@@ -21,4 +23,5 @@
 // knownDifference naming the entry in docs/jsonrpc.md "Deliberate
 // differences from SPDK"; the refengine run skips it with that reason (the
 // SPDK run does not). "BUG: ..." marks a refengine bug not yet fixed.
+// CONFORMANCE_RUN_KNOWN=1 runs those cases against refengine too.
 package conformance
