@@ -137,15 +137,16 @@ func (t *Target) deleteErrorLocked(name string) error {
 }
 
 // dropErrorLocked deletes error bdev b, whose holders have let go, when
-// its base goes away. Its configuration stays, as SPDK's does
-// (module/bdev/error/vbdev_error.c: only bdev_error_delete clears it), so
-// the error bdev comes back with its base.
+// its base goes away. Its configuration goes with it, as in SPDK, whose
+// error bdev forgets it when destructed (module/bdev/error/vbdev_error.c
+// vbdev_error_destruct), so the error bdev does not come back with its
+// base.
 func (t *Target) dropErrorLocked(b *baseBdev) {
 	delete(t.bdevs, b.name)
 	if err := b.dev.Close(); err != nil {
 		t.log.Warn("close bdev", "name", b.name, "err", err)
 	}
-	t.releaseLocked(b.under, b.name)
+	t.forgetErrorLocked(b)
 	t.log.Info("error bdev deleted: its base bdev is going away", "name", b.name, "base", b.under)
 }
 

@@ -70,9 +70,7 @@ func bdevCases() []tcase {
 				has("bdev_get_bdevs", `{"name":"cf31_lvs/s"}`, `[{"creation_time":"<time>","supported_io_types":`+supported("read", "flush", "reset", "seek_data", "seek_hole")+`}]`).without("0.md_size"),
 				fails("bdev_get_bdevs", `{"name":"cf31_nope"}`, -19, "No such device"),
 				fails("bdev_get_bdevs", `{"nam":"cf31_m"}`, -32603, "spdk_json_decode_object failed"),
-				// Aliases of non-lvol bdevs (SPDK gives each its UUID as an
-				// alias) are not asserted here: being changed in refengine
-				// (issue 14); their cases go here.
+				// Aliases: cf65_uuid_alias.
 			},
 			cleanup: []step{lvstoreDel("cf31_lvs"), mallocDel("cf31_m"), do("bdev_aio_delete", `{"name":"cf31_a"}`)},
 		},
@@ -162,7 +160,6 @@ func bdevCases() []tcase {
 		{
 			name:            "cf37_supported_io_types_raid",
 			cite:            "module/bdev/raid/bdev_raid.c raid_bdev_io_type_supported and _raid_bdev_io_type_supported (read, write; flush, reset, unmap when every member supports them and the level has submit_null_payload_request, which raid1 has: module/bdev/raid/raid1.c); lib/bdev/bdev.c spdk_bdev_io_type_supported (write_zeroes emulated)",
-			knownDifference: "docs/jsonrpc.md: `supported_io_types` of raid, error and remote bdevs keep refengine's values",
 			steps: []step{
 				malloc("cf37_a", 8),
 				malloc("cf37_b", 8),
@@ -174,7 +171,6 @@ func bdevCases() []tcase {
 		{
 			name:            "cf38_supported_io_types_error_bdev",
 			cite:            "module/bdev/error/vbdev_error.c (an spdk_bdev_part) and lib/bdev/part.c bdev_part_io_type_supported (the base bdev's types, without the NVMe passthrough ones); module/bdev/malloc/bdev_malloc.c bdev_malloc_io_type_supported",
-			knownDifference: "docs/jsonrpc.md: `supported_io_types` of raid, error and remote bdevs keep refengine's values",
 			steps: []step{
 				malloc("cf38_m", 8),
 				ok("bdev_error_create", `{"base_name":"cf38_m"}`, `true`),

@@ -176,7 +176,6 @@ func lvolCases() []tcase {
 		{
 			name:            "cf8_get_lvols_fields",
 			cite:            "longhorn/spdk longhorn-v24.09 module/bdev/lvol/vbdev_lvol_rpc.c rpc_dump_lvol: alias, uuid, name, creation_time, is_thin_provisioned, is_snapshot, is_clone, is_esnap_clone, is_degraded, lvs — no num_allocated_clusters",
-			knownDifference: "docs/jsonrpc.md: `bdev_lvol_get_lvols` still reports `num_allocated_clusters`",
 			steps: []step{
 				malloc("cf8_m", 64),
 				lvstore("cf8_m", "cf8_lvs").capture("lvs", ""),
@@ -257,9 +256,7 @@ func lvolCases() []tcase {
 				has("bdev_get_bdevs", `{"name":"cf11_m1"}`, `[{"claimed":true,"claim_type":"exclusive_write"}]`),
 				fails("bdev_lvol_create_lvstore", `{"bdev_name":"cf11_m1","lvs_name":"cf11_x"}`, -1, "Operation not permitted"),
 				fails("bdev_raid_create", `{"name":"cf11_r2","raid_level":"1","base_bdevs":["cf11_m1"]}`, -1, "Failed to create RAID bdev cf11_r2: Operation not permitted"),
-				// Deleting a claimed bdev (SPDK hot-removes it from its
-				// claimer) belongs here: cases are being written with that
-				// change to refengine (issue 14 item 2).
+				// Deleting a claimed bdev: cf60 to cf64.
 			},
 			cleanup: []step{raidDel("cf11_r"), lvstoreDel("cf11_lvs"), mallocDel("cf11_m"), mallocDel("cf11_m1")},
 		},
@@ -278,7 +275,6 @@ func lvolCases() []tcase {
 		{
 			name:            "cf13_shallow_copy_checks_are_async",
 			cite:            "lib/blob/blobstore.c bs_shallow_copy_blob_open_cpl: a destination smaller than the source fails the started copy with -EINVAL (reported by rpc_bdev_lvol_check_shallow_copy, module/bdev/lvol/vbdev_lvol_rpc.c), not the start; module/bdev/lvol/vbdev_lvol.c vbdev_lvol_shallow_copy: a claimed destination cannot be opened for writing (lib/bdev/bdev.c bdev_open: -EPERM), answered -32602 by the start",
-			knownDifference: "BUG: refengine refuses a shallow copy to a too small destination at the start (-32602 \"Invalid argument\") where SPDK starts it and its check reports state error \"Invalid argument\"; and answers a claimed destination with \"Device or resource busy\" where SPDK's open fails with \"Operation not permitted\"",
 			steps: []step{
 				malloc("cf13_m", 64),
 				lvstore("cf13_m", "cf13_lvs"),
