@@ -158,8 +158,8 @@ func bdevCases() []tcase {
 			cleanup: []step{do("bdev_error_delete", `{"name":"EE_cf36_m"}`), do("bdev_error_delete", `{"name":"EE_cf36_m2"}`), lvstoreDel("cf36_lvs"), mallocDel("cf36_m"), mallocDel("cf36_m2")},
 		},
 		{
-			name:            "cf37_supported_io_types_raid",
-			cite:            "module/bdev/raid/bdev_raid.c raid_bdev_io_type_supported and _raid_bdev_io_type_supported (read, write; flush, reset, unmap when every member supports them and the level has submit_null_payload_request, which raid1 has: module/bdev/raid/raid1.c); lib/bdev/bdev.c spdk_bdev_io_type_supported (write_zeroes emulated)",
+			name: "cf37_supported_io_types_raid",
+			cite: "module/bdev/raid/bdev_raid.c raid_bdev_io_type_supported and _raid_bdev_io_type_supported (read, write; flush, reset, unmap when every member supports them and the level has submit_null_payload_request, which raid1 has: module/bdev/raid/raid1.c); lib/bdev/bdev.c spdk_bdev_io_type_supported (write_zeroes emulated)",
 			steps: []step{
 				malloc("cf37_a", 8),
 				malloc("cf37_b", 8),
@@ -169,8 +169,8 @@ func bdevCases() []tcase {
 			cleanup: []step{raidDel("cf37_r"), mallocDel("cf37_a"), mallocDel("cf37_b")},
 		},
 		{
-			name:            "cf38_supported_io_types_error_bdev",
-			cite:            "module/bdev/error/vbdev_error.c (an spdk_bdev_part) and lib/bdev/part.c bdev_part_io_type_supported (the base bdev's types, without the NVMe passthrough ones); module/bdev/malloc/bdev_malloc.c bdev_malloc_io_type_supported",
+			name: "cf38_supported_io_types_error_bdev",
+			cite: "module/bdev/error/vbdev_error.c (an spdk_bdev_part) and lib/bdev/part.c bdev_part_io_type_supported (the base bdev's types, without the NVMe passthrough ones); module/bdev/malloc/bdev_malloc.c bdev_malloc_io_type_supported",
 			steps: []step{
 				malloc("cf38_m", 8),
 				ok("bdev_error_create", `{"base_name":"cf38_m"}`, `true`),

@@ -174,8 +174,8 @@ func lvolCases() []tcase {
 			cleanup: []step{lvstoreDel("cf7_lvs"), mallocDel("cf7_m")},
 		},
 		{
-			name:            "cf8_get_lvols_fields",
-			cite:            "longhorn/spdk longhorn-v24.09 module/bdev/lvol/vbdev_lvol_rpc.c rpc_dump_lvol: alias, uuid, name, creation_time, is_thin_provisioned, is_snapshot, is_clone, is_esnap_clone, is_degraded, lvs — no num_allocated_clusters",
+			name: "cf8_get_lvols_fields",
+			cite: "longhorn/spdk longhorn-v24.09 module/bdev/lvol/vbdev_lvol_rpc.c rpc_dump_lvol: alias, uuid, name, creation_time, is_thin_provisioned, is_snapshot, is_clone, is_esnap_clone, is_degraded, lvs — no num_allocated_clusters",
 			steps: []step{
 				malloc("cf8_m", 64),
 				lvstore("cf8_m", "cf8_lvs").capture("lvs", ""),
@@ -273,8 +273,8 @@ func lvolCases() []tcase {
 			cleanup: []step{lvstoreDel("cf12_lvs"), mallocDel("cf12_m")},
 		},
 		{
-			name:            "cf13_shallow_copy_checks_are_async",
-			cite:            "lib/blob/blobstore.c bs_shallow_copy_blob_open_cpl: a destination smaller than the source fails the started copy with -EINVAL (reported by rpc_bdev_lvol_check_shallow_copy, module/bdev/lvol/vbdev_lvol_rpc.c), not the start; module/bdev/lvol/vbdev_lvol.c vbdev_lvol_shallow_copy: a claimed destination cannot be opened for writing (lib/bdev/bdev.c bdev_open: -EPERM), answered -32602 by the start",
+			name: "cf13_shallow_copy_checks_are_async",
+			cite: "lib/blob/blobstore.c bs_shallow_copy_blob_open_cpl: a destination smaller than the source fails the started copy with -EINVAL (reported by rpc_bdev_lvol_check_shallow_copy, module/bdev/lvol/vbdev_lvol_rpc.c), not the start; module/bdev/lvol/vbdev_lvol.c vbdev_lvol_shallow_copy: a claimed destination cannot be opened for writing (lib/bdev/bdev.c bdev_open: -EPERM), answered -32602 by the start",
 			steps: []step{
 				malloc("cf13_m", 64),
 				lvstore("cf13_m", "cf13_lvs"),
