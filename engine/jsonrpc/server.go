@@ -297,13 +297,33 @@ type request struct {
 	params json.RawMessage
 }
 
-// parseRequest applies SPDK's parse_single_request rules. It returns the
-// id to echo (nil for a notification or an invalid id) and an *Error for an
-// invalid envelope.
+// parseRequest applies SPDK's parse_single_request rules, in its order
+// (lib/jsonrpc/jsonrpc_server.c): the id is taken only once the envelope
+// has no unknown member, a "2.0" jsonrpc if any and a string method, so an
+// envelope failing those is answered with id null. It returns the id to
+// echo (nil for a notification) and an *Error for an invalid envelope.
 func parseRequest(raw json.RawMessage) (request, json.RawMessage, *Error) {
 	invalid := &Error{Code: CodeInvalidRequest, Message: "Invalid request"}
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &members); err != nil {
+		return request{}, nil, invalid
+	}
+	for k := range members {
+		switch k {
+		case "jsonrpc", "method", "id", "params":
+		default:
+			return request{}, nil, invalid
+		}
+	}
+	if v, ok := members["jsonrpc"]; ok {
+		var version string
+		if json.Unmarshal(v, &version) != nil || version != "2.0" {
+			return request{}, nil, invalid
+		}
+	}
+	var req request
+	v, ok := members["method"]
+	if !ok || json.Unmarshal(v, &req.method) != nil || bytes.TrimSpace(v)[0] != '"' {
 		return request{}, nil, invalid
 	}
 	var id json.RawMessage
@@ -316,24 +336,6 @@ func parseRequest(raw json.RawMessage) (request, json.RawMessage, *Error) {
 		default:
 			return request{}, nil, invalid
 		}
-	}
-	for k := range members {
-		switch k {
-		case "jsonrpc", "method", "id", "params":
-		default:
-			return request{}, id, invalid
-		}
-	}
-	if v, ok := members["jsonrpc"]; ok {
-		var version string
-		if json.Unmarshal(v, &version) != nil || version != "2.0" {
-			return request{}, id, invalid
-		}
-	}
-	var req request
-	v, ok := members["method"]
-	if !ok || json.Unmarshal(v, &req.method) != nil || bytes.TrimSpace(v)[0] != '"' {
-		return request{}, id, invalid
 	}
 	if v, ok := members["params"]; ok {
 		v = bytes.TrimSpace(v)

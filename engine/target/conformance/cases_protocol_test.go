@@ -51,9 +51,8 @@ func protocolCases() []tcase {
 			},
 		},
 		{
-			name:            "cf43_invalid_envelope_id_null",
-			cite:            "lib/jsonrpc/jsonrpc_server.c parse_single_request: request->id is set only after the envelope decoded (no unknown member), jsonrpc is \"2.0\" and method is a string, so those failures answer with id null (begin_response)",
-			knownDifference: "BUG: refengine echoes the request's id in the -32600 reply to an envelope with an unknown member, a jsonrpc other than \"2.0\" or a non-string method; SPDK answers id null",
+			name: "cf43_invalid_envelope_id_null",
+			cite: "lib/jsonrpc/jsonrpc_server.c parse_single_request: request->id is set only after the envelope decoded (no unknown member), jsonrpc is \"2.0\" and method is a string, so those failures answer with id null (begin_response)",
 			steps: []step{
 				raw(`{"jsonrpc":"1.0","method":"spdk_get_version","id":2}`, invalidNullID),
 				raw(`{"jsonrpc":"2.0","method":5,"id":3}`, invalidNullID),
@@ -63,7 +62,7 @@ func protocolCases() []tcase {
 		{
 			name:            "cf44_parse_error_closes",
 			cite:            "lib/jsonrpc/jsonrpc_server.c jsonrpc_parse_request (a parse error queues -32700 and returns -1) and lib/jsonrpc/jsonrpc_server_tcp.c jsonrpc_server_conn_recv/spdk_jsonrpc_server_poll (-1 closes the connection before its send queue is flushed: the client gets no reply, not even to a complete request before the bad bytes; seen on spdk_tgt v24.09.1-pre 1975133e9)",
-			knownDifference: "BUG: refengine answers unparsable input with a -32700 \"Parse error\" reply before closing (and answers the complete requests before it); SPDK closes the connection without sending anything",
+			knownDifference: "docs/jsonrpc.md: refengine sends the -32700 \"Parse error\" reply SPDK queues",
 			steps: []step{
 				rawClosed(`}`),
 				rawClosed(`{"jsonrpc":"2.0","method":"spdk_get_version","id":1} }`),
