@@ -8,19 +8,23 @@ import (
 
 // On-disk constants; docs/ondisk-format.md describes every byte.
 const (
-	superMagic   = "FLVSTORE"
-	slotMagic    = "FLVSMETA"
-	formatV1     = 1
-	superSize    = 4096 // superblock region at offset 0
-	slotHdrSize  = 64
-	numSlots     = 2
-	maxNameLen   = 63
-	maxExtLen    = 255
-	maxXattrKey  = 255
-	maxXattrVal  = 4096
-	maxXattrs    = 64
-	lvolFixedLen = 16 + 1 + 1 + 16 + 1 + 8 + 8 + 2 + 4
-	extentLen    = 12
+	superMagic  = "FLVSTORE"
+	slotMagic   = "FLVSMETA"
+	formatV1    = 1
+	superSize   = 4096 // superblock region at offset 0
+	slotHdrSize = 64
+	numSlots    = 2
+	// Name limits are SPDK's: an lvstore name is 1-63 bytes
+	// (SPDK_LVS_NAME_MAX 64), an lvol name 1-255 (SPDK_LVOL_NAME_MAX 256);
+	// both are stored behind a one-byte length.
+	maxStoreNameLen = 63
+	maxLvolNameLen  = 255
+	maxExtLen       = 255
+	maxXattrKey     = 255
+	maxXattrVal     = 4096
+	maxXattrs       = 64
+	lvolFixedLen    = 16 + 1 + 1 + 16 + 1 + 8 + 8 + 2 + 4
+	extentLen       = 12
 	// mdBaseReserve is the part of every metadata slot not reserved for
 	// extents: names, xattrs and per-lvol fixed fields.
 	mdBaseReserve = 256 << 10

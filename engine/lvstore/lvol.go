@@ -43,8 +43,12 @@ type Lvol struct {
 var _ bdev.Device = (*Lvol)(nil)
 
 func checkName(kind, name string) error {
-	if len(name) == 0 || len(name) > maxNameLen {
-		return errno(syscall.EINVAL, "%s name %q must be 1-%d bytes", kind, name, maxNameLen)
+	limit := maxLvolNameLen
+	if kind == "lvstore" {
+		limit = maxStoreNameLen
+	}
+	if len(name) == 0 || len(name) > limit {
+		return errno(syscall.EINVAL, "%s name %q must be 1-%d bytes", kind, name, limit)
 	}
 	return nil
 }

@@ -190,8 +190,8 @@ func TestLvolNames(t *testing.T) {
 	}{
 		{"taken", syscall.EEXIST},
 		{"", syscall.EINVAL},
-		{strings.Repeat("x", 64), syscall.EINVAL},
-		{strings.Repeat("x", 63), nil},
+		{strings.Repeat("x", 256), syscall.EINVAL},
+		{strings.Repeat("x", 255), nil},
 		{"a", nil},
 	}
 	for _, tt := range tests {

@@ -202,7 +202,7 @@ func (t *Target) createMallocLocked(p *mallocCreateParams) (string, error) {
 	if err != nil {
 		return "", syncErrorOr(err, syscall.EINVAL)
 	}
-	b := &baseBdev{name: name, uuid: id, product: productMalloc, dev: dev}
+	b := &baseBdev{name: name, uuid: id, product: productMalloc, dev: dev, ioBoundary: p.OptimalIOBoundary}
 	t.addBaseLocked(b)
 	t.log.Info("malloc bdev created", "name", name, "size", dev.Size())
 	t.layerErrorLocked(b)

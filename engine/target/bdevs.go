@@ -2,6 +2,7 @@ package target
 
 import (
 	"context"
+	"syscall"
 	"time"
 
 	"github.com/faultline/faultline/engine/lvstore"
@@ -49,7 +50,8 @@ func (t *Target) getBdevs(ctx context.Context, p *getBdevsParams) (any, error) {
 		}
 		select {
 		case <-deadline:
-			return nil, errNoDevice
+			// lib/bdev/bdev_rpc.c rpc_bdev_get_bdevs_wait_timeout.
+			return nil, errnoError(syscall.ETIMEDOUT)
 		case <-ctx.Done():
 			return nil, errNoDevice
 		case <-tick.C:
@@ -76,6 +78,9 @@ func (t *Target) describeLocked(v *view) map[string]any {
 		// md_size is not 0, which no refengine bdev has
 		// (lib/bdev/bdev_rpc.c rpc_dump_bdev_info).
 		"creation_time": "",
+	}
+	if d := t.memoryDomainsLocked(v); len(d) > 0 {
+		out["memory_domains"] = d
 	}
 	claim := t.claimOf(v)
 	out["claimed"] = claim != ""
@@ -190,4 +195,47 @@ func (t *Target) supportedIOTypesLocked(v *view, readOnly bool) map[string]bool 
 		set(!readOnly, "write", "unmap", "write_zeroes")
 	}
 	return m
+}
+
+// memoryDomain is one entry of a bdev's memory_domains.
+type memoryDomain struct {
+	ID   string `json:"dma_device_id"`
+	Type int    `json:"dma_device_type"`
+}
+
+// memoryDomainsLocked lists what SPDK reports as a bdev's memory domains
+// (lib/bdev/bdev_rpc.c prints the field only when there is one): a malloc
+// bdev has the system's and accel's (module/bdev/malloc/bdev_malloc.c
+// bdev_malloc_get_memory_domains); an lvol those of its lvstore's base and,
+// for an esnap clone, of its external snapshot
+// (module/bdev/lvol/vbdev_lvol.c vbdev_lvol_get_memory_domains); a raid1
+// those of its configured members, in slot order
+// (module/bdev/raid/bdev_raid.c raid_bdev_get_memory_domains). aio and
+// error bdevs have none. refengine has no DMA: the list only answers as
+// SPDK does.
+func (t *Target) memoryDomainsLocked(v *view) []memoryDomain {
+	switch {
+	case v.product == productMalloc:
+		return []memoryDomain{{"system", 1}, {"SPDK_ACCEL_DMA_DEVICE", 2}}
+	case v.lvol != nil:
+		var out []memoryDomain
+		if bv, ok := t.lookupLocked(t.baseOfStore(v.lvol.Store())); ok {
+			out = append(out, t.memoryDomainsLocked(bv)...)
+		}
+		if ext := v.lvol.ExternalParent(); ext != "" {
+			if ev, ok := t.lookupLocked(ext); ok {
+				out = append(out, t.memoryDomainsLocked(ev)...)
+			}
+		}
+		return out
+	case v.product == productRaid:
+		var out []memoryDomain
+		for _, sl := range v.base.raidSlots {
+			if mv, ok := t.lookupLocked(sl.member); ok && sl.member != "" {
+				out = append(out, t.memoryDomainsLocked(mv)...)
+			}
+		}
+		return out
+	}
+	return nil
 }

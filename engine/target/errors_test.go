@@ -1,6 +1,7 @@
 package target
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -33,7 +34,9 @@ func TestErrorCodes(t *testing.T) {
 		wantMsg  string
 	}{
 		{"duplicate lvol", []step{lvol("a")}, lvol("a"), -17, "File exists"},
-		{"lvol name too long", nil, step{"bdev_lvol_create", map[string]any{"lvs_name": "lvs0", "lvol_name": string(make([]byte, 64)), "size_in_mib": 1}}, -22, "Invalid argument"},
+		{"lvol name too long", nil, step{"bdev_lvol_create", map[string]any{"lvs_name": "lvs0", "lvol_name": strings.Repeat("x", 256), "size_in_mib": 1}}, -22, "Invalid argument"},
+		// SPDK reads the name as a C string: NUL bytes end it.
+		{"lvol name of NUL bytes", nil, step{"bdev_lvol_create", map[string]any{"lvs_name": "lvs0", "lvol_name": string(make([]byte, 64)), "size_in_mib": 1}}, -22, "Invalid argument"},
 		{"lvol both selectors", nil, step{"bdev_lvol_create", map[string]any{"lvs_name": "lvs0", "uuid": "x", "lvol_name": "a", "size_in_mib": 1}}, -22, "Invalid argument"},
 		{"lvol no selector", nil, step{"bdev_lvol_create", map[string]any{"lvol_name": "a", "size_in_mib": 1}}, -22, "Invalid argument"},
 		{"lvol unknown lvstore", nil, step{"bdev_lvol_create", map[string]any{"lvs_name": "nope", "lvol_name": "a", "size_in_mib": 1}}, -19, "No such device"},
@@ -42,7 +45,7 @@ func TestErrorCodes(t *testing.T) {
 		{"lvol missing key", nil, step{"bdev_lvol_create", `{"lvs_name":"lvs0","lvol_name":"a"}`}, -32603, "spdk_json_decode_object failed"},
 		{"lvol wrong type", nil, step{"bdev_lvol_create", `{"lvs_name":"lvs0","lvol_name":"a","size_in_mib":"1"}`}, -32603, "spdk_json_decode_object failed"},
 		{"get_bdevs unknown", nil, step{"bdev_get_bdevs", map[string]any{"name": "nope"}}, -19, "No such device"},
-		{"get_bdevs unknown after timeout", nil, step{"bdev_get_bdevs", map[string]any{"name": "nope", "timeout": 30}}, -19, "No such device"},
+		{"get_bdevs unknown after timeout", nil, step{"bdev_get_bdevs", map[string]any{"name": "nope", "timeout": 30}}, -110, "Connection timed out"},
 		{"get_bdevs unknown key", nil, step{"bdev_get_bdevs", `{"nam":"x"}`}, -32603, "spdk_json_decode_object failed"},
 		{"snapshot unknown lvol", nil, snap("nope", "s"), -19, "No such device"},
 		{"snapshot of a non-lvol", nil, step{"bdev_lvol_snapshot", map[string]any{"lvol_name": "disk0", "snapshot_name": "s"}}, -19, "No such device"},
@@ -66,7 +69,7 @@ func TestErrorCodes(t *testing.T) {
 		{"set_parent unknown parent", []step{lvol("a")},
 			step{"bdev_lvol_set_parent", map[string]any{"lvol_name": "lvs0/a", "parent_name": "lvs0/nope"}}, -19, "No such device"},
 		{"set_parent_bdev unknown", []step{lvol("a")},
-			step{"bdev_lvol_set_parent_bdev", map[string]any{"lvol_name": "lvs0/a", "parent_name": "nope"}}, -19, "No such device"},
+			step{"bdev_lvol_set_parent_bdev", map[string]any{"lvol_name": "lvs0/a", "parent_name": "nope"}}, -32602, "No such device"},
 		{"rename to existing", []step{lvol("a"), lvol("b")}, step{"bdev_lvol_rename", map[string]any{"old_name": "lvs0/a", "new_name": "b"}}, -32602, "File exists"},
 		{"resize unknown", nil, step{"bdev_lvol_resize", map[string]any{"name": "lvs0/a", "size_in_mib": 8}}, -19, "No such device"},
 		{"inflate unknown", nil, step{"bdev_lvol_inflate", map[string]any{"name": "x"}}, -19, "No such device"},

@@ -145,7 +145,6 @@ func (t *Target) removeRaidSlotLocked(b *baseBdev, slot int) error {
 	b.raidSlots[slot] = raidSlot{}
 	t.log.Info("raid member removed", "raid", b.name, "member", member)
 	if len(b.raid.Members()) == 0 {
-		t.hotRemoveLocked(baseView(b))
 		t.deleteRaidLocked(b)
 	}
 	return nil

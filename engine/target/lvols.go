@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"math/bits"
+	"strings"
 	"syscall"
 	"time"
 
@@ -12,12 +13,12 @@ import (
 )
 
 type createLvolParams struct {
-	LvolName      string `json:"lvol_name"`
-	SizeInMiB     uint64 `json:"size_in_mib"`
-	ThinProvision bool   `json:"thin_provision"`
-	UUID          string `json:"uuid"`
-	LvsName       string `json:"lvs_name"`
-	ClearMethod   string `json:"clear_method"`
+	LvolName      string  `json:"lvol_name"`
+	SizeInMiB     uint64  `json:"size_in_mib"`
+	ThinProvision bool    `json:"thin_provision"`
+	UUID          string  `json:"uuid"`
+	LvsName       string  `json:"lvs_name"`
+	ClearMethod   *string `json:"clear_method"`
 }
 
 type snapshotParams struct {
@@ -271,7 +272,10 @@ func (t *Target) lvolHandlers(m map[string]jsonrpc.Handler) {
 		}
 		ext, ok := t.lookupLocked(p.ParentName)
 		if !ok {
-			return nil, errNoDevice
+			// SPDK opens the parent in the operation, whose callback
+			// answers (module/bdev/lvol/vbdev_lvol.c
+			// vbdev_lvol_set_external_parent): -32602.
+			return nil, asyncError(syscall.ENODEV)
 		}
 		if err := lv.Store().SetParentExternal(lv, ext.dev, ext.uuid); err != nil {
 			return nil, asyncError(err)
@@ -358,12 +362,13 @@ func (t *Target) createLvol(ctx context.Context, p *createLvolParams) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	switch p.ClearMethod {
-	case "", "default", "none", "unmap", "write_zeroes":
-	default:
-		return nil, errInval
+	if !validClearMethod(p.ClearMethod) {
+		// sic: SPDK's message for lvols says clean_method.
+		return nil, &jsonrpc.Error{Code: -int(syscall.EINVAL), Message: "Invalid clean_method option"}
 	}
-	if len(p.LvolName) == 0 || len(p.LvolName) > 63 || p.SizeInMiB > 1<<43 {
+	// SPDK_LVOL_NAME_MAX is 256 with the C string's NUL (lib/lvol/lvol.c
+	// lvs_verify_lvol_name); a NUL byte would end SPDK's name early.
+	if len(p.LvolName) == 0 || len(p.LvolName) > 255 || strings.IndexByte(p.LvolName, 0) >= 0 || p.SizeInMiB > 1<<43 {
 		return nil, errInval
 	}
 	lv, err := s.CreateLvol(p.LvolName, p.SizeInMiB<<20, p.ThinProvision)

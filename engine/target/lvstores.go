@@ -3,6 +3,7 @@ package target
 import (
 	"context"
 	"fmt"
+	"strings"
 	"syscall"
 
 	"github.com/faultline/faultline/engine/jsonrpc"
@@ -13,11 +14,11 @@ import (
 const defaultClusterSize = 4 << 20
 
 type createLvstoreParams struct {
-	BdevName                  string `json:"bdev_name"`
-	LvsName                   string `json:"lvs_name"`
-	ClusterSz                 uint32 `json:"cluster_sz"`
-	ClearMethod               string `json:"clear_method"`
-	NumMdPagesPerClusterRatio uint32 `json:"num_md_pages_per_cluster_ratio"`
+	BdevName                  string  `json:"bdev_name"`
+	LvsName                   string  `json:"lvs_name"`
+	ClusterSz                 uint32  `json:"cluster_sz"`
+	ClearMethod               *string `json:"clear_method"`
+	NumMdPagesPerClusterRatio uint32  `json:"num_md_pages_per_cluster_ratio"`
 }
 
 type lvsSelector struct {
@@ -107,10 +108,8 @@ func (t *Target) lvstoreHandlers(m map[string]jsonrpc.Handler) {
 }
 
 func (t *Target) createLvstore(ctx context.Context, p *createLvstoreParams) (any, error) {
-	switch p.ClearMethod {
-	case "", "none", "unmap", "write_zeroes":
-	default:
-		return nil, errInval
+	if !validClearMethod(p.ClearMethod) {
+		return nil, &jsonrpc.Error{Code: -int(syscall.EINVAL), Message: "Invalid clear_method parameter"}
 	}
 	if len(p.LvsName) == 0 || len(p.LvsName) > 63 {
 		return nil, errInval
@@ -166,4 +165,21 @@ func (t *Target) selectStoreStrictLocked(uuid, name string) (*lvstore.Store, err
 		return nil, errInval
 	}
 	return t.selectStoreLocked(uuid, name)
+}
+
+// validClearMethod reports whether SPDK takes a clear_method: absent, or
+// none, unmap or write_zeroes in any case
+// (module/bdev/lvol/vbdev_lvol_rpc.c rpc_bdev_lvol_create_lvstore and
+// rpc_bdev_lvol_create compare with strcasecmp). refengine clears nothing
+// either way: its lvstores and lvols start out reading zeros.
+func validClearMethod(m *string) bool {
+	if m == nil {
+		return true
+	}
+	for _, ok := range []string{"none", "unmap", "write_zeroes"} {
+		if strings.EqualFold(*m, ok) {
+			return true
+		}
+	}
+	return false
 }

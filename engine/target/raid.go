@@ -90,7 +90,6 @@ func (t *Target) raidHandlers(m map[string]jsonrpc.Handler) {
 		if err := t.checkRemovableLocked(baseView(b)); err != nil {
 			return nil, err
 		}
-		t.hotRemoveLocked(baseView(b))
 		t.deleteRaidLocked(b)
 		return true, nil
 	})
@@ -318,11 +317,51 @@ func (t *Target) createRaid(ctx context.Context, p *raidCreateParams) (any, erro
 		t.log.Info("raid configuring: base bdevs missing", "name", pr.name, "base_bdevs", p.BaseBdevs)
 		return true, nil
 	}
+	if pr.deltaBitmap && t.minIOBoundaryLocked(slots) == 0 {
+		// Longhorn's raid1_start (module/bdev/raid/raid1.c): the delta
+		// bitmap tracks regions of the members' optimal I/O boundary, so
+		// without one it cannot be enabled.
+		t.log.Warn("bdev_raid_create: no optimal I/O boundary for raid bdev, delta bitmap cannot be enabled", "name", pr.name)
+		return nil, fail(syscall.EINVAL)
+	}
 	if err := t.startRaidLocked(pr); err != nil {
 		t.log.Warn("bdev_raid_create failed", "name", pr.name, "err", err)
 		return nil, fail(syscall.EINVAL)
 	}
 	return true, nil
+}
+
+// minIOBoundaryLocked is the smallest optimal I/O boundary (in blocks) of
+// the raid members in slots, as raid1_start computes it; 0 when one has
+// none.
+func (t *Target) minIOBoundaryLocked(slots []raidSlot) uint32 {
+	lowest, seen := uint32(0), false
+	for _, sl := range slots {
+		v, ok := t.lookupLocked(sl.member)
+		if !ok || sl.member == "" {
+			continue
+		}
+		if b := t.ioBoundaryLocked(v); !seen || b < lowest {
+			lowest, seen = b, true
+		}
+	}
+	return lowest
+}
+
+// ioBoundaryLocked is a bdev's optimal I/O boundary in blocks, as SPDK
+// sets it: a malloc bdev's as created, an lvol's its cluster
+// (module/bdev/lvol/vbdev_lvol.c _create_lvol_disk), a raid1's its
+// members' smallest; aio, error and remote bdevs have none.
+func (t *Target) ioBoundaryLocked(v *view) uint32 {
+	switch {
+	case v.lvol != nil:
+		return uint32(v.lvol.Store().ClusterSize() / uint64(v.dev.BlockSize()))
+	case v.product == productMalloc:
+		return v.base.ioBoundary
+	case v.product == productRaid:
+		return t.minIOBoundaryLocked(v.base.raidSlots)
+	}
+	return 0
 }
 
 // pendingRaid is a raid created before all its base bdevs exist: SPDK's
@@ -538,20 +577,18 @@ func (t *Target) configuringInfoLocked(pr *pendingRaid) map[string]any {
 	}
 }
 
-// deleteRaidLocked tears a raid down at once: its NBD exports are closed
-// (as SPDK hot-removes an nbd disk whose bdev goes away) and its members
-// released.
+// deleteRaidLocked tears a raid down at once: its I/O stops, whatever
+// holds it lets go (hotRemoveLocked: its NBD exports stop, as SPDK
+// hot-removes an nbd disk whose bdev goes away; an lvstore on it is
+// unloaded) and its members are released.
 func (t *Target) deleteRaidLocked(b *baseBdev) {
 	// Close first: requests held by a suspended raid then fail at once
-	// instead of keeping the export (and this lock) waiting.
+	// instead of keeping an export's connection (and so this lock)
+	// waiting while the export stops.
 	if err := b.raid.Close(); err != nil {
 		t.log.Warn("close raid", "raid", b.name, "err", err)
 	}
-	for export, bdevName := range t.exports {
-		if bdevName == b.name {
-			t.stopExportLocked(export)
-		}
-	}
+	t.hotRemoveLocked(baseView(b))
 	for _, mi := range b.raid.Members() {
 		t.releaseLocked(mi.Name, "raid:"+b.name)
 	}

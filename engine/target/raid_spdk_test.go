@@ -40,7 +40,9 @@ func TestRaidReplyShape(t *testing.T) {
 			fx := newFixture(t, true)
 			fx.lvol("a", 4)
 			fx.lvol("b", 4)
-			fx.must("bdev_malloc_create", map[string]any{"name": "m1", "num_blocks": 4 * 2048, "block_size": 512}, nil)
+			// An optimal I/O boundary, which the fork's delta bitmap needs
+			// (module/bdev/raid/raid1.c raid1_start).
+			fx.must("bdev_malloc_create", map[string]any{"name": "m1", "num_blocks": 4 * 2048, "block_size": 512, "optimal_io_boundary": 2048}, nil)
 			// rpc.py of the fork always sends delta_bitmap and superblock.
 			fx.must("bdev_raid_create", map[string]any{"name": "r", "raid_level": "raid1", "strip_size_kb": 0, "uuid": raidUUID,
 				"base_bdevs": []string{"lvs0/a", "m1"}, "superblock": false, "delta_bitmap": tt.deltaBitmap}, nil)

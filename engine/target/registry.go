@@ -53,6 +53,9 @@ type baseBdev struct {
 	rebuild *raidProcess
 	// under is the bdev an error bdev passes its I/O to.
 	under string
+	// ioBoundary is a malloc bdev's optimal_io_boundary, in blocks (0:
+	// none).
+	ioBoundary uint32
 }
 
 // view is one bdev as bdev_get_bdevs shows it.

@@ -179,19 +179,17 @@ func bdevCases() []tcase {
 			cleanup: []step{do("bdev_error_delete", `{"name":"EE_cf38_m"}`), mallocDel("cf38_m")},
 		},
 		{
-			name:            "cf39_get_bdevs_timeout",
-			cite:            "lib/bdev/bdev_rpc.c rpc_bdev_get_bdevs (with timeout, spdk_bdev_wait_for... and its error as strerror) and lib/bdev/bdev.c (-ETIMEDOUT when the bdev did not appear in time)",
-			knownDifference: "BUG: refengine answers bdev_get_bdevs of a bdev that did not appear within timeout -19 \"No such device\"; SPDK answers -110 \"Connection timed out\"",
+			name: "cf39_get_bdevs_timeout",
+			cite: "lib/bdev/bdev_rpc.c rpc_bdev_get_bdevs (with timeout, spdk_bdev_wait_for... and its error as strerror) and lib/bdev/bdev.c (-ETIMEDOUT when the bdev did not appear in time)",
 			steps: []step{
 				fails("bdev_get_bdevs", `{"name":"cf39_nope","timeout":30}`, -110, "Connection timed out"),
 				fails("bdev_get_bdevs", `{"name":"cf39_nope","timeout":0}`, -19, "No such device"),
 			},
 		},
 		{
-			name:            "cf19_memory_domains",
-			cite:            "lib/bdev/bdev_rpc.c rpc_dump_bdev_info (memory_domains: dma_device_id, dma_device_type, when spdk_bdev_get_memory_domains reports any); module/bdev/malloc/bdev_malloc.c bdev_malloc_get_memory_domains (the system domain and accel's SPDK_ACCEL_DMA_DEVICE); module/bdev/aio/bdev_aio.c (no get_memory_domains: no field); seen on spdk_tgt v24.09.1-pre 1975133e9",
-			knownDifference: "BUG: refengine prints no memory_domains; SPDK prints them for malloc bdevs and for bdevs over them (lvols, raids)",
-			files:           map[string]int64{"cf19.img": 1 << 20},
+			name:  "cf19_memory_domains",
+			cite:  "lib/bdev/bdev_rpc.c rpc_dump_bdev_info (memory_domains: dma_device_id, dma_device_type, when spdk_bdev_get_memory_domains reports any); module/bdev/malloc/bdev_malloc.c bdev_malloc_get_memory_domains (the system domain and accel's SPDK_ACCEL_DMA_DEVICE); module/bdev/aio/bdev_aio.c (no get_memory_domains: no field); seen on spdk_tgt v24.09.1-pre 1975133e9",
+			files: map[string]int64{"cf19.img": 1 << 20},
 			steps: []step{
 				malloc("cf19_m", 8),
 				has("bdev_get_bdevs", `{"name":"cf19_m"}`, `[{"memory_domains":[{"dma_device_id":"system","dma_device_type":1},{"dma_device_id":"SPDK_ACCEL_DMA_DEVICE","dma_device_type":2}]}]`),

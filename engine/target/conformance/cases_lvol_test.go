@@ -261,9 +261,8 @@ func lvolCases() []tcase {
 			cleanup: []step{raidDel("cf11_r"), lvstoreDel("cf11_lvs"), mallocDel("cf11_m"), mallocDel("cf11_m1")},
 		},
 		{
-			name:            "cf12_clear_method_messages",
-			cite:            "module/bdev/lvol/vbdev_lvol_rpc.c rpc_bdev_lvol_create_lvstore (-EINVAL \"Invalid clear_method parameter\") and rpc_bdev_lvol_create (-EINVAL \"Invalid clean_method option\", sic)",
-			knownDifference: "BUG: refengine answers an unknown clear_method with -22 \"Invalid argument\" (bdev_lvol_create_lvstore and bdev_lvol_create), not SPDK's messages",
+			name: "cf12_clear_method_messages",
+			cite: "module/bdev/lvol/vbdev_lvol_rpc.c rpc_bdev_lvol_create_lvstore (-EINVAL \"Invalid clear_method parameter\") and rpc_bdev_lvol_create (-EINVAL \"Invalid clean_method option\", sic)",
 			steps: []step{
 				malloc("cf12_m", 64),
 				fails("bdev_lvol_create_lvstore", `{"bdev_name":"cf12_m","lvs_name":"cf12_lvs","clear_method":"bogus"}`, -22, "Invalid clear_method parameter"),
@@ -290,9 +289,8 @@ func lvolCases() []tcase {
 			cleanup: []step{raidDel("cf13_r"), lvstoreDel("cf13_lvs"), mallocDel("cf13_m"), mallocDel("cf13_small"), mallocDel("cf13_dst")},
 		},
 		{
-			name:            "cf14_set_parent_bdev_unknown_parent",
-			cite:            "module/bdev/lvol/vbdev_lvol_rpc.c rpc_bdev_lvol_set_parent_bdev (only the lvol is looked up synchronously) and rpc_bdev_lvol_set_parent_cb (-32602 strerror); module/bdev/lvol/vbdev_lvol.c vbdev_lvol_set_external_parent (spdk_bdev_open_ext fails: cb_fn(-ENODEV))",
-			knownDifference: "BUG: refengine answers bdev_lvol_set_parent_bdev with an unknown parent bdev -19 \"No such device\"; SPDK's callback answers -32602 \"No such device\"",
+			name: "cf14_set_parent_bdev_unknown_parent",
+			cite: "module/bdev/lvol/vbdev_lvol_rpc.c rpc_bdev_lvol_set_parent_bdev (only the lvol is looked up synchronously) and rpc_bdev_lvol_set_parent_cb (-32602 strerror); module/bdev/lvol/vbdev_lvol.c vbdev_lvol_set_external_parent (spdk_bdev_open_ext fails: cb_fn(-ENODEV))",
 			steps: []step{
 				malloc("cf14_m", 64),
 				lvstore("cf14_m", "cf14_lvs"),
@@ -346,9 +344,8 @@ func lvolCases() []tcase {
 			cleanup: []step{lvstoreDel("cf16_lvs"), mallocDel("cf16_m")},
 		},
 		{
-			name:            "cf17_lvol_name_length",
-			cite:            "include/spdk/lvol.h SPDK_LVOL_NAME_MAX 256; lib/lvol/lvol.c lvs_verify_lvol_name (-EINVAL when strnlen(name, SPDK_LVOL_NAME_MAX) is 0 or SPDK_LVOL_NAME_MAX: names of 1-255 bytes)",
-			knownDifference: "BUG: refengine refuses lvol names longer than 63 bytes (its lvstore format's limit); SPDK takes up to 255",
+			name: "cf17_lvol_name_length",
+			cite: "include/spdk/lvol.h SPDK_LVOL_NAME_MAX 256; lib/lvol/lvol.c lvs_verify_lvol_name (-EINVAL when strnlen(name, SPDK_LVOL_NAME_MAX) is 0 or SPDK_LVOL_NAME_MAX: names of 1-255 bytes)",
 			steps: []step{
 				malloc("cf17_m", 64),
 				lvstore("cf17_m", "cf17_lvs"),

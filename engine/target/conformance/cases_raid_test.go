@@ -177,9 +177,8 @@ func raidCases() []tcase {
 				mallocDel("cf28_m1"), mallocDel("cf28_m2"), mallocDel("cf28_m3"), mallocDel("cf28_big")},
 		},
 		{
-			name:            "cf29_raid_delta_bitmap_needs_io_boundary",
-			cite:            "longhorn/spdk module/bdev/raid/raid1.c raid1_start (-EINVAL \"No optional io boundary for raid bdev, delta bitmap cannot be enabled\" when a member's optimal_io_boundary is 0) through module/bdev/raid/bdev_raid.c raid_bdev_configure and module/bdev/raid/bdev_raid_rpc.c rpc_bdev_raid_create's callback (\"Failed to create RAID bdev %s: %s\"); the raid is deleted",
-			knownDifference: "BUG: refengine enables delta_bitmap on raid1 members without an optimal I/O boundary (plain malloc or aio bdevs); SPDK's raid1_start refuses it (-22)",
+			name: "cf29_raid_delta_bitmap_needs_io_boundary",
+			cite: "longhorn/spdk module/bdev/raid/raid1.c raid1_start (-EINVAL \"No optional io boundary for raid bdev, delta bitmap cannot be enabled\" when a member's optimal_io_boundary is 0) through module/bdev/raid/bdev_raid.c raid_bdev_configure and module/bdev/raid/bdev_raid_rpc.c rpc_bdev_raid_create's callback (\"Failed to create RAID bdev %s: %s\"); the raid is deleted",
 			steps: []step{
 				malloc("cf29_a", 8),
 				fails("bdev_raid_create", `{"name":"cf29_r","raid_level":"raid1","base_bdevs":["cf29_a"],"delta_bitmap":true}`, -22, "Failed to create RAID bdev cf29_r: Invalid argument"),
