@@ -22,7 +22,10 @@ type ExternalResolver func(uuid string) (bdev.Device, bool)
 // Option configures Create and Open.
 type Option func(*options)
 
-type options struct{ log *slog.Logger }
+type options struct {
+	log     *slog.Logger
+	mdRatio uint32 // WithMDPagesPerClusterRatio
+}
 
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
@@ -84,6 +87,9 @@ func Create(dev bdev.Device, name string, clusterSize uint32, opts ...Option) (*
 	n, err := fitClusters(devSize, cs)
 	if err != nil {
 		return nil, fmt.Errorf("create lvstore %s: %w", name, err)
+	}
+	if spdk := spdkDataClusters(devSize, cs, o.mdRatio); spdk > 0 {
+		n = min(n, spdk) // capacity.go
 	}
 	id, err := newUUID()
 	if err != nil {

@@ -20,9 +20,17 @@ func TestCreateGeometry(t *testing.T) {
 	if s.TotalClusters() == 0 || s.FreeClusters() != s.TotalClusters() {
 		t.Fatalf("clusters: total %d free %d", s.TotalClusters(), s.FreeClusters())
 	}
-	used := superSize + numSlots*s.sb.slotSize + s.TotalClusters()*testCS
-	if used > testSize || testSize-used >= testCS+2*4096 {
-		t.Fatalf("layout uses %d of %d bytes", used, testSize)
+	// refengine's own layout could hold own clusters, packed tight; Create
+	// gives no more than SPDK would (capacity.go).
+	own, err := fitClusters(testSize, testCS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used := superSize + numSlots*slotCapacityFor(own) + own*testCS; used > testSize || testSize-used >= testCS+2*4096 {
+		t.Fatalf("own layout uses %d of %d bytes", used, testSize)
+	}
+	if want := min(own, spdkDataClusters(testSize, testCS, 0)); s.TotalClusters() != want {
+		t.Fatalf("%d data clusters, want %d", s.TotalClusters(), want)
 	}
 	if len(s.UUID()) != 36 || s.UUID()[14] != '4' {
 		t.Fatalf("uuid %q is not an RFC 4122 v4 text form", s.UUID())

@@ -131,7 +131,8 @@ func (t *Target) createLvstore(ctx context.Context, p *createLvstoreParams) (any
 	if cs == 0 {
 		cs = defaultClusterSize
 	}
-	s, err := lvstore.Create(b.dev, p.LvsName, cs, lvstore.WithLogger(t.log.With("lvstore_bdev", b.name)))
+	s, err := lvstore.Create(b.dev, p.LvsName, cs, lvstore.WithLogger(t.log.With("lvstore_bdev", b.name)),
+		lvstore.WithMDPagesPerClusterRatio(p.NumMdPagesPerClusterRatio))
 	if err != nil {
 		return nil, asyncError(err)
 	}

@@ -119,5 +119,19 @@ func hotRemoveCases() []tcase {
 			},
 			cleanup: []step{raidDel("cf65_r"), mallocDel("cf65_m1"), mallocDel("cf65_m"), mallocDel("7b1f4d66-2c3a-4e9f-8d8b-4f6a2e3c5d65"), do("bdev_aio_delete", `{"name":"cf65_a"}`)},
 		},
+		{
+			name:  "cf66_lvstore_capacity",
+			cite:  "lib/lvol/lvol.c setup_lvs_opts (num_md_pages = num_md_pages_per_cluster_ratio × clusters / 100) and lib/blob/blobstore.c spdk_bs_init (super block, used-page, used-cluster and used-blobid masks and the metadata pages, rounded up to whole clusters, are not data clusters); values seen on spdk_tgt v24.09.1-pre 1975133e9",
+			files: map[string]int64{"cf66a.img": 1 << 30, "cf66b.img": 1 << 30},
+			steps: []step{
+				ok("bdev_aio_create", `{"name":"cf66_a","filename":"{{dir}}/cf66a.img","block_size":512}`, `"cf66_a"`),
+				lvstore("cf66_a", "cf66_lvs"),
+				has("bdev_lvol_get_lvstores", `{"lvs_name":"cf66_lvs"}`, `[{"name":"cf66_lvs","total_data_clusters":1019,"free_clusters":1019,"cluster_size":1048576}]`),
+				ok("bdev_aio_create", `{"name":"cf66_b","filename":"{{dir}}/cf66b.img","block_size":512}`, `"cf66_b"`),
+				ok("bdev_lvol_create_lvstore", `{"bdev_name":"cf66_b","lvs_name":"cf66_lvs2","cluster_sz":4194304,"num_md_pages_per_cluster_ratio":50}`, `"<uuid>"`),
+				has("bdev_lvol_get_lvstores", `{"lvs_name":"cf66_lvs2"}`, `[{"name":"cf66_lvs2","total_data_clusters":255,"cluster_size":4194304}]`),
+			},
+			cleanup: []step{lvstoreDel("cf66_lvs"), lvstoreDel("cf66_lvs2"), do("bdev_aio_delete", `{"name":"cf66_a"}`), do("bdev_aio_delete", `{"name":"cf66_b"}`)},
+		},
 	}
 }
