@@ -190,7 +190,11 @@ func (t *Target) miscHandlers(m map[string]jsonrpc.Handler) {
 			}
 			if p.PerChannel {
 				out["name"] = v.name
-				out["channels"] = []map[string]any{ioStat(map[string]any{"thread_id": 1})}
+				// SPDK lists the I/O channels its threads opened on the
+				// bdev (lib/bdev/bdev_rpc.c, spdk_bdev_for_each_channel);
+				// refengine counts no I/O per bdev, so it answers as SPDK
+				// does for a bdev no thread has done I/O to: none.
+				out["channels"] = []map[string]any{}
 				return out, nil
 			}
 			out["bdevs"] = []map[string]any{ioStat(map[string]any{"name": v.name})}
