@@ -2,33 +2,9 @@ package target
 
 import (
 	"testing"
+
+	"github.com/faultline/faultline/internal/crcref"
 )
-
-// crc64ISORefl is CRC-64/ISO reflected (poly 0xD800000000000000, init and
-// xorout all ones, chained through seed) written bit by bit, independent of
-// hash/crc64: the function Longhorn's fork uses (lib/util/crc64.c,
-// spdk_crc64_iso_refl).
-func crc64ISORefl(seed uint64, p []byte) uint64 {
-	crc := ^seed
-	for _, b := range p {
-		crc ^= uint64(b)
-		for range 8 {
-			if crc&1 != 0 {
-				crc = crc>>1 ^ 0xD800000000000000
-			} else {
-				crc >>= 1
-			}
-		}
-	}
-	return ^crc
-}
-
-func TestCRC64ISOReference(t *testing.T) {
-	// Catalogue check value of CRC-64/GO-ISO, the same parameters.
-	if got := crc64ISORefl(0, []byte("123456789")); got != 0xb90956c775a41001 {
-		t.Fatalf("reference crc = %#x", got)
-	}
-}
 
 // TestSnapshotChecksum checks bdev_lvol_register_snapshot_checksum and
 // bdev_lvol_get_snapshot_checksum against Longhorn's fork
@@ -48,8 +24,8 @@ func TestSnapshotChecksum(t *testing.T) {
 
 	full2 := make([]byte, 1<<20)
 	copy(full2[4096:], c2[:4096])
-	want1 := crc64ISORefl(crc64ISORefl(0, c0), full2)
-	want2 := crc64ISORefl(0, c2)
+	want1 := crcref.CRC64ISORefl(crcref.CRC64ISORefl(0, c0), full2)
+	want2 := crcref.CRC64ISORefl(0, c2)
 
 	type errCase struct {
 		name, method string

@@ -200,13 +200,9 @@ func (t *Target) lvolHandlers(m map[string]jsonrpc.Handler) {
 		return true, nil
 	})
 	m["bdev_lvol_get_lvols"] = method(t, decodeLvol, nil, func(ctx context.Context, p *getLvolsParams) (any, error) {
-		stores := t.sortedStores()
-		if p.LvsUUID != "" || p.LvsName != "" {
-			s, err := t.selectStoreLocked(p.LvsUUID, p.LvsName)
-			if err != nil {
-				return nil, err
-			}
-			stores = []*lvstore.Store{s}
+		stores, err := t.lvolStoresLocked(p)
+		if err != nil {
+			return nil, err
 		}
 		out := []map[string]any{}
 		for _, s := range stores {
@@ -232,13 +228,9 @@ func (t *Target) lvolHandlers(m map[string]jsonrpc.Handler) {
 	// only in a bdev's driver_specific (so not for a degraded lvol, which
 	// has no bdev). Params as bdev_lvol_get_lvols'.
 	m["bdev_lvol_get_allocated_clusters"] = method(t, decodeLvol, nil, func(ctx context.Context, p *getLvolsParams) (any, error) {
-		stores := t.sortedStores()
-		if p.LvsUUID != "" || p.LvsName != "" {
-			s, err := t.selectStoreLocked(p.LvsUUID, p.LvsName)
-			if err != nil {
-				return nil, err
-			}
-			stores = []*lvstore.Store{s}
+		stores, err := t.lvolStoresLocked(p)
+		if err != nil {
+			return nil, err
 		}
 		out := []map[string]any{}
 		for _, s := range stores {
@@ -383,4 +375,17 @@ func (t *Target) createLvol(ctx context.Context, p *createLvolParams) (any, erro
 	t.log.Info("lvol created", "lvol", lv.Alias(), "uuid", lv.UUID(), "size", lv.Size(), "thin", p.ThinProvision)
 	t.announceLocked(lv.UUID(), lv)
 	return lv.UUID(), nil
+}
+
+// lvolStoresLocked is the lvstores bdev_lvol_get_lvols lists: the one
+// selected by lvs_uuid or lvs_name, else all in creation order.
+func (t *Target) lvolStoresLocked(p *getLvolsParams) ([]*lvstore.Store, error) {
+	if p.LvsUUID == "" && p.LvsName == "" {
+		return t.sortedStores(), nil
+	}
+	s, err := t.selectStoreLocked(p.LvsUUID, p.LvsName)
+	if err != nil {
+		return nil, err
+	}
+	return []*lvstore.Store{s}, nil
 }

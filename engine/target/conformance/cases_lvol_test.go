@@ -3,24 +3,9 @@ package conformance
 import (
 	"fmt"
 	"strings"
-)
 
-// crc64ISORefl is CRC-64/ISO reflected, chained through seed, as the
-// fork's spdk_crc64_iso_refl (lib/util/crc64.c), written bit by bit.
-func crc64ISORefl(seed uint64, p []byte) uint64 {
-	crc := ^seed
-	for _, b := range p {
-		crc ^= uint64(b)
-		for range 8 {
-			if crc&1 != 0 {
-				crc = crc>>1 ^ 0xD800000000000000
-			} else {
-				crc >>= 1
-			}
-		}
-	}
-	return ^crc
-}
+	"github.com/faultline/faultline/internal/crcref"
+)
 
 // zeroClustersChecksum is the snapshot checksum of n zeroed 1 MiB clusters
 // (lib/blob/blobstore.c bs_snapshot_checksum_blob_read_cpl: the checksum
@@ -29,7 +14,7 @@ func zeroClustersChecksum(n int) uint64 {
 	zero := make([]byte, 1<<20)
 	var c uint64
 	for range n {
-		c = crc64ISORefl(c, zero)
+		c = crcref.CRC64ISORefl(c, zero)
 	}
 	return c
 }
