@@ -19,6 +19,8 @@ VERSION            ?= $(shell git describe --always --dirty 2>/dev/null || echo 
 REFENGINE_IMAGE    ?= faultline/refengine:0.1.0-$(VERSION)
 KUBERNETES_VERSION ?= v1.34.4
 KIND_CACHE         ?= /var/cache/faultline-kind
+KIND_CLUSTER       ?= faultline
+CHAOS_MESH_CACHE   ?= /var/cache/faultline-chaos-mesh
 # Extra flags for faultline run in make e2e, e.g. E2E_FLAGS='--label-filter smoke --keep-cluster'.
 E2E_FLAGS          ?= --label-filter 'smoke || seed || integrity'
 # Packages with concurrent code run their unit tests under the race detector.
@@ -27,7 +29,7 @@ RACE_PKGS := ./engine/nbd/... ./engine/raid1/... ./engine/lvstore/... ./engine/j
              ./engine/bdev/... ./cluster/... ./faults/... ./workload/... ./checkers/... ./timeline/...
 
 .PHONY: help build test unit race fuzz vet e2e-local e2e soak bench mutation report clean \
-        images kind-node-image kind-host-setup kind-host-restore kind-smoke
+        images kind-node-image kind-host-setup kind-host-restore kind-smoke chaos-mesh
 
 help:
 	@echo "make build      build bin/refengine and bin/faultline"
@@ -37,6 +39,7 @@ help:
 	@echo "make kind-smoke smoke and the seeds on kind at 10 iterations (what CI runs when Docker is present)"
 	@echo "make images     build the refengine container image $(REFENGINE_IMAGE)"
 	@echo "make kind-node-image  build (or reuse) a kind node image for Kubernetes $(KUBERNETES_VERSION) without a registry"
+	@echo "make chaos-mesh build Chaos Mesh from source (cached) and install it on kind cluster $(KIND_CLUSTER)"
 	@echo "make kind-host-setup  make kind's privileged containers work on hosts lacking a capability (host-wide Docker change)"
 	@echo "make kind-host-restore  undo kind-host-setup"
 	@echo "make soak       faultline soak on the local cluster (SOAK_DURATION=$(SOAK_DURATION), SOAK_SEED=$(SOAK_SEED))"
@@ -96,6 +99,12 @@ images:
 
 kind-node-image:
 	KV=$(KUBERNETES_VERSION) OUT=$(KIND_CACHE) bash build/kind-node/build.sh
+
+# Chaos Mesh from source (build/chaos-mesh): images and rendered manifest cached by their inputs in
+# $(CHAOS_MESH_CACHE), installed on the kind cluster $(KIND_CLUSTER).
+chaos-mesh:
+	@set -e; out=$$(OUT=$(CHAOS_MESH_CACHE) bash build/chaos-mesh/build.sh); \
+	CLUSTER=$(KIND_CLUSTER) bash build/chaos-mesh/install.sh $$out
 
 kind-host-setup:
 	OUT=$(KIND_CACHE) bash build/kind-node/host-setup.sh
