@@ -83,7 +83,26 @@ printf 'FROM %s\nCOPY . /\nENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/us
 t docker build -q -f "$ctx/d.Dockerfile" -t "$daemonimg" "$ctx/d" >/dev/null
 docker rmi "$base" >/dev/null
 # Manifests: the chart makes its webhook and mTLS certificates at render time (genCA), so render once per key.
-HELM_CACHE_HOME=$OUT/helm HELM_CONFIG_HOME=$OUT/helm HELM_DATA_HOME=$OUT/helm "$OUT/bin/helm" template chaos-mesh src/helm/chaos-mesh \
+# The api module the proxy serves is four days newer than chaos-mesh's: its NetworkChaos spec has
+# partitionBehavior (defaulted to "drop" by the mutating webhook), which the chart's CRD does not
+# declare. The API server would prune it, and the controller's own validating webhook would then
+# refuse every update of a NetworkChaos ("Cannot update chaos spec"): declare it in a copy of the chart.
+chart=$OUT/chart && rm -rf "$chart" && cp -r src/helm/chaos-mesh "$chart" && chmod -R u+w "$chart"
+crd=$chart/crds/chaos-mesh.org_networkchaos.yaml
+grep -q '^              partitionBehavior:' "$crd" || awk '
+	/^              direction:$/ && !done {
+		print "              partitionBehavior:"
+		print "                default: drop"
+		print "                description: PartitionBehavior defines how packets matched by a partition are handled."
+		print "                enum:"
+		print "                - drop"
+		print "                - reject"
+		print "                type: string"
+		done = 1
+	}
+	{print}' "$crd" >"$crd.tmp" && mv "$crd.tmp" "$crd"
+grep -q '^              partitionBehavior:' "$crd" || { echo "chaos-mesh: could not declare partitionBehavior in $crd" >&2; exit 1; }
+HELM_CACHE_HOME=$OUT/helm HELM_CONFIG_HOME=$OUT/helm HELM_DATA_HOME=$OUT/helm "$OUT/bin/helm" template chaos-mesh "$chart" \
 	--namespace chaos-mesh --include-crds -f "$here/values.yaml" --set images.tag="$tag" >"$manifest.tmp"
 mv "$manifest.tmp" "$manifest"
 printf '%s\n' "$cmimg" "$daemonimg" "$manifest"
