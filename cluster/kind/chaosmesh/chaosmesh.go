@@ -1,0 +1,92 @@
+// Package chaosmesh builds the Chaos Mesh objects faultline's faults are on
+// Kubernetes (github.com/chaos-mesh/chaos-mesh/api/v1alpha1) and reads back
+// from their status whether Chaos Mesh injected them. Faults written as the
+// objects chaos engineers already use can be carried out by a real Chaos
+// Mesh, or by faultline itself where none is installed, with one description.
+package chaosmesh
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// Target names the refengine pods a fault is aimed at: those of one node of
+// the cluster, in the namespace faultline deploys refengine to.
+type Target struct {
+	Namespace string            // refengine's namespace
+	Labels    map[string]string // the pods' labels, e.g. app=refengine-node
+	Node      string            // the Kubernetes node the pod runs on
+	Container string            // for container faults: the container's name
+}
+
+func (t Target) selector() v1alpha1.PodSelector {
+	return v1alpha1.PodSelector{
+		Mode: v1alpha1.OneMode,
+		Selector: v1alpha1.PodSelectorSpec{
+			GenericSelectorSpec: v1alpha1.GenericSelectorSpec{
+				Namespaces:     []string{t.Namespace},
+				LabelSelectors: t.Labels,
+			},
+			Nodes: []string{t.Node},
+		},
+	}
+}
+
+// PodKill is the instance-manager deletion: Chaos Mesh deletes the pod with
+// its grace period, as `kubectl delete pod` does, and the DaemonSet makes a
+// new one.
+func PodKill(name string, t Target) *v1alpha1.PodChaos {
+	return podChaos(name, t, v1alpha1.PodKillAction)
+}
+
+// ContainerKill kills the container t.Container of the pod through the
+// container runtime (Chaos Mesh's daemon on the node); kubelet restarts it.
+func ContainerKill(name string, t Target) *v1alpha1.PodChaos {
+	pc := podChaos(name, t, v1alpha1.ContainerKillAction)
+	if t.Container != "" {
+		pc.Spec.ContainerNames = []string{t.Container}
+	}
+	return pc
+}
+
+func podChaos(name string, t Target, action v1alpha1.PodChaosAction) *v1alpha1.PodChaos {
+	return &v1alpha1.PodChaos{
+		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: v1alpha1.KindPodChaos},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: t.Namespace},
+		Spec: v1alpha1.PodChaosSpec{
+			ContainerSelector: v1alpha1.ContainerSelector{PodSelector: t.selector()},
+			Action:            action,
+		},
+	}
+}
+
+// Validated returns obj after the checks Chaos Mesh's admission webhook
+// runs (its Default and Validate), so a fault that Chaos Mesh would refuse
+// is refused before anything is submitted.
+func Validated(pc *v1alpha1.PodChaos) (*v1alpha1.PodChaos, error) {
+	out := pc.DeepCopy()
+	if err := out.Default(context.Background(), out); err != nil {
+		return nil, fmt.Errorf("chaos-mesh %s %s: defaults: %w", out.Kind, out.Name, err)
+	}
+	if _, err := out.Validate(); err != nil {
+		return nil, fmt.Errorf("chaos-mesh %s %s: %w", out.Kind, out.Name, err)
+	}
+	return out, nil
+}
+
+// Unstructured converts a Chaos Mesh object for a dynamic client, without
+// the empty status the conversion would add (the status is Chaos Mesh's to
+// write).
+func Unstructured(obj runtime.Object) (*unstructured.Unstructured, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, fmt.Errorf("chaos-mesh object to unstructured: %w", err)
+	}
+	delete(m, "status")
+	return &unstructured.Unstructured{Object: m}, nil
+}
