@@ -173,12 +173,10 @@ func (t *Target) supportedIOTypesLocked(v *view, readOnly bool) map[string]bool 
 		// read and write always; flush, reset and unmap when every
 		// present member supports them (raid1 passes them on).
 		set(true, "read", "write", "write_zeroes", "flush", "reset", "unmap")
-		for _, sl := range v.base.raidSlots {
-			if mv, ok := t.lookupLocked(sl.member); ok && sl.member != "" {
-				sub := t.supportedIOTypesLocked(mv, mv.lvol != nil && mv.lvol.IsReadOnly())
-				for _, n := range []string{"flush", "reset", "unmap"} {
-					m[n] = m[n] && sub[n]
-				}
+		for _, mv := range t.memberViewsLocked(v.base.raidSlots) {
+			sub := t.supportedIOTypesLocked(mv, mv.lvol != nil && mv.lvol.IsReadOnly())
+			for _, n := range []string{"flush", "reset", "unmap"} {
+				m[n] = m[n] && sub[n]
 			}
 		}
 	case productError:
@@ -230,10 +228,8 @@ func (t *Target) memoryDomainsLocked(v *view) []memoryDomain {
 		return out
 	case v.product == productRaid:
 		var out []memoryDomain
-		for _, sl := range v.base.raidSlots {
-			if mv, ok := t.lookupLocked(sl.member); ok && sl.member != "" {
-				out = append(out, t.memoryDomainsLocked(mv)...)
-			}
+		for _, mv := range t.memberViewsLocked(v.base.raidSlots) {
+			out = append(out, t.memoryDomainsLocked(mv)...)
 		}
 		return out
 	}

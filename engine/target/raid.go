@@ -336,16 +336,23 @@ func (t *Target) createRaid(ctx context.Context, p *raidCreateParams) (any, erro
 // none.
 func (t *Target) minIOBoundaryLocked(slots []raidSlot) uint32 {
 	lowest, seen := uint32(0), false
-	for _, sl := range slots {
-		v, ok := t.lookupLocked(sl.member)
-		if !ok || sl.member == "" {
-			continue
-		}
+	for _, v := range t.memberViewsLocked(slots) {
 		if b := t.ioBoundaryLocked(v); !seen || b < lowest {
 			lowest, seen = b, true
 		}
 	}
 	return lowest
+}
+
+// memberViewsLocked is the bdevs of the filled slots, in slot order.
+func (t *Target) memberViewsLocked(slots []raidSlot) []*view {
+	var out []*view
+	for _, sl := range slots {
+		if v, ok := t.lookupLocked(sl.member); ok {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // ioBoundaryLocked is a bdev's optimal I/O boundary in blocks, as SPDK

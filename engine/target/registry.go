@@ -263,12 +263,8 @@ func (t *Target) claimOf(v *view) string {
 		sort.Strings(holders)
 		return m[holders[0]]
 	}
-	for _, s := range t.stores {
-		for _, lv := range s.Lvols() {
-			if ext := lv.ExternalParent(); ext != "" && ext == v.uuid {
-				return claimReadOnly
-			}
-		}
+	if t.isExternalParentLocked(v.uuid) {
+		return claimReadOnly
 	}
 	if v.base != nil && v.base.store != nil {
 		return claimLvstore // the lvstore's base bdev
@@ -282,14 +278,7 @@ func (t *Target) busyLocked(v *view) bool {
 	if len(t.claims[v.name]) > 0 {
 		return true
 	}
-	for _, s := range t.stores {
-		for _, lv := range s.Lvols() {
-			if ext := lv.ExternalParent(); ext != "" && ext == v.uuid {
-				return true
-			}
-		}
-	}
-	return false
+	return t.isExternalParentLocked(v.uuid)
 }
 
 // resolverLocked returns an ExternalResolver over a snapshot of the
