@@ -67,6 +67,11 @@ func TestRealFaultsHealAfterFailure(t *testing.T) {
 	if faults["node-stop"].Detail["node"] != "node-1" {
 		t.Errorf("node-stop window params: %+v", faults["node-stop"].Detail)
 	}
+	for _, name := range []string{"node-stop", "instance-manager-delete"} {
+		if ex := faults[name].Detail["executor"]; ex != "supervisor" {
+			t.Errorf("%s executed by %q, want the local supervisor", name, ex)
+		}
+	}
 	if err := cluster.WaitNodeReady(ctx, d, "node-9"); !errors.Is(err, cluster.ErrUnknownNode) {
 		t.Errorf("WaitNodeReady(node-9) = %v", err)
 	}

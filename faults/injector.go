@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/timeline"
 )
 
@@ -48,6 +50,9 @@ type Record struct {
 	Injected time.Time         `json:"injected"`
 	Healed   time.Time         `json:"healed,omitzero"`
 	Error    string            `json:"error,omitempty"`
+	// Executions are what the cluster driver reported carrying out
+	// (cluster.ReportExecution): the executor and any Chaos Mesh object.
+	Executions []cluster.Execution `json:"executions,omitempty"`
 }
 
 // NewInjector returns an injector recording on rec (required) with jitter
@@ -74,6 +79,12 @@ func (in *Injector) Inject(ctx context.Context, f Fault) error {
 	in.history = append(in.history, Record{Name: f.Name(), Params: f.Params(), Injected: time.Now()})
 	in.mu.Unlock()
 	in.log.Info("inject fault", "fault", f.Name(), "params", f.Params())
+	ctx = cluster.WithFaultTrace(ctx, &cluster.FaultTrace{Executed: func(e cluster.Execution) {
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		in.history[a.hist].Executions = append(in.history[a.hist].Executions, e)
+		maps.Copy(detail, executionDetail(e))
+	}})
 	if err := f.Inject(ctx); err != nil {
 		in.mu.Lock()
 		detail["inject_error"] = err.Error()
@@ -189,4 +200,23 @@ func (in *Injector) find(f Fault) int {
 		}
 	}
 	return -1
+}
+
+// executionDetail is how an execution shows on the fault's timeline window.
+func executionDetail(e cluster.Execution) map[string]string {
+	d := map[string]string{"executor": e.Executor}
+	if e.Object != "" {
+		d["chaos_object"] = e.Object
+	}
+	if e.Action != "" {
+		d["chaos_action"] = e.Action
+	}
+	if len(e.Injected) > 0 {
+		ts := make([]string, len(e.Injected))
+		for i, t := range e.Injected {
+			ts[i] = t.UTC().Format(time.RFC3339Nano)
+		}
+		d["injected_at"] = strings.Join(ts, ",")
+	}
+	return d
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/timeline"
 )
 
@@ -173,5 +174,50 @@ func TestEngineCrashWithoutAPI(t *testing.T) {
 	}
 	if err := in.HealAll(context.Background()); err != nil {
 		t.Fatalf("heal: %v", err)
+	}
+}
+
+// tracedFault reports an execution the way a cluster driver does.
+type tracedFault struct{ switchFault }
+
+func (f *tracedFault) Inject(ctx context.Context) error {
+	cluster.ReportExecution(ctx, cluster.Execution{Executor: "chaos-mesh", Object: "PodChaos/refengine-system/f-1",
+		Action: "pod-kill", Injected: []time.Time{time.Date(2026, 11, 30, 22, 0, 0, 0, time.UTC)}})
+	return f.switchFault.Inject(ctx)
+}
+
+// TestExecutionOnTimeline: what the driver reports carrying out shows on
+// the fault's timeline window and in its record; a fault no driver
+// reported on carries no executor.
+func TestExecutionOnTimeline(t *testing.T) {
+	rec := timeline.NewRecorder()
+	in := NewInjector(rec, 1, nil)
+	ctx := context.Background()
+	traced, plain := &tracedFault{switchFault{name: "traced"}}, &switchFault{name: "plain"}
+	for _, f := range []Fault{traced, plain} {
+		if err := in.Inject(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := in.HealAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]map[string]string{}
+	for _, e := range rec.Events() {
+		got[e.Name] = e.Detail
+	}
+	want := map[string]string{"executor": "chaos-mesh", "chaos_object": "PodChaos/refengine-system/f-1",
+		"chaos_action": "pod-kill", "injected_at": "2026-11-30T22:00:00Z"}
+	for k, v := range want {
+		if got["traced"][k] != v {
+			t.Errorf("traced window %s = %q, want %q", k, got["traced"][k], v)
+		}
+	}
+	if _, ok := got["plain"]["executor"]; ok {
+		t.Errorf("plain window has an executor: %v", got["plain"])
+	}
+	h := in.History()
+	if len(h[0].Executions) != 1 || h[0].Executions[0].Executor != "chaos-mesh" || len(h[1].Executions) != 0 {
+		t.Errorf("history executions %+v / %+v", h[0].Executions, h[1].Executions)
 	}
 }

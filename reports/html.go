@@ -146,7 +146,19 @@ type evidenceRow struct {
 
 type faultView struct {
 	Name, Target, From, To, Length, Detail string
-	Healed                                 bool
+	// Executor is what carried the fault out, with the Chaos Mesh object
+	// when there was one ("" when the driver did not say).
+	Executor string
+	Healed   bool
+}
+
+// executorOf says what carried a fault out, from its detail.
+func executorOf(d map[string]string) string {
+	ex := d["executor"]
+	if obj := d["chaos_object"]; obj != "" {
+		ex += " " + obj
+	}
+	return ex
 }
 
 type stepView struct {
@@ -210,7 +222,7 @@ func newScenarioView(i int, sc Scenario) scenarioView {
 			v.FaultsMore = len(faults) - j
 			break
 		}
-		fv := faultView{Name: f.Name, Target: f.Target, From: rel(c, f.Start), Healed: f.Healed, Detail: detailString(f.Detail)}
+		fv := faultView{Name: f.Name, Target: f.Target, From: rel(c, f.Start), Healed: f.Healed, Detail: detailString(f.Detail), Executor: executorOf(f.Detail)}
 		if f.Healed {
 			fv.To = rel(c, f.End)
 			fv.Length = formatDur(f.End.Sub(f.Start))

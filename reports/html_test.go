@@ -334,6 +334,11 @@ func TestHTMLEvidenceAndDetails(t *testing.T) {
 	if !strings.Contains(text(loop), run.Scenarios[1].Reproduce) {
 		t.Error("reproduce command missing")
 	}
+	faults := all(loop, tagClass("table", "faults"))
+	if len(faults) != 1 || !strings.Contains(text(faults[0]), "executed by") ||
+		!strings.Contains(text(faults[0]), "chaos-mesh PodChaos/refengine-system/faultline-pod-kill-node-2-1") {
+		t.Error("the faults table does not name the executor and the Chaos Mesh object")
+	}
 }
 
 // regeneratedSample saves sampleRun in a temporary directory and writes its

@@ -107,7 +107,8 @@ func loopScenario(rng *rand.Rand) Scenario {
 		add(timeline.Event{Time: at, Kind: timeline.KindStep, Name: fmt.Sprintf("iteration %d: delete instance manager of node-2", i+1)})
 		down := time.Duration(2000+rng.IntN(4000)) * time.Millisecond
 		add(timeline.Event{Time: at, End: at.Add(down), Kind: timeline.KindFault, Lane: "im-delete", Name: "im-delete",
-			Detail: map[string]string{"node": "node-2", "iteration": fmt.Sprint(i + 1)}})
+			Detail: map[string]string{"node": "node-2", "iteration": fmt.Sprint(i + 1), "executor": "chaos-mesh",
+				"chaos_object": fmt.Sprintf("PodChaos/refengine-system/faultline-pod-kill-node-2-%d", i+1)}})
 		add(timeline.Event{Time: at.Add(10 * time.Millisecond), Kind: timeline.KindLog, Lane: "node-2", Name: "instance manager deleted"})
 		add(timeline.Event{Time: at.Add(down - 100*time.Millisecond), Kind: timeline.KindLog, Lane: "node-2", Name: "restarted"})
 		add(timeline.Event{Time: at.Add(50 * time.Millisecond), Kind: timeline.KindState, Lane: "node-2 instance manager", Name: "stopped"})

@@ -501,6 +501,7 @@ func (d *Driver) StopNode(ctx context.Context, name string) error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("stop node %s: %w", name, err)
 	}
+	executed(ctx, "supervisor")
 	d.rec.Add(timeline.Event{Kind: timeline.KindLog, Lane: name, Name: "stopped"})
 	return d.saveState()
 }
@@ -544,6 +545,7 @@ func (d *Driver) DeleteInstanceManager(ctx context.Context, name string) error {
 	if err := p.kill(ctx); err != nil {
 		return fmt.Errorf("delete instance manager of %s: %w", name, err)
 	}
+	executed(ctx, "supervisor")
 	d.rec.Add(timeline.Event{Kind: timeline.KindLog, Lane: name, Name: "instance manager deleted"})
 	return nil
 }

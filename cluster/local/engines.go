@@ -33,6 +33,7 @@ func (d *Driver) KillEngine(ctx context.Context, engine string) error {
 	if err := waitGone(ctx, pid); err != nil {
 		return fmt.Errorf("kill engine %s: %w", engine, err)
 	}
+	executed(ctx, "supervisor")
 	d.rec.Add(timeline.Event{Kind: timeline.KindLog, Lane: node, Name: "engine " + engine + " killed",
 		Detail: map[string]string{"pid": strconv.Itoa(pid)}})
 	return nil

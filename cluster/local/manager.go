@@ -25,6 +25,7 @@ func (d *Driver) KillManager(ctx context.Context) error {
 	if err := mgr.kill(ctx); err != nil {
 		return fmt.Errorf("kill manager: %w", err)
 	}
+	executed(ctx, "supervisor")
 	d.rec.Add(timeline.Event{Kind: timeline.KindLog, Lane: "manager", Name: "manager killed",
 		Detail: map[string]string{"pid": strconv.Itoa(pid)}})
 	return nil

@@ -50,6 +50,7 @@ func (d *Driver) Partition(ctx context.Context, p cluster.Partition) error {
 	if err := nftpart.Apply(ctx, []string{"nft"}, script); err != nil {
 		return fmt.Errorf("partition %s: %w", p, err)
 	}
+	executed(ctx, "nft")
 	d.rec.Add(timeline.Event{Kind: timeline.KindLog, Lane: "network", Name: "partition " + p.String(),
 		Detail: map[string]string{"table": r.Table, "chain": r.Chain}})
 	return nil

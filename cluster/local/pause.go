@@ -33,6 +33,7 @@ func (d *Driver) PauseNode(ctx context.Context, name string) error {
 	if err := waitGroupState(ctx, pid, true); err != nil {
 		return fmt.Errorf("pause node %s: %w", name, err)
 	}
+	executed(ctx, "supervisor")
 	d.rec.Add(timeline.Event{Kind: timeline.KindLog, Lane: name, Name: "paused", Detail: map[string]string{"pid": strconv.Itoa(pid)}})
 	return nil
 }
