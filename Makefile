@@ -23,19 +23,21 @@ KIND_CLUSTER       ?= faultline
 CHAOS_MESH_CACHE   ?= /var/cache/faultline-chaos-mesh
 # Extra flags for faultline run in make e2e, e.g. E2E_FLAGS='--label-filter smoke --keep-cluster'.
 E2E_FLAGS          ?= --label-filter 'smoke || seed || integrity'
+MUTATION_FLAGS     ?=
 # Packages with concurrent code run their unit tests under the race detector.
 RACE_PKGS := ./engine/nbd/... ./engine/raid1/... ./engine/lvstore/... ./engine/jsonrpc/... \
              ./engine/target/... ./engine/manager/... ./engine/instance/... ./engine/engineproc/... \
              ./engine/bdev/... ./cluster/... ./faults/... ./workload/... ./checkers/... ./timeline/...
 
 .PHONY: help build test unit race fuzz vet e2e-local e2e soak bench mutation report clean \
-        images kind-node-image kind-host-setup kind-host-restore kind-smoke chaos-mesh
+        images kind-node-image kind-host-setup kind-host-restore kind-smoke chaos-mesh e2e-chaos-mesh mutation-kind
 
 help:
 	@echo "make build      build bin/refengine and bin/faultline"
 	@echo "make test       vet, unit + integration + interop tests, race, short fuzz, smoke scenario"
 	@echo "make e2e-local  run every scenario on the embedded local cluster (report in runs/latest)"
 	@echo "make e2e        the scenarios on a kind cluster (E2E_FLAGS=$(E2E_FLAGS))"
+	@echo "make e2e-chaos-mesh  make e2e with the faults carried out by Chaos Mesh built from source"
 	@echo "make kind-smoke smoke and the seeds on kind at 10 iterations (what CI runs when Docker is present)"
 	@echo "make images     build the refengine container image $(REFENGINE_IMAGE)"
 	@echo "make kind-node-image  build (or reuse) a kind node image for Kubernetes $(KUBERNETES_VERSION) without a registry"
@@ -45,6 +47,7 @@ help:
 	@echo "make soak       faultline soak on the local cluster (SOAK_DURATION=$(SOAK_DURATION), SOAK_SEED=$(SOAK_SEED))"
 	@echo "make bench      benchmarks: fio on refengine exports vs nbdkit's file plugin, resync, backup and restore throughput vs cp and plain S3 transfers"
 	@echo "make mutation   run each seed and integrity scenario with and without its defect"
+	@echo "make mutation-kind  the same on a kind cluster (MUTATION_FLAGS=$(MUTATION_FLAGS))"
 	@echo "make report DIR=runs/<id>   regenerate report.html of a run"
 	@echo "make clean      remove bin/ and runs/"
 
@@ -77,15 +80,29 @@ e2e-local: build
 
 # The node image: $FAULTLINE_KIND_IMAGE when set; else kindest/node when a registry hands it out;
 # else the one build/kind-node builds from Debian packages and Go modules (cached by its inputs).
-e2e: build images
-	@img="$${FAULTLINE_KIND_IMAGE:-}"; \
+# Sets $img in the recipe's shell.
+define pick_node_image
+img="$${FAULTLINE_KIND_IMAGE:-}"; \
 	if [ -z "$$img" ] && { docker image inspect kindest/node:$(KUBERNETES_VERSION) >/dev/null 2>&1 || \
 	     timeout 30 docker pull -q kindest/node:$(KUBERNETES_VERSION) >/dev/null 2>&1; }; then \
 		img=kindest/node:$(KUBERNETES_VERSION); fi; \
 	if [ -z "$$img" ]; then img=$$(KV=$(KUBERNETES_VERSION) OUT=$(KIND_CACHE) bash build/kind-node/build.sh) || exit 2; fi; \
-	echo "kind node image: $$img"; \
+	echo "kind node image: $$img"
+endef
+
+e2e: build images
+	@$(pick_node_image); \
 	$(FAULTLINE) run --cluster kind --kind-node-image "$$img" --kubernetes-version $(KUBERNETES_VERSION) \
 		--refengine-image $(REFENGINE_IMAGE) $(E2E_FLAGS)
+
+# make e2e with the faults that are Chaos Mesh objects carried out by Chaos Mesh built from source:
+# a smoke run makes the kind cluster and keeps it, make chaos-mesh installs Chaos Mesh on it, then
+# the scenarios run with --chaos-executor chaos-mesh (which fails at start if Chaos Mesh is not
+# ready). Plain make e2e on a cluster without Chaos Mesh carries the same objects out natively.
+e2e-chaos-mesh:
+	$(MAKE) e2e E2E_FLAGS="--label-filter smoke --keep-cluster"
+	$(MAKE) chaos-mesh
+	$(MAKE) e2e E2E_FLAGS="--chaos-executor chaos-mesh $(E2E_FLAGS)"
 
 # What CI runs when Docker is present: smoke and the three seeds on kind, loops at 10 iterations.
 kind-smoke:
@@ -120,6 +137,14 @@ bench: build
 
 mutation: build
 	$(FAULTLINE) mutation --refengine $(REFENGINE)
+
+# The mutation matrix on kind: every run deploys refengine afresh on the one kind cluster
+# $(KIND_CLUSTER), kept between runs and afterwards (kind delete cluster --name $(KIND_CLUSTER)).
+# MUTATION_FLAGS, e.g. --chaos-executor chaos-mesh on a cluster with Chaos Mesh.
+mutation-kind: build images
+	@$(pick_node_image); \
+	$(FAULTLINE) mutation --cluster kind --kind-name $(KIND_CLUSTER) --kind-node-image "$$img" \
+		--kubernetes-version $(KUBERNETES_VERSION) --refengine-image $(REFENGINE_IMAGE) $(MUTATION_FLAGS)
 
 report:
 	@test -n "$(DIR)" || (echo "usage: make report DIR=runs/<id>" >&2; exit 2)

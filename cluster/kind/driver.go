@@ -21,10 +21,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/e2e-framework/klient"
@@ -74,6 +76,11 @@ type Config struct {
 	// RestoreRateLimit is the manager's --restore-rate-limit (bytes per second each replica
 	// restore writes; 0 = none).
 	RestoreRateLimit int64
+	// ChaosExecutor says who carries out the faults that are Chaos Mesh objects (the
+	// instance-manager deletion, the manager restart): "auto" (default) the Chaos Mesh on the
+	// cluster when there is one, else faultline itself; "chaos-mesh" requires it; "native"
+	// never uses it.
+	ChaosExecutor string
 	// Keep leaves the cluster running at Down.
 	Keep bool
 	// Kind is the kind binary (default: kind on PATH, else installed by e2e-framework).
@@ -88,6 +95,7 @@ type Driver struct {
 	provider *kind.Cluster
 	rest     *rest.Config
 	kube     kubernetes.Interface
+	dyn      dynamic.Interface
 	res      *resources.Resources
 
 	mu         sync.Mutex
@@ -95,6 +103,8 @@ type Driver struct {
 	managerURL string
 	stopped    map[string]bool // nodes whose container this driver stopped
 	version    string          // Kubernetes server version
+	executor   string          // who carries out Chaos Mesh faults: ExecutorChaosMesh or ExecutorNative
+	chaosSeq   atomic.Int64    // numbers the Chaos Mesh objects of this run
 	// cred is the cluster credential of the current deployment, made
 	// afresh by each (deploy); zero before the first.
 	cred credential.Token
@@ -132,6 +142,8 @@ func New(cfg Config) (*Driver, error) {
 		return nil, errors.New("kind: no refengine image: build it with `make images` and pass --refengine-image")
 	case strings.HasSuffix(cfg.RefengineImage, ":latest") || !strings.Contains(cfg.RefengineImage, ":"):
 		return nil, fmt.Errorf("kind: refengine image %q: tag it with the build's version, never latest (pods never pull it)", cfg.RefengineImage)
+	case cfg.ChaosExecutor != "" && cfg.ChaosExecutor != ExecutorAuto && cfg.ChaosExecutor != ExecutorChaosMesh && cfg.ChaosExecutor != ExecutorNative:
+		return nil, fmt.Errorf("kind: chaos executor %q: want auto, chaos-mesh or native", cfg.ChaosExecutor)
 	case cfg.DiskSize%(1<<20) != 0:
 		return nil, fmt.Errorf("kind: disk size %d is not a multiple of 1 MiB", cfg.DiskSize)
 	}
@@ -179,6 +191,9 @@ func (d *Driver) Up(ctx context.Context) error {
 		return err
 	}
 	if err := d.createCluster(ctx); err != nil {
+		return err
+	}
+	if err := d.chooseExecutor(ctx); err != nil {
 		return err
 	}
 	if err := d.deploy(ctx); err != nil {
@@ -247,6 +262,9 @@ func (d *Driver) connect(kubeconfig string) error {
 	}
 	d.rest = c.RESTConfig()
 	if d.kube, err = kubernetes.NewForConfig(d.rest); err != nil {
+		return fmt.Errorf("kind: %w", err)
+	}
+	if d.dyn, err = dynamic.NewForConfig(d.rest); err != nil {
 		return fmt.Errorf("kind: %w", err)
 	}
 	if d.res, err = resources.New(d.rest); err != nil {

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,6 +19,7 @@ import (
 	utilexec "k8s.io/client-go/util/exec"
 
 	"github.com/faultline/faultline/cluster"
+	"github.com/faultline/faultline/cluster/kind/chaosmesh"
 )
 
 // StopNode kills the node's container (docker stop with no grace: every process of the node,
@@ -28,6 +31,7 @@ func (d *Driver) StopNode(ctx context.Context, name string) error {
 	if _, err := docker(ctx, "stop", "--time", "0", name); err != nil {
 		return fmt.Errorf("stop node %s: %w", name, err)
 	}
+	cluster.ReportExecution(ctx, cluster.Execution{Executor: "docker", Injected: []time.Time{time.Now()}})
 	d.mu.Lock()
 	d.stopped[name] = true
 	d.mu.Unlock()
@@ -55,29 +59,49 @@ func (d *Driver) StartNode(ctx context.Context, name string) error {
 
 // DeleteInstanceManager deletes the node's instance-manager pod as `kubectl delete pod` does (its
 // grace period, then SIGKILL) and returns once the pod is gone; the DaemonSet creates a new one.
+// The deletion is a Chaos Mesh PodChaos pod-kill, carried out by Chaos Mesh or natively.
 func (d *Driver) DeleteInstanceManager(ctx context.Context, name string) error {
 	pod, err := d.nodePod(ctx, name)
 	if err != nil {
 		return fmt.Errorf("delete instance manager on %s: %w", name, err)
 	}
-	if err := d.deletePod(ctx, pod, metav1.DeleteOptions{}); err != nil {
-		return fmt.Errorf("delete instance manager: %w", err)
+	grace := int64(corev1.DefaultTerminationGracePeriodSeconds)
+	if g := pod.Spec.TerminationGracePeriodSeconds; g != nil {
+		grace = *g
+	}
+	pc := chaosmesh.PodKill(d.chaosName("pod-kill", name), chaosmesh.Target{Namespace: Namespace, Labels: nodePodLabels, Node: name}, grace)
+	if err := d.killPods(ctx, pc, []corev1.Pod{*pod}); err != nil {
+		return fmt.Errorf("delete instance manager on %s: %w", name, err)
 	}
 	return nil
 }
 
-// deletePod deletes that very pod (by UID: not a replacement of the same name) and waits until it
-// is gone.
-func (d *Driver) deletePod(ctx context.Context, pod *corev1.Pod, opts metav1.DeleteOptions) error {
-	uid := pod.UID
-	opts.Preconditions = &metav1.Preconditions{UID: &uid}
-	err := d.kube.CoreV1().Pods(Namespace).Delete(ctx, pod.Name, opts)
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("delete pod %s: %w", pod.Name, err)
+// nodePodLabels select the instance-manager pods (deploy/30-node.yaml).
+var nodePodLabels = map[string]string{"app": "refengine-node"}
+
+// killPods carries out a pod-kill meant to hit exactly pods and waits until they are gone. It
+// fails when the executor killed another pod than those (a replacement already there).
+func (d *Driver) killPods(ctx context.Context, pc *v1alpha1.PodChaos, pods []corev1.Pod) error {
+	hit, err := d.runPodChaos(ctx, pc)
+	if err != nil {
+		return err
 	}
+	for i := range pods {
+		if id := pods[i].Namespace + "/" + pods[i].Name; !slices.Contains(hit, id) {
+			return fmt.Errorf("%s killed %v, not pod %s", objectRef(pc.Kind, pc.Namespace, pc.Name), hit, id)
+		}
+		if err := d.waitPodGone(ctx, &pods[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitPodGone waits until that very pod (by UID: not a replacement of the same name) is gone.
+func (d *Driver) waitPodGone(ctx context.Context, pod *corev1.Pod) error {
 	for {
-		p, err := d.kube.CoreV1().Pods(Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) || (err == nil && p.UID != uid) {
+		p, err := d.kube.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) || (err == nil && p.UID != pod.UID) {
 			return nil
 		}
 		select {
@@ -106,6 +130,9 @@ func (d *Driver) KillEngine(ctx context.Context, engine string) error {
 		out, code, err := d.exec(ctx, p.Name, "node", []string{"/refengine", "kill-engine", "--name", engine})
 		switch {
 		case err == nil:
+			// Chaos Mesh has no fault for one process of a container: the engine is one of the
+			// instance manager's processes, killed by an exec into its pod.
+			cluster.ReportExecution(ctx, cluster.Execution{Executor: "exec", Injected: []time.Time{time.Now()}})
 			return nil
 		case code == notHere:
 			tried = append(tried, p.Spec.NodeName)

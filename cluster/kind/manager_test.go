@@ -3,6 +3,7 @@ package kind
 import (
 	"testing"
 
+	"github.com/faultline/faultline/cluster/kind/chaosmesh"
 	"github.com/faultline/faultline/faults"
 )
 
@@ -13,14 +14,15 @@ var (
 	_ faults.ManagerKiller = (*Driver)(nil)
 )
 
-// The manager's pod is deleted without a grace period, so it dies as
-// abruptly as Kubernetes allows.
-func TestKillManagerOptions(t *testing.T) {
-	opts := killManagerOptions()
-	if opts.GracePeriodSeconds == nil || *opts.GracePeriodSeconds != 0 {
-		t.Fatalf("grace period %v, want 0", opts.GracePeriodSeconds)
+// The manager's pod is killed without a grace period, so it dies as
+// abruptly as Kubernetes allows, and the object passes Chaos Mesh's checks.
+func TestKillManagerChaos(t *testing.T) {
+	pc, err := chaosmesh.Validated(killManagerChaos("faultline-pod-kill-manager-1"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if opts.Preconditions != nil {
-		t.Fatalf("preconditions %+v: deletePod sets the pod's UID", opts.Preconditions)
+	if pc.Spec.Action != "pod-kill" || pc.Spec.GracePeriod != 0 || pc.Spec.Mode != "one" ||
+		pc.Spec.Selector.LabelSelectors["app"] != "refengine-manager" || len(pc.Spec.Selector.Nodes) != 0 {
+		t.Fatalf("spec %+v", pc.Spec)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/internal/nftpart"
@@ -36,7 +37,12 @@ func (d *Driver) Partition(ctx context.Context, p cluster.Partition) error {
 	if err != nil {
 		return err
 	}
-	return applyIn(ctx, scripts)
+	if err := applyIn(ctx, scripts); err != nil {
+		return err
+	}
+	// Chaos Mesh refuses network chaos on hostNetwork pods, which the node pods are.
+	cluster.ReportExecution(ctx, cluster.Execution{Executor: "nft", Injected: []time.Time{time.Now()}})
+	return nil
 }
 
 // HealPartition removes p's rules from both node containers.

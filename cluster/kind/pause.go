@@ -3,6 +3,9 @@ package kind
 import (
 	"context"
 	"fmt"
+	"time"
+
+	"github.com/faultline/faultline/cluster"
 )
 
 // PauseNode stalls a node with `docker pause` of its container: the cgroup
@@ -20,6 +23,7 @@ func (d *Driver) PauseNode(ctx context.Context, name string) error {
 	if _, err := docker(ctx, pauseArgs(true, name)...); err != nil {
 		return fmt.Errorf("pause node %s: %w", name, err)
 	}
+	cluster.ReportExecution(ctx, cluster.Execution{Executor: "docker", Injected: []time.Time{time.Now()}})
 	return nil
 }
 

@@ -21,6 +21,7 @@ import (
 )
 
 const faultSynopsis = `fault inject|heal|list [--cluster-dir DIR] [flags]
+       fault apply|delete FILE [--kind-name NAME] (Chaos Mesh objects on kind; fault apply --help)
 
 Injects faults into a local cluster started with faultline cluster up, by
 hand, from any shell: its supervisor does the work and keeps the injected
@@ -56,8 +57,10 @@ func faultCmd(args []string, stdout, stderr io.Writer) int {
 		return faultHeal(args[1:], stdout, stderr)
 	case "list":
 		return faultList(args[1:], stdout, stderr)
+	case "apply", "delete":
+		return faultChaosCmd(args[0], args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "faultline fault: unknown subcommand %q (want inject, heal or list)\n", args[0])
+	fmt.Fprintf(stderr, "faultline fault: unknown subcommand %q (want inject, heal, list, apply or delete)\n", args[0])
 	return exitNotRun
 }
 

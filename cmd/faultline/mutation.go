@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/faultline/faultline/cluster/kind"
 	"github.com/faultline/faultline/cluster/local"
 	"github.com/faultline/faultline/mutation"
 	"github.com/faultline/faultline/scenarios"
@@ -24,7 +25,8 @@ Proves that each seed and integrity scenario catches the bug it was written
 for: runs every such scenario once against a clean refengine and once with
 the refengine defect switch that re-introduces that bug (each run is
 a 'faultline run' of its own, with its own local cluster and report
-directory), then prints the matrix scenario × {clean, with defect} with the
+directory; with --cluster kind, each run deploys refengine afresh on the one
+kind cluster, which stays up between runs and afterwards), then prints the matrix scenario × {clean, with defect} with the
 checker that caught each defect and the time to detection, and writes it
 to OUT/mutation.json.
 
@@ -44,6 +46,8 @@ type mutationFlags struct {
 	timeout    time.Duration
 	asJSON     bool
 	params     runParams
+	cluster    string
+	kind       kind.Config
 }
 
 func mutationCmd(args []string, stdout, stderr io.Writer) int {
@@ -61,6 +65,8 @@ func mutationCmd(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.asJSON, "json", false, "print mutation.json on stdout at the end; progress goes to stderr")
 	f.params.backupTargetFlag(fs)
 	f.params.restoreRateFlag(fs)
+	fs.StringVar(&f.cluster, "cluster", "local", "cluster driver of the runs: local or kind")
+	kindFlags(fs, &f.kind)
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
@@ -69,15 +75,21 @@ func mutationCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "faultline mutation:", err)
 		return exitNotRun
 	}
-	if f.refengine == "" {
+	if f.cluster == "local" && f.refengine == "" {
 		if f.refengine, err = local.FindRefengine(); err != nil {
 			fmt.Fprintln(stderr, "faultline mutation:", err)
 			return exitNotRun
 		}
 	}
-	if f.refengine, err = filepath.Abs(f.refengine); err != nil {
-		fmt.Fprintln(stderr, "faultline mutation:", err)
-		return exitNotRun
+	if f.refengine != "" {
+		if f.refengine, err = filepath.Abs(f.refengine); err != nil {
+			fmt.Fprintln(stderr, "faultline mutation:", err)
+			return exitNotRun
+		}
+	}
+	runArgs, nodes := f.params.args(), f.nodes
+	if f.cluster == "kind" {
+		runArgs, nodes = append(runArgs, kindRunArgs(f.kind)...), 0
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -100,8 +112,8 @@ func mutationCmd(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	m, err := mutation.Run(ctx, mutation.Config{
 		Faultline: self, Refengine: f.refengine, Out: f.out, Cases: cases, Repeat: f.repeat,
-		Iterations: f.iterations, Seed: f.seed, Nodes: f.nodes, RunTimeout: f.timeout, Progress: progress,
-		BackupTarget: f.params.backupTarget, RunArgs: f.params.args(),
+		Iterations: f.iterations, Seed: f.seed, Nodes: nodes, RunTimeout: f.timeout, Progress: progress,
+		BackupTarget: f.params.backupTarget, RunArgs: runArgs,
 	})
 	fmt.Fprintln(progress)
 	m.Print(progress)
@@ -148,6 +160,18 @@ func (f *mutationFlags) validate(narg int, rest []string) ([]mutation.Case, erro
 	}
 	if f.timeout <= 0 {
 		return nil, fmt.Errorf("--timeout %v: want a positive duration", f.timeout)
+	}
+	switch f.cluster {
+	case "local":
+	case "kind":
+		if f.refengine != "" {
+			return nil, errors.New("--refengine is for --cluster local; on kind refengine runs from --refengine-image")
+		}
+		if _, err := kind.New(f.kind); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("--cluster %q: want local or kind", f.cluster)
 	}
 	if f.refengine != "" {
 		if st, err := os.Stat(f.refengine); err != nil {

@@ -22,6 +22,10 @@ func TestMutationFlagErrorsExit2(t *testing.T) {
 		{"not a seed scenario", []string{"mutation", "--scenario", "smoke"}, `--scenario "smoke": not a seed scenario (have: instance-manager-restart-loop`},
 		{"missing refengine", []string{"mutation", "--refengine", "/nonexistent/refengine"}, "--refengine"},
 		{"refengine is a directory", []string{"mutation", "--refengine", t.TempDir()}, "is a directory"},
+		{"unknown cluster", []string{"mutation", "--cluster", "k3s"}, `--cluster "k3s": want local or kind`},
+		{"kind without a node image", []string{"mutation", "--cluster", "kind", "--kind-node-image", "", "--refengine-image", "faultline/refengine:1"}, "no node image"},
+		{"kind with a refengine binary", []string{"mutation", "--cluster", "kind", "--refengine", "/bin/true"}, "--refengine is for --cluster local"},
+		{"kind with a bad executor", []string{"mutation", "--cluster", "kind", "--kind-node-image", "n:1", "--refengine-image", "faultline/refengine:1", "--chaos-executor", "litmus"}, `chaos executor "litmus"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := cli(t, tc.args...)

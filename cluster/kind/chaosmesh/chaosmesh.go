@@ -20,7 +20,7 @@ import (
 type Target struct {
 	Namespace string            // refengine's namespace
 	Labels    map[string]string // the pods' labels, e.g. app=refengine-node
-	Node      string            // the Kubernetes node the pod runs on
+	Node      string            // the Kubernetes node the pod runs on ("": any)
 	Container string            // for container faults: the container's name
 }
 
@@ -32,16 +32,27 @@ func (t Target) selector() v1alpha1.PodSelector {
 				Namespaces:     []string{t.Namespace},
 				LabelSelectors: t.Labels,
 			},
-			Nodes: []string{t.Node},
+			Nodes: nodes(t.Node),
 		},
 	}
 }
 
-// PodKill is the instance-manager deletion: Chaos Mesh deletes the pod with
-// its grace period, as `kubectl delete pod` does, and the DaemonSet makes a
-// new one.
-func PodKill(name string, t Target) *v1alpha1.PodChaos {
-	return podChaos(name, t, v1alpha1.PodKillAction)
+func nodes(n string) []string {
+	if n == "" {
+		return nil
+	}
+	return []string{n}
+}
+
+// PodKill deletes the pod with grace seconds of grace (Chaos Mesh passes
+// its gracePeriod to the deletion as is: 0, its default, deletes at once);
+// the pod's controller makes a new one. The instance-manager deletion
+// passes the pod's own termination grace period, as `kubectl delete pod`
+// does; the manager restart passes 0.
+func PodKill(name string, t Target, grace int64) *v1alpha1.PodChaos {
+	pc := podChaos(name, t, v1alpha1.PodKillAction)
+	pc.Spec.GracePeriod = grace
+	return pc
 }
 
 // ContainerKill kills the container t.Container of the pod through the

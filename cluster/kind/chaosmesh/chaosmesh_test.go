@@ -22,7 +22,7 @@ func TestObjectsPassChaosMeshChecks(t *testing.T) {
 		action  string
 		wantErr string // "" when the object must be accepted
 	}{
-		{"instance-manager deletion", PodKill("f1", node2), "pod-kill", ""},
+		{"instance-manager deletion", PodKill("f1", node2, 30), "pod-kill", ""},
 		{"container kill", ContainerKill("f2", node2), "container-kill", ""},
 		{"container kill without a container", ContainerKill("f3", noContainer), "container-kill", "the name of container is required"},
 	}

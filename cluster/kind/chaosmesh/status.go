@@ -2,6 +2,7 @@ package chaosmesh
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +19,9 @@ type Injection struct {
 	// Times are the times Chaos Mesh recorded a successful injection, one
 	// per target and attempt, for the report.
 	Times []time.Time
+	// Targets are the records Chaos Mesh injected (namespace/pod, or
+	// namespace/pod/container).
+	Targets []string
 	// Failures are the messages of failed injection attempts, newest last:
 	// Chaos Mesh retries, so a failure is not final, but a fault that only
 	// fails should say why.
@@ -50,6 +54,9 @@ func ReadInjection(u *unstructured.Unstructured) (Injection, error) {
 			switch e.Type {
 			case v1alpha1.TypeSucceeded:
 				in.Times = append(in.Times, e.Timestamp.Time)
+				if !slices.Contains(in.Targets, r.Id) {
+					in.Targets = append(in.Targets, r.Id)
+				}
 			case v1alpha1.TypeFailed:
 				in.Failures = append(in.Failures, r.Id+": "+strings.TrimSpace(e.Message))
 			}

@@ -44,6 +44,12 @@ func TestReadInjection(t *testing.T) {
 			if in.Injected != tt.wantInjected || len(in.Times) != tt.wantTimes {
 				t.Errorf("injected %v with %d times, want %v with %d", in.Injected, len(in.Times), tt.wantInjected, tt.wantTimes)
 			}
+			if tt.wantInjected && (len(in.Targets) != 1 || in.Targets[0] != "refengine-system/refengine-node-4f27g") {
+				t.Errorf("targets %q, want the pod Chaos Mesh killed", in.Targets)
+			}
+			if !tt.wantInjected && len(in.Targets) > 0 {
+				t.Errorf("targets %q of a fault not injected", in.Targets)
+			}
 			if tt.wantFailure == "" && len(in.Failures) > 0 || tt.wantFailure != "" && (len(in.Failures) == 0 || !strings.HasPrefix(in.Failures[0], tt.wantFailure)) {
 				t.Errorf("failures %q, want %q", in.Failures, tt.wantFailure)
 			}
