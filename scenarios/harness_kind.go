@@ -17,6 +17,7 @@ func (e *Env) startKind(ctx context.Context) (cluster.Driver, error) {
 	kc := e.cfg.Kind
 	kc.Defects = e.cfg.Defects
 	kc.DiskSize = e.cfg.DiskSize
+	kc.DisksPerNode = e.cfg.DisksPerNode
 	kc.RestoreRateLimit = e.cfg.restoreRateLimit()
 	kc.Keep = e.cfg.KeepCluster
 	if e.cfg.OutDir != "" {

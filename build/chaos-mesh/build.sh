@@ -5,7 +5,8 @@
 # root filesystem made with debootstrap and docker import, with iptables, ipset, tc, nsenter and
 # stress-ng), and the Helm chart rendered with helm built from the same module graph. The chart
 # makes its webhook and mTLS certificates when it is rendered, so the rendered manifest is kept
-# with the images. Everything is keyed by its inputs; an unchanged key reuses all of it.
+# with the images. Everything is keyed by its inputs (install.sh is not one); an unchanged key
+# reuses all of it.
 #   build.sh          build (or reuse); prints the two image names and the manifest path
 #   build.sh --name   print them without building
 # install.sh installs the result on a kind cluster; docs/kind.md "Chaos Mesh from source".
@@ -13,7 +14,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 : "${CM_VERSION:=v0.9.1-0.20260902003049-47411975a8cb}" "${CM_API_VERSION:=v0.0.0-20260906172039-d70b66ad97ac}"
 : "${HELM_VERSION:=v3.18.6}" "${OUT:=${FAULTLINE_CHAOS_MESH_CACHE:-/var/cache/faultline-chaos-mesh}}"
-key=$( (echo "$CM_VERSION $CM_API_VERSION $HELM_VERSION"; cd "$here" && sha256sum build.sh install.sh nsexec libnsenter.c values.yaml) | sha256sum | cut -c1-12)
+key=$( (echo "$CM_VERSION $CM_API_VERSION $HELM_VERSION"; cd "$here" && sha256sum build.sh nsexec libnsenter.c values.yaml) | sha256sum | cut -c1-12)
 tag=${CM_VERSION##*-}-$key
 cmimg=faultline/chaos-controller-manager:$tag daemonimg=faultline/chaos-daemon:$tag manifest=$OUT/chaos-mesh-$tag.yaml
 if [ "${1:-}" = --name ] || { docker image inspect "$cmimg" "$daemonimg" >/dev/null 2>&1 && [ -s "$manifest" ]; }; then

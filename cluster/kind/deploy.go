@@ -76,7 +76,6 @@ const clusterTokenSecret = "refengine-cluster-token"
 func (d *Driver) render(raw []byte) []byte {
 	s := strings.ReplaceAll(string(raw), deploy.RefengineImage, d.cfg.RefengineImage)
 	s = strings.ReplaceAll(s, deploy.ClusterToken, d.Credential().String())
-	s = strings.ReplaceAll(s, "--disk=disk0=/var/lib/refengine/disk0.img:1G", "--disk=disk0=/var/lib/refengine/disk0.img:"+strconv.FormatInt(d.cfg.DiskSize>>20, 10)+"M")
 	return []byte(s)
 }
 
@@ -97,11 +96,30 @@ func (d *Driver) mutate(obj k8s.Object) error {
 		if len(d.cfg.Defects) > 0 {
 			c.Env = append(c.Env, corev1.EnvVar{Name: "REFENGINE_DEFECTS", Value: strings.Join(d.cfg.Defects, ",")})
 		}
+		if c.Name == "node" {
+			c.Args = d.diskArgs(c.Args)
+		}
 		if c.Name == "manager" && d.cfg.RestoreRateLimit > 0 {
 			c.Args = append(c.Args, "--restore-rate-limit="+strconv.FormatInt(d.cfg.RestoreRateLimit, 10))
 		}
 	}
 	return nil
+}
+
+// diskArgs replaces the manifest's one --disk argument with the configured disks: DisksPerNode
+// files of DiskSize each, disk0.img, disk1.img, … on the node's hostPath.
+func (d *Driver) diskArgs(args []string) []string {
+	var out []string
+	for _, a := range args {
+		if !strings.HasPrefix(a, "--disk=disk0=") {
+			out = append(out, a)
+			continue
+		}
+		for i := range max(d.cfg.DisksPerNode, 1) {
+			out = append(out, fmt.Sprintf("--disk=disk%d=/var/lib/refengine/disk%d.img:%dM", i, i, d.cfg.DiskSize>>20))
+		}
+	}
+	return out
 }
 
 // undeploy deletes the namespace of an earlier deployment, waits until it is gone (every

@@ -26,6 +26,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -71,6 +72,9 @@ type Config struct {
 	LogDir string
 	// DiskSize of every node's disk in bytes (default 1 GiB).
 	DiskSize int64
+	// DisksPerNode is how many disks each node serves (default 1, at most 8), disk0.img,
+	// disk1.img, … in the node's data directory.
+	DisksPerNode int
 	// Defects turned on in the manager and nodes (proving checkers only).
 	Defects []string
 	// RestoreRateLimit is the manager's --restore-rate-limit (bytes per second each replica
@@ -105,6 +109,8 @@ type Driver struct {
 	version    string          // Kubernetes server version
 	executor   string          // who carries out Chaos Mesh faults: ExecutorChaosMesh or ExecutorNative
 	chaosSeq   atomic.Int64    // numbers the Chaos Mesh objects of this run
+	// partitions are the NetworkChaos objects of the partitions in place, by Partition.String.
+	partitions map[string]*unstructured.Unstructured
 	// cred is the cluster credential of the current deployment, made
 	// afresh by each (deploy); zero before the first.
 	cred credential.Token
@@ -144,13 +150,15 @@ func New(cfg Config) (*Driver, error) {
 		return nil, fmt.Errorf("kind: refengine image %q: tag it with the build's version, never latest (pods never pull it)", cfg.RefengineImage)
 	case cfg.ChaosExecutor != "" && cfg.ChaosExecutor != ExecutorAuto && cfg.ChaosExecutor != ExecutorChaosMesh && cfg.ChaosExecutor != ExecutorNative:
 		return nil, fmt.Errorf("kind: chaos executor %q: want auto, chaos-mesh or native", cfg.ChaosExecutor)
+	case cfg.DisksPerNode < 0 || cfg.DisksPerNode > 8:
+		return nil, fmt.Errorf("kind: %d disks per node: want 1..8", cfg.DisksPerNode)
 	case cfg.DiskSize%(1<<20) != 0:
 		return nil, fmt.Errorf("kind: disk size %d is not a multiple of 1 MiB", cfg.DiskSize)
 	}
 	if _, err := kindconfig.For(cfg.KubernetesVersion); err != nil {
 		return nil, err
 	}
-	return &Driver{cfg: cfg, log: cfg.Log, stopped: map[string]bool{}}, nil
+	return &Driver{cfg: cfg, log: cfg.Log, stopped: map[string]bool{}, partitions: map[string]*unstructured.Unstructured{}}, nil
 }
 
 // Credential is the cluster credential the manager and the nodes of the

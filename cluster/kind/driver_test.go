@@ -51,7 +51,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 // The manifests decode into the objects the driver expects, with every placeholder filled and
 // every image never pulled.
 func TestManifestsRender(t *testing.T) {
-	d, err := New(Config{NodeImage: "n:1", RefengineImage: "faultline/refengine:9", DiskSize: 512 << 20, Defects: []string{"no-resync-after-crash"}, RestoreRateLimit: 1 << 20})
+	d, err := New(Config{NodeImage: "n:1", RefengineImage: "faultline/refengine:9", DiskSize: 512 << 20, DisksPerNode: 2, Defects: []string{"no-resync-after-crash"}, RestoreRateLimit: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,8 +108,9 @@ func TestManifestsRender(t *testing.T) {
 				t.Errorf("container %s has no readiness probe", c.Name)
 			}
 			args := strings.Join(c.Args, " ")
-			if c.Name == "node" && (!strings.Contains(args, "disk0.img:512M") || !strings.Contains(args, "--disk-error-injection")) {
-				t.Errorf("node args %q: want the rendered disk size and --disk-error-injection (the disk-error fault arms it)", args)
+			if c.Name == "node" && (!strings.Contains(args, "--disk=disk0=/var/lib/refengine/disk0.img:512M --disk=disk1=/var/lib/refengine/disk1.img:512M") ||
+				strings.Contains(args, "disk2") || !strings.Contains(args, "--disk-error-injection")) {
+				t.Errorf("node args %q: want two disks of the rendered size and --disk-error-injection (the disk-error fault arms it)", args)
 			}
 			if c.Name == "manager" && (!strings.Contains(args, "--restore-rate-limit=1048576") || !strings.Contains(args, "--backup-target=file:///var/lib/refengine-backupstore")) {
 				t.Errorf("manager args %q: want the restore rate limit and the shared backup store", args)

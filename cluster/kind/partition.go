@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/faultline/faultline/cluster"
+	"github.com/faultline/faultline/cluster/kind/chaosmesh"
 	"github.com/faultline/faultline/internal/nftpart"
 )
 
@@ -31,8 +34,14 @@ type containerScript struct {
 	container, script string
 }
 
-// Partition makes p with real packet drops inside the node containers.
+// Partition makes p with real packet drops between the node containers: a Chaos Mesh
+// NetworkChaos partition between the two nodes' pods when Chaos Mesh carries out this run's
+// faults, else (and for reject mode, which Chaos Mesh does not have) nft rules in the node
+// containers.
 func (d *Driver) Partition(ctx context.Context, p cluster.Partition) error {
+	if d.Executor() == ExecutorChaosMesh && !p.Reject {
+		return d.chaosPartition(ctx, p)
+	}
 	scripts, err := d.partitionScripts(p, true)
 	if err != nil {
 		return err
@@ -40,18 +49,74 @@ func (d *Driver) Partition(ctx context.Context, p cluster.Partition) error {
 	if err := applyIn(ctx, scripts); err != nil {
 		return err
 	}
-	// Chaos Mesh refuses network chaos on hostNetwork pods, which the node pods are.
 	cluster.ReportExecution(ctx, cluster.Execution{Executor: "nft", Injected: []time.Time{time.Now()}})
 	return nil
 }
 
-// HealPartition removes p's rules from both node containers.
+// HealPartition removes p: deletes its NetworkChaos and waits until Chaos Mesh has recovered
+// it, or removes its rules from both node containers.
 func (d *Driver) HealPartition(ctx context.Context, p cluster.Partition) error {
+	d.mu.Lock()
+	u := d.partitions[p.String()]
+	d.mu.Unlock()
+	if u != nil {
+		if err := d.deleteChaos(ctx, u); err != nil {
+			return fmt.Errorf("heal partition %s: %w", p, err)
+		}
+		d.mu.Lock()
+		delete(d.partitions, p.String())
+		d.mu.Unlock()
+		return nil
+	}
 	scripts, err := d.partitionScripts(p, false)
 	if err != nil {
 		return err
 	}
 	return applyIn(ctx, scripts)
+}
+
+// chaosPartition submits p as a NetworkChaos and waits until Chaos Mesh has injected it; the
+// object stays until HealPartition.
+func (d *Driver) chaosPartition(ctx context.Context, p cluster.Partition) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if p.A == cluster.ManagerEndpoint || p.B == cluster.ManagerEndpoint {
+		return fmt.Errorf("partition %s on kind: %w: only node-to-node partitions are", p, errors.ErrUnsupported)
+	}
+	for _, n := range []string{p.A, p.B} {
+		if _, err := d.node(n); err != nil {
+			return err
+		}
+	}
+	side := func(node string) chaosmesh.Target {
+		return chaosmesh.Target{Namespace: Namespace, Labels: nodePodLabels, Node: node}
+	}
+	nc, err := chaosmesh.Validated(chaosmesh.Partition(d.chaosName("partition", p.A+"-"+p.B), side(p.A), side(p.B), p.Dir() == cluster.AToB))
+	if err != nil {
+		return err
+	}
+	u, err := chaosmesh.Unstructured(nc)
+	if err != nil {
+		return err
+	}
+	res, err := d.chaosResource(u)
+	if err != nil {
+		return err
+	}
+	ref := objectRef(nc.Kind, nc.Namespace, nc.Name)
+	if _, err := res.Create(ctx, u, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("partition %s: submit %s: %w", p, ref, err)
+	}
+	d.mu.Lock()
+	d.partitions[p.String()] = u
+	d.mu.Unlock()
+	in, err := d.waitInjected(ctx, u)
+	if err != nil {
+		return fmt.Errorf("partition %s: %w", p, err)
+	}
+	cluster.ReportExecution(ctx, cluster.Execution{Executor: ExecutorChaosMesh, Object: ref, Action: string(nc.Spec.Action), Injected: in.Times})
+	return nil
 }
 
 // removePartitions deletes the partition table from every node container

@@ -29,3 +29,14 @@ func TestKindRunArgsRoundTrip(t *testing.T) {
 		t.Errorf("parsed cluster=%s keep=%t %+v, want kind, kept, %+v", cluster, keep, got, want)
 	}
 }
+
+// TestReproduceKindRun: the command a kind run prints to reproduce it runs
+// on kind again, with the same images and executor.
+func TestReproduceKindRun(t *testing.T) {
+	f := runFlags{nodes: 3, cluster: "kind", scenario: "instance-manager-restart-loop",
+		kind: kind.Config{NodeImage: "faultline/kind-node:v1", RefengineImage: "faultline/refengine:0.1.0-x", ChaosExecutor: kind.ExecutorChaosMesh}}
+	want := "faultline run --seed 9 --cluster kind --kind-node-image 'faultline/kind-node:v1' --refengine-image 'faultline/refengine:0.1.0-x' --chaos-executor chaos-mesh --scenario instance-manager-restart-loop --restore-rate-limit 0" // zero-valued params say so
+	if got := reproduceRun(f, 9); got != want {
+		t.Errorf("reproduce:\n got %s\nwant %s", got, want)
+	}
+}

@@ -94,7 +94,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&f.timeout, "timeout", time.Hour, "timeout of the whole run")
 	fs.BoolVar(&f.verbose, "v", false, "verbose Ginkgo output (every By and report entry)")
 	diskSizeFlag(fs, &f.diskSize)
-	fs.IntVar(&f.disksPerNode, "disks-per-node", 0, "disks of every node of the local cluster, 1..8 (default: what the selected scenarios need, at least 1)")
+	fs.IntVar(&f.disksPerNode, "disks-per-node", 0, "disks of every node, 1..8 (default: what the selected scenarios need, at least 1)")
 	f.params.backupTargetFlag(fs)
 	f.params.restoreRateFlag(fs)
 	kindFlags(fs, &f.kind)
@@ -381,6 +381,12 @@ func isTerminal(w io.Writer) bool {
 // reproduceRun is the command line that reruns this run with its seed.
 func reproduceRun(f runFlags, seed int64) string {
 	parts := []string{"faultline", "run", "--seed", fmt.Sprint(seed)}
+	if f.cluster == "kind" {
+		parts = append(parts, "--cluster", "kind", "--kind-node-image", shellQuote(f.kind.NodeImage), "--refengine-image", shellQuote(f.kind.RefengineImage))
+		if f.kind.ChaosExecutor != "" && f.kind.ChaosExecutor != kind.ExecutorAuto {
+			parts = append(parts, "--chaos-executor", f.kind.ChaosExecutor)
+		}
+	}
 	if f.scenario != "" {
 		parts = append(parts, "--scenario", f.scenario)
 	}

@@ -57,3 +57,31 @@ func TestObjectsPassChaosMeshChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestPartition: a partition between two nodes' pods passes Chaos Mesh's
+// checks, aims at node a's pod with node b's as the target, and says
+// which way packets are lost.
+func TestPartition(t *testing.T) {
+	node3 := node2
+	node3.Node = "faultline-worker3"
+	for _, toOnly := range []bool{false, true} {
+		nc, err := Validated(Partition("p", node2, node3, toOnly))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := v1alpha1.Both
+		if toOnly {
+			want = v1alpha1.To
+		}
+		if nc.Spec.Action != v1alpha1.PartitionAction || nc.Spec.Direction != want || nc.Spec.Mode != v1alpha1.OneMode ||
+			nc.Spec.Selector.Nodes[0] != "faultline-worker2" || nc.Spec.Target == nil || nc.Spec.Target.Selector.Nodes[0] != "faultline-worker3" ||
+			nc.Spec.Target.Selector.LabelSelectors["app"] != "refengine-node" {
+			t.Errorf("toOnly=%t: spec %+v target %+v", toOnly, nc.Spec, nc.Spec.Target)
+		}
+	}
+	bad := Partition("q", node2, node3, false)
+	bad.Spec.Target.Mode, bad.Spec.Target.Value = v1alpha1.FixedPercentMode, "150"
+	if _, err := Validated(bad); err == nil || !strings.Contains(err.Error(), "value") {
+		t.Errorf("a partition of 150%% of the target: %v, want Chaos Mesh's refusal", err)
+	}
+}
