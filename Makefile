@@ -135,7 +135,7 @@ soak: build
 	$(FAULTLINE) soak --refengine $(REFENGINE) --duration $(SOAK_DURATION) --seed $(SOAK_SEED)
 
 bench: build
-	$(GO) run ./cmd/refbench --refengine $(REFENGINE) --repeat $(BENCH_REPEAT) --out $(RUNS)/bench.json
+	$(GO) run ./cmd/refbench --refengine $(REFENGINE) --repeat $(BENCH_REPEAT) --out $(RUNS)/bench/bench.json
 
 mutation: build
 	$(FAULTLINE) mutation --refengine $(REFENGINE)
