@@ -14,6 +14,8 @@ FUZZ_GOTOOLCHAIN ?= go1.27.1
 # make soak: how long faults are injected, and the seed (0 picks one).
 SOAK_DURATION ?= 10m
 SOAK_SEED     ?= 0
+# Measured runs of each fio target and workload in make bench (median and spread).
+BENCH_REPEAT  ?= 3
 # Images and kind (make images, make kind-node-image, make e2e).
 VERSION            ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 REFENGINE_IMAGE    ?= faultline/refengine:0.1.0-$(VERSION)
@@ -133,7 +135,7 @@ soak: build
 	$(FAULTLINE) soak --refengine $(REFENGINE) --duration $(SOAK_DURATION) --seed $(SOAK_SEED)
 
 bench: build
-	$(GO) run ./cmd/refbench --refengine $(REFENGINE) --out $(RUNS)/bench.json
+	$(GO) run ./cmd/refbench --refengine $(REFENGINE) --repeat $(BENCH_REPEAT) --out $(RUNS)/bench/bench.json
 
 mutation: build
 	$(FAULTLINE) mutation --refengine $(REFENGINE)

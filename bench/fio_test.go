@@ -21,13 +21,14 @@ func TestParseFio(t *testing.T) {
 	}{
 		{
 			file: "fio-seqwrite-nbdkit.json",
-			want: FioResult{WriteBytesPerSec: 1615005971, WriteIOPS: 1540.189715},
+			want: FioResult{WriteBytesPerSec: 1615005971, WriteIOPS: 1540.189715, WriteP99: 24772608},
 		},
 		{
 			file: "fio-randrw-nbdkit.json",
 			want: FioResult{
 				ReadBytesPerSec: 127786197, ReadIOPS: 31197.802198,
 				WriteBytesPerSec: 127266525, WriteIOPS: 31070.929071,
+				ReadP99: 2703360, WriteP99: 8093696,
 			},
 		},
 		{file: "fio-connect-refused.json", wantErr: "no I/O"},
@@ -75,6 +76,8 @@ func TestParseFioRejects(t *testing.T) {
 		"negative bw": `{"jobs": [{"jobname": "x", "write": {"bw_bytes": -1, "total_ios": 3}}]}`,
 		"wrong type":  `{"jobs": [{"jobname": "x", "write": {"bw_bytes": "fast"}}]}`,
 		"overflow":    `{"jobs": [{"read": {"bw_bytes": 1e308, "total_ios": 1}, "write": {"bw_bytes": 1e308}}]}`,
+		"no p99":      `{"jobs": [{"jobname": "x", "write": {"bw_bytes": 1, "total_ios": 3, "clat_ns": {"percentile": {"50.000000": 9}}}}]}`,
+		"bad p99":     `{"jobs": [{"jobname": "x", "read": {"bw_bytes": 1, "total_ios": 3, "clat_ns": {"percentile": {"99.000000": -5}}}}]}`,
 	}
 	for name, in := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -91,9 +94,11 @@ func FuzzParseFio(f *testing.F) {
 	f.Add([]byte("fio: connected to NBD server\n" +
 		`{"fio version":"fio-3.33","jobs":[{"jobname":"s","error":0,` +
 		`"read":{"io_bytes":0,"bw_bytes":0,"iops":0.0,"total_ios":0},` +
-		`"write":{"io_bytes":3229614080,"bw_bytes":1615005971,"iops":1540.189715,"total_ios":3080}}]}`))
-	f.Add([]byte(`{"jobs":[{"jobname":"r","error":0,"read":{"bw_bytes":127786197,"iops":31197.8,"total_ios":62469},` +
-		`"write":{"bw_bytes":127266525,"iops":31070.9,"total_ios":62215}},{"jobname":"x","error":0}]}`))
+		`"write":{"io_bytes":3229614080,"bw_bytes":1615005971,"iops":1540.189715,"total_ios":3080,` +
+		`"clat_ns":{"min":1,"max":9,"mean":5,"percentile":{"50.000000":4,"99.000000":24772608}}}}]}`))
+	f.Add([]byte(`{"jobs":[{"jobname":"r","error":0,"read":{"bw_bytes":127786197,"iops":31197.8,"total_ios":62469,` +
+		`"clat_ns":{"percentile":{"99.000000":2703360}}},"write":{"bw_bytes":127266525,"iops":31070.9,"total_ios":62215,` +
+		`"clat_ns":{"percentile":{"99.000000":8093696}}}},{"jobname":"x","error":0}]}`))
 	f.Add([]byte(`{"jobs":[{"jobname":"x","error":0,"read":{"total_ios":0},"write":{"total_ios":0}}]}`))
 	f.Add([]byte(`{"jobs":[{"read":{"bw_bytes":1e308,"total_ios":1}}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -101,7 +106,7 @@ func FuzzParseFio(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if r.MBps() < 0 || r.IOPS() < 0 || math.IsNaN(r.MBps()) || math.IsNaN(r.IOPS()) || math.IsInf(r.MBps(), 0) || math.IsInf(r.IOPS(), 0) {
+		if r.ReadP99 < 0 || r.WriteP99 < 0 || r.MBps() < 0 || r.IOPS() < 0 || math.IsNaN(r.MBps()) || math.IsNaN(r.IOPS()) || math.IsInf(r.MBps(), 0) || math.IsInf(r.IOPS(), 0) {
 			t.Fatalf("accepted impossible figures %+v", r)
 		}
 	})

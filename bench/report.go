@@ -10,18 +10,30 @@ import (
 	"time"
 )
 
-// Result is one target under one workload.
+// Result is one target under one workload, over Config.Repeat measured
+// runs.
 type Result struct {
 	Target   string `json:"target"`
 	Workload string `json:"workload"`
-	// MBps and IOPS total reads and writes.
+	// MBps and IOPS are the medians over the runs, reads and writes
+	// totalled.
 	MBps float64 `json:"mb_per_sec"`
 	IOPS float64 `json:"iops"`
-	// Ratio is MBps divided by the baseline's MBps for the same workload
-	// (equal to the IOPS ratio, as the block size is the same); 0 when
-	// either side has no figure.
-	Ratio float64   `json:"ratio_to_baseline"`
-	Fio   FioResult `json:"fio"`
+	// MBpsMin and MBpsMax are the spread of MBps over the runs.
+	MBpsMin float64 `json:"mb_per_sec_min"`
+	MBpsMax float64 `json:"mb_per_sec_max"`
+	// WriteP99 is the median over the runs of the 99th percentile of write
+	// completion latency; 0 for a workload without writes.
+	WriteP99 time.Duration `json:"write_clat_p99_ns"`
+	// BaselineMBps is the median MBps of the baseline runs paired with
+	// this target's runs (each run just before one of them); for the
+	// baseline, its own median. 0 without a baseline.
+	BaselineMBps float64 `json:"baseline_mb_per_sec,omitempty"`
+	// Ratio is MBps divided by BaselineMBps (equal to the IOPS ratio, as
+	// the block size is the same); 0 when either side has no figure.
+	Ratio float64 `json:"ratio_to_baseline"`
+	// Runs are the measured runs, warm-ups not included.
+	Runs []FioResult `json:"runs"`
 	// Error says why there is no figure.
 	Error string `json:"error,omitempty"`
 }
@@ -43,44 +55,35 @@ type Report struct {
 
 // Host describes where the figures come from.
 type Host struct {
-	CPUs          int    `json:"cpus"`
+	CPUs int `json:"cpus"`
+	// LoadStart and LoadEnd are the load averages when the run started
+	// and ended; absent where there is no /proc/loadavg.
+	LoadStart     *Load  `json:"load_at_start,omitempty"`
+	LoadEnd       *Load  `json:"load_at_end,omitempty"`
 	GoVersion     string `json:"go_version"`
 	FioVersion    string `json:"fio_version"`
 	NbdkitVersion string `json:"nbdkit_version"`
 }
 
-// ComputeRatios sets each result's Ratio against the baseline target's
-// result for the same workload.
-func ComputeRatios(results []Result, baseline string) {
-	base := map[string]float64{}
-	for _, r := range results {
-		if r.Target == baseline && r.Error == "" {
-			base[r.Workload] = r.MBps
-		}
-	}
-	for i := range results {
-		r := &results[i]
-		r.Ratio = 0
-		if b := base[r.Workload]; b > 0 && r.Error == "" {
-			r.Ratio = r.MBps / b
-		}
-	}
-}
-
-// WriteTable prints the results as an aligned table.
+// WriteTable prints the results as an aligned table: medians, the MB/s
+// spread, the write p99 latency and the ratio to the baseline.
 func WriteTable(w io.Writer, results []Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tworkload\tMB/s\tIOPS\tratio\t")
+	fmt.Fprintln(tw, "target\tworkload\truns\tMB/s\tmin\tmax\tIOPS\tp99 write µs\tratio\t")
 	for _, r := range results {
 		if r.Error != "" {
-			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t  error: %s\n", r.Target, r.Workload, oneLine(r.Error, 100))
+			fmt.Fprintf(tw, "%s\t%s\t%d\t-\t-\t-\t-\t-\t-\t  error: %s\n", r.Target, r.Workload, len(r.Runs), oneLine(r.Error, 100))
 			continue
 		}
-		ratio := "-"
+		ratio, p99 := "-", "-"
 		if r.Ratio > 0 {
 			ratio = fmt.Sprintf("%.2f", r.Ratio)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.0f\t%s\t\n", r.Target, r.Workload, r.MBps, r.IOPS, ratio)
+		if r.WriteP99 > 0 {
+			p99 = fmt.Sprintf("%.0f", float64(r.WriteP99)/float64(time.Microsecond))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%.1f\t%.1f\t%.0f\t%s\t%s\t\n",
+			r.Target, r.Workload, len(r.Runs), r.MBps, r.MBpsMin, r.MBpsMax, r.IOPS, p99, ratio)
 	}
 	return tw.Flush()
 }
@@ -105,15 +108,26 @@ func WriteJSON(path string, rep Report) error {
 	if err != nil {
 		return fmt.Errorf("encode report: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := writeFileAtomic(path, append(b, '\n')); err != nil {
 		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+// writeFileAtomic writes data to path through a temporary file renamed
+// over it, so a reader never sees half a file, creating path's directory
+// first: runs/ does not exist on a fresh checkout.
+func writeFileAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
 	}
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write report: %w", err)
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write report: %w", err)
+		os.Remove(tmp)
+		return err
 	}
 	return nil
 }

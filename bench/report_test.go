@@ -3,45 +3,20 @@ package bench
 import (
 	"bytes"
 	"encoding/json"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-func TestComputeRatios(t *testing.T) {
-	results := []Result{
-		{Target: Baseline, Workload: "seq", MBps: 200},
-		{Target: Baseline, Workload: "rand", MBps: 50},
-		{Target: "lvol", Workload: "seq", MBps: 180},
-		{Target: "lvol", Workload: "rand", MBps: 60},
-		{Target: "raid", Workload: "seq", MBps: 90},
-		{Target: "raid", Workload: "rand", Error: "boom", MBps: 7},
-		{Target: "lvol", Workload: "other", MBps: 10}, // no baseline figure
-	}
-	ComputeRatios(results, Baseline)
-	want := []float64{1, 1, 0.9, 1.2, 0.45, 0, 0}
-	for i, r := range results {
-		if math.Abs(r.Ratio-want[i]) > 1e-9 {
-			t.Errorf("%s/%s ratio %v, want %v", r.Target, r.Workload, r.Ratio, want[i])
-		}
-	}
-	// A failed baseline gives no ratios.
-	failed := []Result{
-		{Target: Baseline, Workload: "seq", Error: "no nbdkit"},
-		{Target: "lvol", Workload: "seq", MBps: 100},
-	}
-	ComputeRatios(failed, Baseline)
-	if failed[1].Ratio != 0 {
-		t.Errorf("ratio %v against a failed baseline, want 0", failed[1].Ratio)
-	}
-}
-
 func TestWriteTable(t *testing.T) {
+	three := []FioResult{{}, {}, {}}
 	results := []Result{
-		{Target: Baseline, Workload: "seqwrite-1m-qd8", MBps: 1615.006, IOPS: 1540.2, Ratio: 1},
-		{Target: "refengine-lvol", Workload: "seqwrite-1m-qd8", MBps: 1292.0048, IOPS: 1232.16, Ratio: 0.8},
+		{Target: Baseline, Workload: "seqwrite-1m-qd8", MBps: 1615.006, MBpsMin: 1500.04, MBpsMax: 1700.06,
+			IOPS: 1540.2, WriteP99: 24772608, Ratio: 1, Runs: three},
+		{Target: "refengine-lvol", Workload: "seqwrite-1m-qd8", MBps: 1292.0048, MBpsMin: 1292.0048, MBpsMax: 1292.0048,
+			IOPS: 1232.16, WriteP99: 1500, Ratio: 0.8, Runs: three[:1]},
+		{Target: "refengine-lvol", Workload: "randread", MBps: 10, MBpsMin: 9, MBpsMax: 11, IOPS: 2560, Runs: three},
 		{Target: "refengine-raid1x2", Workload: "seqwrite-1m-qd8", Error: "start: node exited\nlong log"},
 	}
 	var b bytes.Buffer
@@ -49,14 +24,15 @@ func TestWriteTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
-	if len(lines) != 4 {
-		t.Fatalf("table has %d lines, want 4:\n%s", len(lines), b.String())
+	if len(lines) != 5 {
+		t.Fatalf("table has %d lines, want 5:\n%s", len(lines), b.String())
 	}
 	wantFields := [][]string{
-		{"target", "workload", "MB/s", "IOPS", "ratio"},
-		{Baseline, "seqwrite-1m-qd8", "1615.0", "1540", "1.00"},
-		{"refengine-lvol", "seqwrite-1m-qd8", "1292.0", "1232", "0.80"},
-		{"refengine-raid1x2", "seqwrite-1m-qd8", "-", "-", "-", "error:", "start:", "node", "exited"},
+		{"target", "workload", "runs", "MB/s", "min", "max", "IOPS", "p99", "write", "µs", "ratio"},
+		{Baseline, "seqwrite-1m-qd8", "3", "1615.0", "1500.0", "1700.1", "1540", "24773", "1.00"},
+		{"refengine-lvol", "seqwrite-1m-qd8", "1", "1292.0", "1292.0", "1292.0", "1232", "2", "0.80"},
+		{"refengine-lvol", "randread", "3", "10.0", "9.0", "11.0", "2560", "-", "-"},
+		{"refengine-raid1x2", "seqwrite-1m-qd8", "0", "-", "-", "-", "-", "-", "-", "error:", "start:", "node", "exited"},
 	}
 	for i, want := range wantFields {
 		if got := strings.Fields(lines[i]); strings.Join(got, " ") != strings.Join(want, " ") {
@@ -66,8 +42,8 @@ func TestWriteTable(t *testing.T) {
 }
 
 func TestWriteJSON(t *testing.T) {
-	// The directory need not exist yet (runs/ on a fresh checkout).
-	path := filepath.Join(t.TempDir(), "runs", "bench.json")
+	// The directory need not exist yet (runs/bench/ on a fresh checkout).
+	path := filepath.Join(t.TempDir(), "runs", "bench", "bench.json")
 	rep := Report{Baseline: Baseline, Size: 1 << 20, Results: []Result{{Target: "x", Workload: "w", MBps: 1.5, Ratio: 0.5}}}
 	if err := WriteJSON(path, rep); err != nil {
 		t.Fatal(err)

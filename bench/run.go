@@ -29,6 +29,12 @@ type Config struct {
 	Size int64
 	// Runtime is how long each job runs (fio's time_based runtime).
 	Runtime time.Duration
+	// Warmup is how long the unmeasured fio run before each measured one
+	// runs; 0 runs none, otherwise at least 1s (fio counts seconds).
+	Warmup time.Duration
+	// Repeat is how many measured runs each target gets under each
+	// workload (each after its own baseline run); 0 means 1.
+	Repeat int
 	// Targets to run, by name; empty runs all (see TargetNames).
 	Targets []string
 	// Workloads to run on each target; empty runs DefaultWorkloads.
@@ -140,6 +146,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		},
 	}
 	e := &env{cfg: cfg, log: cfg.Log, nodes: map[string]*node{}, nodeErrs: map[string]error{}}
+	rep.Host.LoadStart = e.readLoad("start")
 	var err error
 	if e.dir, err = workDir(cfg); err != nil {
 		return Report{}, err
@@ -157,16 +164,22 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			e.log.Warn("refengine targets will fail", "err", e.buildErr)
 		}
 	}
-	for _, t := range targets() {
-		if !fio || !slices.Contains(cfg.Targets, t.name) {
-			continue
+	if fio {
+		var ts []target
+		for _, t := range targets() {
+			if slices.Contains(cfg.Targets, t.name) {
+				ts = append(ts, t)
+			}
 		}
-		rep.Results = append(rep.Results, e.runTarget(ctx, t)...)
+		start := func(ctx context.Context, t target) (string, error) {
+			e.log.Info("starting target", "target", t.name)
+			return t.start(ctx, e)
+		}
+		rep.Results = measurePairs(ctx, ts, cfg.Workloads, cfg.Repeat, start, e.measure)
 		if ctx.Err() != nil {
 			return rep, ctx.Err()
 		}
 	}
-	ComputeRatios(rep.Results, Baseline)
 	if resync {
 		rep.Resync = e.runResync(ctx)
 		if ctx.Err() != nil {
@@ -179,34 +192,45 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			return rep, ctx.Err()
 		}
 	}
+	rep.Host.LoadEnd = e.readLoad("end")
 	return rep, nil
 }
 
-// runTarget starts t and runs every workload on it.
-func (e *env) runTarget(ctx context.Context, t target) []Result {
-	var out []Result
-	e.log.Info("starting target", "target", t.name)
-	uri, err := t.start(ctx, e)
-	for _, w := range e.cfg.Workloads {
-		r := Result{Target: t.name, Workload: w.Name}
-		if err != nil {
-			r.Error = fmt.Sprintf("start: %v", err)
-			out = append(out, r)
-			continue
-		}
-		e.log.Info("running fio", "target", t.name, "workload", w.Name, "uri", uri, "runtime", e.cfg.Runtime)
-		fctx, cancel := context.WithTimeout(ctx, e.cfg.Runtime+2*time.Minute)
-		res, ferr := RunFio(fctx, e.cfg.Fio, FioArgs(w, uri, e.cfg.Size, e.cfg.Runtime))
-		cancel()
-		if ferr != nil {
-			r.Error = ferr.Error()
-		} else {
-			r.Fio, r.MBps, r.IOPS = res, res.MBps(), res.IOPS()
-		}
-		e.log.Info("fio done", "target", t.name, "workload", w.Name, "MB/s", fmt.Sprintf("%.1f", r.MBps), "IOPS", fmt.Sprintf("%.0f", r.IOPS), "err", r.Error)
-		out = append(out, r)
+// readLoad reads and logs the load average; nil when there is none to read
+// (not Linux), which the report then says.
+func (e *env) readLoad(when string) *Load {
+	l, err := ReadLoad()
+	if err != nil {
+		e.log.Warn("load average unknown", "at", when, "err", err)
+		return nil
 	}
-	return out
+	e.log.Info("load average", "at", when, "1min", l.One, "5min", l.Five, "15min", l.Fifteen,
+		"runnable", l.Running, "tasks", l.Tasks, "cpus", runtime.NumCPU())
+	return &l
+}
+
+// measure runs w on the export at uri: first a warm-up run of
+// Config.Warmup, whose figures are dropped (it fills the target's caches
+// and connection pools, and wakes CPUs from idle states, which the first
+// seconds of a run would otherwise pay for), then the measured run.
+func (e *env) measure(ctx context.Context, target, uri string, w Workload) (FioResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.Warmup+e.cfg.Runtime+2*time.Minute)
+	defer cancel()
+	if e.cfg.Warmup > 0 {
+		e.log.Info("warming up", "target", target, "workload", w.Name, "runtime", e.cfg.Warmup)
+		if _, err := RunFio(ctx, e.cfg.Fio, FioArgs(w, uri, e.cfg.Size, e.cfg.Warmup)); err != nil {
+			return FioResult{}, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	e.log.Info("running fio", "target", target, "workload", w.Name, "uri", uri, "runtime", e.cfg.Runtime)
+	res, err := RunFio(ctx, e.cfg.Fio, FioArgs(w, uri, e.cfg.Size, e.cfg.Runtime))
+	if err != nil {
+		e.log.Info("fio failed", "target", target, "workload", w.Name, "err", err)
+		return FioResult{}, err
+	}
+	e.log.Info("fio done", "target", target, "workload", w.Name, "MB/s", fmt.Sprintf("%.1f", res.MBps()),
+		"IOPS", fmt.Sprintf("%.0f", res.IOPS()), "write p99", res.WriteP99)
+	return res, nil
 }
 
 func (c *Config) fill() error {
@@ -224,6 +248,15 @@ func (c *Config) fill() error {
 	}
 	if c.Runtime < time.Second {
 		return fmt.Errorf("runtime %s: must be at least 1s", c.Runtime)
+	}
+	if c.Warmup != 0 && c.Warmup < time.Second {
+		return fmt.Errorf("warm-up %s: must be 0 or at least 1s", c.Warmup)
+	}
+	if c.Repeat == 0 {
+		c.Repeat = 1
+	}
+	if c.Repeat < 0 {
+		return fmt.Errorf("repeat %d: must be at least 1", c.Repeat)
 	}
 	if len(c.Jobs) == 0 {
 		c.Jobs = JobNames()

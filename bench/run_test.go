@@ -9,9 +9,10 @@ import (
 	"github.com/faultline/faultline/internal/testtool"
 )
 
-// TestRunBaseline runs the real harness against nbdkit with fio for a
-// second per workload, and a refengine target whose binary is missing,
-// which must turn into error rows rather than stop the run.
+// TestRunBaseline runs the real harness against nbdkit with fio, twice
+// per workload after a warm-up of a second, and a refengine target whose
+// binary is missing, which must turn into error rows rather than stop the
+// run (and leave the baseline measured on its own).
 func TestRunBaseline(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs fio and nbdkit")
@@ -24,6 +25,8 @@ func TestRunBaseline(t *testing.T) {
 		Nbdkit:    nbdkit,
 		Size:      16 << 20,
 		Runtime:   time.Second,
+		Warmup:    time.Second,
+		Repeat:    2,
 		Targets:   []string{Baseline, "refengine-lvol"},
 		Jobs:      []string{JobFio},
 		WorkDir:   t.TempDir(),
@@ -31,18 +34,25 @@ func TestRunBaseline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Results) != 4 {
-		t.Fatalf("results %+v, want 2 targets x 2 workloads", rep.Results)
+	n := len(DefaultWorkloads())
+	if len(rep.Results) != 2*n {
+		t.Fatalf("results %+v, want 2 targets x %d workloads", rep.Results, n)
 	}
-	for _, r := range rep.Results[:2] {
-		if r.Target != Baseline || r.Error != "" || r.MBps <= 0 || r.IOPS <= 0 || r.Ratio != 1 {
-			t.Errorf("baseline result %+v, want figures and ratio 1", r)
+	for _, r := range rep.Results[:n] {
+		if r.Target != Baseline || r.Error != "" || r.MBps <= 0 || r.IOPS <= 0 || r.Ratio != 1 || len(r.Runs) != 2 {
+			t.Errorf("baseline result %+v, want figures from 2 runs and ratio 1", r)
+		}
+		if r.MBpsMin > r.MBps || r.MBps > r.MBpsMax || r.WriteP99 <= 0 {
+			t.Errorf("baseline result %+v: median outside its spread, or no write p99", r)
 		}
 	}
-	for _, r := range rep.Results[2:] {
+	for _, r := range rep.Results[n:] {
 		if r.Target != "refengine-lvol" || !strings.Contains(r.Error, "refengine") || r.Ratio != 0 {
 			t.Errorf("result %+v, want an error naming refengine", r)
 		}
+	}
+	if rep.Host.LoadStart == nil || rep.Host.LoadEnd == nil {
+		t.Errorf("host %+v lacks the load at start and end", rep.Host)
 	}
 	if rep.Host.FioVersion == "" || rep.Host.NbdkitVersion == "" {
 		t.Errorf("host %+v lacks tool versions", rep.Host)
@@ -94,8 +104,8 @@ func TestRunRefengine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Results) != 4 {
-		t.Fatalf("results %+v, want 2 targets x 2 workloads", rep.Results)
+	if n := len(DefaultWorkloads()); len(rep.Results) != 2*n {
+		t.Fatalf("results %+v, want 2 targets x %d workloads", rep.Results, n)
 	}
 	for _, r := range rep.Results {
 		if r.Error != "" || r.MBps <= 0 || r.IOPS <= 0 {

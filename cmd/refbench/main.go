@@ -1,10 +1,12 @@
 // Command refbench runs fio (nbd engine) against nbdkit's file plugin, the
 // baseline, and against refengine's exports (one lvol, raid1 of two and of
-// three), prints a table of MB/s, IOPS and the ratio to the baseline, and
-// writes the figures as JSON. It then measures resync after an engine
-// crash, and backups and restores of a volume on a file and an S3 target
-// against copying the same bytes with cp, nbdcopy and plain S3 PUTs and
-// GETs. `make bench` runs it; see docs/benchmarks.md.
+// three), each target run right after a baseline run, --repeat times. It
+// prints the load, a table of median MB/s with its spread, IOPS, p99 write
+// latency and the ratio to the baseline, and writes the figures as JSON and
+// an SVG chart. It then measures resync after an engine crash, and backups
+// and restores of a volume on a file and an S3 target against copying the
+// same bytes with cp, nbdcopy and plain S3 PUTs and GETs. `make bench` runs
+// it; see docs/benchmarks.md.
 //
 // Exit status: 0 every target and operation measured, 1 some failed (their
 // rows say why; skipped rows are not failures), 2 the run could not happen
@@ -20,6 +22,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -41,7 +44,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		nbdkit    = fs.String("nbdkit", "nbdkit", "nbdkit binary")
 		runtime   = fs.Duration("runtime", 10*time.Second, "run time of each fio job")
 		size      = fs.String("size", "256MiB", "bytes each job spans (file and lvol size)")
-		out       = fs.String("out", "bench.json", "write the figures as JSON here (empty: don't)")
+		warmup    = fs.Duration("warmup", 2*time.Second, "unmeasured fio run before each measured one (0: none)")
+		repeat    = fs.Int("repeat", 1, "measured runs of each target under each workload (median and spread reported)")
+		out       = fs.String("out", filepath.Join("runs", "bench", "bench.json"), "write the figures as JSON here, and the chart beside it as .svg (empty: neither)")
 		targets   = fs.String("targets", strings.Join(bench.TargetNames(), ","), "comma-separated targets to run")
 		workdir   = fs.String("workdir", "", "directory for files, sockets and logs (default: a temporary one, removed)")
 		keep      = fs.Bool("keep", false, "keep the temporary work directory")
@@ -80,6 +85,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if !*resync {
 		jobs = slices.DeleteFunc(jobs, func(j string) bool { return j == bench.JobResync })
 	}
+	if *repeat < 1 {
+		fmt.Fprintf(stderr, "refbench: --repeat %d: must be at least 1\n", *repeat)
+		return 2
+	}
 	if len(jobs) == 0 {
 		// An empty Config.Jobs would mean all of them.
 		fmt.Fprintln(stderr, "refbench: --only: no benchmark left to run")
@@ -95,6 +104,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Nbdkit:     *nbdkit,
 		Size:       n,
 		Runtime:    *runtime,
+		Warmup:     *warmup,
+		Repeat:     *repeat,
 		Targets:    splitList(*targets),
 		WorkDir:    *workdir,
 		Keep:       *keep,
@@ -111,6 +122,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "refbench: %v\n", err)
 		return 2
 	}
+	bench.WriteLoad(stdout, "at start", rep.Host.LoadStart, rep.Host.CPUs)
 	if len(rep.Results) > 0 {
 		if err := bench.WriteTable(stdout, rep.Results); err != nil {
 			fmt.Fprintf(stderr, "refbench: %v\n", err)
@@ -132,12 +144,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
+	if rep.Host.LoadEnd != nil {
+		bench.WriteLoad(stdout, "at end", rep.Host.LoadEnd, rep.Host.CPUs)
+	}
 	if *out != "" {
 		if err := bench.WriteJSON(*out, rep); err != nil {
 			fmt.Fprintf(stderr, "refbench: %v\n", err)
 			return 2
 		}
 		fmt.Fprintf(stderr, "figures written to %s\n", *out)
+		if len(rep.Results) > 0 {
+			chart := bench.ChartPath(*out)
+			if err := bench.WriteSVG(chart, rep); err != nil {
+				fmt.Fprintf(stderr, "refbench: %v\n", err)
+				return 2
+			}
+			fmt.Fprintf(stderr, "chart written to %s\n", chart)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "refbench: %v\n", err)

@@ -20,6 +20,9 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--only", " , "}, "--only"},
 		{[]string{"--only", "resync", "--resync=false"}, "--only"},
 		{[]string{"--backup-size", "big"}, "--backup-size"},
+		{[]string{"--repeat", "0"}, "--repeat"},
+		{[]string{"--repeat", "many"}, "repeat"},
+		{[]string{"--warmup", "500ms", "--quiet"}, "warm-up"},
 		{[]string{"--only", "backup", "--backup-size", "3MiB", "--quiet"}, "backup size"},
 	}
 	for _, tt := range tests {

@@ -2,8 +2,10 @@ package fiojson
 
 import (
 	"os"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 const verifyRun = `fio: connected to NBD server
@@ -12,7 +14,9 @@ const verifyRun = `fio: connected to NBD server
   "jobs" : [
     {"jobname" : "verify", "error" : 0,
      "read" : {"io_bytes" : 4096, "bw_bytes" : 100.5, "iops" : 2.5, "total_ios" : 1},
-     "write" : {"io_bytes" : 4096, "bw_bytes" : 200, "iops" : 5, "total_ios" : 1}}
+     "write" : {"io_bytes" : 4096, "bw_bytes" : 200, "iops" : 5, "total_ios" : 1,
+                "clat_ns" : {"min" : 1000, "max" : 3000, "mean" : 2000.5,
+                             "percentile" : {"50.000000" : 2048, "99.000000" : 2992}}}}
   ]
 }
 fio: trailing note`
@@ -23,8 +27,9 @@ func TestParse(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Job{Name: "verify", Read: Stream{IOBytes: 4096, BwBytes: 100.5, IOPS: 2.5, TotalIOs: 1},
-		Write: Stream{IOBytes: 4096, BwBytes: 200, IOPS: 5, TotalIOs: 1}}
-	if o.Version != "fio-3.38" || len(o.Jobs) != 1 || o.Jobs[0] != want {
+		Write: Stream{IOBytes: 4096, BwBytes: 200, IOPS: 5, TotalIOs: 1,
+			Clat: Latency{Min: 1000, Max: 3000, Mean: 2000.5, Percentiles: map[string]float64{"50.000000": 2048, "99.000000": 2992}}}}
+	if o.Version != "fio-3.38" || len(o.Jobs) != 1 || !reflect.DeepEqual(o.Jobs[0], want) {
 		t.Fatalf("Parse = %+v, want one job %+v", o, want)
 	}
 	if err := o.Jobs[0].Verified(4096); err != nil {
@@ -58,6 +63,39 @@ func TestVerified(t *testing.T) {
 	}
 }
 
+func TestPercentile(t *testing.T) {
+	tests := []struct {
+		name    string
+		pcts    map[string]float64
+		p       float64
+		want    time.Duration
+		wantErr string
+	}{
+		{"p99", map[string]float64{"50.000000": 10, "99.000000": 8093696}, 99, 8093696 * time.Nanosecond, ""},
+		{"p99.9", map[string]float64{"99.000000": 1, "99.900000": 20054016}, 99.9, 20054016 * time.Nanosecond, ""},
+		{"short label", map[string]float64{"99": 7}, 99, 7, ""},
+		{"missing", map[string]float64{"50.000000": 10}, 99, 0, "no percentile"},
+		{"none at all", nil, 99, 0, "no percentile"},
+		{"not a label", map[string]float64{"ninety-nine": 7}, 99, 0, "no percentile"},
+		{"negative", map[string]float64{"99.000000": -1}, 99, 0, "impossible"},
+		{"overflow", map[string]float64{"99.000000": 1e300}, 99, 0, "impossible"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Latency{Percentiles: tt.pcts}.Percentile(tt.p)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Percentile(%v) = %v, %v; want an error mentioning %q", tt.p, got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("Percentile(%v) = %v, %v; want %v", tt.p, got, err, tt.want)
+			}
+		})
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(verifyRun))
 	f.Add([]byte(`{"jobs":[{"error":1}]}`))
@@ -75,6 +113,11 @@ func FuzzParse(f *testing.F) {
 		}
 		for _, j := range o.Jobs {
 			j.Verified(j.Write.IOBytes)
+			for _, s := range []Stream{j.Read, j.Write} {
+				if d, err := s.Clat.Percentile(99); err == nil && d < 0 {
+					t.Fatalf("negative p99 %v from %v", d, s.Clat.Percentiles)
+				}
+			}
 		}
 	})
 }
