@@ -75,24 +75,34 @@ func (d *Driver) HealPartition(ctx context.Context, p cluster.Partition) error {
 	return applyIn(ctx, scripts)
 }
 
+// chaosSide is the pod a side of a partition names: a node's instance manager, or the manager
+// (Chaos Mesh partitions it inside its pod's network namespace, so the manager's pod traffic,
+// masqueraded or not, is cut where nft in the node containers could not tell it apart).
+func (d *Driver) chaosSide(name string) (chaosmesh.Target, error) {
+	if name == cluster.ManagerEndpoint {
+		return chaosmesh.Target{Namespace: Namespace, Labels: managerPodLabels}, nil
+	}
+	if _, err := d.node(name); err != nil {
+		return chaosmesh.Target{}, err
+	}
+	return chaosmesh.Target{Namespace: Namespace, Labels: nodePodLabels, Node: name}, nil
+}
+
 // chaosPartition submits p as a NetworkChaos and waits until Chaos Mesh has injected it; the
 // object stays until HealPartition.
 func (d *Driver) chaosPartition(ctx context.Context, p cluster.Partition) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	if p.A == cluster.ManagerEndpoint || p.B == cluster.ManagerEndpoint {
-		return fmt.Errorf("partition %s on kind: %w: only node-to-node partitions are", p, errors.ErrUnsupported)
+	a, err := d.chaosSide(p.A)
+	if err != nil {
+		return err
 	}
-	for _, n := range []string{p.A, p.B} {
-		if _, err := d.node(n); err != nil {
-			return err
-		}
+	b, err := d.chaosSide(p.B)
+	if err != nil {
+		return err
 	}
-	side := func(node string) chaosmesh.Target {
-		return chaosmesh.Target{Namespace: Namespace, Labels: nodePodLabels, Node: node}
-	}
-	nc, err := chaosmesh.Validated(chaosmesh.Partition(d.chaosName("partition", p.A+"-"+p.B), side(p.A), side(p.B), p.Dir() == cluster.AToB))
+	nc, err := chaosmesh.Validated(chaosmesh.Partition(d.chaosName("partition", p.A+"-"+p.B), a, b, p.Dir() == cluster.AToB))
 	if err != nil {
 		return err
 	}

@@ -75,3 +75,21 @@ func TestPartitionScripts(t *testing.T) {
 		t.Errorf("unknown node: %v, want ErrUnknownNode", err)
 	}
 }
+
+// TestChaosSides: a NetworkChaos partition aims at a node's instance
+// manager by node, at the manager by its label alone, and refuses a node
+// the cluster does not have.
+func TestChaosSides(t *testing.T) {
+	d := &Driver{cfg: Config{Name: "fl-test"}, nodes: []cluster.Node{{Name: "fl-test-worker", Address: "172.18.0.3"}}}
+	node, err := d.chaosSide("fl-test-worker")
+	if err != nil || node.Node != "fl-test-worker" || node.Labels["app"] != "refengine-node" || node.Namespace != Namespace {
+		t.Errorf("node side %+v, %v", node, err)
+	}
+	mgr, err := d.chaosSide(cluster.ManagerEndpoint)
+	if err != nil || mgr.Node != "" || mgr.Labels["app"] != "refengine-manager" {
+		t.Errorf("manager side %+v, %v", mgr, err)
+	}
+	if _, err := d.chaosSide("fl-test-worker9"); !errors.Is(err, cluster.ErrUnknownNode) {
+		t.Errorf("unknown node: %v", err)
+	}
+}
