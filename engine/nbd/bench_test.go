@@ -1,6 +1,8 @@
 package nbd
 
 import (
+	"runtime"
+	"sync/atomic"
 	"testing"
 )
 
@@ -33,6 +35,44 @@ func BenchmarkRequest(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
+			})
+		}
+	}
+}
+
+// BenchmarkRequestQD32 measures the same round trips with 32 requests in
+// flight on one connection, as fio's randrw-4k-qd32 job in refbench keeps
+// them: the client pipelines and the server answers out of order, so what
+// is measured is how well each side batches its reads and writes of the
+// socket and hands requests to goroutines, not one round trip's latency.
+func BenchmarkRequestQD32(b *testing.B) {
+	const size = 64 << 20
+	for _, network := range []string{"unix", "tcp"} {
+		ts := startServer(b, network)
+		ts.addMem(b, "disk", size, ExportOptions{})
+		c := ts.dial(b, "disk")
+		for _, op := range []string{"write", "read"} {
+			b.Run(network+"/"+op+"4KiB", func(b *testing.B) {
+				const slots = size / 4096
+				b.SetBytes(4096)
+				b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))
+				var next atomic.Int64
+				b.RunParallel(func(pb *testing.PB) {
+					p := make([]byte, 4096)
+					for pb.Next() {
+						off := (next.Add(1) * 7919 % slots) * 4096
+						var err error
+						if op == "write" {
+							_, err = c.WriteAt(p, off)
+						} else {
+							_, err = c.ReadAt(p, off)
+						}
+						if err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
 			})
 		}
 	}

@@ -1,6 +1,7 @@
 package nbd
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -25,6 +26,8 @@ const (
 	unackedTimeout = 8 * time.Second
 	// discWriteTimeout bounds sending NBD_CMD_DISC on Close.
 	discWriteTimeout = 5 * time.Second
+	// replyReadBuffer is the buffer replies are read through.
+	replyReadBuffer = 64 << 10
 )
 
 // Client is a connection to one NBD export. It implements bdev.Device and
@@ -35,7 +38,7 @@ type Client struct {
 	export string
 	d      exportDetails
 
-	wmu sync.Mutex // serialises requests on the wire
+	out batchWriter // sends requests, batching those that queue up
 
 	mu      sync.Mutex
 	pending map[uint64]*call
@@ -94,15 +97,21 @@ func DialWith(ctx context.Context, network, addr, export string, opts DialOption
 		nc.Close()
 		return nil, fmt.Errorf("nbd dial %s %s export %q: %w", network, addr, export, err)
 	}
+	return newClient(nc, export, d), nil
+}
+
+// newClient starts the transmission phase on nc, negotiated for export.
+func newClient(nc net.Conn, export string, d exportDetails) *Client {
 	c := &Client{
 		nc:         nc,
 		export:     export,
 		d:          d,
+		out:        batchWriter{nc: nc},
 		pending:    make(map[uint64]*call),
 		readerDone: make(chan struct{}),
 	}
 	go c.readLoop()
-	return c, nil
+	return c
 }
 
 // List returns the export names a server offers (NBD_OPT_LIST).
@@ -205,12 +214,14 @@ func withContext(ctx context.Context, nc net.Conn, f func() error) error {
 }
 
 // readLoop reads replies and completes their calls until the connection
-// breaks; then every pending call fails.
+// breaks; then every pending call fails. It reads through a buffer, so
+// that replies that arrive together cost one system call.
 func (c *Client) readLoop() {
 	defer close(c.readerDone)
 	var hb [replyHeaderLen]byte
+	br := bufio.NewReaderSize(c.nc, replyReadBuffer)
 	for {
-		if _, err := io.ReadFull(c.nc, hb[:]); err != nil {
+		if _, err := io.ReadFull(br, hb[:]); err != nil {
 			c.fail(fmt.Errorf("read reply: %w", err))
 			return
 		}
@@ -232,7 +243,7 @@ func (c *Client) readLoop() {
 			continue
 		}
 		if len(cl.buf) > 0 {
-			if _, err := io.ReadFull(c.nc, cl.buf); err != nil {
+			if _, err := io.ReadFull(br, cl.buf); err != nil {
 				err = c.fail(fmt.Errorf("read reply data: %w", err))
 				cl.done <- err
 				return
@@ -254,6 +265,9 @@ func (c *Client) fail(cause error) error {
 	c.pending = make(map[uint64]*call)
 	c.mu.Unlock()
 	c.nc.Close()
+	// A call's payload may be in a write another goroutine is making:
+	// wait for it, so that no caller reuses a buffer the socket still reads.
+	c.out.quiesce()
 	for _, cl := range pending {
 		cl.done <- err
 	}
@@ -274,18 +288,9 @@ func (c *Client) submit(cmd, flags uint16, off int64, length uint32, payload, bu
 	c.pending[cookie] = cl
 	c.mu.Unlock()
 
-	var hb [requestHeaderLen]byte
-	h := appendRequestHeader(hb[:0], request{flags: flags, cmd: cmd, cookie: cookie, offset: uint64(off), length: length})
-	c.wmu.Lock()
-	var err error
-	if len(payload) > 0 {
-		bufs := net.Buffers{h, payload}
-		_, err = bufs.WriteTo(c.nc)
-	} else {
-		_, err = c.nc.Write(h)
-	}
-	c.wmu.Unlock()
-	if err != nil {
+	f := frame{data: payload}
+	f.hlen = len(appendRequestHeader(f.hdr[:0], request{flags: flags, cmd: cmd, cookie: cookie, offset: uint64(off), length: length}))
+	if err := c.out.send(f); err != nil {
 		// The call is still pending, so fail delivers to it as well.
 		c.fail(fmt.Errorf("send request: %w", err))
 	}
@@ -471,11 +476,10 @@ func (c *Client) Close() error {
 	}
 	c.mu.Unlock()
 	if healthy {
-		var hb [requestHeaderLen]byte
-		c.wmu.Lock()
 		_ = c.nc.SetWriteDeadline(time.Now().Add(discWriteTimeout))
-		_, _ = c.nc.Write(appendRequestHeader(hb[:0], request{cmd: cmdDisc}))
-		c.wmu.Unlock()
+		var f frame
+		f.hlen = len(appendRequestHeader(f.hdr[:0], request{cmd: cmdDisc}))
+		_ = c.out.send(f)
 	}
 	c.fail(bdev.ErrClosed)
 	<-c.readerDone
