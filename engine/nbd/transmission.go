@@ -20,9 +20,14 @@ import (
 // Requests are read through a buffer, so that the requests a client
 // pipelines cost one read system call together rather than two each; a
 // large WRITE payload still goes straight from the socket to its buffer.
+//
+// A request goes to an idle worker goroutine of the connection when there
+// is one and to a new worker otherwise; workers end when the reader does.
 func (c *conn) transmit(e *export) {
 	var hb [requestHeaderLen]byte
 	br := bufio.NewReaderSize(c.nc, requestReadBuffer)
+	jobs := make(chan job)
+	defer close(jobs)
 	for {
 		if c.stopping.Load() {
 			return
@@ -64,7 +69,35 @@ func (c *conn) transmit(e *export) {
 			}
 		}
 		c.inflight.Add(1)
-		go c.do(e, r, payload, held)
+		j := job{r: r, payload: payload, held: held}
+		select {
+		case jobs <- j:
+		default:
+			go c.work(e, j, jobs)
+		}
+	}
+}
+
+// job is a request read off the wire, with its WRITE payload and its
+// share of the payload budget.
+type job struct {
+	r       request
+	payload []byte
+	held    int
+}
+
+// work serves j and then the jobs the reader hands it, until the reader
+// ends. Reusing goroutines spares each request a fresh goroutine whose
+// stack grows, copy by copy, to the depth of the device's call path (a
+// raid1 over a remote replica is deep). There are at most as many
+// workers as requests a connection may have in flight.
+func (c *conn) work(e *export, j job, jobs <-chan job) {
+	for {
+		c.do(e, j.r, j.payload, j.held)
+		var ok bool
+		if j, ok = <-jobs; !ok {
+			return
+		}
 	}
 }
 
