@@ -309,17 +309,29 @@ func (c *Client) roundTrip(cmd, flags uint16, off int64, length uint32, payload,
 // chunked splits [off, off+n) into pieces of at most max bytes, sends a
 // request for each without waiting and then collects every reply.
 func (c *Client) chunked(n int64, off int64, max int64, send func(off, start, size int64) (*call, error)) error {
-	var calls []*call
-	var firstErr error
+	return collect(startChunked(n, off, max, send))
+}
+
+// startChunked sends a request for each piece of [off, off+n) of at most
+// max bytes, without waiting. It returns the calls sent and the error
+// that stopped it sending more.
+func startChunked(n int64, off int64, max int64, send func(off, start, size int64) (*call, error)) ([]*call, error) {
+	calls := make([]*call, 0, (n+max-1)/max)
 	for start := int64(0); start < n; start += max {
 		size := min(max, n-start)
 		cl, err := send(off+start, start, size)
 		if err != nil {
-			firstErr = err
-			break
+			return calls, err
 		}
 		calls = append(calls, cl)
 	}
+	return calls, nil
+}
+
+// collect waits for every call and returns sendErr or else the first
+// call's error.
+func collect(calls []*call, sendErr error) error {
+	firstErr := sendErr
 	for _, cl := range calls {
 		if err := <-cl.done; err != nil && firstErr == nil {
 			firstErr = err
@@ -363,19 +375,39 @@ func (c *Client) WriteAtFUA(p []byte, off int64) (int, error) {
 }
 
 func (c *Client) write(p []byte, off int64, flags uint16) (int, error) {
-	if c.ReadOnly() {
-		return 0, fmt.Errorf("nbd write at %d: %w", off, bdev.ErrReadOnly)
+	return c.startWrite(p, off, flags)()
+}
+
+// StartWriteAt sends the requests that write p at off and returns the
+// function that waits for their replies (bdev.AsyncWriter). The data is
+// durable after Flush, as with WriteAt.
+func (c *Client) StartWriteAt(p []byte, off int64) (wait func() (int, error)) {
+	return c.startWrite(p, off, 0)
+}
+
+// startWrite sends p at off with flags in as many requests as the
+// server's maximum payload needs and returns the function that waits
+// for their replies.
+func (c *Client) startWrite(p []byte, off int64, flags uint16) func() (int, error) {
+	var err error
+	switch {
+	case c.ReadOnly():
+		err = fmt.Errorf("nbd write at %d: %w", off, bdev.ErrReadOnly)
+	case off < 0:
+		err = fmt.Errorf("nbd write at %d: %w", off, bdev.ErrOutOfRange)
 	}
-	if off < 0 {
-		return 0, fmt.Errorf("nbd write at %d: %w", off, bdev.ErrOutOfRange)
+	if err != nil {
+		return func() (int, error) { return 0, err }
 	}
-	err := c.chunked(int64(len(p)), off, int64(c.d.maxPayload), func(o, start, size int64) (*call, error) {
+	calls, sendErr := startChunked(int64(len(p)), off, int64(c.d.maxPayload), func(o, start, size int64) (*call, error) {
 		return c.submit(cmdWrite, flags, o, uint32(size), p[start:start+size], nil)
 	})
-	if err != nil {
-		return 0, fmt.Errorf("nbd write %d bytes at %d: %w", len(p), off, err)
+	return func() (int, error) {
+		if err := collect(calls, sendErr); err != nil {
+			return 0, fmt.Errorf("nbd write %d bytes at %d: %w", len(p), off, err)
+		}
+		return len(p), nil
 	}
-	return len(p), nil
 }
 
 // Flush returns once every write that completed before it is durable.
@@ -486,4 +518,7 @@ func (c *Client) Close() error {
 	return nil
 }
 
-var _ bdev.Device = (*Client)(nil)
+var (
+	_ bdev.Device      = (*Client)(nil)
+	_ bdev.AsyncWriter = (*Client)(nil)
+)
