@@ -1,6 +1,7 @@
 package nbd
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -25,6 +26,8 @@ const (
 	unackedTimeout = 8 * time.Second
 	// discWriteTimeout bounds sending NBD_CMD_DISC on Close.
 	discWriteTimeout = 5 * time.Second
+	// replyReadBuffer is the buffer replies are read through.
+	replyReadBuffer = 64 << 10
 )
 
 // Client is a connection to one NBD export. It implements bdev.Device and
@@ -35,7 +38,7 @@ type Client struct {
 	export string
 	d      exportDetails
 
-	wmu sync.Mutex // serialises requests on the wire
+	out batchWriter // sends requests, batching those that queue up
 
 	mu      sync.Mutex
 	pending map[uint64]*call
@@ -94,15 +97,21 @@ func DialWith(ctx context.Context, network, addr, export string, opts DialOption
 		nc.Close()
 		return nil, fmt.Errorf("nbd dial %s %s export %q: %w", network, addr, export, err)
 	}
+	return newClient(nc, export, d), nil
+}
+
+// newClient starts the transmission phase on nc, negotiated for export.
+func newClient(nc net.Conn, export string, d exportDetails) *Client {
 	c := &Client{
 		nc:         nc,
 		export:     export,
 		d:          d,
+		out:        batchWriter{nc: nc},
 		pending:    make(map[uint64]*call),
 		readerDone: make(chan struct{}),
 	}
 	go c.readLoop()
-	return c, nil
+	return c
 }
 
 // List returns the export names a server offers (NBD_OPT_LIST).
@@ -205,12 +214,14 @@ func withContext(ctx context.Context, nc net.Conn, f func() error) error {
 }
 
 // readLoop reads replies and completes their calls until the connection
-// breaks; then every pending call fails.
+// breaks; then every pending call fails. It reads through a buffer, so
+// that replies that arrive together cost one system call.
 func (c *Client) readLoop() {
 	defer close(c.readerDone)
 	var hb [replyHeaderLen]byte
+	br := bufio.NewReaderSize(c.nc, replyReadBuffer)
 	for {
-		if _, err := io.ReadFull(c.nc, hb[:]); err != nil {
+		if _, err := io.ReadFull(br, hb[:]); err != nil {
 			c.fail(fmt.Errorf("read reply: %w", err))
 			return
 		}
@@ -232,7 +243,7 @@ func (c *Client) readLoop() {
 			continue
 		}
 		if len(cl.buf) > 0 {
-			if _, err := io.ReadFull(c.nc, cl.buf); err != nil {
+			if _, err := io.ReadFull(br, cl.buf); err != nil {
 				err = c.fail(fmt.Errorf("read reply data: %w", err))
 				cl.done <- err
 				return
@@ -254,6 +265,9 @@ func (c *Client) fail(cause error) error {
 	c.pending = make(map[uint64]*call)
 	c.mu.Unlock()
 	c.nc.Close()
+	// A call's payload may be in a write another goroutine is making:
+	// wait for it, so that no caller reuses a buffer the socket still reads.
+	c.out.quiesce()
 	for _, cl := range pending {
 		cl.done <- err
 	}
@@ -274,18 +288,9 @@ func (c *Client) submit(cmd, flags uint16, off int64, length uint32, payload, bu
 	c.pending[cookie] = cl
 	c.mu.Unlock()
 
-	var hb [requestHeaderLen]byte
-	h := appendRequestHeader(hb[:0], request{flags: flags, cmd: cmd, cookie: cookie, offset: uint64(off), length: length})
-	c.wmu.Lock()
-	var err error
-	if len(payload) > 0 {
-		bufs := net.Buffers{h, payload}
-		_, err = bufs.WriteTo(c.nc)
-	} else {
-		_, err = c.nc.Write(h)
-	}
-	c.wmu.Unlock()
-	if err != nil {
+	f := frame{data: payload}
+	f.hlen = len(appendRequestHeader(f.hdr[:0], request{flags: flags, cmd: cmd, cookie: cookie, offset: uint64(off), length: length}))
+	if err := c.out.send(f); err != nil {
 		// The call is still pending, so fail delivers to it as well.
 		c.fail(fmt.Errorf("send request: %w", err))
 	}
@@ -304,17 +309,29 @@ func (c *Client) roundTrip(cmd, flags uint16, off int64, length uint32, payload,
 // chunked splits [off, off+n) into pieces of at most max bytes, sends a
 // request for each without waiting and then collects every reply.
 func (c *Client) chunked(n int64, off int64, max int64, send func(off, start, size int64) (*call, error)) error {
-	var calls []*call
-	var firstErr error
+	return collect(startChunked(n, off, max, send))
+}
+
+// startChunked sends a request for each piece of [off, off+n) of at most
+// max bytes, without waiting. It returns the calls sent and the error
+// that stopped it sending more.
+func startChunked(n int64, off int64, max int64, send func(off, start, size int64) (*call, error)) ([]*call, error) {
+	calls := make([]*call, 0, (n+max-1)/max)
 	for start := int64(0); start < n; start += max {
 		size := min(max, n-start)
 		cl, err := send(off+start, start, size)
 		if err != nil {
-			firstErr = err
-			break
+			return calls, err
 		}
 		calls = append(calls, cl)
 	}
+	return calls, nil
+}
+
+// collect waits for every call and returns sendErr or else the first
+// call's error.
+func collect(calls []*call, sendErr error) error {
+	firstErr := sendErr
 	for _, cl := range calls {
 		if err := <-cl.done; err != nil && firstErr == nil {
 			firstErr = err
@@ -358,19 +375,39 @@ func (c *Client) WriteAtFUA(p []byte, off int64) (int, error) {
 }
 
 func (c *Client) write(p []byte, off int64, flags uint16) (int, error) {
-	if c.ReadOnly() {
-		return 0, fmt.Errorf("nbd write at %d: %w", off, bdev.ErrReadOnly)
+	return c.startWrite(p, off, flags)()
+}
+
+// StartWriteAt sends the requests that write p at off and returns the
+// function that waits for their replies (bdev.AsyncWriter). The data is
+// durable after Flush, as with WriteAt.
+func (c *Client) StartWriteAt(p []byte, off int64) (wait func() (int, error)) {
+	return c.startWrite(p, off, 0)
+}
+
+// startWrite sends p at off with flags in as many requests as the
+// server's maximum payload needs and returns the function that waits
+// for their replies.
+func (c *Client) startWrite(p []byte, off int64, flags uint16) func() (int, error) {
+	var err error
+	switch {
+	case c.ReadOnly():
+		err = fmt.Errorf("nbd write at %d: %w", off, bdev.ErrReadOnly)
+	case off < 0:
+		err = fmt.Errorf("nbd write at %d: %w", off, bdev.ErrOutOfRange)
 	}
-	if off < 0 {
-		return 0, fmt.Errorf("nbd write at %d: %w", off, bdev.ErrOutOfRange)
+	if err != nil {
+		return func() (int, error) { return 0, err }
 	}
-	err := c.chunked(int64(len(p)), off, int64(c.d.maxPayload), func(o, start, size int64) (*call, error) {
+	calls, sendErr := startChunked(int64(len(p)), off, int64(c.d.maxPayload), func(o, start, size int64) (*call, error) {
 		return c.submit(cmdWrite, flags, o, uint32(size), p[start:start+size], nil)
 	})
-	if err != nil {
-		return 0, fmt.Errorf("nbd write %d bytes at %d: %w", len(p), off, err)
+	return func() (int, error) {
+		if err := collect(calls, sendErr); err != nil {
+			return 0, fmt.Errorf("nbd write %d bytes at %d: %w", len(p), off, err)
+		}
+		return len(p), nil
 	}
-	return len(p), nil
 }
 
 // Flush returns once every write that completed before it is durable.
@@ -471,15 +508,17 @@ func (c *Client) Close() error {
 	}
 	c.mu.Unlock()
 	if healthy {
-		var hb [requestHeaderLen]byte
-		c.wmu.Lock()
 		_ = c.nc.SetWriteDeadline(time.Now().Add(discWriteTimeout))
-		_, _ = c.nc.Write(appendRequestHeader(hb[:0], request{cmd: cmdDisc}))
-		c.wmu.Unlock()
+		var f frame
+		f.hlen = len(appendRequestHeader(f.hdr[:0], request{cmd: cmdDisc}))
+		_ = c.out.send(f)
 	}
 	c.fail(bdev.ErrClosed)
 	<-c.readerDone
 	return nil
 }
 
-var _ bdev.Device = (*Client)(nil)
+var (
+	_ bdev.Device      = (*Client)(nil)
+	_ bdev.AsyncWriter = (*Client)(nil)
+)

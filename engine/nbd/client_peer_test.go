@@ -144,8 +144,7 @@ func TestClientFallsBackToExportName(t *testing.T) {
 	if d.size != 1<<20 || d.flags != FlagHasFlags|FlagReadOnly {
 		t.Fatalf("details %+v", d)
 	}
-	c := &Client{nc: client, export: "old", d: d, pending: map[uint64]*call{}, readerDone: make(chan struct{})}
-	go c.readLoop()
+	c := newClient(client, "old", d)
 	got := make([]byte, 4096)
 	if _, err := c.ReadAt(got, 0); err != nil || !bytes.Equal(got, pattern(4096, 8)) {
 		t.Fatalf("ReadAt: %v", err)

@@ -397,3 +397,64 @@ func TestDialContextCancelled(t *testing.T) {
 		t.Fatalf("Dial after cancel: %v", err)
 	}
 }
+
+// TestStartWriteAtPipelines starts many writes on one connection before
+// waiting for any, then waits for them in reverse order: each must land
+// whole where it was sent, whatever order the replies come back in.
+func TestStartWriteAtPipelines(t *testing.T) {
+	tests := []struct {
+		name   string
+		writes int
+		size   int
+	}{
+		{"many small", 64, 4096},
+		{"few large", 8, 256 << 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := startServer(t, "tcp")
+			ts.addMem(t, "disk", int64(tt.writes*tt.size), ExportOptions{})
+			c := ts.dial(t, "disk")
+			waits := make([]func() (int, error), tt.writes)
+			for i := range waits {
+				waits[i] = c.StartWriteAt(pattern(tt.size, byte(i)), int64(i*tt.size))
+			}
+			for i := len(waits) - 1; i >= 0; i-- {
+				if n, err := waits[i](); err != nil || n != tt.size {
+					t.Fatalf("write %d: n=%d err=%v", i, n, err)
+				}
+			}
+			got := make([]byte, tt.writes*tt.size)
+			if _, err := c.ReadAt(got, 0); err != nil {
+				t.Fatal(err)
+			}
+			for i := range tt.writes {
+				if !bytes.Equal(got[i*tt.size:(i+1)*tt.size], pattern(tt.size, byte(i))) {
+					t.Fatalf("write %d did not land whole at its offset", i)
+				}
+			}
+		})
+	}
+}
+
+// TestStartWriteAtErrors checks that a write refused before anything is
+// sent reports its error from wait.
+func TestStartWriteAtErrors(t *testing.T) {
+	ts := startServer(t, "unix")
+	ts.addMem(t, "ro", 1<<20, ExportOptions{ReadOnly: true})
+	ts.addMem(t, "rw", 1<<20, ExportOptions{})
+	tests := []struct {
+		export string
+		off    int64
+		want   error
+	}{
+		{"ro", 0, bdev.ErrReadOnly},
+		{"rw", -4096, bdev.ErrOutOfRange},
+	}
+	for _, tt := range tests {
+		c := ts.dial(t, tt.export)
+		if _, err := c.StartWriteAt(make([]byte, 4096), tt.off)(); !errors.Is(err, tt.want) {
+			t.Errorf("%s at %d: %v, want %v", tt.export, tt.off, err, tt.want)
+		}
+	}
+}

@@ -21,6 +21,9 @@ const (
 	// defaultFenceTimeout bounds how long a new connection waits for the
 	// requests of ended connections to the same export (see Server).
 	defaultFenceTimeout = 30 * time.Second
+	// requestReadBuffer is the buffer a connection reads requests
+	// through: many 4 KiB writes, or hundreds of headers.
+	requestReadBuffer = 64 << 10
 )
 
 // conn is one client connection, first negotiating and then serving
@@ -39,8 +42,7 @@ type conn struct {
 	budget   budget         // payload bytes held by requests in flight
 	inflight sync.WaitGroup // requests being served
 
-	wmu    sync.Mutex // serialises replies
-	broken bool       // a reply write failed; guarded by wmu
+	out batchWriter // sends replies, batching those that queue up
 
 	closeOnce sync.Once
 	done      chan struct{} // closed when the connection is closed and forgotten

@@ -274,6 +274,7 @@ func (s *Server) newConn(nc net.Conn) *conn {
 		done: make(chan struct{}),
 	}
 	c.budget.init(maxConnPayloadBytes)
+	c.out = batchWriter{nc: nc, sent: c.replySent}
 	s.conns[c] = struct{}{}
 	return c
 }

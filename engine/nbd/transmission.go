@@ -1,6 +1,7 @@
 package nbd
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"math"
@@ -15,13 +16,23 @@ import (
 // pushes back on the client. It returns on DISC, on a protocol violation,
 // when the client goes away or when the connection is stopped; the
 // caller then waits for the requests in flight.
+//
+// Requests are read through a buffer, so that the requests a client
+// pipelines cost one read system call together rather than two each; a
+// large WRITE payload still goes straight from the socket to its buffer.
+//
+// A request goes to an idle worker goroutine of the connection when there
+// is one and to a new worker otherwise; workers end when the reader does.
 func (c *conn) transmit(e *export) {
 	var hb [requestHeaderLen]byte
+	br := bufio.NewReaderSize(c.nc, requestReadBuffer)
+	jobs := make(chan job)
+	defer close(jobs)
 	for {
 		if c.stopping.Load() {
 			return
 		}
-		if _, err := io.ReadFull(c.nc, hb[:]); err != nil {
+		if _, err := io.ReadFull(br, hb[:]); err != nil {
 			if !c.stopping.Load() && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				c.log.Debug("nbd: read request", "export", e.name, "err", err)
 			}
@@ -49,7 +60,7 @@ func (c *conn) transmit(e *export) {
 		var payload []byte
 		if r.cmd == cmdWrite {
 			payload = c.srv.buf.get(int(r.length))
-			if _, err := io.ReadFull(c.nc, payload); err != nil {
+			if _, err := io.ReadFull(br, payload); err != nil {
 				c.srv.buf.put(payload)
 				c.budget.release(held)
 				<-c.sem
@@ -58,21 +69,48 @@ func (c *conn) transmit(e *export) {
 			}
 		}
 		c.inflight.Add(1)
-		go c.do(e, r, payload, held)
+		j := job{r: r, payload: payload, held: held}
+		select {
+		case jobs <- j:
+		default:
+			go c.work(e, j, jobs)
+		}
 	}
 }
 
-// do serves one request and sends its reply.
+// job is a request read off the wire, with its WRITE payload and its
+// share of the payload budget.
+type job struct {
+	r       request
+	payload []byte
+	held    int
+}
+
+// work serves j and then the jobs the reader hands it, until the reader
+// ends. Reusing goroutines spares each request a fresh goroutine whose
+// stack grows, copy by copy, to the depth of the device's call path (a
+// raid1 over a remote replica is deep). There are at most as many
+// workers as requests a connection may have in flight.
+func (c *conn) work(e *export, j job, jobs <-chan job) {
+	for {
+		c.do(e, j.r, j.payload, j.held)
+		var ok bool
+		if j, ok = <-jobs; !ok {
+			return
+		}
+	}
+}
+
+// do serves one request and sends its reply. The reply holds the
+// request's share of the payload budget until it is on the wire.
 func (c *conn) do(e *export, r request, payload []byte, held int) {
 	defer func() {
-		c.budget.release(held)
 		<-c.sem
 		c.inflight.Done()
 	}()
 	errno, data := c.exec(e, r, payload)
-	c.reply(r.cookie, errno, data)
 	c.srv.buf.put(payload)
-	c.srv.buf.put(data)
+	c.reply(r.cookie, errno, data, held)
 }
 
 // exec performs a request on the export's device. For a successful READ
@@ -149,29 +187,24 @@ func (c *conn) deviceErr(e *export, r request, err error) uint32 {
 	return errno
 }
 
-// reply sends a simple reply, with data for a successful READ. Replies go
-// out in completion order under one mutex. A failed write breaks the
+// reply sends a simple reply, with data for a successful READ, and
+// then returns data to the pool and held bytes to the budget. Replies go
+// out in completion order, those that complete while another is being
+// sent together in one write (batchWriter). A failed write breaks the
 // connection: the socket is closed, which also ends the reader.
-func (c *conn) reply(cookie uint64, errno uint32, data []byte) {
-	var hb [replyHeaderLen]byte
-	h := appendReplyHeader(hb[:0], reply{errno: errno, cookie: cookie})
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.broken {
-		return
-	}
-	var err error
-	if len(data) > 0 {
-		bufs := net.Buffers{h, data}
-		_, err = bufs.WriteTo(c.nc)
-	} else {
-		_, err = c.nc.Write(h)
-	}
-	if err != nil {
-		c.broken = true
+func (c *conn) reply(cookie uint64, errno uint32, data []byte, held int) {
+	f := frame{data: data, held: held}
+	f.hlen = len(appendReplyHeader(f.hdr[:0], reply{errno: errno, cookie: cookie}))
+	if err := c.out.send(f); err != nil {
 		if !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) {
 			c.log.Debug("nbd: send reply", "err", err)
 		}
 		c.close()
 	}
+}
+
+// replySent releases what a reply held once it is written or dropped.
+func (c *conn) replySent(f *frame) {
+	c.srv.buf.put(f.data)
+	c.budget.release(f.held)
 }

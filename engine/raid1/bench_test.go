@@ -1,13 +1,17 @@
 package raid1
 
 import (
+	"context"
 	"fmt"
+	"net"
+	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/faultline/faultline/engine/bdev"
 	"github.com/faultline/faultline/engine/bdev/aio"
 	"github.com/faultline/faultline/engine/bdev/malloc"
+	"github.com/faultline/faultline/engine/nbd"
 )
 
 // BenchmarkMirror compares one malloc device with raid1 over two and three
@@ -91,7 +95,9 @@ func mirrorOf(b *testing.B, devs ...bdev.Device) *Raid {
 // randwrite-4k-qd1 job in refbench): raid1 over two and three members
 // against one member written directly, for 4 KiB and 1 MiB writes, with
 // members in memory (malloc, the cost of raid1's own bookkeeping) and in
-// files (aio, without O_DIRECT or fsync, so the page cache's cost too).
+// files (aio, without O_DIRECT or fsync, so the page cache's cost too)
+// or behind an NBD server on a Unix socket (a remote replica's round
+// trip, without the network).
 // Offsets stride through the device so that no write lands where the last
 // one did.
 func BenchmarkWriteFanout(b *testing.B) {
@@ -106,6 +112,13 @@ func BenchmarkWriteFanout(b *testing.B) {
 				b.Fatal(err)
 			}
 			return d
+		}},
+		{"nbd", func(b *testing.B, _ int) bdev.Device {
+			d, err := malloc.New(size/4096, 4096)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return serveNBD(b, d)
 		}},
 		{"file", func(b *testing.B, i int) bdev.Device {
 			d, err := aio.Open(filepath.Join(b.TempDir(), fmt.Sprintf("m%d", i)), aio.Options{BlockSize: 4096, Create: true, Size: size})
@@ -146,4 +159,36 @@ func BenchmarkWriteFanout(b *testing.B) {
 			}
 		}
 	}
+}
+
+// serveNBD exports d on a Unix socket of its own and returns a client of
+// it, as a node reaches a remote replica (bdev_remote_attach).
+func serveNBD(b *testing.B, d bdev.Device) bdev.Device {
+	dir, err := os.MkdirTemp("", "raid1bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	sock := filepath.Join(dir, "s")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := nbd.NewServer(nil)
+	if err := srv.AddExport("m", d, nbd.ExportOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, l) }()
+	c, err := nbd.Dial(ctx, "unix", sock, "m")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		c.Close()
+		cancel()
+		<-served
+	})
+	return c
 }

@@ -96,10 +96,11 @@ func contains(ms []*member, m *member) bool {
 	return false
 }
 
-// WriteAt writes p to every RW and WO member.
+// WriteAt writes p to every RW and WO member. A member that can start a
+// write and be waited for later (bdev.AsyncWriter: a remote replica) is
+// sent the write first, so that it travels while the others are written.
 func (r *Raid) WriteAt(p []byte, off int64) (int, error) {
-	err := r.mirror("write", off, int64(len(p)), func(m *member) error {
-		n, err := m.dev.WriteAt(p, off)
+	wrote := func(m *member, n int, err error) error {
 		if err == nil && n < len(p) {
 			err = io.ErrShortWrite
 		}
@@ -108,6 +109,20 @@ func (r *Raid) WriteAt(p []byte, off int64) (int, error) {
 			m.bytesWritten.Add(uint64(n))
 		}
 		return err
+	}
+	err := r.mirror("write", off, int64(len(p)), func(m *member) error {
+		n, err := m.dev.WriteAt(p, off)
+		return wrote(m, n, err)
+	}, func(m *member) func() error {
+		aw, ok := m.dev.(bdev.AsyncWriter)
+		if !ok {
+			return nil
+		}
+		wait := aw.StartWriteAt(p, off)
+		return func() error {
+			n, err := wait()
+			return wrote(m, n, err)
+		}
 	})
 	if err != nil {
 		return 0, err
@@ -123,7 +138,7 @@ func (r *Raid) WriteZeroes(off, length int64) error {
 			m.writes.Add(1)
 		}
 		return err
-	})
+	}, nil)
 }
 
 // Unmap discards the range on every RW and WO member.
@@ -134,7 +149,7 @@ func (r *Raid) Unmap(off, length int64) error {
 			m.writes.Add(1)
 		}
 		return err
-	})
+	}, nil)
 }
 
 // Flush flushes every RW and WO member. A flush that every member took,
@@ -151,7 +166,7 @@ func (r *Raid) Flush() error {
 			failed.Store(true)
 		}
 		return err
-	})
+	}, nil)
 	if logged && err == nil && !failed.Load() {
 		if cerr := r.intentFlushed(epoch); cerr != nil {
 			r.log.Warn("raid1 write-intent clear", "err", cerr)
@@ -161,7 +176,10 @@ func (r *Raid) Flush() error {
 }
 
 // mirror runs do on every RW and WO member at once and waits for all of
-// them. Members that fail are marked ERR. It succeeds if a member that is
+// them. When start is not nil it is offered each member first: a member
+// for which it returns a wait function has had the request started and
+// is done when wait returns; do runs on the others, the first on the
+// caller's goroutine and the rest on goroutines of their own. Members that fail are marked ERR. It succeeds if a member that is
 // RW and still in the raid when the request ends succeeded: a removed
 // member's copy does not count, and a WO member does not yet hold the
 // whole volume.
@@ -171,7 +189,7 @@ func (r *Raid) Flush() error {
 // write needs or none), so they still agree: they stay RW and the write
 // fails with ENOSPC. A WO member that took it is failed instead, since it
 // now holds what the others do not.
-func (r *Raid) mirror(op string, off, length int64, do func(*member) error) error {
+func (r *Raid) mirror(op string, off, length int64, do func(*member) error, start func(*member) (wait func() error)) error {
 	if err := bdev.CheckRange(off, length, r.size, r.blockSize); err != nil {
 		return fmt.Errorf("raid1 %s %s of %d bytes at %d: %w", r.name, op, length, off, err)
 	}
@@ -197,26 +215,42 @@ func (r *Raid) mirror(op string, off, length int64, do func(*member) error) erro
 		rwAtStart[i] = m.state == StateRW
 	}
 	r.mu.Unlock()
-	run := func(i int) {
-		m := legs[i]
-		results[i] = do(m)
-		m.inflight.Add(-1)
-		m.io.Done()
+	finish := func(i int, err error) {
+		results[i] = err
+		legs[i].inflight.Add(-1)
+		legs[i].io.Done()
 	}
-	if len(legs) > 1 {
-		var wg sync.WaitGroup
-		for i := 1; i < len(legs); i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				run(i)
-			}()
+	var waits []func() error // by leg, for the legs start started
+	var syncBuf [4]int
+	syncLegs := syncBuf[:0] // the others
+	if start != nil {
+		waits = make([]func() error, len(legs))
+	}
+	for i, m := range legs {
+		if start != nil {
+			if waits[i] = start(m); waits[i] != nil {
+				continue
+			}
 		}
-		run(0)
-		wg.Wait()
-	} else if len(legs) == 1 {
-		run(0)
+		syncLegs = append(syncLegs, i)
 	}
+	var wg sync.WaitGroup
+	for k, i := range syncLegs {
+		if k == 0 {
+			continue
+		}
+		wg.Go(func() { finish(i, do(legs[i])) })
+	}
+	if len(syncLegs) > 0 {
+		i := syncLegs[0]
+		finish(i, do(legs[i]))
+	}
+	for i, wait := range waits {
+		if wait != nil {
+			finish(i, wait())
+		}
+	}
+	wg.Wait()
 	if op != "flush" && r.outOfSpace(legs, results, rwAtStart) {
 		r.noSpace.Add(1)
 		return fmt.Errorf("raid1 %s %s of %d bytes at %d: no RW member has room: %w", r.name, op, length, off, syscall.ENOSPC)
