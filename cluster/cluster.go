@@ -129,4 +129,7 @@ type EngineKill struct {
 	InWindow bool `json:"inWindow"`
 	// Waited is how long the watch took, from arming to the kill.
 	Waited time.Duration `json:"waited"`
+	// Executor is what killed it (see Execution.Executor), and At when.
+	Executor string    `json:"executor,omitempty"`
+	At       time.Time `json:"at,omitzero"`
 }

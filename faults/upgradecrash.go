@@ -93,6 +93,9 @@ func (f *UpgradeCrash) Inject(ctx context.Context) error {
 		if r.err != nil {
 			return fmt.Errorf("engine crash %s during upgrade: %w", f.engine, r.err)
 		}
+		if r.k.Executor != "" {
+			cluster.ReportExecution(ctx, cluster.Execution{Executor: r.k.Executor, Injected: []time.Time{r.k.At}})
+		}
 		return nil
 	}
 }

@@ -48,7 +48,7 @@ func (d *Driver) ArmUpgradeCrash(ctx context.Context, engine, node string, windo
 				close(armed)
 			}
 			if pid, in, ok := parseKillLine(line); ok {
-				k = cluster.EngineKill{PID: pid, InWindow: in, Waited: time.Since(start)}
+				k = cluster.EngineKill{PID: pid, InWindow: in, Waited: time.Since(start), Executor: "exec", At: time.Now()}
 			}
 		}
 		err := <-exited

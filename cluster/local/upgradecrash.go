@@ -40,7 +40,7 @@ func (d *Driver) ArmUpgradeCrash(ctx context.Context, engine, node string, windo
 			return ok && g == pgid && pid != pgid
 		})
 		cancel()
-		k := cluster.EngineKill{PID: pid, InWindow: in, Waited: time.Since(armed)}
+		k := cluster.EngineKill{PID: pid, InWindow: in, Waited: time.Since(armed), Executor: "supervisor", At: time.Now()}
 		if err == nil {
 			err = syscall.Kill(pid, syscall.SIGKILL)
 		}
