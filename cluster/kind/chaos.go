@@ -104,7 +104,7 @@ func (d *Driver) Executor() string {
 // chaosName names a fault object: unique in a run and across runs on a reused cluster.
 func (d *Driver) chaosName(action, target string) string {
 	n := d.chaosSeq.Add(1)
-	name := fmt.Sprintf("faultline-%s-%s-%s-%d", action, strings.TrimPrefix(target, d.cfg.Name+"-"),
+	name := fmt.Sprintf("faultline-%s-%s-%s-%d", action, strings.ReplaceAll(target, d.cfg.Name+"-", ""),
 		strconv.FormatInt(time.Now().UnixMilli()%(36*36*36*36*36), 36), n)
 	if len(name) > 63 {
 		name = name[:63]

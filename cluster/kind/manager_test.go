@@ -1,6 +1,7 @@
 package kind
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/faultline/faultline/cluster/kind/chaosmesh"
@@ -24,5 +25,17 @@ func TestKillManagerChaos(t *testing.T) {
 	if pc.Spec.Action != "pod-kill" || pc.Spec.GracePeriod != 0 || pc.Spec.Mode != "one" ||
 		pc.Spec.Selector.LabelSelectors["app"] != "refengine-manager" || len(pc.Spec.Selector.Nodes) != 0 {
 		t.Fatalf("spec %+v", pc.Spec)
+	}
+}
+
+// TestChaosName: fault objects are named after their action and target
+// without the cluster's prefix, unique and valid Kubernetes names.
+func TestChaosName(t *testing.T) {
+	d := &Driver{cfg: Config{Name: "faultline"}}
+	a := d.chaosName("partition", "faultline-worker-faultline-worker2")
+	b := d.chaosName("partition", "faultline-worker-faultline-worker2")
+	long := d.chaosName("pod-kill", strings.Repeat("x", 80))
+	if !strings.HasPrefix(a, "faultline-partition-worker-worker2-") || a == b || len(long) > 63 || strings.HasSuffix(long, "-") {
+		t.Errorf("names %q %q %q", a, b, long)
 	}
 }
