@@ -16,6 +16,8 @@ SOAK_DURATION ?= 10m
 SOAK_SEED     ?= 0
 # Measured runs of each fio target and workload in make bench (median and spread).
 BENCH_REPEAT  ?= 3
+# How long make bench-memory keeps a node's three volumes under load while it samples its RSS.
+BENCH_MEMORY_DURATION ?= 10m
 # Images and kind (make images, make kind-node-image, make e2e).
 VERSION            ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 REFENGINE_IMAGE    ?= faultline/refengine:0.1.0-$(VERSION)
@@ -31,7 +33,7 @@ RACE_PKGS := ./engine/nbd/... ./engine/raid1/... ./engine/lvstore/... ./engine/j
              ./engine/target/... ./engine/manager/... ./engine/instance/... ./engine/engineproc/... \
              ./engine/bdev/... ./cluster/... ./faults/... ./workload/... ./checkers/... ./timeline/...
 
-.PHONY: help build test unit race fuzz vet e2e-local e2e soak bench mutation report clean \
+.PHONY: help build test unit race fuzz vet e2e-local e2e soak bench bench-memory mutation report clean \
         images kind-node-image kind-host-setup kind-host-restore kind-smoke chaos-mesh e2e-chaos-mesh mutation-kind
 
 help:
@@ -48,6 +50,7 @@ help:
 	@echo "make kind-host-restore  undo kind-host-setup"
 	@echo "make soak       faultline soak on the local cluster (SOAK_DURATION=$(SOAK_DURATION), SOAK_SEED=$(SOAK_SEED))"
 	@echo "make bench      benchmarks: fio on refengine exports vs nbdkit's file plugin, resync, backup and restore throughput vs cp and plain S3 transfers"
+	@echo "make bench-memory  RSS of a node serving three volumes under load for 10 minutes (BENCH_MEMORY_DURATION); fails if it grows"
 	@echo "make mutation   run each seed and integrity scenario with and without its defect"
 	@echo "make mutation-kind  the same on a kind cluster (MUTATION_FLAGS=$(MUTATION_FLAGS))"
 	@echo "make report DIR=runs/<id>   regenerate report.html of a run"
@@ -136,6 +139,9 @@ soak: build
 
 bench: build
 	$(GO) run ./cmd/refbench --refengine $(REFENGINE) --repeat $(BENCH_REPEAT) --out $(RUNS)/bench/bench.json
+
+bench-memory: build
+	$(GO) run ./cmd/refbench --refengine $(REFENGINE) --only memory --memory-duration $(BENCH_MEMORY_DURATION) --out $(RUNS)/bench/memory.json
 
 mutation: build
 	$(FAULTLINE) mutation --refengine $(REFENGINE)

@@ -162,39 +162,50 @@ func startRaid(copies int) func(context.Context, *env) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		local, err := a.createLvol(ctx, name+"-r0", e.cfg.Size)
-		if err != nil {
-			return "", err
-		}
-		bases := []string{local}
+		var peers []*node
 		for i := 1; i < copies; i++ {
-			replica := fmt.Sprintf("%s-r%d", name, i)
 			rn, err := e.node(ctx, nodeName(i))
 			if err != nil {
 				return "", err
 			}
-			lvol, err := rn.createLvol(ctx, replica, e.cfg.Size)
-			if err != nil {
-				return "", err
-			}
-			if _, err := rn.export(ctx, lvol, replica); err != nil {
-				return "", err
-			}
-			attached := replica + "-remote"
-			err = a.call(ctx, "bdev_remote_attach", map[string]any{
-				"name": attached, "address": rn.nbdAddr, "export_name": replica,
-			}, nil)
-			if err != nil {
-				return "", err
-			}
-			bases = append(bases, attached)
+			peers = append(peers, rn)
 		}
-		err = a.call(ctx, "bdev_raid_create", map[string]any{
-			"name": name, "raid_level": "raid1", "base_bdevs": bases,
+		return exportRaid(ctx, a, peers, name, e.cfg.Size)
+	}
+}
+
+// exportRaid makes name on a, a raid1 of a local lvol and an lvol on each
+// of peers attached over NBD, exports it from a under name and returns
+// its URI.
+func exportRaid(ctx context.Context, a *node, peers []*node, name string, size int64) (string, error) {
+	local, err := a.createLvol(ctx, name+"-r0", size)
+	if err != nil {
+		return "", err
+	}
+	bases := []string{local}
+	for i, rn := range peers {
+		replica := fmt.Sprintf("%s-r%d", name, i+1)
+		lvol, err := rn.createLvol(ctx, replica, size)
+		if err != nil {
+			return "", err
+		}
+		if _, err := rn.export(ctx, lvol, replica); err != nil {
+			return "", err
+		}
+		attached := replica + "-remote"
+		err = a.call(ctx, "bdev_remote_attach", map[string]any{
+			"name": attached, "address": rn.nbdAddr, "export_name": replica,
 		}, nil)
 		if err != nil {
 			return "", err
 		}
-		return a.export(ctx, name, name)
+		bases = append(bases, attached)
 	}
+	err = a.call(ctx, "bdev_raid_create", map[string]any{
+		"name": name, "raid_level": "raid1", "base_bdevs": bases,
+	}, nil)
+	if err != nil {
+		return "", err
+	}
+	return a.export(ctx, name, name)
 }

@@ -51,6 +51,8 @@ type Report struct {
 	Resync []ResyncResult `json:"resync,omitempty"`
 	// Backup is the backup and restore benchmark, when it ran.
 	Backup *BackupReport `json:"backup,omitempty"`
+	// Memory is the memory benchmark, when it ran.
+	Memory *MemoryReport `json:"memory,omitempty"`
 }
 
 // Host describes where the figures come from.

@@ -52,6 +52,11 @@ type Config struct {
 	// empty looks for it (versitygw.Find), and the S3 rows are skipped when
 	// there is none.
 	Versitygw string
+	// MemoryDuration is how long the memory benchmark keeps its three
+	// volumes under load (MemoryDuration when 0), and MemoryInterval how
+	// often it samples the nodes' resident set size (MemoryInterval when
+	// 0); the run must give at least eight samples.
+	MemoryDuration, MemoryInterval time.Duration
 	// Nbdcopy is the second baseline of the file target ("nbdcopy" when
 	// empty); its row is skipped when it is not installed.
 	Nbdcopy string
@@ -85,10 +90,18 @@ const (
 	JobResync = "resync"
 	// JobBackup measures backup and restore throughput (runBackup).
 	JobBackup = "backup"
+	// JobMemory samples the resident set size of a node serving three
+	// volumes under load for ten minutes (runMemory); it runs only when
+	// asked for.
+	JobMemory = "memory"
 )
 
 // JobNames lists the benchmarks in the order they run.
-func JobNames() []string { return []string{JobFio, JobResync, JobBackup} }
+func JobNames() []string { return []string{JobFio, JobResync, JobBackup, JobMemory} }
+
+// DefaultJobs are the benchmarks a run without Config.Jobs runs: all but
+// the ten-minute memory benchmark.
+func DefaultJobs() []string { return []string{JobFio, JobResync, JobBackup} }
 
 // TargetNames lists the targets in the order they run.
 func TargetNames() []string {
@@ -157,8 +170,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			os.RemoveAll(e.dir)
 		}
 	}()
-	fio, resync, backup := slices.Contains(cfg.Jobs, JobFio), slices.Contains(cfg.Jobs, JobResync), slices.Contains(cfg.Jobs, JobBackup)
-	if e.cfg.Refengine == "" && ((fio && needsRefengine(cfg.Targets)) || resync || backup) {
+	fio, resync, backup, memory := slices.Contains(cfg.Jobs, JobFio), slices.Contains(cfg.Jobs, JobResync),
+		slices.Contains(cfg.Jobs, JobBackup), slices.Contains(cfg.Jobs, JobMemory)
+	if e.cfg.Refengine == "" && ((fio && needsRefengine(cfg.Targets)) || resync || backup || memory) {
 		e.cfg.Refengine, e.buildErr = buildRefengine(ctx, e.dir)
 		if e.buildErr != nil {
 			e.log.Warn("refengine targets will fail", "err", e.buildErr)
@@ -186,8 +200,14 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			return rep, ctx.Err()
 		}
 	}
-	if slices.Contains(cfg.Jobs, JobBackup) {
+	if backup {
 		rep.Backup = e.runBackup(ctx)
+		if ctx.Err() != nil {
+			return rep, ctx.Err()
+		}
+	}
+	if memory {
+		rep.Memory = e.runMemory(ctx)
 		if ctx.Err() != nil {
 			return rep, ctx.Err()
 		}
@@ -259,7 +279,7 @@ func (c *Config) fill() error {
 		return fmt.Errorf("repeat %d: must be at least 1", c.Repeat)
 	}
 	if len(c.Jobs) == 0 {
-		c.Jobs = JobNames()
+		c.Jobs = DefaultJobs()
 	}
 	for _, j := range c.Jobs {
 		if !slices.Contains(JobNames(), j) {
@@ -271,6 +291,11 @@ func (c *Config) fill() error {
 	}
 	if c.BackupSize < 0 || c.BackupSize%blockSize != 0 {
 		return fmt.Errorf("backup size %d: must be a positive multiple of %d", c.BackupSize, blockSize)
+	}
+	if slices.Contains(c.Jobs, JobMemory) {
+		if err := c.checkMemory(); err != nil {
+			return err
+		}
 	}
 	if c.Nbdcopy == "" {
 		c.Nbdcopy = "nbdcopy"
@@ -287,13 +312,13 @@ func (c *Config) fill() error {
 			return fmt.Errorf("unknown target %q (have %s)", t, strings.Join(all, ", "))
 		}
 	}
-	if !slices.Contains(c.Jobs, JobFio) {
+	if !slices.Contains(c.Jobs, JobFio) && !slices.Contains(c.Jobs, JobMemory) {
 		return nil
 	}
 	if _, err := exec.LookPath(c.Fio); err != nil {
 		return fmt.Errorf("fio: %w (install the Debian package fio)", err)
 	}
-	if slices.Contains(c.Targets, Baseline) {
+	if slices.Contains(c.Jobs, JobFio) && slices.Contains(c.Targets, Baseline) {
 		if _, err := exec.LookPath(c.Nbdkit); err != nil {
 			return fmt.Errorf("nbdkit: %w (install the Debian package nbdkit)", err)
 		}

@@ -52,10 +52,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		keep      = fs.Bool("keep", false, "keep the temporary work directory")
 		quiet     = fs.Bool("quiet", false, "no progress on stderr")
 		resync    = fs.Bool("resync", true, "also measure resync after an engine crash (1 GiB volume, 3 replicas)")
-		only      = fs.String("only", strings.Join(bench.JobNames(), ","), "comma-separated benchmarks to run")
+		only      = fs.String("only", strings.Join(bench.DefaultJobs(), ","), "comma-separated benchmarks to run, of "+strings.Join(bench.JobNames(), ", ")+" (memory: only when named)")
 		backupSz  = fs.String("backup-size", "1GiB", "volume the backup benchmark backs up and restores (a multiple of 2 MiB)")
 		versitygw = fs.String("versitygw", "", "versitygw binary for the S3 backup target (default: $FAULTLINE_VERSITYGW, PATH, $(go env GOPATH)/bin; S3 rows are skipped without one)")
 		nbdcopy   = fs.String("nbdcopy", "nbdcopy", "nbdcopy binary (a baseline of the backup benchmark)")
+		memDur    = fs.Duration("memory-duration", bench.MemoryDuration, "how long the memory benchmark keeps its three volumes under load")
+		memEvery  = fs.Duration("memory-interval", bench.MemoryInterval, "how often the memory benchmark samples the nodes' RSS (at least 8 samples a run)")
 	)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: refbench [flags]\n\nflags:")
@@ -99,26 +101,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelWarn
 	}
 	cfg := bench.Config{
-		Refengine:  *refengine,
-		Fio:        *fio,
-		Nbdkit:     *nbdkit,
-		Size:       n,
-		Runtime:    *runtime,
-		Warmup:     *warmup,
-		Repeat:     *repeat,
-		Targets:    splitList(*targets),
-		WorkDir:    *workdir,
-		Keep:       *keep,
-		Jobs:       jobs,
-		BackupSize: bsize,
-		Versitygw:  *versitygw,
-		Nbdcopy:    *nbdcopy,
-		Log:        slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		Refengine:      *refengine,
+		Fio:            *fio,
+		Nbdkit:         *nbdkit,
+		Size:           n,
+		Runtime:        *runtime,
+		Warmup:         *warmup,
+		Repeat:         *repeat,
+		Targets:        splitList(*targets),
+		WorkDir:        *workdir,
+		Keep:           *keep,
+		Jobs:           jobs,
+		BackupSize:     bsize,
+		Versitygw:      *versitygw,
+		Nbdcopy:        *nbdcopy,
+		MemoryDuration: *memDur,
+		MemoryInterval: *memEvery,
+		Log:            slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep, err := bench.Run(ctx, cfg)
-	if err != nil && len(rep.Results) == 0 && len(rep.Resync) == 0 && rep.Backup == nil {
+	if err != nil && len(rep.Results) == 0 && len(rep.Resync) == 0 && rep.Backup == nil && rep.Memory == nil {
 		fmt.Fprintf(stderr, "refbench: %v\n", err)
 		return 2
 	}
@@ -140,6 +144,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if rep.Backup != nil {
 		if err := bench.WriteBackupTable(stdout, rep.Backup); err != nil {
+			fmt.Fprintf(stderr, "refbench: %v\n", err)
+			return 2
+		}
+	}
+	if rep.Memory != nil {
+		if err := bench.WriteMemoryTable(stdout, rep.Memory); err != nil {
 			fmt.Fprintf(stderr, "refbench: %v\n", err)
 			return 2
 		}
@@ -182,6 +192,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 				return 1
 			}
 		}
+	}
+	if rep.Memory != nil && rep.Memory.Failed() {
+		return 1
 	}
 	return 0
 }
