@@ -183,6 +183,36 @@ func (lv *Lvol) WriteAt(p []byte, off int64) (int, error) {
 	return len(p), nil
 }
 
+// WriteFromSplice writes n bytes of src at off when every cluster of the
+// range is owned already and the lvstore's device takes splices
+// (bdev.SpliceWriter): each piece goes straight from src into the
+// cluster's place on the device, under the shared lock as in WriteAt. A
+// write that must allocate, or any other, is declined with nothing taken
+// from src: the caller falls back to WriteAt, which allocates and copies
+// on write.
+func (lv *Lvol) WriteFromSplice(src bdev.SpliceSource, n int, off int64) (bool, error) {
+	dev, ok := lv.s.dev.(bdev.SpliceWriter)
+	if !ok {
+		return false, nil
+	}
+	lv.mu.RLock()
+	defer lv.mu.RUnlock()
+	if err := lv.checkWriteLocked(off, n); err != nil || lv.missingLocked(off, int64(n)) != 0 {
+		return false, nil // WriteAt reports the error, or allocates
+	}
+	err := lv.segments(off, int64(n), func(ci uint32, within, lo, hi int64) error {
+		ok, err := dev.WriteFromSplice(src, int(hi-lo), lv.s.physOff(lv.clusters[ci])+within)
+		if err == nil && !ok {
+			err = errors.New("device declined a splice after taking one")
+		}
+		return err
+	})
+	if err != nil {
+		return true, fmt.Errorf("write lvol %s at %d: %w", lv.name, off, err)
+	}
+	return true, nil
+}
+
 // exclusive runs fn under lv.mu, retrying after a commit when fn ran out
 // of clusters while freed ones waited for that commit.
 func (lv *Lvol) exclusive(fn func() error) error {

@@ -106,7 +106,7 @@ func newClient(nc net.Conn, export string, d exportDetails) *Client {
 		nc:         nc,
 		export:     export,
 		d:          d,
-		out:        batchWriter{nc: nc},
+		out:        batchWriter{nc: nc, raw: socketOf(nc)},
 		pending:    make(map[uint64]*call),
 		readerDone: make(chan struct{}),
 	}
@@ -276,6 +276,12 @@ func (c *Client) fail(cause error) error {
 
 // submit sends one request and returns the call to wait on.
 func (c *Client) submit(cmd, flags uint16, off int64, length uint32, payload, buf []byte) (*call, error) {
+	return c.submitFrame(cmd, flags, off, length, frame{data: payload}, buf)
+}
+
+// submitFrame sends one request whose payload f carries and returns the
+// call to wait on.
+func (c *Client) submitFrame(cmd, flags uint16, off int64, length uint32, f frame, buf []byte) (*call, error) {
 	cl := &call{buf: buf, done: make(chan error, 1)}
 	c.mu.Lock()
 	if c.err != nil {
@@ -288,7 +294,6 @@ func (c *Client) submit(cmd, flags uint16, off int64, length uint32, payload, bu
 	c.pending[cookie] = cl
 	c.mu.Unlock()
 
-	f := frame{data: payload}
 	f.hlen = len(appendRequestHeader(f.hdr[:0], request{flags: flags, cmd: cmd, cookie: cookie, offset: uint64(off), length: length}))
 	if err := c.out.send(f); err != nil {
 		// The call is still pending, so fail delivers to it as well.
@@ -383,6 +388,34 @@ func (c *Client) write(p []byte, off int64, flags uint16) (int, error) {
 // durable after Flush, as with WriteAt.
 func (c *Client) StartWriteAt(p []byte, off int64) (wait func() (int, error)) {
 	return c.startWrite(p, off, 0)
+}
+
+// StartWriteFromSplice sends a WRITE of the next n bytes of src at off,
+// its payload going from src's pipe straight into the socket
+// (bdev.AsyncSpliceWriter), and returns the function that waits for the
+// reply. A write that does not fit in one request, or a connection
+// without a socket to splice into, reads src into a buffer and is sent as
+// StartWriteAt sends it.
+func (c *Client) StartWriteFromSplice(src bdev.SpliceSource, n int, off int64) (wait func() (int, error)) {
+	if c.out.raw == nil || n <= 0 || n > int(c.d.maxPayload) || c.ReadOnly() || off < 0 {
+		p := make([]byte, n)
+		if err := src.ReadFull(p); err != nil {
+			return func() (int, error) { return 0, fmt.Errorf("nbd write %d bytes at %d: read payload: %w", n, off, err) }
+		}
+		return c.startWrite(p, off, 0)
+	}
+	sent := make(chan struct{})
+	cl, err := c.submitFrame(cmdWrite, 0, off, uint32(n), frame{src: src, srcLen: n, srcDone: sent}, nil)
+	return func() (int, error) {
+		if err == nil {
+			err = <-cl.done
+			<-sent // the reply may come before the writer has let go of src
+		}
+		if err != nil {
+			return 0, fmt.Errorf("nbd write %d bytes at %d: %w", n, off, err)
+		}
+		return n, nil
+	}
 }
 
 // startWrite sends p at off with flags in as many requests as the
@@ -519,6 +552,6 @@ func (c *Client) Close() error {
 }
 
 var (
-	_ bdev.Device      = (*Client)(nil)
-	_ bdev.AsyncWriter = (*Client)(nil)
+	_ bdev.Device            = (*Client)(nil)
+	_ bdev.AsyncSpliceWriter = (*Client)(nil)
 )

@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -43,6 +44,11 @@ type conn struct {
 	inflight sync.WaitGroup // requests being served
 
 	out batchWriter // sends replies, batching those that queue up
+
+	// raw is the socket large WRITE payloads are spliced from (nil: not a
+	// TCP or Unix socket); pipes are the empty pipes they go through.
+	raw   syscall.RawConn
+	pipes pipePool
 
 	closeOnce sync.Once
 	done      chan struct{} // closed when the connection is closed and forgotten
@@ -117,6 +123,7 @@ func (c *conn) close() {
 func (c *conn) finish() {
 	c.inflight.Wait()
 	c.close()
+	c.pipes.closeAll()
 	c.srv.forget(c)
 	close(c.done)
 }

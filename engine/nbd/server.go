@@ -72,6 +72,10 @@ type Server struct {
 	buf bufferPool
 	// fenceTimeout bounds how long a new connection waits for ended ones.
 	fenceTimeout time.Duration
+	// pipeCapacity is the capacity asked for the pipes WRITE payloads are
+	// spliced through; 0 asks for pipeRoom, then pipeSize (tests ask for
+	// less, to have payloads pass in pieces).
+	pipeCapacity int
 
 	mu        sync.Mutex
 	closed    bool
@@ -268,6 +272,7 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	c := &conn{
 		srv:  s,
 		nc:   nc,
+		raw:  socketOf(nc),
 		log:  s.log.With("remote", nc.RemoteAddr().String()),
 		sem:  make(chan struct{}, maxOutstandingPerConn),
 		quit: make(chan struct{}),

@@ -23,6 +23,9 @@ import (
 //
 // A request goes to an idle worker goroutine of the connection when there
 // is one and to a new worker otherwise; workers end when the reader does.
+// A large WRITE to a device that takes splices has its payload received
+// into a pipe (spliceSource) rather than a buffer; one the pipe could not
+// hold whole is written by the reader itself, piece by piece.
 func (c *conn) transmit(e *export) {
 	var hb [requestHeaderLen]byte
 	br := bufio.NewReaderSize(c.nc, requestReadBuffer)
@@ -57,8 +60,28 @@ func (c *conn) transmit(e *export) {
 		}
 		c.sem <- struct{}{}
 		c.budget.acquire(held)
+		var src *spliceSource
+		if r.cmd == cmdWrite && c.spliceable(e, r) {
+			var err error
+			if src, err = c.receive(br, int(r.length)); err != nil && !errors.Is(err, errNoPipe) {
+				c.budget.release(held)
+				<-c.sem
+				c.log.Debug("nbd: receive write payload", "export", e.name, "err", err)
+				return
+			}
+		}
+		if src != nil && src.inSock > 0 {
+			// The pipe holds part of it: the rest follows on this
+			// goroutine, piece by piece, before the next request.
+			c.inflight.Add(1)
+			if err := c.doSpliced(e, r, src, held); err != nil {
+				c.log.Debug("nbd: receive write payload", "export", e.name, "err", err)
+				return
+			}
+			continue
+		}
 		var payload []byte
-		if r.cmd == cmdWrite {
+		if r.cmd == cmdWrite && src == nil {
 			payload = c.srv.buf.get(int(r.length))
 			if _, err := io.ReadFull(br, payload); err != nil {
 				c.srv.buf.put(payload)
@@ -69,7 +92,7 @@ func (c *conn) transmit(e *export) {
 			}
 		}
 		c.inflight.Add(1)
-		j := job{r: r, payload: payload, held: held}
+		j := job{r: r, payload: payload, held: held, src: src}
 		select {
 		case jobs <- j:
 		default:
@@ -84,6 +107,7 @@ type job struct {
 	r       request
 	payload []byte
 	held    int
+	src     *spliceSource // a WRITE payload held whole in a pipe, instead of payload
 }
 
 // work serves j and then the jobs the reader hands it, until the reader
@@ -93,7 +117,14 @@ type job struct {
 // workers as requests a connection may have in flight.
 func (c *conn) work(e *export, j job, jobs <-chan job) {
 	for {
-		c.do(e, j.r, j.payload, j.held)
+		if j.src != nil {
+			if err := c.doSpliced(e, j.r, j.src, j.held); err != nil {
+				c.log.Debug("nbd: spliced write", "err", err)
+				c.close()
+			}
+		} else {
+			c.do(e, j.r, j.payload, j.held)
+		}
 		var ok bool
 		if j, ok = <-jobs; !ok {
 			return

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"syscall"
+
+	"github.com/faultline/faultline/engine/bdev"
 )
 
 // maxBatchFrames bounds the frames one vectored write sends, well under
@@ -17,6 +20,14 @@ type frame struct {
 	hlen int
 	data []byte
 	held int // payload bytes the sender accounts for until the frame is sent
+	// src, when not nil, is the payload instead of data: its next
+	// srcLen bytes go from its pipe to the socket (batchWriter.raw).
+	// srcDone is closed once the writer is done with src, sent or
+	// dropped: a reply can arrive before the writer's last step, and src
+	// must not be reused before.
+	src     bdev.SpliceSource
+	srcLen  int
+	srcDone chan struct{}
 }
 
 // batchWriter sends the frames of many goroutines on one connection. The
@@ -32,6 +43,9 @@ type frame struct {
 // were queued.
 type batchWriter struct {
 	nc net.Conn
+	// raw is nc's socket, for frames whose payload is spliced into it;
+	// nil when it has none (then no such frame is sent).
+	raw syscall.RawConn
 	// sent runs once for every frame queued, after it was written or, when
 	// the connection broke, dropped; nil does nothing. It runs on the
 	// writer's goroutine, which may not be the frame's sender: the frame's
@@ -115,15 +129,22 @@ func (w *batchWriter) quiesce() {
 }
 
 // write sends batch in vectored writes of at most maxBatchFrames frames.
+// A frame whose payload is spliced ends a vectored write with its
+// header; its payload follows straight from its source.
 func (w *batchWriter) write(batch []frame) error {
 	for len(batch) > 0 {
 		n := min(len(batch), maxBatchFrames)
 		iov := w.iov[:0]
+		var spliced *frame
 		for i := range batch[:n] {
 			f := &batch[i]
 			iov = append(iov, f.hdr[:f.hlen])
 			if len(f.data) > 0 {
 				iov = append(iov, f.data)
+			}
+			if f.src != nil {
+				spliced, n = f, i+1
+				break
 			}
 		}
 		w.iov = iov
@@ -135,6 +156,9 @@ func (w *batchWriter) write(batch []frame) error {
 			_, err = bufs.WriteTo(w.nc)
 		}
 		clear(w.iov[:len(iov)]) // WriteTo consumed bufs; drop the payloads
+		if err == nil && spliced != nil {
+			err = spliced.src.SendTo(w.raw, spliced.srcLen)
+		}
 		if err != nil {
 			return fmt.Errorf("write %d frames: %w", n, err)
 		}
@@ -144,6 +168,9 @@ func (w *batchWriter) write(batch []frame) error {
 }
 
 func (w *batchWriter) done(f *frame) {
+	if f.srcDone != nil {
+		close(f.srcDone)
+	}
 	if w.sent != nil {
 		w.sent(f)
 	}

@@ -163,7 +163,7 @@ func BenchmarkWriteFanout(b *testing.B) {
 
 // serveNBD exports d on a Unix socket of its own and returns a client of
 // it, as a node reaches a remote replica (bdev_remote_attach).
-func serveNBD(b *testing.B, d bdev.Device) bdev.Device {
+func serveNBD(b testing.TB, d bdev.Device) bdev.Device {
 	dir, err := os.MkdirTemp("", "raid1bench")
 	if err != nil {
 		b.Fatal(err)

@@ -190,6 +190,22 @@ func (r *Raid) Flush() error {
 // fails with ENOSPC. A WO member that took it is failed instead, since it
 // now holds what the others do not.
 func (r *Raid) mirror(op string, off, length int64, do func(*member) error, start func(*member) (wait func() error)) error {
+	var byLeg func(int, *member) error
+	if do != nil {
+		byLeg = func(_ int, m *member) error { return do(m) }
+	}
+	var startByLeg func(int, *member) func() error
+	if start != nil {
+		startByLeg = func(_ int, m *member) func() error { return start(m) }
+	}
+	return r.mirrorLegs(op, off, length, nil, byLeg, startByLeg)
+}
+
+// mirrorLegs is mirror with each leg's index passed to do and start, and
+// prepare, when not nil, called with the legs once the request is
+// admitted and before any leg starts; its error fails the request with
+// no member touched.
+func (r *Raid) mirrorLegs(op string, off, length int64, prepare func([]*member) error, do func(int, *member) error, start func(int, *member) (wait func() error)) error {
 	if err := bdev.CheckRange(off, length, r.size, r.blockSize); err != nil {
 		return fmt.Errorf("raid1 %s %s of %d bytes at %d: %w", r.name, op, length, off, err)
 	}
@@ -207,6 +223,15 @@ func (r *Raid) mirror(op string, off, length int64, do func(*member) error, star
 			return err
 		}
 		defer r.intentEnd(off, length)
+	}
+	if prepare != nil {
+		if err := prepare(legs); err != nil {
+			for _, m := range legs {
+				m.inflight.Add(-1)
+				m.io.Done()
+			}
+			return fmt.Errorf("raid1 %s %s of %d bytes at %d: %w", r.name, op, length, off, err)
+		}
 	}
 	results := make([]error, len(legs))
 	rwAtStart := make([]bool, len(legs))
@@ -228,7 +253,7 @@ func (r *Raid) mirror(op string, off, length int64, do func(*member) error, star
 	}
 	for i, m := range legs {
 		if start != nil {
-			if waits[i] = start(m); waits[i] != nil {
+			if waits[i] = start(i, m); waits[i] != nil {
 				continue
 			}
 		}
@@ -239,11 +264,11 @@ func (r *Raid) mirror(op string, off, length int64, do func(*member) error, star
 		if k == 0 {
 			continue
 		}
-		wg.Go(func() { finish(i, do(legs[i])) })
+		wg.Go(func() { finish(i, do(i, legs[i])) })
 	}
 	if len(syncLegs) > 0 {
 		i := syncLegs[0]
-		finish(i, do(legs[i]))
+		finish(i, do(i, legs[i]))
 	}
 	for i, wait := range waits {
 		if wait != nil {

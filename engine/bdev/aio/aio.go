@@ -326,3 +326,19 @@ func (d *Device) Close() error {
 	}
 	return nil
 }
+
+// WriteFromSplice writes n bytes of src at off straight into the file
+// (bdev.SpliceWriter): the data is copied once, from the pipe into the
+// page cache. A device that cannot splice (not Linux) declines.
+func (d *Device) WriteFromSplice(src bdev.SpliceSource, n int, off int64) (bool, error) {
+	if !spliceSupported {
+		return false, nil
+	}
+	if err := d.check("write", off, int64(n), true); err != nil {
+		return true, err
+	}
+	if err := d.control(func(fd uintptr) error { return src.SpliceTo(int(fd), off, n) }); err != nil {
+		return true, d.wrap("write", off, err)
+	}
+	return true, nil
+}

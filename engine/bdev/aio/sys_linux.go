@@ -80,3 +80,7 @@ func DetectBlockSize(path string) (int, error) {
 	}
 	return int(n), nil
 }
+
+// spliceSupported: Linux has splice(2), so the device takes writes from a
+// bdev.SpliceSource.
+const spliceSupported = true

@@ -31,3 +31,6 @@ func DetectBlockSize(path string) (int, error) {
 	}
 	return 0, f.Close()
 }
+
+// spliceSupported: only Linux has splice(2).
+const spliceSupported = false

@@ -1,0 +1,466 @@
+//go:build linux
+
+package nbd
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	"github.com/faultline/faultline/engine/bdev"
+)
+
+const (
+	// spliceMin is the smallest WRITE payload received by splicing: below
+	// it the copy saved does not pay for the extra system calls.
+	spliceMin = 128 << 10
+	// pipeSize is the capacity a pipe gets at least: the most a process
+	// may ask for by default (/proc/sys/fs/pipe-max-size).
+	pipeSize = 1 << 20
+	// pipeRoom is the capacity asked for first. A pipe holds a page, or a
+	// piece of one, per slot, and a payload that crossed a socket or two
+	// arrives in pieces: its megabyte can need more than the 256 slots of
+	// a 1 MiB pipe. A privileged process (CAP_SYS_RESOURCE) may have more.
+	pipeRoom = 4 << 20
+
+	fSetPipeSz      = 1031 // F_SETPIPE_SZ, linux/fcntl.h
+	spliceFMove     = 0x1  // SPLICE_F_MOVE
+	spliceFNonblock = 0x2  // SPLICE_F_NONBLOCK
+)
+
+// pipe is a connection's pipe for receiving WRITE payloads by splice(2):
+// the socket's pages move into it and go from it into the device's file,
+// copied once, into the page cache. Its descriptors are blocking; the
+// socket side waits for data through the runtime's poller.
+type pipe struct {
+	r, w int
+	size int // capacity in bytes
+}
+
+func newPipe(capacity int) (*pipe, error) {
+	var fds [2]int
+	if err := syscall.Pipe2(fds[:], syscall.O_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("pipe: %w", err)
+	}
+	p := &pipe{r: fds[0], w: fds[1], size: 64 << 10}
+	wants := []int{pipeRoom, pipeSize}
+	if capacity > 0 {
+		wants = []int{capacity}
+	}
+	for _, want := range wants {
+		if n, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(p.w), fSetPipeSz, uintptr(want)); errno == 0 {
+			p.size = int(n)
+			break
+		}
+	}
+	return p, nil
+}
+
+func (p *pipe) close() {
+	syscall.Close(p.r)
+	syscall.Close(p.w)
+}
+
+// spliceSource is one WRITE payload held in a pipe (bdev.SpliceSource).
+// The reader receives it into the pipe before any device sees it, so a
+// device that takes locks never waits for the network under them; when
+// the pipe cannot hold it all at once it goes in pieces. Its tees hold the
+// same pages in pipes of their own.
+type spliceSource struct {
+	c      *conn
+	p      *pipe
+	inPipe int // bytes of the payload in the pipe
+	inSock int // bytes of the payload still in the socket
+	tees   []*spliceSource
+}
+
+var _ bdev.SpliceSource = (*spliceSource)(nil)
+
+// SpliceTo moves the next n bytes of the payload from the pipe into fd at
+// off.
+func (s *spliceSource) SpliceTo(fd int, off int64, n int) error {
+	if n > s.inPipe {
+		return fmt.Errorf("splice of %d bytes: the pipe holds %d", n, s.inPipe)
+	}
+	for n > 0 {
+		m, err := syscall.Splice(s.p.r, nil, fd, &off, n, spliceFMove)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if m == 0 {
+			return io.ErrUnexpectedEOF
+		}
+		s.inPipe -= int(m)
+		n -= int(m)
+	}
+	return nil
+}
+
+// SendTo moves the next n bytes of the payload from the pipe into the
+// socket raw, waiting while its buffer is full.
+func (s *spliceSource) SendTo(raw syscall.RawConn, n int) error {
+	if n > s.inPipe {
+		return fmt.Errorf("send of %d bytes: the pipe holds %d", n, s.inPipe)
+	}
+	var serr error
+	err := raw.Write(func(fd uintptr) bool {
+		for n > 0 {
+			m, err := syscall.Splice(s.p.r, nil, int(fd), nil, n, spliceFMove|spliceFNonblock)
+			switch {
+			case err == syscall.EINTR:
+				continue
+			case err == syscall.EAGAIN:
+				return false // the socket's buffer is full: wait
+			case err != nil:
+				serr = err
+				return true
+			case m == 0:
+				serr = io.ErrUnexpectedEOF
+				return true
+			}
+			s.inPipe -= int(m)
+			n -= int(m)
+		}
+		return true
+	})
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("splice into the socket: %w", err)
+	}
+	return nil
+}
+
+// Tee returns a source of the next n bytes in a pipe of its own: the
+// kernel duplicates the pipe's buffers, not the data (tee(2)).
+func (s *spliceSource) Tee(n int) (bdev.SpliceSource, error) {
+	if n > s.inPipe {
+		return nil, fmt.Errorf("tee of %d bytes: the pipe holds %d", n, s.inPipe)
+	}
+	p, err := s.c.pipes.get(s.c.srv.pipeCapacity)
+	if err != nil {
+		return nil, err
+	}
+	t := &spliceSource{c: s.c, p: p}
+	s.tees = append(s.tees, t)
+	for {
+		m, err := syscall.Tee(s.p.r, p.w, n, spliceFNonblock)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("tee: %w", err)
+		}
+		t.inPipe = int(m)
+		break
+	}
+	if t.inPipe != n {
+		// tee starts from the head of the pipe each time: a second call
+		// would duplicate the same bytes again.
+		return nil, fmt.Errorf("tee duplicated %d of %d bytes", t.inPipe, n)
+	}
+	return t, nil
+}
+
+// ReadFull reads the next len(b) bytes of the payload into b: from the
+// pipe, then from the socket (on the reader's goroutine only: a payload
+// with bytes left in the socket is never handed to a worker).
+func (s *spliceSource) ReadFull(b []byte) error {
+	for len(b) > 0 && s.inPipe > 0 {
+		m, err := syscall.Read(s.p.r, b[:min(len(b), s.inPipe)])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("pipe read: %w", err)
+		}
+		if m == 0 {
+			return io.ErrUnexpectedEOF
+		}
+		s.inPipe -= m
+		b = b[m:]
+	}
+	if len(b) > s.inSock {
+		return fmt.Errorf("read of %d bytes: the payload has %d left", len(b), s.inSock)
+	}
+	if _, err := io.ReadFull(s.c.nc, b); err != nil {
+		return err
+	}
+	s.inSock -= len(b)
+	return nil
+}
+
+// left is how many bytes of the payload have not been taken yet.
+func (s *spliceSource) left() int { return s.inPipe + s.inSock }
+
+// discard reads and drops what is left of the payload.
+func (s *spliceSource) discard() error {
+	var scratch []byte
+	for s.left() > 0 {
+		if scratch == nil {
+			scratch = make([]byte, min(s.left(), 64<<10))
+		}
+		if err := s.ReadFull(scratch[:min(len(scratch), s.left())]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// releaseTees empties the tees' pipes and gives them back.
+func (s *spliceSource) releaseTees() {
+	for _, t := range s.tees {
+		s.c.pipes.put(t.p, t.discard())
+	}
+	clear(s.tees)
+	s.tees = s.tees[:0]
+}
+
+// release drops what is left of the payload and gives the pipes back.
+// It reports an error when the rest could not be read: the stream is
+// then out of step.
+func (s *spliceSource) release() error {
+	s.releaseTees()
+	err := s.discard()
+	s.c.pipes.put(s.p, err)
+	return err
+}
+
+// maxSparePipes bounds the empty pipes a connection keeps for the next
+// payloads and their tees.
+const maxSparePipes = 8
+
+// pipePool holds a connection's empty pipes: one per spliced payload in
+// flight and per tee of it.
+type pipePool struct {
+	mu   sync.Mutex
+	free []*pipe
+}
+
+// get returns an empty pipe, a new one when none is free.
+func (pp *pipePool) get(capacity int) (*pipe, error) {
+	pp.mu.Lock()
+	if n := len(pp.free); n > 0 {
+		p := pp.free[n-1]
+		pp.free = pp.free[:n-1]
+		pp.mu.Unlock()
+		return p, nil
+	}
+	pp.mu.Unlock()
+	return newPipe(capacity)
+}
+
+// put gives p back, or closes it when the pool is full or emptying it
+// failed (err).
+func (pp *pipePool) put(p *pipe, err error) {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if err != nil || len(pp.free) >= maxSparePipes {
+		p.close()
+		return
+	}
+	pp.free = append(pp.free, p)
+}
+
+// closeAll closes the free pipes; the connection is done.
+func (pp *pipePool) closeAll() {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	for _, p := range pp.free {
+		p.close()
+	}
+	pp.free = nil
+}
+
+// receive starts taking the WRITE payload of n bytes into a pipe: the
+// bytes br had already buffered, copied, then as much of the rest as the
+// pipe takes, straight from the socket (fill). Without a pipe to be had
+// it fails with errNoPipe, having taken nothing; any other error leaves
+// the stream out of step.
+func (c *conn) receive(br *bufio.Reader, n int) (*spliceSource, error) {
+	p, err := c.pipes.get(c.srv.pipeCapacity)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errNoPipe, err)
+	}
+	s := &spliceSource{c: c, p: p, inSock: n}
+	head := min(br.Buffered(), n)
+	if head > 0 {
+		b, _ := br.Peek(head)
+		for len(b) > 0 {
+			m, err := syscall.Write(s.p.w, b)
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil {
+				err = fmt.Errorf("pipe write: %w", err)
+				c.pipes.put(p, err)
+				return nil, err
+			}
+			b = b[m:]
+			s.inPipe += m
+			s.inSock -= m
+		}
+		br.Discard(head)
+	}
+	if err := s.fill(); err != nil {
+		c.pipes.put(p, err)
+		return nil, err
+	}
+	return s, nil
+}
+
+// errNoPipe means no pipe could be made; the payload goes the usual way.
+var errNoPipe = errors.New("no pipe to splice through")
+
+// fill moves the rest of the payload from the socket into the pipe,
+// waiting for it to arrive, until the pipe holds all of it or is full: a
+// pipe holds a page, or a piece of one, per slot, and a payload that
+// crossed a socket or two comes in many pieces. No lock is held meanwhile.
+func (s *spliceSource) fill() error {
+	var serr error
+	err := s.c.raw.Read(func(fd uintptr) bool {
+		for s.inSock > 0 {
+			m, err := syscall.Splice(int(fd), nil, s.p.w, nil, s.inSock, spliceFMove|spliceFNonblock)
+			switch {
+			case err == syscall.EINTR:
+				continue
+			case err == syscall.EAGAIN:
+				// Either side may be the cause: when the socket has
+				// data, it is the pipe that is full.
+				return queued(fd) > 0
+			case err != nil:
+				serr = err
+				return true
+			case m == 0:
+				serr = io.ErrUnexpectedEOF
+				return true
+			}
+			s.inPipe += int(m)
+			s.inSock -= int(m)
+		}
+		return true
+	})
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("splice from the socket: %w", err)
+	}
+	return nil
+}
+
+// queued returns the bytes waiting in socket fd's receive queue (FIONREAD).
+func queued(fd uintptr) int {
+	var n int32
+	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&n))); errno != 0 {
+		return 0
+	}
+	return int(n)
+}
+
+// spliceable reports whether the WRITE r, whose header was just read, is
+// received by splicing: a payload without flags, large enough, within the
+// export's range, to a device that takes writes from a splice, on a
+// connection with a socket to splice from. Any other goes the usual way,
+// which also reports its errors.
+func (c *conn) spliceable(e *export, r request) bool {
+	if c.raw == nil || r.flags != 0 || r.length < spliceMin || r.length > MaxPayload || e.opts.ReadOnly {
+		return false
+	}
+	if _, ok := e.dev.(bdev.SpliceWriter); !ok || r.offset > math.MaxInt64 {
+		return false
+	}
+	return bdev.CheckRange(int64(r.offset), int64(r.length), e.dev.Size(), e.dev.BlockSize()) == nil
+}
+
+// doSpliced serves the WRITE r whose payload src holds: it has the device
+// write it, gives the pipes back and replies. It reports an error when
+// the connection can no longer be read in step, after which the caller
+// closes it. A payload with bytes still in the socket is served on the
+// reader's goroutine; a whole one may be served by a worker.
+func (c *conn) doSpliced(e *export, r request, src *spliceSource, held int) error {
+	defer func() {
+		<-c.sem
+		c.inflight.Done()
+	}()
+	errno, err := c.writeSpliced(e, r, src)
+	if rerr := src.release(); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		c.budget.release(held)
+		return err
+	}
+	c.reply(r.cookie, errno, nil, held)
+	return nil
+}
+
+// writeSpliced has the device write the payload of r from src, in pieces
+// when the pipe could not hold it all at once (each piece a whole number
+// of blocks, a write of its own). When the device declines, the rest of
+// the payload is read into a buffer and written as usual. It returns the
+// request's errno, or an error when the payload could not be read.
+func (c *conn) writeSpliced(e *export, r request, src *spliceSource) (uint32, error) {
+	dev := e.dev.(bdev.SpliceWriter)
+	bs := e.dev.BlockSize()
+	for done := 0; done < int(r.length); {
+		piece := src.inPipe
+		if src.inSock > 0 {
+			piece -= piece % bs
+		}
+		ok := false
+		var werr error
+		if piece > 0 {
+			ok, werr = dev.WriteFromSplice(src, piece, int64(r.offset)+int64(done))
+		}
+		src.releaseTees()
+		if !ok {
+			// The device declined, or the pipe filled up with less than
+			// a block: the rest goes the usual way.
+			rest := r
+			rest.offset += uint64(done)
+			rest.length -= uint32(done)
+			payload := c.srv.buf.get(int(rest.length))
+			defer c.srv.buf.put(payload)
+			if err := src.ReadFull(payload); err != nil {
+				return 0, err
+			}
+			errno, _ := c.exec(e, rest, payload)
+			return errno, nil
+		}
+		if werr != nil {
+			return c.deviceErr(e, r, werr), nil
+		}
+		done += piece
+		if src.inSock > 0 {
+			if err := src.fill(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return 0, nil
+}
+
+// socketOf returns the socket of nc to splice from, or nil.
+func socketOf(nc net.Conn) syscall.RawConn {
+	switch nc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+	default:
+		return nil
+	}
+	raw, err := nc.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return raw
+}

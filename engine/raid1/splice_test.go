@@ -1,0 +1,150 @@
+//go:build linux
+
+package raid1
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"net"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/engine/bdev"
+	"github.com/faultline/faultline/engine/bdev/aio"
+	"github.com/faultline/faultline/engine/bdev/malloc"
+	"github.com/faultline/faultline/engine/nbd"
+)
+
+// exportTCP serves d over NBD on loopback TCP and returns a client of it,
+// as fio or an engine reaches a node's export.
+func exportTCP(t *testing.T, d bdev.Device) *nbd.Client {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := nbd.NewServer(nil)
+	if err := srv.AddExport("v", d, nbd.ExportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, l) }()
+	dctx, dcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer dcancel()
+	c, err := nbd.Dial(dctx, "tcp", l.Addr().String(), "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.Close()
+		cancel()
+		<-served
+		srv.Close()
+	})
+	return c
+}
+
+// countingDev counts the writes a file device takes from a splice.
+type countingDev struct {
+	*aio.Device
+	spliced atomic.Int64
+}
+
+func (d *countingDev) WriteFromSplice(src bdev.SpliceSource, n int, off int64) (bool, error) {
+	d.spliced.Add(1)
+	return d.Device.WriteFromSplice(src, n, off)
+}
+
+func fileDev(t *testing.T, size int64) *aio.Device {
+	t.Helper()
+	d, err := aio.Open(filepath.Join(t.TempDir(), "m.img"), aio.Options{Create: true, Size: size, BlockSize: 512})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// TestSpliceMirror exports a raid1 of a local file, a remote replica (a
+// file behind an NBD server, as bdev_remote_attach reaches one) and an
+// in-memory member that takes only buffers, writes large payloads through
+// NBD, which the server splices and the raid tees to its members, and
+// checks that every member holds every byte. Then the remote replica goes
+// away: the next write still succeeds, on the others, and the replica is
+// ERR.
+func TestSpliceMirror(t *testing.T) {
+	const size = 16 << 20
+	local := &countingDev{Device: fileDev(t, size)}
+	remoteFile := &countingDev{Device: fileDev(t, size)}
+	remote := serveNBD(t, remoteFile)
+	mem, err := malloc.New(size/512, 512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := New("r", []Member{{Name: "local", Dev: local}, {Name: "remote", Dev: remote}, {Name: "mem", Dev: mem}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := exportTCP(t, r)
+
+	want := make([]byte, size)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 24 {
+		n := []int{1 << 20, 256 << 10, 128 << 10, 4096, 1<<20 - 512}[i%5]
+		off := rng.Int64N(int64(size-n)/512) * 512
+		p := make([]byte, n)
+		for j := range p {
+			p[j] = byte(rng.Uint32())
+		}
+		copy(want[off:], p)
+		if _, err := c.WriteAt(p, off); err != nil {
+			t.Fatalf("write %d at %d: %v", n, off, err)
+		}
+	}
+	for _, d := range []bdev.Device{local, remoteFile, mem} {
+		got := make([]byte, size)
+		if _, err := d.ReadAt(got, 0); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("a member differs from what was written")
+		}
+	}
+	// The 16 payloads of 128 KiB and more go the splice way (unless the
+	// pipe could not hold their pages): the local member takes its tee,
+	// the remote one receives what the raid sent from its own.
+	if local.spliced.Load() < 8 || remoteFile.spliced.Load() < 8 {
+		t.Fatalf("local member took %d writes from a splice, the remote replica's server %d; want most of 16",
+			local.spliced.Load(), remoteFile.spliced.Load())
+	}
+	for _, m := range r.Members() {
+		if m.State != StateRW || m.Writes != 24 {
+			t.Fatalf("member %s: %s, %d writes; want RW with 24", m.Name, m.State, m.Writes)
+		}
+	}
+
+	remote.Close()
+	p := bytes.Repeat([]byte{9}, 1<<20)
+	if _, err := c.WriteAt(p, 0); err != nil {
+		t.Fatalf("write with the remote replica gone: %v", err)
+	}
+	got := make([]byte, len(p))
+	for _, d := range []bdev.Device{local, mem} {
+		if _, err := d.ReadAt(got, 0); err != nil || !bytes.Equal(got, p) {
+			t.Fatalf("write with the remote replica gone did not land on the others (%v)", err)
+		}
+	}
+	for _, m := range r.Members() {
+		if want := StateRW; m.Name == "remote" {
+			if m.State != StateERR {
+				t.Fatalf("remote replica %s after it went away, want ERR", m.State)
+			}
+		} else if m.State != want {
+			t.Fatalf("member %s: %s, want RW", m.Name, m.State)
+		}
+	}
+}
