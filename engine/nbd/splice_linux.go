@@ -68,10 +68,10 @@ func (p *pipe) close() {
 }
 
 // spliceSource is one WRITE payload held in a pipe (bdev.SpliceSource).
-// The reader receives it into the pipe before any device sees it, so a
-// device that takes locks never waits for the network under them; when
-// the pipe cannot hold it all at once it goes in pieces. Its tees hold the
-// same pages in pipes of their own.
+// The reader receives it whole into the pipe before any device sees it:
+// a device that takes locks never waits for the network under them, and a
+// payload cut short by a dying client is never written in part. Its tees
+// hold the same pages in pipes of their own.
 type spliceSource struct {
 	c      *conn
 	p      *pipe
@@ -174,7 +174,7 @@ func (s *spliceSource) Tee(n int) (bdev.SpliceSource, error) {
 
 // ReadFull reads the next len(b) bytes of the payload into b: from the
 // pipe, then from the socket (on the reader's goroutine only: a payload
-// with bytes left in the socket is never handed to a worker).
+// with bytes left in the socket never reaches a device or a worker).
 func (s *spliceSource) ReadFull(b []byte) error {
 	for len(b) > 0 && s.inPipe > 0 {
 		m, err := syscall.Read(s.p.r, b[:min(len(b), s.inPipe)])
@@ -325,7 +325,7 @@ var errNoPipe = errors.New("no pipe to splice through")
 // fill moves the rest of the payload from the socket into the pipe,
 // waiting for it to arrive, until the pipe holds all of it or is full: a
 // pipe holds a page, or a piece of one, per slot, and a payload that
-// crossed a socket or two comes in many pieces. No lock is held meanwhile.
+// crossed a socket or two can come in more pieces than it has slots.
 func (s *spliceSource) fill() error {
 	var serr error
 	err := s.c.raw.Read(func(fd uintptr) bool {
@@ -369,12 +369,12 @@ func queued(fd uintptr) int {
 }
 
 // spliceable reports whether the WRITE r, whose header was just read, is
-// received by splicing: a payload without flags, large enough, within the
-// export's range, to a device that takes writes from a splice, on a
-// connection with a socket to splice from. Any other goes the usual way,
-// which also reports its errors.
+// received by splicing: a payload without flags, large enough and not
+// larger than a pipe, within the export's range, to a device that takes
+// writes from a splice, on a connection with a socket to splice from. Any
+// other goes the usual way, which also reports its errors.
 func (c *conn) spliceable(e *export, r request) bool {
-	if c.raw == nil || r.flags != 0 || r.length < spliceMin || r.length > MaxPayload || e.opts.ReadOnly {
+	if c.raw == nil || r.flags != 0 || r.length < spliceMin || r.length > pipeSize || e.opts.ReadOnly {
 		return false
 	}
 	if _, ok := e.dev.(bdev.SpliceWriter); !ok || r.offset > math.MaxInt64 {
@@ -383,11 +383,11 @@ func (c *conn) spliceable(e *export, r request) bool {
 	return bdev.CheckRange(int64(r.offset), int64(r.length), e.dev.Size(), e.dev.BlockSize()) == nil
 }
 
-// doSpliced serves the WRITE r whose payload src holds: it has the device
-// write it, gives the pipes back and replies. It reports an error when
-// the connection can no longer be read in step, after which the caller
-// closes it. A payload with bytes still in the socket is served on the
-// reader's goroutine; a whole one may be served by a worker.
+// doSpliced serves the WRITE r whose payload src holds whole: it has the
+// device write it, gives the pipes back and replies. A device that
+// declines gets the payload read into a buffer and written as usual. It
+// reports an error when a pipe could not be read, after which the caller
+// closes the connection.
 func (c *conn) doSpliced(e *export, r request, src *spliceSource, held int) error {
 	defer func() {
 		<-c.sem
@@ -405,50 +405,42 @@ func (c *conn) doSpliced(e *export, r request, src *spliceSource, held int) erro
 	return nil
 }
 
-// writeSpliced has the device write the payload of r from src, in pieces
-// when the pipe could not hold it all at once (each piece a whole number
-// of blocks, a write of its own). When the device declines, the rest of
-// the payload is read into a buffer and written as usual. It returns the
-// request's errno, or an error when the payload could not be read.
+// writeSpliced has the device write the payload of r from src and returns
+// the request's errno, or an error when the payload could not be read.
 func (c *conn) writeSpliced(e *export, r request, src *spliceSource) (uint32, error) {
-	dev := e.dev.(bdev.SpliceWriter)
-	bs := e.dev.BlockSize()
-	for done := 0; done < int(r.length); {
-		piece := src.inPipe
-		if src.inSock > 0 {
-			piece -= piece % bs
+	ok, werr := e.dev.(bdev.SpliceWriter).WriteFromSplice(src, int(r.length), int64(r.offset))
+	src.releaseTees()
+	switch {
+	case !ok:
+		payload := c.srv.buf.get(int(r.length))
+		defer c.srv.buf.put(payload)
+		if err := src.ReadFull(payload); err != nil {
+			return 0, err
 		}
-		ok := false
-		var werr error
-		if piece > 0 {
-			ok, werr = dev.WriteFromSplice(src, piece, int64(r.offset)+int64(done))
-		}
-		src.releaseTees()
-		if !ok {
-			// The device declined, or the pipe filled up with less than
-			// a block: the rest goes the usual way.
-			rest := r
-			rest.offset += uint64(done)
-			rest.length -= uint32(done)
-			payload := c.srv.buf.get(int(rest.length))
-			defer c.srv.buf.put(payload)
-			if err := src.ReadFull(payload); err != nil {
-				return 0, err
-			}
-			errno, _ := c.exec(e, rest, payload)
-			return errno, nil
-		}
-		if werr != nil {
-			return c.deviceErr(e, r, werr), nil
-		}
-		done += piece
-		if src.inSock > 0 {
-			if err := src.fill(); err != nil {
-				return 0, err
-			}
-		}
+		errno, _ := c.exec(e, r, payload)
+		return errno, nil
+	case werr != nil:
+		return c.deviceErr(e, r, werr), nil
 	}
 	return 0, nil
+}
+
+// unsplice takes a payload the pipe could not hold whole out of it: the
+// pipe's part, then the rest from the socket, into a buffer, and gives
+// the pipe back. The request then goes the usual way: no byte of a
+// payload reaches a device before all of it has arrived, so a client
+// that dies part way through a write changes nothing.
+func (c *conn) unsplice(src *spliceSource, n int) ([]byte, error) {
+	payload := c.srv.buf.get(n)
+	err := src.ReadFull(payload)
+	if rerr := src.release(); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		c.srv.buf.put(payload)
+		return nil, err
+	}
+	return payload, nil
 }
 
 // socketOf returns the socket of nc to splice from, or nil.

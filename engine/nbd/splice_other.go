@@ -27,4 +27,8 @@ func (c *conn) doSpliced(*export, request, *spliceSource, int) error {
 	return errors.New("splice: not on this system")
 }
 
+func (c *conn) unsplice(*spliceSource, int) ([]byte, error) {
+	return nil, errors.New("splice: not on this system")
+}
+
 func socketOf(net.Conn) syscall.RawConn { return nil }

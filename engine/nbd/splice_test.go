@@ -29,7 +29,7 @@ type spliceDevice struct {
 var errHalf = errors.New("injected: failed half way")
 
 func (d *spliceDevice) WriteFromSplice(src bdev.SpliceSource, n int, off int64) (bool, error) {
-	if k := d.declineAfter.Load(); d.decline.Load() || k > 0 && d.spliced.Load() >= k {
+	if d.decline.Load() {
 		return false, nil
 	}
 	d.spliced.Add(1)
@@ -63,7 +63,7 @@ func TestSpliceWrite(t *testing.T) {
 	}{
 		{"tcp", 0},
 		{"unix", 0},
-		{"tcp", 64 << 10}, // every large payload in pieces
+		{"tcp", 64 << 10}, // no large payload fits: every one is read into a buffer
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s/pipe%d", tt.network, tt.capacity), func(t *testing.T) {
@@ -89,7 +89,7 @@ func TestSpliceWrite(t *testing.T) {
 				if _, err := c.WriteAt(p, off); err != nil {
 					t.Fatalf("write %d at %d: %v", n, off, err)
 				}
-				if n >= spliceMin {
+				if n >= spliceMin && n <= pipeSize {
 					large++
 				}
 			}
@@ -100,11 +100,12 @@ func TestSpliceWrite(t *testing.T) {
 			if !bytes.Equal(got, want) {
 				t.Fatalf("device content differs from what was written (first difference at %d)", firstDiff(got, want))
 			}
-			// Each large payload is spliced in one piece or more: more
-			// when its pages do not fit in the pipe at once.
+			// A payload whose pages do not all fit in the pipe is read
+			// into a buffer instead: with a small pipe every one, with a
+			// full-size one a few at most.
 			n := dev.spliced.Load()
-			if n < int64(large) || tt.capacity > 0 && n < 4*int64(large) {
-				t.Fatalf("%d splices for %d payloads of %d bytes or more", n, large, spliceMin)
+			if tt.capacity > 0 && n != 0 || tt.capacity == 0 && (n < int64(large)/2 || n > int64(large)) {
+				t.Fatalf("%d of %d payloads of %d to %d bytes spliced", n, large, spliceMin, pipeSize)
 			}
 		})
 	}
@@ -143,8 +144,8 @@ func TestSpliceWritePipelined(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("device content differs (first difference at %d)", firstDiff(got, want))
 	}
-	if n := dev.spliced.Load(); n < 16 {
-		t.Fatalf("%d splices for 16 payloads", n)
+	if n := dev.spliced.Load(); n < 8 {
+		t.Fatalf("%d of 16 payloads spliced, want most", n)
 	}
 }
 
@@ -168,29 +169,38 @@ func TestSpliceDeclined(t *testing.T) {
 	}
 }
 
-// TestSpliceDeclinedPartWay: a payload that passes in pieces, whose device
-// declines after taking some, has the rest written from a buffer.
-func TestSpliceDeclinedPartWay(t *testing.T) {
-	ts := startServer(t, "tcp", func(s *Server) { s.pipeCapacity = 64 << 10 })
-	dev := newSpliceDevice(t, 4<<20)
-	dev.declineAfter.Store(3)
-	if err := ts.AddExport("disk", dev, ExportOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	c := ts.dial(t, "disk")
-	p := make([]byte, 1<<20)
-	for i := range p {
-		p[i] = byte(i * 7 / 4096)
-	}
-	if _, err := c.WriteAt(p, 8192); err != nil {
-		t.Fatal(err)
-	}
-	got := make([]byte, len(p))
-	if _, err := dev.ReadAt(got, 8192); err != nil || !bytes.Equal(got, p) {
-		t.Fatalf("read back %v; differs at %d", err, firstDiff(got, p))
-	}
-	if n := dev.spliced.Load(); n != 3 {
-		t.Fatalf("%d pieces spliced, want 3 before the device declined", n)
+// TestSplicePayloadCutShort: a client that dies part way through a
+// WRITE's payload changes nothing on the device, whether the part it sent
+// fits in the pipe or fills it: no byte of a payload is written before all
+// of it has arrived (an engine killed mid-write must not leave a torn
+// block on a replica).
+func TestSplicePayloadCutShort(t *testing.T) {
+	for _, capacity := range []int{0, 64 << 10} {
+		t.Run(fmt.Sprintf("pipe%d", capacity), func(t *testing.T) {
+			ts := startServer(t, "tcp", func(s *Server) { s.pipeCapacity = capacity })
+			dev := newSpliceDevice(t, 4<<20)
+			if err := ts.AddExport("disk", dev, ExportOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			rc := ts.raw(t)
+			rc.open("disk")
+			hdr := appendRequestHeader(nil, request{cmd: cmdWrite, cookie: 1, offset: 0, length: pipeSize})
+			rc.write(append(hdr, bytes.Repeat([]byte{0xee}, pipeSize-4096)...))
+			rc.Close()
+			// The server notices the end of the stream; then a write of
+			// another connection shows it is done with the first.
+			c := ts.dial(t, "disk")
+			if _, err := c.WriteAt(make([]byte, 4096), 2<<20); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, pipeSize)
+			if _, err := dev.ReadAt(got, 0); err != nil {
+				t.Fatal(err)
+			}
+			if i := bytes.IndexByte(got, 0xee); i >= 0 {
+				t.Fatalf("byte %d of a payload that never arrived whole was written", i)
+			}
+		})
 	}
 }
 

@@ -25,7 +25,7 @@ import (
 // is one and to a new worker otherwise; workers end when the reader does.
 // A large WRITE to a device that takes splices has its payload received
 // into a pipe (spliceSource) rather than a buffer; one the pipe could not
-// hold whole is written by the reader itself, piece by piece.
+// hold whole is read into a buffer after all.
 func (c *conn) transmit(e *export) {
 	var hb [requestHeaderLen]byte
 	br := bufio.NewReaderSize(c.nc, requestReadBuffer)
@@ -70,18 +70,20 @@ func (c *conn) transmit(e *export) {
 				return
 			}
 		}
+		var payload []byte
 		if src != nil && src.inSock > 0 {
-			// The pipe holds part of it: the rest follows on this
-			// goroutine, piece by piece, before the next request.
-			c.inflight.Add(1)
-			if err := c.doSpliced(e, r, src, held); err != nil {
-				c.log.Debug("nbd: receive write payload", "export", e.name, "err", err)
+			// The pipe filled up before the payload was all in: it goes
+			// the usual way.
+			var err error
+			if payload, err = c.unsplice(src, int(r.length)); err != nil {
+				c.budget.release(held)
+				<-c.sem
+				c.log.Debug("nbd: read write payload", "export", e.name, "err", err)
 				return
 			}
-			continue
+			src = nil
 		}
-		var payload []byte
-		if r.cmd == cmdWrite && src == nil {
+		if r.cmd == cmdWrite && src == nil && payload == nil {
 			payload = c.srv.buf.get(int(r.length))
 			if _, err := io.ReadFull(br, payload); err != nil {
 				c.srv.buf.put(payload)
