@@ -26,7 +26,8 @@ const (
 	// pipeRoom is the capacity asked for first. A pipe holds a page, or a
 	// piece of one, per slot, and a payload that crossed a socket or two
 	// arrives in pieces: its megabyte can need more than the 256 slots of
-	// a 1 MiB pipe. A privileged process (CAP_SYS_RESOURCE) may have more.
+	// a 1 MiB pipe, and then takes a second pipe (spliceSource). A
+	// privileged process (CAP_SYS_RESOURCE) may have the larger pipe.
 	pipeRoom = 4 << 20
 
 	fSetPipeSz      = 1031 // F_SETPIPE_SZ, linux/fcntl.h
@@ -67,29 +68,52 @@ func (p *pipe) close() {
 	syscall.Close(p.w)
 }
 
-// spliceSource is one WRITE payload held in a pipe (bdev.SpliceSource).
-// The reader receives it whole into the pipe before any device sees it:
+// spliceSource is one WRITE payload held in pipes (bdev.SpliceSource).
+// The reader receives it whole into its pipes before any device sees it:
 // a device that takes locks never waits for the network under them, and a
 // payload cut short by a dying client is never written in part. Its tees
 // hold the same pages in pipes of their own.
+//
+// A payload takes a second pipe, and more up to maxPayloadPipes, when the
+// first runs out of slots: a pipe holds a page, or a piece of one, per
+// slot, and a payload that crossed two sockets arrives cut at every page
+// boundary, so its megabyte needs a slot or two more than the 256 of a
+// 1 MiB pipe.
 type spliceSource struct {
 	c      *conn
-	p      *pipe
-	inPipe int // bytes of the payload in the pipe
-	inSock int // bytes of the payload still in the socket
+	segs   []segment // the pipes holding the payload's first bytes, in order
+	inPipe int       // bytes of the payload in the pipes
+	inSock int       // bytes of the payload still in the socket
 	tees   []*spliceSource
 }
 
+// segment is one pipe of a payload and how many of its bytes it holds.
+type segment struct {
+	p *pipe
+	n int
+}
+
+// maxPayloadPipes is the most pipes one payload is received into; a
+// payload that needs more is read into a buffer instead.
+const maxPayloadPipes = 4
+
 var _ bdev.SpliceSource = (*spliceSource)(nil)
 
-// SpliceTo moves the next n bytes of the payload from the pipe into fd at
-// off.
-func (s *spliceSource) SpliceTo(fd int, off int64, n int) error {
-	if n > s.inPipe {
-		return fmt.Errorf("splice of %d bytes: the pipe holds %d", n, s.inPipe)
-	}
-	for n > 0 {
-		m, err := syscall.Splice(s.p.r, nil, fd, &off, n, spliceFMove)
+// take moves the next *n bytes of the payload out of its pipes, pipe by
+// pipe: move takes up to m bytes from the pipe read end r and returns how
+// many it took. It returns move's first error, *n then counting what is
+// left, so that a caller may wait and call again after EAGAIN.
+func (s *spliceSource) take(n *int, move func(r, m int) (int, error)) error {
+	for *n > 0 {
+		i := 0
+		for i < len(s.segs) && s.segs[i].n == 0 {
+			i++
+		}
+		if i == len(s.segs) {
+			return fmt.Errorf("%d bytes asked of a payload whose pipes are empty", *n)
+		}
+		seg := &s.segs[i]
+		m, err := move(seg.p.r, min(*n, seg.n))
 		if err == syscall.EINTR {
 			continue
 		}
@@ -99,38 +123,38 @@ func (s *spliceSource) SpliceTo(fd int, off int64, n int) error {
 		if m == 0 {
 			return io.ErrUnexpectedEOF
 		}
-		s.inPipe -= int(m)
-		n -= int(m)
+		seg.n -= m
+		s.inPipe -= m
+		*n -= m
 	}
 	return nil
 }
 
-// SendTo moves the next n bytes of the payload from the pipe into the
+// SpliceTo moves the next n bytes of the payload from the pipes into fd
+// at off.
+func (s *spliceSource) SpliceTo(fd int, off int64, n int) error {
+	if n > s.inPipe {
+		return fmt.Errorf("splice of %d bytes: the pipes hold %d", n, s.inPipe)
+	}
+	return s.take(&n, func(r, m int) (int, error) {
+		k, err := syscall.Splice(r, nil, fd, &off, m, spliceFMove)
+		return int(k), err
+	})
+}
+
+// SendTo moves the next n bytes of the payload from the pipes into the
 // socket raw, waiting while its buffer is full.
 func (s *spliceSource) SendTo(raw syscall.RawConn, n int) error {
 	if n > s.inPipe {
-		return fmt.Errorf("send of %d bytes: the pipe holds %d", n, s.inPipe)
+		return fmt.Errorf("send of %d bytes: the pipes hold %d", n, s.inPipe)
 	}
 	var serr error
 	err := raw.Write(func(fd uintptr) bool {
-		for n > 0 {
-			m, err := syscall.Splice(s.p.r, nil, int(fd), nil, n, spliceFMove|spliceFNonblock)
-			switch {
-			case err == syscall.EINTR:
-				continue
-			case err == syscall.EAGAIN:
-				return false // the socket's buffer is full: wait
-			case err != nil:
-				serr = err
-				return true
-			case m == 0:
-				serr = io.ErrUnexpectedEOF
-				return true
-			}
-			s.inPipe -= int(m)
-			n -= int(m)
-		}
-		return true
+		serr = s.take(&n, func(r, m int) (int, error) {
+			k, err := syscall.Splice(r, nil, int(fd), nil, m, spliceFMove|spliceFNonblock)
+			return int(k), err
+		})
+		return serr != syscall.EAGAIN // the socket's buffer is full: wait
 	})
 	if err == nil {
 		err = serr
@@ -141,55 +165,74 @@ func (s *spliceSource) SendTo(raw syscall.RawConn, n int) error {
 	return nil
 }
 
-// Tee returns a source of the next n bytes in a pipe of its own: the
-// kernel duplicates the pipe's buffers, not the data (tee(2)).
+// Tee returns a source of the next n bytes in pipes of its own, one for
+// each of this source's that holds some of them: the kernel duplicates
+// the pipes' buffers, not the data (tee(2)).
 func (s *spliceSource) Tee(n int) (bdev.SpliceSource, error) {
 	if n > s.inPipe {
-		return nil, fmt.Errorf("tee of %d bytes: the pipe holds %d", n, s.inPipe)
+		return nil, fmt.Errorf("tee of %d bytes: the pipes hold %d", n, s.inPipe)
 	}
-	p, err := s.c.pipes.get(s.c.srv.pipeCapacity)
-	if err != nil {
-		return nil, err
-	}
-	t := &spliceSource{c: s.c, p: p}
+	t := &spliceSource{c: s.c}
 	s.tees = append(s.tees, t)
-	for {
-		m, err := syscall.Tee(s.p.r, p.w, n, spliceFNonblock)
-		if err == syscall.EINTR {
+	for _, seg := range s.segs {
+		if n == 0 {
+			break
+		}
+		if seg.n == 0 {
 			continue
 		}
+		p, err := s.c.pipes.get(s.c.srv.pipeCapacity)
 		if err != nil {
-			return nil, fmt.Errorf("tee: %w", err)
+			return nil, err
 		}
-		t.inPipe = int(m)
-		break
-	}
-	if t.inPipe != n {
-		// tee starts from the head of the pipe each time: a second call
-		// would duplicate the same bytes again.
-		return nil, fmt.Errorf("tee duplicated %d of %d bytes", t.inPipe, n)
+		t.segs = append(t.segs, segment{p: p})
+		want := min(n, seg.n)
+		m, err := teeAll(seg.p.r, p.w, want)
+		if err != nil {
+			return nil, err
+		}
+		t.segs[len(t.segs)-1].n = m
+		t.inPipe += m
+		n -= m
 	}
 	return t, nil
 }
 
-// ReadFull reads the next len(b) bytes of the payload into b: from the
-// pipe, then from the socket (on the reader's goroutine only: a payload
-// with bytes left in the socket never reaches a device or a worker).
-func (s *spliceSource) ReadFull(b []byte) error {
-	for len(b) > 0 && s.inPipe > 0 {
-		m, err := syscall.Read(s.p.r, b[:min(len(b), s.inPipe)])
+// teeAll duplicates the first n bytes of the pipe r into the empty pipe w,
+// whose capacity is r's: all of them at once, or it fails (tee starts from
+// the head of the pipe each time, so a second call would duplicate the
+// same bytes again).
+func teeAll(r, w, n int) (int, error) {
+	for {
+		m, err := syscall.Tee(r, w, n, spliceFNonblock)
 		if err == syscall.EINTR {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("pipe read: %w", err)
+			return 0, fmt.Errorf("tee: %w", err)
 		}
-		if m == 0 {
-			return io.ErrUnexpectedEOF
+		if int(m) != n {
+			return 0, fmt.Errorf("tee duplicated %d of %d bytes", m, n)
 		}
-		s.inPipe -= m
-		b = b[m:]
+		return n, nil
 	}
+}
+
+// ReadFull reads the next len(b) bytes of the payload into b: from the
+// pipes, then from the socket (on the reader's goroutine only: a payload
+// with bytes left in the socket never reaches a device or a worker).
+func (s *spliceSource) ReadFull(b []byte) error {
+	fromPipes := min(len(b), s.inPipe)
+	got := 0
+	err := s.take(&fromPipes, func(r, m int) (int, error) {
+		k, err := syscall.Read(r, b[got:got+m])
+		got += max(k, 0)
+		return k, err
+	})
+	if err != nil {
+		return fmt.Errorf("pipe read: %w", err)
+	}
+	b = b[got:]
 	if len(b) > s.inSock {
 		return fmt.Errorf("read of %d bytes: the payload has %d left", len(b), s.inSock)
 	}
@@ -220,7 +263,7 @@ func (s *spliceSource) discard() error {
 // releaseTees empties the tees' pipes and gives them back.
 func (s *spliceSource) releaseTees() {
 	for _, t := range s.tees {
-		s.c.pipes.put(t.p, t.discard())
+		t.putPipes(t.discard())
 	}
 	clear(s.tees)
 	s.tees = s.tees[:0]
@@ -232,13 +275,22 @@ func (s *spliceSource) releaseTees() {
 func (s *spliceSource) release() error {
 	s.releaseTees()
 	err := s.discard()
-	s.c.pipes.put(s.p, err)
+	s.putPipes(err)
 	return err
 }
 
+// putPipes gives the pipes back to the pool, which closes them after err.
+func (s *spliceSource) putPipes(err error) {
+	for _, seg := range s.segs {
+		s.c.pipes.put(seg.p, err)
+	}
+	clear(s.segs)
+	s.segs = s.segs[:0]
+}
+
 // maxSparePipes bounds the empty pipes a connection keeps for the next
-// payloads and their tees.
-const maxSparePipes = 8
+// payloads and their tees: eight payloads in flight of two pipes each.
+const maxSparePipes = 16
 
 // pipePool holds a connection's empty pipes: one per spliced payload in
 // flight and per tee of it.
@@ -282,38 +334,41 @@ func (pp *pipePool) closeAll() {
 	pp.free = nil
 }
 
-// receive starts taking the WRITE payload of n bytes into a pipe: the
-// bytes br had already buffered, copied, then as much of the rest as the
-// pipe takes, straight from the socket (fill). Without a pipe to be had
-// it fails with errNoPipe, having taken nothing; any other error leaves
-// the stream out of step.
+// receive starts taking the WRITE payload of n bytes into pipes: the
+// bytes br had already buffered, copied, then as much of the rest as
+// maxPayloadPipes pipes take, straight from the socket (fill). Without a
+// pipe to be had it fails with errNoPipe, having taken nothing; any other
+// error leaves the stream out of step.
 func (c *conn) receive(br *bufio.Reader, n int) (*spliceSource, error) {
 	p, err := c.pipes.get(c.srv.pipeCapacity)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errNoPipe, err)
 	}
-	s := &spliceSource{c: c, p: p, inSock: n}
+	s := &spliceSource{c: c, segs: []segment{{p: p}}, inSock: n}
 	head := min(br.Buffered(), n)
 	if head > 0 {
 		b, _ := br.Peek(head)
 		for len(b) > 0 {
-			m, err := syscall.Write(s.p.w, b)
+			// The buffer is no larger than the smallest pipe, and
+			// written bytes share slots: the pipe takes them all.
+			m, err := syscall.Write(p.w, b)
 			if err == syscall.EINTR {
 				continue
 			}
 			if err != nil {
 				err = fmt.Errorf("pipe write: %w", err)
-				c.pipes.put(p, err)
+				s.putPipes(err)
 				return nil, err
 			}
 			b = b[m:]
+			s.segs[0].n += m
 			s.inPipe += m
 			s.inSock -= m
 		}
 		br.Discard(head)
 	}
 	if err := s.fill(); err != nil {
-		c.pipes.put(p, err)
+		s.putPipes(err)
 		return nil, err
 	}
 	return s, nil
@@ -322,22 +377,35 @@ func (c *conn) receive(br *bufio.Reader, n int) (*spliceSource, error) {
 // errNoPipe means no pipe could be made; the payload goes the usual way.
 var errNoPipe = errors.New("no pipe to splice through")
 
-// fill moves the rest of the payload from the socket into the pipe,
-// waiting for it to arrive, until the pipe holds all of it or is full: a
-// pipe holds a page, or a piece of one, per slot, and a payload that
-// crossed a socket or two can come in more pieces than it has slots.
+// fill moves the rest of the payload from the socket into the pipes,
+// waiting for it to arrive, taking another pipe each time the last is
+// full, until they hold all of it or maxPayloadPipes are full (or no
+// further pipe could be had): the caller then reads the payload into a
+// buffer.
 func (s *spliceSource) fill() error {
 	var serr error
 	err := s.c.raw.Read(func(fd uintptr) bool {
 		for s.inSock > 0 {
-			m, err := syscall.Splice(int(fd), nil, s.p.w, nil, s.inSock, spliceFMove|spliceFNonblock)
+			last := &s.segs[len(s.segs)-1]
+			m, err := syscall.Splice(int(fd), nil, last.p.w, nil, s.inSock, spliceFMove|spliceFNonblock)
 			switch {
 			case err == syscall.EINTR:
 				continue
 			case err == syscall.EAGAIN:
 				// Either side may be the cause: when the socket has
 				// data, it is the pipe that is full.
-				return queued(fd) > 0
+				if queued(fd) == 0 {
+					return false
+				}
+				if len(s.segs) == maxPayloadPipes {
+					return true
+				}
+				p, err := s.c.pipes.get(s.c.srv.pipeCapacity)
+				if err != nil {
+					return true
+				}
+				s.segs = append(s.segs, segment{p: p})
+				continue
 			case err != nil:
 				serr = err
 				return true
@@ -345,6 +413,7 @@ func (s *spliceSource) fill() error {
 				serr = io.ErrUnexpectedEOF
 				return true
 			}
+			last.n += int(m)
 			s.inPipe += int(m)
 			s.inSock -= int(m)
 		}

@@ -24,7 +24,7 @@ import (
 // A request goes to an idle worker goroutine of the connection when there
 // is one and to a new worker otherwise; workers end when the reader does.
 // A large WRITE to a device that takes splices has its payload received
-// into a pipe (spliceSource) rather than a buffer; one the pipe could not
+// into pipes (spliceSource) rather than a buffer; one the pipes could not
 // hold whole is read into a buffer after all.
 func (c *conn) transmit(e *export) {
 	var hb [requestHeaderLen]byte
@@ -72,7 +72,7 @@ func (c *conn) transmit(e *export) {
 		}
 		var payload []byte
 		if src != nil && src.inSock > 0 {
-			// The pipe filled up before the payload was all in: it goes
+			// The pipes filled up before the payload was all in: it goes
 			// the usual way.
 			var err error
 			if payload, err = c.unsplice(src, int(r.length)); err != nil {
