@@ -100,19 +100,9 @@ func contains(ms []*member, m *member) bool {
 // write and be waited for later (bdev.AsyncWriter: a remote replica) is
 // sent the write first, so that it travels while the others are written.
 func (r *Raid) WriteAt(p []byte, off int64) (int, error) {
-	wrote := func(m *member, n int, err error) error {
-		if err == nil && n < len(p) {
-			err = io.ErrShortWrite
-		}
-		if err == nil {
-			m.writes.Add(1)
-			m.bytesWritten.Add(uint64(n))
-		}
-		return err
-	}
 	err := r.mirror("write", off, int64(len(p)), func(m *member) error {
 		n, err := m.dev.WriteAt(p, off)
-		return wrote(m, n, err)
+		return m.wrote(len(p), n, err)
 	}, func(m *member) func() error {
 		aw, ok := m.dev.(bdev.AsyncWriter)
 		if !ok {
@@ -121,13 +111,26 @@ func (r *Raid) WriteAt(p []byte, off int64) (int, error) {
 		wait := aw.StartWriteAt(p, off)
 		return func() error {
 			n, err := wait()
-			return wrote(m, n, err)
+			return m.wrote(len(p), n, err)
 		}
 	})
 	if err != nil {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// wrote accounts for a write of want bytes to m that wrote n of them and
+// returned err: a short write is an error, a whole one is counted.
+func (m *member) wrote(want, n int, err error) error {
+	if err == nil && n < want {
+		err = io.ErrShortWrite
+	}
+	if err == nil {
+		m.writes.Add(1)
+		m.bytesWritten.Add(uint64(n))
+	}
+	return err
 }
 
 // WriteZeroes zeroes the range on every RW and WO member.

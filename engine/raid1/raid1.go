@@ -131,6 +131,8 @@ type Raid struct {
 	intent *intentLog
 	// noSpace counts writes that failed because no member had room.
 	noSpace atomic.Uint64
+	// payloads are buffers for spliced payloads a member reads.
+	payloads payloadPool
 }
 
 var _ bdev.Device = (*Raid)(nil)

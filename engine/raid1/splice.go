@@ -2,7 +2,7 @@ package raid1
 
 import (
 	"fmt"
-	"io"
+	"sync"
 
 	"github.com/faultline/faultline/engine/bdev"
 )
@@ -21,16 +21,11 @@ func (r *Raid) WriteFromSplice(src bdev.SpliceSource, n int, off int64) (bool, e
 		srcs []bdev.SpliceSource // by leg
 		buf  []byte              // set when every leg writes from a buffer
 	)
-	wrote := func(m *member, k int, err error) error {
-		if err == nil && k < n {
-			err = io.ErrShortWrite
+	defer func() {
+		if buf != nil {
+			r.payloads.put(buf)
 		}
-		if err == nil {
-			m.writes.Add(1)
-			m.bytesWritten.Add(uint64(k))
-		}
-		return err
-	}
+	}()
 	prepare := func(legs []*member) error {
 		srcs = make([]bdev.SpliceSource, len(legs))
 		srcs[0] = src
@@ -38,7 +33,7 @@ func (r *Raid) WriteFromSplice(src bdev.SpliceSource, n int, off int64) (bool, e
 			t, err := src.Tee(n)
 			if err != nil {
 				r.log.Debug("raid1 splice: reading the payload instead", "err", err)
-				buf = make([]byte, n)
+				buf = r.payloads.get(n)
 				if err := src.ReadFull(buf); err != nil {
 					return fmt.Errorf("read payload: %w", err)
 				}
@@ -51,19 +46,22 @@ func (r *Raid) WriteFromSplice(src bdev.SpliceSource, n int, off int64) (bool, e
 	do := func(i int, m *member) error {
 		if buf != nil {
 			k, err := m.dev.WriteAt(buf, off)
-			return wrote(m, k, err)
+			return m.wrote(n, k, err)
 		}
 		if sw, ok := m.dev.(bdev.SpliceWriter); ok {
 			if ok, err := sw.WriteFromSplice(srcs[i], n, off); ok {
-				return wrote(m, n, err)
+				return m.wrote(n, n, err)
 			}
 		}
-		p := make([]byte, n)
+		// The member declined (an lvol allocating its clusters, say):
+		// it reads its own source.
+		p := r.payloads.get(n)
+		defer r.payloads.put(p)
 		if err := srcs[i].ReadFull(p); err != nil {
 			return fmt.Errorf("read payload: %w", err)
 		}
 		k, err := m.dev.WriteAt(p, off)
-		return wrote(m, k, err)
+		return m.wrote(n, k, err)
 	}
 	start := func(i int, m *member) func() error {
 		var wait func() (int, error)
@@ -84,10 +82,27 @@ func (r *Raid) WriteFromSplice(src bdev.SpliceSource, n int, off int64) (bool, e
 		}
 		return func() error {
 			k, err := wait()
-			return wrote(m, k, err)
+			return m.wrote(n, k, err)
 		}
 	}
 	return true, r.mirrorLegs("write", off, int64(n), prepare, do, start)
 }
+
+// payloadPool holds the buffers a mirror reads a spliced payload into
+// when a member cannot take it from a splice: a thin replica declines
+// every write to clusters it has yet to allocate, and a fresh buffer of a
+// megabyte per such write would be garbage for the collector.
+type payloadPool struct{ p sync.Pool }
+
+// get returns a buffer of n bytes.
+func (pp *payloadPool) get(n int) []byte {
+	if b, ok := pp.p.Get().(*[]byte); ok && cap(*b) >= n {
+		return (*b)[:n]
+	}
+	return make([]byte, n)
+}
+
+// put gives b back for a later get.
+func (pp *payloadPool) put(b []byte) { pp.p.Put(&b) }
 
 var _ bdev.SpliceWriter = (*Raid)(nil)
