@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,30 @@ func DefaultWorkloads() []Workload {
 		{Name: "randrw-4k-qd32", RW: "randrw", BlockSize: 4 << 10, IODepth: 32, ReadMix: 50},
 		{Name: LatencyWorkload, RW: "randwrite", BlockSize: 4 << 10, IODepth: 1},
 	}
+}
+
+// WorkloadsNamed returns the default workloads of the given names, in the
+// order given; an unknown name is an error that lists the known ones.
+func WorkloadsNamed(names []string) ([]Workload, error) {
+	all := DefaultWorkloads()
+	var out []Workload
+	for _, name := range names {
+		i := slices.IndexFunc(all, func(w Workload) bool { return w.Name == name })
+		if i < 0 {
+			return nil, fmt.Errorf("unknown workload %q (have %s)", name, strings.Join(WorkloadNames(), ", "))
+		}
+		out = append(out, all[i])
+	}
+	return out, nil
+}
+
+// WorkloadNames are the names of DefaultWorkloads, in order.
+func WorkloadNames() []string {
+	var names []string
+	for _, w := range DefaultWorkloads() {
+		names = append(names, w.Name)
+	}
+	return names
 }
 
 // LatencyWorkload is the workload whose p99 write completion latency the

@@ -131,3 +131,34 @@ func TestFioArgs(t *testing.T) {
 		t.Errorf("sequential write given a read mix: %q", seq)
 	}
 }
+
+func TestWorkloadsNamed(t *testing.T) {
+	tests := []struct {
+		names   []string
+		want    []string
+		wantErr string
+	}{
+		{[]string{LatencyWorkload, "seqwrite-1m-qd8"}, []string{LatencyWorkload, "seqwrite-1m-qd8"}, ""},
+		{WorkloadNames(), WorkloadNames(), ""},
+		{[]string{"seqwrite-1m-qd8", "seqwrite-4m"}, nil, `unknown workload "seqwrite-4m"`},
+	}
+	for _, tt := range tests {
+		ws, err := WorkloadsNamed(tt.names)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("WorkloadsNamed(%q) = %v, want an error mentioning %q", tt.names, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("WorkloadsNamed(%q): %v", tt.names, err)
+		}
+		var got []string
+		for _, w := range ws {
+			got = append(got, w.Name)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("WorkloadsNamed(%q) = %q, want %q", tt.names, got, tt.want)
+		}
+	}
+}

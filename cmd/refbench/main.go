@@ -48,6 +48,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		repeat    = fs.Int("repeat", 1, "measured runs of each target under each workload (median and spread reported)")
 		out       = fs.String("out", filepath.Join("runs", "bench", "bench.json"), "write the figures as JSON here, and the chart beside it as .svg (empty: neither)")
 		targets   = fs.String("targets", strings.Join(bench.TargetNames(), ","), "comma-separated targets to run")
+		workloads = fs.String("workloads", strings.Join(bench.WorkloadNames(), ","), "comma-separated fio workloads to run on each target")
 		workdir   = fs.String("workdir", "", "directory for files, sockets and logs (default: a temporary one, removed)")
 		keep      = fs.Bool("keep", false, "keep the temporary work directory")
 		quiet     = fs.Bool("quiet", false, "no progress on stderr")
@@ -83,6 +84,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "refbench: --backup-size: %v\n", err)
 		return 2
 	}
+	ws, err := bench.WorkloadsNamed(splitList(*workloads))
+	if err == nil && len(ws) == 0 {
+		err = errors.New("none given")
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "refbench: --workloads: %v\n", err)
+		return 2
+	}
 	jobs := splitList(*only)
 	if !*resync {
 		jobs = slices.DeleteFunc(jobs, func(j string) bool { return j == bench.JobResync })
@@ -109,6 +118,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Warmup:         *warmup,
 		Repeat:         *repeat,
 		Targets:        splitList(*targets),
+		Workloads:      ws,
 		WorkDir:        *workdir,
 		Keep:           *keep,
 		Jobs:           jobs,

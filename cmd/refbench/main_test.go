@@ -21,6 +21,8 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--only", "resync", "--resync=false"}, "--only"},
 		{[]string{"--backup-size", "big"}, "--backup-size"},
 		{[]string{"--repeat", "0"}, "--repeat"},
+		{[]string{"--workloads", "seqwrite-1m-qd8,nope"}, "unknown workload \"nope\""},
+		{[]string{"--workloads", ","}, "--workloads: none given"},
 		{[]string{"--repeat", "many"}, "repeat"},
 		{[]string{"--warmup", "500ms", "--quiet"}, "warm-up"},
 		{[]string{"--only", "backup", "--backup-size", "3MiB", "--quiet"}, "backup size"},
