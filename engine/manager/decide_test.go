@@ -82,6 +82,7 @@ func TestSalvageCandidates(t *testing.T) {
 		return r
 	}
 	events := func(r api.Replica, n uint64) api.Replica { r.Status.IntentEvents = n; return r }
+	restarted := func(r api.Replica) api.Replica { r.Status.RestartedAt = r.Status.FailedAt.Add(time.Second); return r }
 	neverHealthy := rep("nh", "n1", 10*time.Second, 9)
 	neverHealthy.Status.HealthyAt = time.Time{}
 	deleting := rep("del", "n1", 10*time.Second, 9)
@@ -104,6 +105,12 @@ func TestSalvageCandidates(t *testing.T) {
 		// their bitmaps' event count before acknowledging what it lacks.
 		{"event count beats an equal revision", []api.Replica{events(rep("stale", "n1", 0, 4), 2), events(rep("b", "n2", 100*time.Millisecond, 4), 3), events(rep("c", "n3", 100*time.Millisecond, 4), 3)}, []string{"b", "c"}},
 		{"event count beats a higher revision", []api.Replica{events(rep("a", "n1", 0, 9), 2), events(rep("b", "n2", 0, 4), 3)}, []string{"b"}},
+		// The stale replica was restarted in place and was being rebuilt
+		// (WO) when the others crashed; the counts last read tie (seen
+		// under load in salvage-stale-replica-not-chosen).
+		{"restarted and not rebuilt loses a tie", []api.Replica{events(restarted(rep("stale", "n1", 0, 4)), 3), events(rep("b", "n2", 10*time.Second, 4), 3), events(rep("c", "n3", 10*time.Second, 4), 3)}, []string{"b", "c"}},
+		{"restarted and not rebuilt loses to lower counts", []api.Replica{events(restarted(rep("stale", "n1", 0, 9)), 5), events(rep("b", "n2", 10*time.Second, 4), 3)}, []string{"b"}},
+		{"restarted replicas alone: the counts decide", []api.Replica{events(restarted(rep("a", "n1", 0, 4)), 2), events(restarted(rep("b", "n2", 0, 4)), 3)}, []string{"b"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,9 +14,11 @@ const SalvageWindow = time.Minute
 
 // salvageCandidates picks the failed replicas auto-salvage may revive when
 // no replica of a volume is usable: those on up nodes that were healthy
-// once (unless none ever was), failed within SalvageWindow of the latest failure, and hold the
-// newest data (the highest write-intent event count, then revision). A
-// stale replica is never revived over a fresher one.
+// once (unless none ever was), failed within SalvageWindow of the latest
+// failure, and hold the newest data: RW until they failed rather than
+// restarted and not yet rebuilt, then the highest write-intent event
+// count, then revision. A stale replica is never revived over a fresher
+// one.
 func salvageCandidates(reps []api.Replica, nodeUp func(string) bool) []api.Replica {
 	// A volume none of whose replicas was ever healthy holds no data yet
 	// (it failed on its first attach): any failed replica will do.
@@ -49,7 +51,23 @@ func salvageCandidates(reps []api.Replica, nodeUp func(string) bool) []api.Repli
 	// revisions are raised on a poll and can still be equal when the
 	// others fail soon after. The revision breaks ties (replicas without
 	// a bitmap).
+	//
+	// Before both, whether the replica was RW when it failed. One
+	// restarted in place after an earlier failure (RestartedAt, cleared
+	// when it turns RW) was still being rebuilt: it lacks what it missed
+	// and the rebuild had not copied yet, whatever counts were last read
+	// (its bitmap's header reports it rebuilding, but a node that did not
+	// answer the refresh leaves the others' counts as old as its own).
+	rebuilt := func(r api.Replica) int {
+		if r.Status.RestartedAt.IsZero() {
+			return 1
+		}
+		return 0
+	}
 	newer := func(a, b api.Replica) int {
+		if c := cmp.Compare(rebuilt(a), rebuilt(b)); c != 0 {
+			return c
+		}
 		if c := cmp.Compare(a.Status.IntentEvents, b.Status.IntentEvents); c != 0 {
 			return c
 		}
