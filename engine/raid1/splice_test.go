@@ -8,12 +8,12 @@ import (
 	"math/rand/v2"
 	"net"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/faultline/faultline/engine/bdev"
 	"github.com/faultline/faultline/engine/bdev/aio"
+	"github.com/faultline/faultline/engine/bdev/bdevtest"
 	"github.com/faultline/faultline/engine/bdev/malloc"
 	"github.com/faultline/faultline/engine/nbd"
 )
@@ -48,17 +48,6 @@ func exportTCP(t *testing.T, d bdev.Device) *nbd.Client {
 	return c
 }
 
-// countingDev counts the writes a file device takes from a splice.
-type countingDev struct {
-	*aio.Device
-	spliced atomic.Int64
-}
-
-func (d *countingDev) WriteFromSplice(src bdev.SpliceSource, n int, off int64) (bool, error) {
-	d.spliced.Add(1)
-	return d.Device.WriteFromSplice(src, n, off)
-}
-
 func fileDev(t *testing.T, size int64) *aio.Device {
 	t.Helper()
 	d, err := aio.Open(filepath.Join(t.TempDir(), "m.img"), aio.Options{Create: true, Size: size, BlockSize: 512})
@@ -78,8 +67,8 @@ func fileDev(t *testing.T, size int64) *aio.Device {
 // ERR.
 func TestSpliceMirror(t *testing.T) {
 	const size = 16 << 20
-	local := &countingDev{Device: fileDev(t, size)}
-	remoteFile := &countingDev{Device: fileDev(t, size)}
+	local := &bdevtest.SpliceCounter{SpliceDevice: fileDev(t, size)}
+	remoteFile := &bdevtest.SpliceCounter{SpliceDevice: fileDev(t, size)}
 	remote := serveNBD(t, remoteFile)
 	mem, err := malloc.New(size/512, 512)
 	if err != nil {
@@ -122,9 +111,9 @@ func TestSpliceMirror(t *testing.T) {
 	// member takes its tee, the remote one receives what the raid sent
 	// from its own. Having crossed two sockets, a megabyte arrives at the
 	// replica in more pieces than one pipe has slots, and takes two.
-	if local.spliced.Load() != large || remoteFile.spliced.Load() != large {
+	if local.Spliced.Load() != large || remoteFile.Spliced.Load() != large {
 		t.Fatalf("local member took %d writes from a splice, the remote replica's server %d; want all %d",
-			local.spliced.Load(), remoteFile.spliced.Load(), large)
+			local.Spliced.Load(), remoteFile.Spliced.Load(), large)
 	}
 	for _, m := range r.Members() {
 		if m.State != StateRW || m.Writes != 24 {

@@ -7,6 +7,7 @@ package bdevtest
 import (
 	"bytes"
 	"errors"
+	"sync/atomic"
 	"testing"
 
 	"github.com/faultline/faultline/engine/bdev"
@@ -68,4 +69,26 @@ func Run[D bdev.Device](t *testing.T, cases []Case[D], size int64, bs int, open 
 			}
 		})
 	}
+}
+
+// SpliceDevice is a device that takes writes from a splice.
+type SpliceDevice interface {
+	bdev.Device
+	bdev.SpliceWriter
+}
+
+// SpliceCounter counts the writes its device took from a splice, so that
+// a test tells the splice path from the buffered one.
+type SpliceCounter struct {
+	SpliceDevice
+	Spliced atomic.Int64
+}
+
+// WriteFromSplice passes the write on and counts it when it was taken.
+func (d *SpliceCounter) WriteFromSplice(src bdev.SpliceSource, n int, off int64) (bool, error) {
+	ok, err := d.SpliceDevice.WriteFromSplice(src, n, off)
+	if ok {
+		d.Spliced.Add(1)
+	}
+	return ok, err
 }
