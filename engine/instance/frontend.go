@@ -3,6 +3,7 @@ package instance
 import (
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/faultline/faultline/engine/bdev"
@@ -64,6 +65,33 @@ func (f *frontend) WriteAt(p []byte, off int64) (n int, err error) {
 	err = f.do(func(d bdev.Device) error { n, err = d.WriteAt(p, off); return err })
 	return n, err
 }
+
+// WriteFromSplice passes a large write whose payload the node's NBD server
+// holds in pipes on to the engine process (bdev.SpliceWriter): its client
+// splices the payload into the engine's socket, so that a workload's data
+// crosses the node without being copied into and out of user space. It
+// declines when the backend takes only buffers.
+func (f *frontend) WriteFromSplice(src bdev.SpliceSource, n int, off int64) (ok bool, err error) {
+	err = f.do(func(d bdev.Device) error {
+		switch d := d.(type) {
+		case bdev.AsyncSpliceWriter:
+			ok = true
+			k, err := d.StartWriteFromSplice(src, n, off)()
+			if err == nil && k < n {
+				err = io.ErrShortWrite
+			}
+			return err
+		case bdev.SpliceWriter:
+			var err error
+			ok, err = d.WriteFromSplice(src, n, off)
+			return err
+		}
+		return nil
+	})
+	return ok, err
+}
+
+var _ bdev.SpliceWriter = (*frontend)(nil)
 
 func (f *frontend) Flush() error { return f.do(func(d bdev.Device) error { return d.Flush() }) }
 
