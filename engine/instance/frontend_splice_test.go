@@ -3,51 +3,13 @@
 package instance
 
 import (
-	"context"
-	"net"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/faultline/faultline/engine/bdev"
 	"github.com/faultline/faultline/engine/bdev/aio"
 	"github.com/faultline/faultline/engine/bdev/bdevtest"
-	"github.com/faultline/faultline/engine/nbd"
+	"github.com/faultline/faultline/engine/nbd/nbdtest"
 )
-
-// serve exports d as "v" on a listener of network and returns a client of
-// it.
-func serve(t *testing.T, network string, d bdev.Device) *nbd.Client {
-	t.Helper()
-	addr := "127.0.0.1:0"
-	if network == "unix" {
-		addr = filepath.Join(t.TempDir(), "nbd.sock")
-	}
-	l, err := net.Listen(network, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := nbd.NewServer(nil)
-	if err := srv.AddExport("v", d, nbd.ExportOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, l) }()
-	dctx, dcancel := context.WithTimeout(ctx, 20*time.Second)
-	defer dcancel()
-	c, err := nbd.Dial(dctx, network, l.Addr().String(), "v")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c.Close()
-		cancel()
-		<-served
-		srv.Close()
-	})
-	return c
-}
 
 // TestFrontendSplice exports a frontend over TCP, as a node exports a
 // volume, in front of an engine reached over a Unix socket: large writes
@@ -61,8 +23,8 @@ func TestFrontendSplice(t *testing.T) {
 	}
 	t.Cleanup(func() { file.Close() })
 	engine := &bdevtest.SpliceCounter{SpliceDevice: file}
-	node := &bdevtest.SpliceCounter{SpliceDevice: newFrontend(serve(t, "unix", engine))}
-	c := serve(t, "tcp", node)
+	node := &bdevtest.SpliceCounter{SpliceDevice: newFrontend(nbdtest.Serve(t, "unix", engine))}
+	c := nbdtest.Serve(t, "tcp", node)
 
 	want := make([]byte, size)
 	large := int64(0)

@@ -1,17 +1,14 @@
 package raid1
 
 import (
-	"context"
 	"fmt"
-	"net"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/faultline/faultline/engine/bdev"
 	"github.com/faultline/faultline/engine/bdev/aio"
 	"github.com/faultline/faultline/engine/bdev/malloc"
-	"github.com/faultline/faultline/engine/nbd"
+	"github.com/faultline/faultline/engine/nbd/nbdtest"
 )
 
 // BenchmarkMirror compares one malloc device with raid1 over two and three
@@ -118,7 +115,7 @@ func BenchmarkWriteFanout(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			return serveNBD(b, d)
+			return nbdtest.Serve(b, "unix", d)
 		}},
 		{"file", func(b *testing.B, i int) bdev.Device {
 			d, err := aio.Open(filepath.Join(b.TempDir(), fmt.Sprintf("m%d", i)), aio.Options{BlockSize: 4096, Create: true, Size: size})
@@ -159,36 +156,4 @@ func BenchmarkWriteFanout(b *testing.B) {
 			}
 		}
 	}
-}
-
-// serveNBD exports d on a Unix socket of its own and returns a client of
-// it, as a node reaches a remote replica (bdev_remote_attach).
-func serveNBD(b testing.TB, d bdev.Device) bdev.Device {
-	dir, err := os.MkdirTemp("", "raid1bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "s")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := nbd.NewServer(nil)
-	if err := srv.AddExport("m", d, nbd.ExportOptions{}); err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, l) }()
-	c, err := nbd.Dial(ctx, "unix", sock, "m")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		c.Close()
-		cancel()
-		<-served
-	})
-	return c
 }

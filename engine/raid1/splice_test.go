@@ -4,49 +4,16 @@ package raid1
 
 import (
 	"bytes"
-	"context"
 	"math/rand/v2"
-	"net"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/faultline/faultline/engine/bdev"
 	"github.com/faultline/faultline/engine/bdev/aio"
 	"github.com/faultline/faultline/engine/bdev/bdevtest"
 	"github.com/faultline/faultline/engine/bdev/malloc"
-	"github.com/faultline/faultline/engine/nbd"
+	"github.com/faultline/faultline/engine/nbd/nbdtest"
 )
-
-// exportTCP serves d over NBD on loopback TCP and returns a client of it,
-// as fio or an engine reaches a node's export.
-func exportTCP(t *testing.T, d bdev.Device) *nbd.Client {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := nbd.NewServer(nil)
-	if err := srv.AddExport("v", d, nbd.ExportOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, l) }()
-	dctx, dcancel := context.WithTimeout(ctx, 20*time.Second)
-	defer dcancel()
-	c, err := nbd.Dial(dctx, "tcp", l.Addr().String(), "v")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c.Close()
-		cancel()
-		<-served
-		srv.Close()
-	})
-	return c
-}
 
 func fileDev(t *testing.T, size int64) *aio.Device {
 	t.Helper()
@@ -69,7 +36,7 @@ func TestSpliceMirror(t *testing.T) {
 	const size = 16 << 20
 	local := &bdevtest.SpliceCounter{SpliceDevice: fileDev(t, size)}
 	remoteFile := &bdevtest.SpliceCounter{SpliceDevice: fileDev(t, size)}
-	remote := serveNBD(t, remoteFile)
+	remote := nbdtest.Serve(t, "unix", remoteFile)
 	mem, err := malloc.New(size/512, 512)
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +45,7 @@ func TestSpliceMirror(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := exportTCP(t, r)
+	c := nbdtest.Serve(t, "tcp", r)
 
 	want := make([]byte, size)
 	rng := rand.New(rand.NewPCG(3, 4))
