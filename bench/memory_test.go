@@ -1,12 +1,9 @@
 package bench
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/faultline/faultline/internal/testtool"
 )
 
 // rssSeries makes n samples a second apart whose sizes f gives.
@@ -114,28 +111,13 @@ func TestConfigMemory(t *testing.T) {
 // TestRunMemory runs the memory benchmark for a few seconds: two nodes,
 // three raid1 volumes under fio, and RSS samples of both nodes.
 func TestRunMemory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds refengine and runs node processes with fio")
-	}
-	fio := testtool.Require(t, "fio", "fio")
-	dir := t.TempDir()
-	bin, err := buildRefengine(t.Context(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := Run(t.Context(), Config{
-		Refengine:      bin,
-		Fio:            fio,
+	rep := runRefengine(t, Config{
 		Size:           16 << 20,
 		Runtime:        time.Second,
 		Jobs:           []string{JobMemory},
 		MemoryDuration: 4 * time.Second,
 		MemoryInterval: 400 * time.Millisecond,
-		WorkDir:        filepath.Join(dir, "work"),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	m := rep.Memory
 	if m == nil || m.Error != "" || len(m.Volumes) != 3 || len(m.Nodes) != 2 {
 		t.Fatalf("memory report %+v, want 3 volumes on 2 nodes", m)

@@ -82,28 +82,34 @@ func TestConfigRejects(t *testing.T) {
 // TestRunRefengine builds refengine and runs the harness against a single
 // lvol and a raid1 of a local and a remote lvol, each for a second: the
 // node processes start, take their JSON-RPC configuration and serve fio.
-func TestRunRefengine(t *testing.T) {
+// runRefengine runs cfg with a refengine built from this tree and fio,
+// in a work directory of the test's; it skips in short mode.
+func runRefengine(t *testing.T, cfg Config) Report {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds refengine and runs node processes with fio")
 	}
-	fio := testtool.Require(t, "fio", "fio")
+	cfg.Fio = testtool.Require(t, "fio", "fio")
 	dir := t.TempDir()
 	bin, err := buildRefengine(t.Context(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Run(t.Context(), Config{
-		Refengine: bin,
-		Fio:       fio,
-		Size:      16 << 20,
-		Runtime:   time.Second,
-		Targets:   []string{"refengine-lvol", "refengine-raid1x2"},
-		Jobs:      []string{JobFio},
-		WorkDir:   filepath.Join(dir, "work"),
-	})
+	cfg.Refengine, cfg.WorkDir = bin, filepath.Join(dir, "work")
+	rep, err := Run(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rep
+}
+
+func TestRunRefengine(t *testing.T) {
+	rep := runRefengine(t, Config{
+		Size:    16 << 20,
+		Runtime: time.Second,
+		Targets: []string{"refengine-lvol", "refengine-raid1x2"},
+		Jobs:    []string{JobFio},
+	})
 	if n := len(DefaultWorkloads()); len(rep.Results) != 2*n {
 		t.Fatalf("results %+v, want 2 targets x %d workloads", rep.Results, n)
 	}
