@@ -384,6 +384,13 @@ var errNoPipe = errors.New("no pipe to splice through")
 // buffer.
 func (s *spliceSource) fill() error {
 	var serr error
+	lowat := false
+	defer func() {
+		if lowat {
+			// The next read is a request header.
+			s.c.raw.Control(func(fd uintptr) { setRcvLowat(fd, 1) })
+		}
+	}()
 	err := s.c.raw.Read(func(fd uintptr) bool {
 		for s.inSock > 0 {
 			last := &s.segs[len(s.segs)-1]
@@ -395,6 +402,9 @@ func (s *spliceSource) fill() error {
 				// Either side may be the cause: when the socket has
 				// data, it is the pipe that is full.
 				if queued(fd) == 0 {
+					// Wake once the rest of the payload is here
+					// rather than at each piece of it.
+					lowat = setRcvLowat(fd, min(s.inSock, pipeSize)) || lowat
 					return false
 				}
 				if len(s.segs) == maxPayloadPipes {
@@ -426,6 +436,13 @@ func (s *spliceSource) fill() error {
 		return fmt.Errorf("splice from the socket: %w", err)
 	}
 	return nil
+}
+
+// setRcvLowat sets the bytes socket fd must have queued before it reads
+// as ready (SO_RCVLOWAT: TCP then neither wakes a waiting reader nor
+// reports the socket readable for less), and reports whether it could.
+func setRcvLowat(fd uintptr, n int) bool {
+	return syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVLOWAT, n) == nil
 }
 
 // queued returns the bytes waiting in socket fd's receive queue (FIONREAD).
