@@ -13,6 +13,7 @@ import (
 
 	"github.com/faultline/faultline/engine/bdev"
 	"github.com/faultline/faultline/engine/bdev/aio"
+	"github.com/faultline/faultline/engine/bdev/bdevtest"
 )
 
 // spliceDevice is a file device that counts the writes it takes from a
@@ -82,15 +83,7 @@ func TestSpliceWrite(t *testing.T) {
 			large := 0
 			for i := range 40 {
 				n := lengths[i%len(lengths)]
-				off := rng.Int64N(int64(size-n)/512) * 512
-				p := make([]byte, n)
-				for j := range p {
-					p[j] = byte(rng.Uint32())
-				}
-				copy(want[off:], p)
-				if _, err := c.WriteAt(p, off); err != nil {
-					t.Fatalf("write %d at %d: %v", n, off, err)
-				}
+				bdevtest.WriteRandom(t, c, rng, want, n)
 				if n >= spliceMin && n <= pipeSize && (tt.capacity == 0 || n <= maxPayloadPipes*tt.capacity) {
 					large++
 				}

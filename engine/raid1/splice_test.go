@@ -52,15 +52,7 @@ func TestSpliceMirror(t *testing.T) {
 	large := int64(0) // payloads of 128 KiB and more
 	for i := range 24 {
 		n := []int{1 << 20, 256 << 10, 128 << 10, 4096, 1<<20 - 512}[i%5]
-		off := rng.Int64N(int64(size-n)/512) * 512
-		p := make([]byte, n)
-		for j := range p {
-			p[j] = byte(rng.Uint32())
-		}
-		copy(want[off:], p)
-		if _, err := c.WriteAt(p, off); err != nil {
-			t.Fatalf("write %d at %d: %v", n, off, err)
-		}
+		bdevtest.WriteRandom(t, c, rng, want, n)
 		if n >= 128<<10 {
 			large++
 		}

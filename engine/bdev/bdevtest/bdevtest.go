@@ -7,6 +7,8 @@ package bdevtest
 import (
 	"bytes"
 	"errors"
+	"io"
+	"math/rand/v2"
 	"sync/atomic"
 	"testing"
 
@@ -91,4 +93,19 @@ func (d *SpliceCounter) WriteFromSplice(src bdev.SpliceSource, n int, off int64)
 		d.Spliced.Add(1)
 	}
 	return ok, err
+}
+
+// WriteRandom writes n random bytes at a random offset of w, a multiple
+// of 512, and copies them into want, the test's image of the device.
+func WriteRandom(t testing.TB, w io.WriterAt, rng *rand.Rand, want []byte, n int) {
+	t.Helper()
+	off := rng.Int64N(int64(len(want)-n)/512) * 512
+	p := make([]byte, n)
+	for j := range p {
+		p[j] = byte(rng.Uint32())
+	}
+	copy(want[off:], p)
+	if _, err := w.WriteAt(p, off); err != nil {
+		t.Fatalf("write %d at %d: %v", n, off, err)
+	}
 }
