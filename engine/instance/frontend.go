@@ -73,20 +73,16 @@ func (f *frontend) WriteAt(p []byte, off int64) (n int, err error) {
 // declines when the backend takes only buffers.
 func (f *frontend) WriteFromSplice(src bdev.SpliceSource, n int, off int64) (ok bool, err error) {
 	err = f.do(func(d bdev.Device) error {
-		switch d := d.(type) {
-		case bdev.AsyncSpliceWriter:
-			ok = true
-			k, err := d.StartWriteFromSplice(src, n, off)()
-			if err == nil && k < n {
-				err = io.ErrShortWrite
-			}
-			return err
-		case bdev.SpliceWriter:
-			var err error
-			ok, err = d.WriteFromSplice(src, n, off)
-			return err
+		sw, can := d.(bdev.AsyncSpliceWriter)
+		if !can {
+			return nil
 		}
-		return nil
+		ok = true
+		k, err := sw.StartWriteFromSplice(src, n, off)()
+		if err == nil && k < n {
+			err = io.ErrShortWrite
+		}
+		return err
 	})
 	return ok, err
 }
