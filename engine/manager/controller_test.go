@@ -322,10 +322,11 @@ func TestAutoSalvageRevivesNewest(t *testing.T) {
 	if v.Status.Robustness != api.RobustnessDegraded {
 		t.Errorf("salvaged volume with one of two replicas: robustness %s, want degraded", v.Status.Robustness)
 	}
-	// The stale replica stays failed (or is already dropped to make room
-	// for a replacement); it is never part of an engine again.
+	// The stale replica stays failed, is already dropped to make room for
+	// a replacement, or is restarted in place (RestartedAt) to be rebuilt
+	// from the fresh one, write-only: it is never revived as it was.
 	s, err := tm.c.GetReplica(ctx, stale)
-	if err == nil && s.Status.FailedAt.IsZero() {
+	if err == nil && s.Status.FailedAt.IsZero() && s.Status.RestartedAt.IsZero() {
 		t.Errorf("stale replica was revived: %+v", s.Status)
 	} else if err != nil && !api.IsNotFound(err) {
 		t.Fatal(err)
