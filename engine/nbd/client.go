@@ -525,6 +525,13 @@ func (c *Client) ReadOnly() bool { return c.d.flags&FlagReadOnly != 0 }
 // Flags returns the transmission flags the server advertised.
 func (c *Client) Flags() uint16 { return c.d.flags }
 
+// Remote reports whether the connection is TCP: the export may be on
+// another machine (bdev.Remote). A Unix socket's server is on this one.
+func (c *Client) Remote() bool {
+	_, tcp := c.nc.(*net.TCPConn)
+	return tcp
+}
+
 // Close sends NBD_CMD_DISC and closes the connection. Calls still pending
 // and later calls fail with an error wrapping bdev.ErrClosed and
 // ErrDisconnected.

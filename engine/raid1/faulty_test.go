@@ -28,7 +28,12 @@ type faulty struct {
 	parked atomic.Int32
 
 	reads, writes atomic.Int64 // attempts, failed or not
+
+	remote bool // what it says as a bdev.Remote
 }
+
+// Remote reports what the test set: the raid reads remote members last.
+func (f *faulty) Remote() bool { return f.remote }
 
 func newFaulty(t testing.TB, size int64) *faulty {
 	t.Helper()

@@ -58,9 +58,16 @@ func (r *Raid) readAny(p []byte, off int64) error {
 	}
 }
 
-// pickReader chooses the RW member, not in tried, with the fewest requests
-// outstanding, starting the scan at a rotating index so that equals take
-// turns. It raises the member's in-flight count.
+// pickReader chooses the RW member, not in tried, to read from: a member
+// on this machine before a remote one, and among those the one with the
+// fewest requests outstanding, starting the scan at a rotating index so
+// that equals take turns. It raises the member's in-flight count.
+//
+// Preferring local members is md's write-mostly rule, not a load
+// balance: a read a remote replica serves costs a network round trip and
+// the CPU of a socket on each side, and a mirror whose members are on the
+// same machine as the raid (one replica local, as Longhorn places them)
+// reads faster from that one however many requests it has queued.
 func (r *Raid) pickReader(tried []*member) *member {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -76,7 +83,11 @@ func (r *Raid) pickReader(tried []*member) *member {
 		if m.state != StateRW || contains(tried, m) {
 			continue
 		}
-		if load := m.inflight.Load(); best == nil || load < bestLoad {
+		load := m.inflight.Load()
+		switch {
+		case best == nil,
+			best.remote && !m.remote,
+			best.remote == m.remote && load < bestLoad:
 			best, bestLoad = m, load
 		}
 	}

@@ -52,7 +52,7 @@ func (r *Raid) AddMember(m Member) error {
 	if r.closed {
 		return fmt.Errorf("raid1 %s add member %s: %w", r.name, m.Name, bdev.ErrClosed)
 	}
-	r.members = append(r.members, &member{name: m.Name, dev: m.Dev, bitmap: m.Bitmap, state: StateWO})
+	r.members = append(r.members, newMember(m, StateWO))
 	r.log.Info("raid1 member added", "member", m.Name, "state", StateWO)
 	return nil
 }

@@ -5,9 +5,11 @@
 // or WO at once and is acknowledged when all of them have answered; it
 // succeeds if at least one RW member took it. A member that fails an I/O is
 // marked ERR, reported once through Options.OnMemberFailed and gets no more
-// I/O. Reads go to the RW member with the fewest requests outstanding
-// (round-robin among equals) and are retried on another RW member when one
-// fails. A member added at run time joins write-only (WO) so it can be
+// I/O. Reads go to an RW member on this machine when there is one (a
+// remote member, bdev.Remote, is read only when none is, as md reads a
+// write-mostly member), among those to the one with the fewest requests
+// outstanding (round-robin among equals), and are retried on another RW
+// member when one fails. A member added at run time joins write-only (WO) so it can be
 // rebuilt while it receives every new write, and is made RW by the caller
 // when it holds the whole volume.
 //
@@ -82,6 +84,7 @@ type member struct {
 	name   string
 	dev    bdev.Device
 	bitmap bdev.Device // nil when the raid keeps no write-intent log
+	remote bool        // dev is bdev.Remote: read only when no local member can
 
 	// state and err are guarded by Raid.mu.
 	state State
@@ -171,7 +174,7 @@ func New(name string, members []Member, opts Options) (*Raid, error) {
 			return nil, fmt.Errorf("raid1 %s: member %s has block size %d, %s has %d", name, m.Name, bs, members[0].Name, r.blockSize)
 		}
 		r.size = min(r.size, size)
-		r.members = append(r.members, &member{name: m.Name, dev: m.Dev, bitmap: m.Bitmap, state: StateRW})
+		r.members = append(r.members, newMember(m, StateRW))
 		if m.Bitmap != nil {
 			withBitmap++
 		}
@@ -200,6 +203,11 @@ func New(name string, members []Member, opts Options) (*Raid, error) {
 		return nil, fmt.Errorf("raid1 %s: %d of %d members have a write-intent bitmap; all or none must", name, withBitmap, len(members))
 	}
 	return r, nil
+}
+
+// newMember is the leg for m, in state.
+func newMember(m Member, state State) *member {
+	return &member{name: m.Name, dev: m.Dev, bitmap: m.Bitmap, remote: bdev.IsRemote(m.Dev), state: state}
 }
 
 func checkMember(m Member) error {
