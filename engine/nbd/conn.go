@@ -37,13 +37,22 @@ type conn struct {
 
 	stopping atomic.Bool
 	stopOnce sync.Once
-	quit     chan struct{}  // closed by stop
-	ended    bool           // the reader returned; guarded by srv.mu
-	sem      chan struct{}  // one slot per request in flight
-	budget   budget         // payload bytes held by requests in flight
-	inflight sync.WaitGroup // requests being served
+	quit     chan struct{} // closed by stop
+	ended    bool          // the reader returned; guarded by srv.mu
+	// alone says the reader is serving a request itself (serial);
+	// aloneDone, when a new connection's fence waits for that request, is
+	// closed when it is done. Guarded by srv.mu.
+	alone     bool
+	aloneDone chan struct{}
+	sem       chan struct{}  // one slot per request in flight
+	budget    budget         // payload bytes held by requests in flight
+	inflight  sync.WaitGroup // requests being served
 
 	out batchWriter // sends replies, batching those that queue up
+
+	// serial says whether the client sends one request at a time, so
+	// that the reader serves them itself; the reader's own.
+	serial serial
 
 	// raw is the socket large WRITE payloads are spliced from (nil: not a
 	// TCP or Unix socket); pipes are the empty pipes they go through.
@@ -79,29 +88,34 @@ func (c *conn) serve() {
 }
 
 // fence waits until every request of the connections to e whose reader
-// has already ended is complete, so that none of them can land after a
-// request of this connection (see Server). It waits at most the server's
-// fence timeout, then logs and goes on; it reports false if c is stopped
+// has ended is complete, so that none of them can land after a request of
+// this connection (see Server). A connection whose reader is serving a
+// request itself cannot see its client go until that request is done, so
+// the fence waits for that request too, and then looks again: the
+// connection may have ended meanwhile. It waits at most the server's fence
+// timeout, then logs and goes on; it reports false if c is stopped
 // meanwhile.
 func (c *conn) fence(e *export) bool {
-	ended := c.srv.endedConns(e)
-	if len(ended) == 0 {
-		return true
-	}
 	timeout := time.NewTimer(c.srv.fenceTimeout)
 	defer timeout.Stop()
-	for _, old := range ended {
-		select {
-		case <-old.done:
-		case <-c.quit:
-			return false
-		case <-timeout.C:
-			c.log.Warn("nbd: requests of an ended connection still running; serving the new one anyway",
-				"export", e.name, "waited", c.srv.fenceTimeout, "ended_connection", old.nc.RemoteAddr().String())
+	waited := map[*conn]bool{} // connections whose lone request was waited for
+	for {
+		waits := c.srv.fenceWaits(c, e, waited)
+		if len(waits) == 0 {
 			return true
 		}
+		for _, w := range waits {
+			select {
+			case <-w.done:
+			case <-c.quit:
+				return false
+			case <-timeout.C:
+				c.log.Warn("nbd: requests of an ended connection still running; serving the new one anyway",
+					"export", e.name, "waited", c.srv.fenceTimeout, "ended_connection", w.remote)
+				return true
+			}
+		}
 	}
-	return true
 }
 
 // stop makes the connection stop reading requests; those in flight finish

@@ -42,30 +42,74 @@ func (h *heldWrite) waitEntered(t testing.TB) {
 	}
 }
 
+// servingModes are the two ways a connection serves a client that sends
+// one request at a time: its reader hands each to a worker, or serves it
+// itself (alone).
+var servingModes = []struct {
+	name  string
+	alone bool
+}{
+	{"workers", false},
+	{"alone", true},
+}
+
+// servingMode makes a server serve as the mode says.
+func servingMode(alone bool) func(*Server) {
+	return func(s *Server) { s.workersOnly = !alone }
+}
+
 // waitReadersEnded waits until n connections to export have stopped
 // reading requests.
 func (ts *testServer) waitReadersEnded(t testing.TB, export string, n int) {
 	t.Helper()
+	ts.waitConns(t, export, n, "ended", func(c *conn) bool { return c.ended })
+}
+
+// waitAlone waits until n connections to export have their reader serve
+// a request itself.
+func (ts *testServer) waitAlone(t testing.TB, export string, n int) {
+	t.Helper()
+	ts.waitConns(t, export, n, "serving a request alone", func(c *conn) bool { return c.alone })
+}
+
+// waitConns waits until n connections to export are as is says.
+func (ts *testServer) waitConns(t testing.TB, export string, n int, what string, is func(*conn) bool) {
+	t.Helper()
 	deadline := time.Now().Add(testTimeout)
 	for {
 		ts.mu.Lock()
-		ended := 0
+		found := 0
 		if e, ok := ts.exports[export]; ok {
 			for c := range e.conns {
-				if c.ended {
-					ended++
+				if is(c) {
+					found++
 				}
 			}
 		}
 		ts.mu.Unlock()
-		if ended >= n {
+		if found >= n {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d connections to %q ended after %v, want %d", ended, export, testTimeout, n)
+			t.Fatalf("%d connections to %q %s after %v, want %d", found, export, what, testTimeout, n)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// waitHeld waits until the connection holding a request in the device
+// is where a fence must wait for it: ended in the workers mode (after end
+// is called), serving the request itself in the alone mode (its reader
+// cannot see the end until the request is done).
+func (ts *testServer) waitHeld(t testing.TB, export string, alone bool, end func()) {
+	t.Helper()
+	if alone {
+		ts.waitAlone(t, export, 1)
+		end()
+		return
+	}
+	end()
+	ts.waitReadersEnded(t, export, 1)
 }
 
 // readResult is a READ reply with its data, or why none arrived.
@@ -105,12 +149,16 @@ func (res readResult) check(t testing.TB, want []byte) {
 
 // heldWriteFrom exports a 1 MiB device holding old at x, sends a WRITE of
 // fresh there over a new connection and waits until the device holds that
-// write. It returns the connection and the held write.
-func (ts *testServer) heldWriteFrom(t testing.TB, export string, x int64, old, fresh []byte) (*rawConn, *heldWrite) {
+// write. It returns the connection and the held write. When before is not
+// nil it is called once the export is there, before the write is sent.
+func (ts *testServer) heldWriteFrom(t testing.TB, export string, x int64, old, fresh []byte, before func()) (*rawConn, *heldWrite) {
 	t.Helper()
 	dev := ts.addMem(t, export, 1<<20, ExportOptions{})
 	copy(dev.data[x:], old)
 	held := holdWrite(t, dev, x)
+	if before != nil {
+		before()
+	}
 	c := ts.raw(t)
 	c.open(export)
 	c.request(cmdWrite, 0, 1, uint64(x), uint32(len(fresh)), fresh)
@@ -146,54 +194,62 @@ func TestNewConnectionWaitsForEndedOnes(t *testing.T) {
 			a.write(b)
 		}},
 	}
-	for i, tt := range ends {
-		t.Run(tt.name, func(t *testing.T) {
-			ts := startServer(t, "tcp")
-			export := fmt.Sprint("disk", i)
-			old, fresh := pattern(4096, 1), pattern(4096, 2)
-			a, held := ts.heldWriteFrom(t, export, x, old, fresh)
-			live := ts.dial(t, export)
-			// A completed request shows the server has C in transmission:
-			// it entered before A ended, so it is not fenced.
-			buf := make([]byte, 4096)
-			if _, err := live.ReadAt(buf, y); err != nil {
-				t.Fatalf("live connection read: %v", err)
-			}
-			tt.end(a)
-			ts.waitReadersEnded(t, export, 1)
+	for _, mode := range servingModes {
+		for i, tt := range ends {
+			t.Run(mode.name+"/"+tt.name, func(t *testing.T) {
+				ts := startServer(t, "tcp", servingMode(mode.alone))
+				export := fmt.Sprint("disk", i)
+				old, fresh := pattern(4096, 1), pattern(4096, 2)
+				// C connects before A's write: a new connection waits for a
+				// request a reader serves alone, whether its client is
+				// there or not.
+				var live *Client
+				buf := make([]byte, 4096)
+				a, held := ts.heldWriteFrom(t, export, x, old, fresh, func() {
+					live = ts.dial(t, export)
+					// A completed request shows the server has C in
+					// transmission: it entered before A ended, so it is
+					// not fenced.
+					if _, err := live.ReadAt(buf, y); err != nil {
+						t.Fatalf("live connection read: %v", err)
+					}
+				})
+				ts.waitHeld(t, export, mode.alone, func() { tt.end(a) })
 
-			got := ts.readOnNewConn(t, export, x, len(old))
-			// C is live: its I/O goes on while B waits.
-			if _, err := live.WriteAt(pattern(4096, 3), y); err != nil {
-				t.Fatalf("live connection write: %v", err)
-			}
-			if _, err := live.ReadAt(buf, y); err != nil || !bytes.Equal(buf, pattern(4096, 3)) {
-				t.Fatalf("live connection read: %v", err)
-			}
-			// A wrong server answers B at once; give it the chance.
-			select {
-			case res := <-got:
-				t.Fatalf("B's read completed (%+v, %v) while the ended connection's write was still in the device", res.r, res.err)
-			case <-time.After(200 * time.Millisecond):
-			}
-			held.open()
-			select {
-			case res := <-got:
-				res.check(t, fresh)
-			case <-time.After(testTimeout):
-				t.Fatal("B's read did not complete after the ended connection's write did")
-			}
-		})
+				got := ts.readOnNewConn(t, export, x, len(old))
+				// C is live: its I/O goes on while B waits.
+				if _, err := live.WriteAt(pattern(4096, 3), y); err != nil {
+					t.Fatalf("live connection write: %v", err)
+				}
+				if _, err := live.ReadAt(buf, y); err != nil || !bytes.Equal(buf, pattern(4096, 3)) {
+					t.Fatalf("live connection read: %v", err)
+				}
+				// A wrong server answers B at once; give it the chance.
+				select {
+				case res := <-got:
+					t.Fatalf("B's read completed (%+v, %v) while the ended connection's write was still in the device", res.r, res.err)
+				case <-time.After(200 * time.Millisecond):
+				}
+				held.open()
+				select {
+				case res := <-got:
+					res.check(t, fresh)
+				case <-time.After(testTimeout):
+					t.Fatal("B's read did not complete after the ended connection's write did")
+				}
+			})
+		}
 	}
 }
 
 // TestNewConnectionDoesNotWaitForLiveOnes: a live connection with a write
-// held in the device does not hold up a new connection.
+// held in the device does not hold up a new connection when a worker
+// serves that write: its reader, still reading, shows the client is there.
 func TestNewConnectionDoesNotWaitForLiveOnes(t *testing.T) {
 	const x = 64 << 10
-	ts := startServer(t, "unix")
+	ts := startServer(t, "unix", servingMode(false))
 	old := pattern(4096, 1)
-	c, held := ts.heldWriteFrom(t, "disk", x, old, pattern(4096, 2))
+	c, held := ts.heldWriteFrom(t, "disk", x, old, pattern(4096, 2), nil)
 	select {
 	case res := <-ts.readOnNewConn(t, "disk", x, len(old)):
 		res.check(t, old)
@@ -206,19 +262,57 @@ func TestNewConnectionDoesNotWaitForLiveOnes(t *testing.T) {
 	}
 }
 
+// TestNewConnectionWaitsForLoneRequest: a reader serving a request itself
+// cannot tell whether its client is still there, so a new connection
+// waits for that request, and then goes on while the old connection
+// stays live.
+func TestNewConnectionWaitsForLoneRequest(t *testing.T) {
+	const x = 64 << 10
+	ts := startServer(t, "unix", servingMode(true))
+	fresh := pattern(4096, 2)
+	c, held := ts.heldWriteFrom(t, "disk", x, pattern(4096, 1), fresh, nil)
+	ts.waitAlone(t, "disk", 1)
+	got := ts.readOnNewConn(t, "disk", x, len(fresh))
+	select {
+	case res := <-got:
+		t.Fatalf("B's read completed (%+v, %v) while a lone request was in the device", res.r, res.err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	held.open()
+	select {
+	case res := <-got:
+		res.check(t, fresh)
+	case <-time.After(testTimeout):
+		t.Fatal("B's read did not complete after the lone request did")
+	}
+	if r := c.reply(); r.errno != 0 || r.cookie != 1 {
+		t.Fatalf("live connection's write: %+v", r)
+	}
+	c.request(cmdRead, 0, 3, x, uint32(len(fresh)), nil)
+	select {
+	case res := <-c.readAsync(len(fresh)):
+		res.check(t, fresh)
+	case <-time.After(testTimeout):
+		t.Fatal("the old connection answered nothing after the new one went ahead")
+	}
+}
+
 // TestFenceGivesUp: a request of an ended connection that never completes
 // holds a new connection up for the fence timeout only.
 func TestFenceGivesUp(t *testing.T) {
 	const x = 64 << 10
-	ts := startServer(t, "unix", func(s *Server) { s.fenceTimeout = 100 * time.Millisecond })
-	old := pattern(4096, 1)
-	a, _ := ts.heldWriteFrom(t, "disk", x, old, pattern(4096, 2))
-	a.Close()
-	ts.waitReadersEnded(t, "disk", 1)
-	select {
-	case res := <-ts.readOnNewConn(t, "disk", x, len(old)):
-		res.check(t, old)
-	case <-time.After(testTimeout):
-		t.Fatal("the new connection still waits after the fence timeout")
+	for _, mode := range servingModes {
+		t.Run(mode.name, func(t *testing.T) {
+			ts := startServer(t, "unix", servingMode(mode.alone), func(s *Server) { s.fenceTimeout = 100 * time.Millisecond })
+			old := pattern(4096, 1)
+			a, _ := ts.heldWriteFrom(t, "disk", x, old, pattern(4096, 2), nil)
+			ts.waitHeld(t, "disk", mode.alone, func() { a.Close() })
+			select {
+			case res := <-ts.readOnNewConn(t, "disk", x, len(old)):
+				res.check(t, old)
+			case <-time.After(testTimeout):
+				t.Fatal("the new connection still waits after the fence timeout")
+			}
+		})
 	}
 }

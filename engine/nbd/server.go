@@ -67,6 +67,12 @@ type export struct {
 // the server has not yet seen end (its reader is still draining the socket
 // or waits for a free request slot) counts as live; RemoveExport is the
 // fence for that case.
+//
+// A connection whose client sends one request at a time has its reader
+// serve each request itself (see serial), and a reader busy serving
+// cannot see its client go. So a new connection also waits for the
+// request such a reader is serving when it arrives, whether that client
+// is still there or not, and then looks again.
 type Server struct {
 	log *slog.Logger
 	buf bufferPool
@@ -76,6 +82,9 @@ type Server struct {
 	// spliced through; 0 asks for pipeRoom, then pipeSize (tests ask for
 	// less, to have payloads pass in pieces).
 	pipeCapacity int
+	// workersOnly hands every request to a worker goroutine, even a
+	// serial client's (tests of the worker path).
+	workersOnly bool
 
 	mu        sync.Mutex
 	closed    bool
@@ -331,18 +340,59 @@ func (s *Server) exportNames() []string {
 func (s *Server) readerEnded(c *conn) {
 	s.mu.Lock()
 	c.ended = true
+	s.endAloneLocked(c)
 	s.mu.Unlock()
 }
 
-// endedConns lists the connections to e whose reader has ended and that
-// are not closed yet.
-func (s *Server) endedConns(e *export) []*conn {
+// beginAlone records that c's reader serves a request itself.
+func (s *Server) beginAlone(c *conn) {
+	s.mu.Lock()
+	c.alone = true
+	s.mu.Unlock()
+}
+
+// endAlone records that the request c's reader served itself is done.
+func (s *Server) endAlone(c *conn) {
+	s.mu.Lock()
+	s.endAloneLocked(c)
+	s.mu.Unlock()
+}
+
+func (s *Server) endAloneLocked(c *conn) {
+	c.alone = false
+	if c.aloneDone != nil {
+		close(c.aloneDone)
+		c.aloneDone = nil
+	}
+}
+
+// fenceWait is something a new connection's fence waits for.
+type fenceWait struct {
+	done   <-chan struct{}
+	remote string
+}
+
+// fenceWaits lists what the fence of c, a new connection to e, must wait
+// for now: each connection to e whose reader has ended, until it is
+// closed, and each whose reader serves a request itself, until that
+// request is done. A connection in waited had a lone request waited for
+// already; serving another one since, it has read a request after c's
+// fence began, so its client is alive and it is not waited for again.
+func (s *Server) fenceWaits(c *conn, e *export, waited map[*conn]bool) []fenceWait {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []*conn
-	for c := range e.conns {
-		if c.ended {
-			out = append(out, c)
+	var out []fenceWait
+	for old := range e.conns {
+		switch {
+		case old == c:
+		case old.ended:
+			out = append(out, fenceWait{done: old.done, remote: old.nc.RemoteAddr().String()})
+		case old.alone && !waited[old]:
+			waited[old] = true
+			if old.aloneDone == nil {
+				old.aloneDone = make(chan struct{})
+			}
+			out = append(out, fenceWait{done: old.aloneDone, remote: old.nc.RemoteAddr().String()})
 		}
 	}
 	return out

@@ -454,6 +454,31 @@ func queued(fd uintptr) int {
 	return int(n)
 }
 
+// peekSocket reports whether the connection's socket has bytes waiting
+// and whether the client has closed it (all it sent read), without
+// waiting or taking anything. Without a socket to ask it reports neither.
+func (c *conn) peekSocket() (waiting, closed bool) {
+	if c.raw == nil {
+		return false, false
+	}
+	var b [1]byte
+	var n int
+	var err error
+	if cerr := c.raw.Control(func(fd uintptr) {
+		n, _, err = syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	}); cerr != nil {
+		return false, false
+	}
+	switch {
+	case err != nil:
+		// EAGAIN: nothing waiting. Any other error: the next read says.
+		return !errors.Is(err, syscall.EAGAIN), false
+	case n == 0:
+		return false, true
+	}
+	return true, false
+}
+
 // spliceable reports whether the WRITE r, whose header was just read, is
 // received by splicing: a payload without flags, large enough and not
 // larger than a pipe, within the export's range, to a device that takes

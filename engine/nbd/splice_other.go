@@ -32,3 +32,5 @@ func (c *conn) unsplice(*spliceSource, int) ([]byte, error) {
 }
 
 func socketOf(net.Conn) syscall.RawConn { return nil }
+
+func (c *conn) peekSocket() (waiting, closed bool) { return false, false }

@@ -23,6 +23,8 @@ import (
 //
 // A request goes to an idle worker goroutine of the connection when there
 // is one and to a new worker otherwise; workers end when the reader does.
+// A client that sends one request at a time has the reader serve them
+// itself (serial).
 // A large WRITE to a device that takes splices has its payload received
 // into pipes (spliceSource) rather than a buffer; one the pipes could not
 // hold whole is read into a buffer after all.
@@ -94,6 +96,17 @@ func (c *conn) transmit(e *export) {
 			}
 		}
 		c.inflight.Add(1)
+		if alone := c.serial.arrived(len(c.sem), br.Buffered()); alone && src == nil && !c.srv.workersOnly {
+			c.srv.beginAlone(c)
+			c.do(e, r, payload, held)
+			waiting, closed := c.peekSocket()
+			if closed {
+				return // the client went: end now, for the fences that wait
+			}
+			c.serial.served(waiting)
+			c.srv.endAlone(c)
+			continue
+		}
 		j := job{r: r, payload: payload, held: held, src: src}
 		select {
 		case jobs <- j:
