@@ -273,9 +273,20 @@ func (lv *Lvol) writeClusterLocked(ci uint32, within int64, data []byte, zeroLen
 	}
 	cs := int64(s.sb.clusterSize)
 	var err error
-	if data == nil && lv.backingIsZeroLocked(ci) {
+	switch {
+	case data == nil && lv.backingIsZeroLocked(ci):
 		err = s.dev.WriteZeroes(s.physOff(phys), cs)
-	} else {
+	case n != cs && lv.backingIsZeroLocked(ci):
+		// Zero the cluster (a hole punched in a disk file) and write
+		// only the data, rather than a cluster-sized buffer of zeros
+		// around it: a small write costs two small operations instead of
+		// a cluster's copy into the page cache, and leaves no
+		// cluster-sized folio there for every later small write into
+		// the cluster to walk (ext4's large folios).
+		if err = s.dev.WriteZeroes(s.physOff(phys), cs); err == nil {
+			_, err = s.dev.WriteAt(data, s.physOff(phys)+within)
+		}
+	default:
 		buf := data
 		if within != 0 || n != cs {
 			buf = make([]byte, cs)
