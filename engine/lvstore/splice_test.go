@@ -4,42 +4,13 @@ package lvstore
 
 import (
 	"bytes"
-	"errors"
-	"io"
 	"path/filepath"
-	"syscall"
 	"testing"
 
 	"github.com/faultline/faultline/engine/bdev"
 	"github.com/faultline/faultline/engine/bdev/aio"
+	"github.com/faultline/faultline/engine/bdev/bdevtest"
 )
-
-// bufSource is a bdev.SpliceSource that pwrites from a buffer, standing in
-// for the NBD server's pipe; an lvol only splices into its file.
-type bufSource struct{ b []byte }
-
-func (s *bufSource) SendTo(syscall.RawConn, int) error { return errors.New("not a socket source") }
-
-func (s *bufSource) Tee(int) (bdev.SpliceSource, error) { return nil, errors.New("no tee") }
-
-func (s *bufSource) ReadFull(p []byte) error {
-	if len(p) > len(s.b) {
-		return io.ErrUnexpectedEOF
-	}
-	s.b = s.b[copy(p, s.b):]
-	return nil
-}
-
-func (s *bufSource) SpliceTo(fd int, off int64, n int) error {
-	for n > 0 {
-		m, err := syscall.Pwrite(fd, s.b[:n], off)
-		if err != nil {
-			return err
-		}
-		s.b, off, n = s.b[m:], off+int64(m), n-m
-	}
-	return nil
-}
 
 // TestWriteFromSplice: an lvol takes a splice into clusters it owns, across
 // a cluster boundary, and declines one that must allocate or copy on
@@ -65,10 +36,10 @@ func TestWriteFromSplice(t *testing.T) {
 	}
 	p := fill(2, testCS)
 	off := int64(testCS / 2) // straddles clusters 0 and 1
-	src := &bufSource{b: p}
+	src := &bdevtest.BufferSource{B: p}
 	ok, err := lv.WriteFromSplice(src, len(p), off)
-	if !ok || err != nil || len(src.b) != 0 {
-		t.Fatalf("splice into owned clusters: ok %v, err %v, %d bytes left", ok, err, len(src.b))
+	if !ok || err != nil || len(src.B) != 0 {
+		t.Fatalf("splice into owned clusters: ok %v, err %v, %d bytes left", ok, err, len(src.B))
 	}
 	got := make([]byte, 2*testCS)
 	if _, err := lv.ReadAt(got, 0); err != nil {
@@ -80,15 +51,15 @@ func TestWriteFromSplice(t *testing.T) {
 	}
 
 	// Cluster 2 is not allocated: declined, nothing taken.
-	src = &bufSource{b: fill(3, testCS)}
-	if ok, err := lv.WriteFromSplice(src, testCS, 2*testCS); ok || err != nil || len(src.b) != testCS {
-		t.Fatalf("splice into an unallocated cluster: ok %v, err %v, %d bytes left; want declined", ok, err, len(src.b))
+	src = &bdevtest.BufferSource{B: fill(3, testCS)}
+	if ok, err := lv.WriteFromSplice(src, testCS, 2*testCS); ok || err != nil || len(src.B) != testCS {
+		t.Fatalf("splice into an unallocated cluster: ok %v, err %v, %d bytes left; want declined", ok, err, len(src.B))
 	}
 	// A snapshot makes clusters 0 and 1 shared: a write must copy them.
 	if _, err := s.Snapshot(lv, "snap", nil); err != nil {
 		t.Fatal(err)
 	}
-	src = &bufSource{b: fill(4, testCS)}
+	src = &bdevtest.BufferSource{B: fill(4, testCS)}
 	if ok, _ := lv.WriteFromSplice(src, testCS, 0); ok {
 		t.Fatal("splice into clusters the snapshot holds was taken; want declined (copy on write)")
 	}

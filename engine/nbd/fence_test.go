@@ -224,21 +224,29 @@ func TestNewConnectionWaitsForEndedOnes(t *testing.T) {
 				if _, err := live.ReadAt(buf, y); err != nil || !bytes.Equal(buf, pattern(4096, 3)) {
 					t.Fatalf("live connection read: %v", err)
 				}
-				// A wrong server answers B at once; give it the chance.
-				select {
-				case res := <-got:
-					t.Fatalf("B's read completed (%+v, %v) while the ended connection's write was still in the device", res.r, res.err)
-				case <-time.After(200 * time.Millisecond):
-				}
-				held.open()
-				select {
-				case res := <-got:
-					res.check(t, fresh)
-				case <-time.After(testTimeout):
-					t.Fatal("B's read did not complete after the ended connection's write did")
-				}
+				expectHeldUntil(t, got, held, fresh, "the ended connection's write")
 			})
 		}
+	}
+}
+
+// expectHeldUntil checks that a new connection's read, got, does not
+// complete while held (what) is in the device, and reads want once it has
+// completed. A wrong server answers at once, so 200 ms gives it the
+// chance; the right one is waited for up to testTimeout.
+func expectHeldUntil(t *testing.T, got <-chan readResult, held *heldWrite, want []byte, what string) {
+	t.Helper()
+	select {
+	case res := <-got:
+		t.Fatalf("B's read completed (%+v, %v) while %s was still in the device", res.r, res.err, what)
+	case <-time.After(200 * time.Millisecond):
+	}
+	held.open()
+	select {
+	case res := <-got:
+		res.check(t, want)
+	case <-time.After(testTimeout):
+		t.Fatalf("B's read did not complete after %s did", what)
 	}
 }
 
@@ -272,19 +280,7 @@ func TestNewConnectionWaitsForLoneRequest(t *testing.T) {
 	fresh := pattern(4096, 2)
 	c, held := ts.heldWriteFrom(t, "disk", x, pattern(4096, 1), fresh, nil)
 	ts.waitAlone(t, "disk", 1)
-	got := ts.readOnNewConn(t, "disk", x, len(fresh))
-	select {
-	case res := <-got:
-		t.Fatalf("B's read completed (%+v, %v) while a lone request was in the device", res.r, res.err)
-	case <-time.After(200 * time.Millisecond):
-	}
-	held.open()
-	select {
-	case res := <-got:
-		res.check(t, fresh)
-	case <-time.After(testTimeout):
-		t.Fatal("B's read did not complete after the lone request did")
-	}
+	expectHeldUntil(t, ts.readOnNewConn(t, "disk", x, len(fresh)), held, fresh, "a lone request")
 	if r := c.reply(); r.errno != 0 || r.cookie != 1 {
 		t.Fatalf("live connection's write: %+v", r)
 	}

@@ -5,37 +5,10 @@ package aio
 import (
 	"errors"
 	"path/filepath"
-	"syscall"
 	"testing"
 
-	"github.com/faultline/faultline/engine/bdev"
 	"github.com/faultline/faultline/engine/bdev/bdevtest"
 )
-
-// pieceSource is a bdev.SpliceSource that pwrites from a buffer and
-// records how much each SpliceTo was asked for.
-type pieceSource struct {
-	b      []byte
-	pieces []int
-}
-
-func (s *pieceSource) SendTo(syscall.RawConn, int) error { return errors.New("not a socket source") }
-
-func (s *pieceSource) Tee(int) (bdev.SpliceSource, error) { return nil, errors.New("no tee") }
-
-func (s *pieceSource) ReadFull(p []byte) error { return errors.New("not a buffer source") }
-
-func (s *pieceSource) SpliceTo(fd int, off int64, n int) error {
-	s.pieces = append(s.pieces, n)
-	for n > 0 {
-		m, err := syscall.Pwrite(fd, s.b[:n], off)
-		if err != nil {
-			return err
-		}
-		s.b, off, n = s.b[m:], off+int64(m), n-m
-	}
-	return nil
-}
 
 // TestWritesLongerThanAPiece: a write longer than writePiece lands whole
 // and in order through each write path, and a splice reaches the file in
@@ -61,21 +34,21 @@ func TestWritesLongerThanAPiece(t *testing.T) {
 		{"write", func(d *Device, p []byte) error { _, err := d.WriteAt(p, off); return err }},
 		{"write FUA", func(d *Device, p []byte) error { _, err := d.WriteAtFUA(p, off); return err }},
 		{"splice", func(d *Device, p []byte) error {
-			src := &pieceSource{b: p}
+			src := &bdevtest.BufferSource{B: p}
 			ok, err := d.WriteFromSplice(src, len(p), off)
 			if !ok || err != nil {
 				return errors.Join(errors.New("splice declined or failed"), err)
 			}
-			if len(src.b) != 0 {
-				t.Errorf("splice left %d bytes in the source", len(src.b))
+			if len(src.B) != 0 {
+				t.Errorf("splice left %d bytes in the source", len(src.B))
 			}
 			want := []int{writePiece, writePiece, 3 * bs}
-			if len(src.pieces) != len(want) {
-				t.Fatalf("splice pieces %v, want %v", src.pieces, want)
+			if len(src.Pieces) != len(want) {
+				t.Fatalf("splice pieces %v, want %v", src.Pieces, want)
 			}
 			for i := range want {
-				if src.pieces[i] != want[i] {
-					t.Fatalf("splice pieces %v, want %v", src.pieces, want)
+				if src.Pieces[i] != want[i] {
+					t.Fatalf("splice pieces %v, want %v", src.Pieces, want)
 				}
 			}
 			return nil
