@@ -53,9 +53,10 @@ var servingModes = []struct {
 	{"alone", true},
 }
 
-// servingMode makes a server serve as the mode says.
+// servingMode makes a server serve as the mode says, from a connection's
+// first request.
 func servingMode(alone bool) func(*Server) {
-	return func(s *Server) { s.workersOnly = !alone }
+	return func(s *Server) { s.workersOnly, s.loneAfter = !alone, 0 }
 }
 
 // waitReadersEnded waits until n connections to export have stopped

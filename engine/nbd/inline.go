@@ -12,6 +12,9 @@ package nbd
 // request in flight or already read when one arrives, or bytes waiting
 // on the socket when a request the reader served is done. Any sign makes the
 // connection hand requests to workers for the next serialWindow requests.
+// A new connection starts as if it had shown such a sign: its client
+// proves itself serial over serialWindow requests first, and a client
+// that sends many at once is never made to wait behind its first.
 
 // serialWindow is how many requests in a row must arrive alone before
 // the reader serves them itself again.

@@ -1,6 +1,9 @@
 package nbd
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // TestSerial drives the reader's record of a client through request
 // arrivals and lone requests done, and checks which it serves itself.
@@ -44,5 +47,27 @@ func TestSerial(t *testing.T) {
 	}
 	if !s.arrived(1, 0) {
 		t.Fatalf("not served alone after %d lone requests", serialWindow)
+	}
+}
+
+// TestNewClientStartsOnWorkers: a new connection's first request goes to
+// a worker even when it arrives alone, so a second request is read and
+// answered while the first is still in the device. A reader that served
+// the first itself would read nothing more until it was done.
+func TestNewClientStartsOnWorkers(t *testing.T) {
+	const x, y = 64 << 10, 128 << 10
+	ts := startServer(t, "unix")
+	fresh := pattern(4096, 2)
+	c, held := ts.heldWriteFrom(t, "disk", x, pattern(4096, 1), fresh, nil)
+	c.request(cmdRead, 0, 2, y, 4096, nil)
+	select {
+	case res := <-c.readAsync(4096):
+		res.check(t, make([]byte, 4096))
+	case <-time.After(testTimeout):
+		t.Fatal("a second request was not answered while the new connection's first was in the device")
+	}
+	held.open()
+	if r := c.reply(); r.errno != 0 || r.cookie != 1 {
+		t.Fatalf("first write: %+v", r)
 	}
 }

@@ -85,6 +85,11 @@ type Server struct {
 	// workersOnly hands every request to a worker goroutine, even a
 	// serial client's (tests of the worker path).
 	workersOnly bool
+	// loneAfter is how many requests a new connection's client must send
+	// one at a time before its reader serves them itself: serialWindow,
+	// so that a client starts on workers and proves itself serial first
+	// (tests of the lone path set 0).
+	loneAfter int
 
 	mu        sync.Mutex
 	closed    bool
@@ -102,6 +107,7 @@ func NewServer(log *slog.Logger) *Server {
 	return &Server{
 		log:          log,
 		fenceTimeout: defaultFenceTimeout,
+		loneAfter:    serialWindow,
 		exports:      make(map[string]*export),
 		conns:        make(map[*conn]struct{}),
 		listeners:    make(map[net.Listener]struct{}),
@@ -279,13 +285,14 @@ func (s *Server) newConn(nc net.Conn) *conn {
 		return nil
 	}
 	c := &conn{
-		srv:  s,
-		nc:   nc,
-		raw:  socketOf(nc),
-		log:  s.log.With("remote", nc.RemoteAddr().String()),
-		sem:  make(chan struct{}, maxOutstandingPerConn),
-		quit: make(chan struct{}),
-		done: make(chan struct{}),
+		srv:    s,
+		nc:     nc,
+		raw:    socketOf(nc),
+		log:    s.log.With("remote", nc.RemoteAddr().String()),
+		sem:    make(chan struct{}, maxOutstandingPerConn),
+		quit:   make(chan struct{}),
+		done:   make(chan struct{}),
+		serial: serial{wait: s.loneAfter},
 	}
 	c.budget.init(maxConnPayloadBytes)
 	c.out = batchWriter{nc: nc, sent: c.replySent}
