@@ -36,9 +36,18 @@ func upgradeCrash() scenario {
 		Labels: []string{"seed", "upgrade", "engine-crash", "attachment"},
 		Description: "3-replica volume used by a workload's consumer; each round (default 3) a live upgrade and an engine crash timed by the upgrade's progress (new engine process started, old one serving); " +
 			"the remount replaces the consumer on the same node, which writes and reads (30 s in the last round) with the volume attached throughout; the upgrade completes (old image unreferenced); every acknowledged write durable",
-		Timeout: 8 * time.Minute,
-		Body:    runUpgradeCrash,
+		Timeout:   8 * time.Minute,
+		timeoutOf: upgradeCrashTimeout,
+		Body:      runUpgradeCrash,
 	}
+}
+
+// upgradeCrashTimeout gives each round a minute beyond two for the
+// setup: on kind a round takes about 40 s, most of it the old consumer's
+// pod going away, so the 10 rounds of make kind-smoke need more than the
+// 8 minutes that are plenty for the default 3.
+func upgradeCrashTimeout(c *Config) time.Duration {
+	return max(8*time.Minute, 2*time.Minute+time.Duration(c.iterations(upgradeDefaultRounds))*time.Minute)
 }
 
 const (
