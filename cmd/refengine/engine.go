@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -151,6 +152,6 @@ func serveEngine(ctx context.Context, cfg engineproc.Config, log *slog.Logger) e
 	if len(cfg.Defects) > 0 {
 		log.Warn("DEFECT SWITCHES ON: this engine re-introduces known bugs on purpose", "defects", cfg.Defects)
 	}
-	log.Info("engine connected", "size", e.Raid().Size(), "modes", e.Info().Modes, "standby", cfg.Standby)
+	log.Info("engine connected", "size", e.Raid().Size(), "modes", e.Info().Modes, "standby", cfg.Standby, "cpus", runtime.GOMAXPROCS(0))
 	return e.Serve(ctx, ctlL, nbdL)
 }

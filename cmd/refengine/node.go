@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -127,6 +128,9 @@ type nodeConfig struct {
 	managerURL, address, source                              string
 	heartbeat                                                time.Duration
 	diskErrors                                               bool
+	// cpus is how many goroutines run the node's Go code at once
+	// (GOMAXPROCS); 0 leaves the Go runtime's choice.
+	cpus int
 	// credential is the cluster secret (--cluster-token-file); zero when
 	// none was given.
 	credential credential.Token
@@ -151,6 +155,7 @@ func parseNodeFlags(args []string, stderr io.Writer) (*nodeConfig, error) {
 	fs.DurationVar(&c.heartbeat, "heartbeat", time.Second, "heartbeat period")
 	fs.StringVar(&c.address, "address", "", "host workloads reach this node at (default: the host of --nbd-listen)")
 	fs.StringVar(&tokenFile, "cluster-token-file", os.Getenv("REFENGINE_CLUSTER_TOKEN_FILE"), "file (mode 0600) holding the cluster credential that peers, the manager and the framework prove over TCP (default $REFENGINE_CLUSTER_TOKEN_FILE; docs/security.md)")
+	fs.IntVar(&c.cpus, "cpus", 1, "CPUs that run the node's and its engines' code at once (GOMAXPROCS), like the core mask of SPDK's reactors (Longhorn's v2 data engine takes one core by default); blocking disk and socket calls still run beside them; 0: the Go runtime's choice ($GOMAXPROCS, else every CPU)")
 	fs.StringVar(&c.source, "source-address", os.Getenv(srcaddr.Env), "IP this node and its engines dial peers, replicas and the manager from (default $"+srcaddr.Env+"; empty: the kernel's choice)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `usage: refengine node --name N --data-dir D --rpc-socket S --nbd-listen ADDR [flags]
@@ -194,6 +199,9 @@ flags:
 	if c.heartbeat <= 0 {
 		return nil, fmt.Errorf("--heartbeat %v: want a positive duration", c.heartbeat)
 	}
+	if c.cpus < 0 {
+		return nil, fmt.Errorf("--cpus %d: want 0 (the Go runtime's choice) or more", c.cpus)
+	}
 	var err error
 	if c.defects, err = parseDefects(defects); err != nil {
 		return nil, err
@@ -215,6 +223,9 @@ func runNode(args []string) int {
 	c, err := parseNodeFlags(args, os.Stderr)
 	if code, done := flagsFailed("node", err); done {
 		return code
+	}
+	if c.cpus > 0 {
+		runtime.GOMAXPROCS(c.cpus)
 	}
 	level, _ := simpleLevel(c.logLevel)
 	return serveDaemon("node", level, "node", c.name, func(ctx context.Context, log *slog.Logger) error {
@@ -316,7 +327,7 @@ func serveNode(ctx context.Context, c *nodeConfig, log *slog.Logger) error {
 		defer wg.Done()
 		errs <- t.NBD().Serve(ctx, nbdL)
 	}()
-	log.Info("node ready", "rpc_socket", c.rpcSocket, "rpc_listen", rpcAddr, "allowed_dirs", c.allowedDirs(), "nbd_listen", nbdL.Addr().String(), "disks", len(c.disks))
+	log.Info("node ready", "rpc_socket", c.rpcSocket, "rpc_listen", rpcAddr, "allowed_dirs", c.allowedDirs(), "nbd_listen", nbdL.Addr().String(), "disks", len(c.disks), "cpus", runtime.GOMAXPROCS(0))
 	var first error
 	select {
 	case <-ctx.Done():
@@ -406,7 +417,7 @@ func newInstanceManager(ctx context.Context, c *nodeConfig, t *target.Target, rp
 	im, err := instance.New(instance.Options{
 		Node: c.name, Target: t, Address: address, RPCAddress: rpcAddr, NBDAddress: nbdAddr,
 		ManagerURL: c.managerURL, Heartbeat: c.heartbeat, DataDir: c.dataDir, Defects: c.defects, Log: log,
-		SourceAddress: c.source, Credential: c.credential,
+		SourceAddress: c.source, Credential: c.credential, EngineCPUs: c.cpus,
 	})
 	if err != nil {
 		return nil, err

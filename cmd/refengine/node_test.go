@@ -35,6 +35,7 @@ func TestNodeFlagsRPCListenNeedsCredential(t *testing.T) {
 		{"Unix socket only, no credential", base, ""},
 		{"TCP with a credential", append(base, "--rpc-listen", "127.0.0.1:0", "--cluster-token-file", tokenFile), ""},
 		{"TCP without a credential", append(base, "--rpc-listen", "127.0.0.1:0"), "--rpc-listen 127.0.0.1:0 needs --cluster-token-file"},
+		{"negative CPUs", append(base, "--cpus", "-1"), "--cpus -1: want 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,6 +59,50 @@ func TestNodeAllowedDirs(t *testing.T) {
 	got, want := c.allowedDirs(), []string{"/data", "/disks", "/images"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("allowedDirs = %q, want %q", got, want)
+	}
+}
+
+var nodeReadyCPUs = regexp.MustCompile(`msg="node ready".* cpus=(\d+)`)
+
+// TestNodeCPUs starts nodes with and without --cpus and reads the Go
+// runtime's GOMAXPROCS back from their ready line: one CPU by default, the
+// flag's count when given, and with --cpus 0 whatever $GOMAXPROCS says.
+func TestNodeCPUs(t *testing.T) {
+	requireBinary(t)
+	tests := []struct {
+		name string
+		args []string
+		env  string
+		want string
+	}{
+		{"default", nil, "GOMAXPROCS=3", "1"},
+		{"two", []string{"--cpus", "2"}, "", "2"},
+		{"the runtime's choice", []string{"--cpus", "0"}, "GOMAXPROCS=3", "3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			args := append([]string{"node", "--name", "n1", "--data-dir", dir, "--rpc-socket", filepath.Join(dir, "rpc.sock"),
+				"--nbd-listen", "127.0.0.1:0"}, tt.args...)
+			cmd := exec.Command(refengineBin, args...)
+			cmd.Env = append(os.Environ(), "GOMAXPROCS=")
+			if tt.env != "" {
+				cmd.Env = append(cmd.Env, tt.env)
+			}
+			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+			p, err := procs.Start(cmd, nodeReadyCPUs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(p.Kill)
+			got, err := p.Ready(30 * time.Second)
+			if err != nil {
+				t.Fatalf("node: %v\n%s", err, p.Log())
+			}
+			if got != tt.want {
+				t.Fatalf("node ready with cpus=%s, want %s", got, tt.want)
+			}
+		})
 	}
 }
 

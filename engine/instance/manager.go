@@ -69,6 +69,12 @@ type Options struct {
 	// Credential is the cluster secret the node proves to its peers and
 	// derives replica export keys from; zero when the node has none.
 	Credential credential.Token
+	// EngineCPUs, when above 0, is the GOMAXPROCS of the engine processes
+	// the node starts: an engine serves its volume's I/O with the node's
+	// core budget, as Longhorn's v2 engines run on the reactors of the
+	// instance manager's SPDK target. The environment carries it, so an
+	// older engine image runs with it too.
+	EngineCPUs int
 	Defects    []string
 	Log        *slog.Logger
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -122,13 +123,7 @@ func (m *Manager) startProc(ctx context.Context, image, name string, size int64,
 	p.cmd.Stdout = p.stderr
 	p.cmd.Stderr = p.stderr
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	p.cmd.Env = os.Environ()
-	if src := m.opts.SourceAddress; src != "" {
-		p.cmd.Env = append(p.cmd.Env, srcaddr.Env+"="+src)
-	}
-	if keys != "" {
-		p.cmd.Env = append(p.cmd.Env, engineproc.KeysEnv+"="+keys)
-	}
+	p.cmd.Env = engineEnv(os.Environ(), m.opts, keys)
 	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start engine %s from %s: %w", name, image, err)
 	}
@@ -289,4 +284,22 @@ func (w *tailWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return string(w.buf)
+}
+
+// engineEnv is the environment of an engine process: the node's, with the
+// source address, the replicas' keys and the CPU budget the node was
+// given. Later entries win where the node's own environment has the same
+// name.
+func engineEnv(base []string, opts Options, keys string) []string {
+	env := slices.Clone(base)
+	if src := opts.SourceAddress; src != "" {
+		env = append(env, srcaddr.Env+"="+src)
+	}
+	if keys != "" {
+		env = append(env, engineproc.KeysEnv+"="+keys)
+	}
+	if opts.EngineCPUs > 0 {
+		env = append(env, "GOMAXPROCS="+strconv.Itoa(opts.EngineCPUs))
+	}
+	return env
 }
