@@ -3,6 +3,7 @@ package nbd
 import (
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 	"syscall"
 
@@ -83,6 +84,15 @@ func (w *batchWriter) send(f frame) error {
 		return nil
 	}
 	w.writing = true
+	// Yield once before the first write: the goroutines already runnable
+	// (workers finishing requests, callers sending theirs) queue their
+	// frames meanwhile and go out in the same writev. On a node with one
+	// CPU they would otherwise run only after this write, each to find it
+	// over and start a write of its own. With nothing else runnable the
+	// yield returns at once.
+	w.mu.Unlock()
+	runtime.Gosched()
+	w.mu.Lock()
 	for {
 		batch := w.queue
 		w.queue = w.spare[:0]
