@@ -128,7 +128,7 @@ type nodeConfig struct {
 	managerURL, address, source                              string
 	heartbeat                                                time.Duration
 	diskErrors                                               bool
-	// cpus is how many goroutines run the node's Go code at once
+	// cpus is how many CPUs run the node's Go code at once
 	// (GOMAXPROCS); 0 leaves the Go runtime's choice.
 	cpus int
 	// credential is the cluster secret (--cluster-token-file); zero when
