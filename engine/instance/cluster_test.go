@@ -99,6 +99,8 @@ type clusterOptions struct {
 	// manager and the nodes then reach each other by, proving the
 	// cluster credential; otherwise they use the nodes' Unix sockets.
 	tcpRPC bool
+	// nodeArgs are more flags for every node.
+	nodeArgs []string
 }
 
 // newClusterWith is newCluster with options.
@@ -139,6 +141,7 @@ func newClusterWith(t *testing.T, o clusterOptions) *cluster {
 		if o.tcpRPC {
 			args = append(args, "--rpc-listen", fmt.Sprintf("127.0.0.%d:0", i+2))
 		}
+		args = append(args, o.nodeArgs...)
 		p := &proc{t: t, name: name, args: args}
 		p.start(nodeReady)
 		cl.nodes = append(cl.nodes, p)
