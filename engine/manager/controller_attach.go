@@ -133,6 +133,7 @@ func (c *Controller) attach(ctx context.Context, vv *volumeView) error {
 	}
 	eng.Status = api.EngineStatus{State: api.InstanceRunning, Endpoint: endpoint, CurrentImage: vv.vol.Spec.EngineImage, ReplicaModes: info.ReplicaModes}
 	rw := 0
+	overtaken := ""
 	err = c.m.store.Update(func(tx *Tx) error {
 		if err := tx.Put(api.KindEngine, eng.Name, eng); err != nil {
 			return err
@@ -145,6 +146,15 @@ func (c *Controller) attach(ctx context.Context, vv *volumeView) error {
 		v, ok, err := get[api.Volume](tx, api.KindVolume, name)
 		if err != nil || !ok {
 			return err
+		}
+		if v.Status.State != api.VolumeAttaching {
+			// A delete or a detach arrived while the engine was being
+			// created. The engine is recorded, so the state the volume is
+			// in now stops it; writing attached over that state would
+			// lose the request (a forced delete then ended as a detached
+			// volume that stays).
+			overtaken = v.Status.State
+			return nil
 		}
 		v.Status.State = api.VolumeAttached
 		v.Status.Node = target
@@ -167,6 +177,11 @@ func (c *Controller) attach(ctx context.Context, vv *volumeView) error {
 	})
 	if err != nil {
 		return err
+	}
+	if overtaken != "" {
+		c.log.Info("engine created for a volume that is no longer attaching", "volume", name, "engine", eng.Name, "node", target, "state", overtaken)
+		c.queue.Add(volumeKeyPrefix + name)
+		return nil
 	}
 	c.log.Info("volume attached", "volume", name, "node", target, "endpoint", endpoint, "replicas", len(members), "salvage", salvage)
 	c.queue.AddAfter(volumeKeyPrefix+name, c.m.cfg.MonitorInterval)

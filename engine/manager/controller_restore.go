@@ -139,6 +139,9 @@ func (c *Controller) failRestoreVolume(ctx context.Context, vv *volumeView, why 
 		c.log.Debug("stop engine of failed restore", "volume", vv.vol.Name, "err", err)
 	}
 	return c.mutateVolume(vv.vol.Name, func(tx *Tx, v *api.Volume) error {
+		if v.Status.State == api.VolumeDeleting {
+			return nil // deleted meanwhile: detached would lose the delete
+		}
 		setRobustness(v, api.RobustnessFaulted, tx.Now())
 		setCondition(v, api.ConditionRestore, false, api.RestoreReasonFailure, "All replica restore failed and the volume became Faulted: "+why, tx.Now())
 		setCondition(v, api.ConditionReady, false, api.RestoreReasonFailure, why, tx.Now())

@@ -31,6 +31,9 @@ type recorder struct {
 	// or, for every replica of a node, by "node:<name>"; "stop:<replica>"
 	// refuses replica_delete without cleanup.
 	refuse map[string]error
+	// holdEngineCreate, when set, runs at the start of engine_create,
+	// outside the lock: a test holds an attach there.
+	holdEngineCreate func()
 }
 
 func (r *recorder) Agent(ctx context.Context, n api.Node) (NodeAgent, error) {
@@ -133,6 +136,12 @@ func (a *recordingAgent) EngineCreate(ctx context.Context, req improto.EngineCre
 		names = append(names, m.Name)
 	}
 	a.r.record(fmt.Sprintf("%s engine_create %s salvage=%v replicas=%v", a.node, req.Name, req.Salvage, names))
+	a.r.mu.Lock()
+	hold := a.r.holdEngineCreate
+	a.r.mu.Unlock()
+	if hold != nil {
+		hold()
+	}
 	a.r.mu.Lock()
 	defer a.r.mu.Unlock()
 	a.r.engineGone = false

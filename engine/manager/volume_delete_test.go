@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -110,5 +112,50 @@ func TestDeleteVolumeHeldByConsumer(t *testing.T) {
 	}
 	if _, err := tm.c.DeleteVolume(ctx, "held"); err != nil && !api.IsNotFound(err) {
 		t.Fatalf("delete again of a deleting volume: %v", err)
+	}
+}
+
+// TestForceDeleteDuringAttach: a forced delete that arrives while the
+// engine is being created must not be lost when the attach finishes. The
+// attach used to write attached over deleting, and the volume then
+// detached and stayed, never deleted (found on kind: the source volume of
+// a DR seed reattached after its node restarted as the spec deleted it).
+func TestForceDeleteDuringAttach(t *testing.T) {
+	rec, tm := detachedVolumeWith(t, nil, "n1", "n2")
+	ctx, cancel := context.WithTimeout(ctxT(t), 20*time.Second)
+	defer cancel()
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	rec.mu.Lock()
+	rec.holdEngineCreate = func() {
+		once.Do(func() {
+			close(entered)
+			<-release
+		})
+	}
+	rec.mu.Unlock()
+	if _, err := tm.c.AttachVolume(ctx, "vol", "n1"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-entered:
+	case <-ctx.Done():
+		t.Fatal("the attach never created an engine")
+	}
+	if _, err := tm.c.ForceDeleteVolume(ctx, "vol"); err != nil {
+		close(release)
+		t.Fatalf("forced delete while attaching: %v", err)
+	}
+	close(release)
+	last, err := tm.c.WaitVolume(ctx, "vol", func(v api.Volume) bool { return v.Name == "" })
+	if err != nil {
+		t.Fatalf("volume not deleted after a forced delete during its attach: state %s, node %q (%v)", last.Status.State, last.Spec.NodeID, err)
+	}
+	engines, err := tm.c.ListEngines(ctx, "vol")
+	if err != nil || len(engines) != 0 {
+		t.Fatalf("engines left after the delete: %+v, %v", engines, err)
+	}
+	if !slices.ContainsFunc(rec.snapshot(), func(c string) bool { return strings.Contains(c, "engine_delete vol-e-0") }) {
+		t.Errorf("the engine created during the delete was never deleted on its node: calls %v", rec.snapshot())
 	}
 }
