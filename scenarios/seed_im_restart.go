@@ -352,17 +352,3 @@ func seedDial(ctx context.Context, s *Spec, endpoint string, deadline time.Durat
 		return nil
 	}
 }
-
-// seedDeleteVolumeOnCleanup deletes the volume when the spec ends, best
-// effort: a failed spec must not leave its volume behind.
-func seedDeleteVolumeOnCleanup(s *Spec, name string) {
-	c := s.Client()
-	DeferCleanup(func(ctx SpecContext) {
-		if _, err := c.GetVolume(ctx, name); api.IsNotFound(err) {
-			return
-		}
-		c.DetachVolume(ctx, name)
-		c.ForceDeleteVolume(ctx, name) // consumers may still hold it
-		c.WaitVolume(ctx, name, func(v api.Volume) bool { return v.Name == "" })
-	}, NodeTimeout(time.Minute))
-}
