@@ -34,6 +34,11 @@ type recorder struct {
 	// holdEngineCreate, when set, runs at the start of engine_create,
 	// outside the lock: a test holds an attach there.
 	holdEngineCreate func()
+	// holdEngineDelete is holdEngineCreate for engine_delete.
+	holdEngineDelete func()
+	// restoreErr, when set, is the error every replica's restore status
+	// reports.
+	restoreErr string
 }
 
 func (r *recorder) Agent(ctx context.Context, n api.Node) (NodeAgent, error) {
@@ -128,6 +133,11 @@ func (a *recordingAgent) ReplicaRestoreStart(ctx context.Context, req improto.Re
 	return improto.RestoreStatus{Replica: req.Replica, IsRestoring: true, Backup: req.Backup, State: improto.JobInProgress}, nil
 }
 func (a *recordingAgent) ReplicaRestoreStatus(ctx context.Context, replica string) (improto.RestoreStatus, error) {
+	a.r.mu.Lock()
+	defer a.r.mu.Unlock()
+	if a.r.restoreErr != "" {
+		return improto.RestoreStatus{Replica: replica, State: improto.JobError, Error: a.r.restoreErr}, nil
+	}
 	return improto.RestoreStatus{Replica: replica}, nil
 }
 func (a *recordingAgent) EngineCreate(ctx context.Context, req improto.EngineCreateRequest) (improto.EngineInfo, error) {
@@ -152,6 +162,12 @@ func (a *recordingAgent) EngineCreate(ctx context.Context, req improto.EngineCre
 }
 func (a *recordingAgent) EngineDelete(ctx context.Context, name string) error {
 	a.r.record(fmt.Sprintf("%s engine_delete %s", a.node, name))
+	a.r.mu.Lock()
+	hold := a.r.holdEngineDelete
+	a.r.mu.Unlock()
+	if hold != nil {
+		hold()
+	}
 	a.r.mu.Lock()
 	defer a.r.mu.Unlock()
 	clear(a.r.modes)

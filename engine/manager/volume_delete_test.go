@@ -159,3 +159,56 @@ func TestForceDeleteDuringAttach(t *testing.T) {
 		t.Errorf("the engine created during the delete was never deleted on its node: calls %v", rec.snapshot())
 	}
 }
+
+// TestForceDeleteDuringFailedRestore: a forced delete that arrives while a
+// restore volume is being faulted (every replica's restore failed, its
+// engine is being stopped) must not be lost either. failRestoreVolume used
+// to write detached over deleting, the same mistake as the attach's.
+func TestForceDeleteDuringFailedRestore(t *testing.T) {
+	dir := t.TempDir()
+	names := seedBackups(t, dir, "src", 1)
+	rec := &recorder{modes: map[string]string{}, revs: map[string]uint64{}, refuse: map[string]error{}}
+	tm := startManager(t, t.TempDir(), Config{Agents: rec, MonitorInterval: 50 * time.Millisecond, BackupTargetURL: "file://" + dir})
+	ctx, cancel := context.WithTimeout(ctxT(t), 20*time.Second)
+	defer cancel()
+	for _, n := range []string{"n1", "n2"} {
+		startHeartbeats(t, tm.c, n, nodeRequest("127.0.0."+n[1:], disk("d1", 1<<30)), time.Second)
+	}
+	waitFor(t, "backup known", func() (bool, error) {
+		_, err := tm.c.GetBackup(ctx, names[0])
+		return err == nil, nil
+	})
+	url := api.BackupURL("file://"+dir, "src", names[0])
+	if _, err := tm.c.CreateVolume(ctx, api.VolumeCreateRequest{Name: "vol", FromBackup: url, NumberOfReplicas: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tm.c.WaitVolume(ctx, "vol", func(v api.Volume) bool { return v.Status.State == api.VolumeAttached }); err != nil {
+		t.Fatalf("restore volume never attached: %v", err)
+	}
+
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	rec.mu.Lock()
+	rec.holdEngineDelete = func() {
+		once.Do(func() {
+			close(entered)
+			<-release
+		})
+	}
+	rec.restoreErr = "backup block corrupt"
+	rec.mu.Unlock()
+	select {
+	case <-entered:
+	case <-ctx.Done():
+		t.Fatal("the failed restore never stopped its engine")
+	}
+	if _, err := tm.c.ForceDeleteVolume(ctx, "vol"); err != nil {
+		close(release)
+		t.Fatalf("forced delete while the restore is being faulted: %v", err)
+	}
+	close(release)
+	last, err := tm.c.WaitVolume(ctx, "vol", func(v api.Volume) bool { return v.Name == "" })
+	if err != nil {
+		t.Fatalf("volume not deleted after a forced delete during its failed restore: state %s, restore failed %v (%v)", last.Status.State, restoreFailed(last), err)
+	}
+}
