@@ -124,33 +124,14 @@ func TestForceDeleteDuringAttach(t *testing.T) {
 	rec, tm := detachedVolumeWith(t, nil, "n1", "n2")
 	ctx, cancel := context.WithTimeout(ctxT(t), 20*time.Second)
 	defer cancel()
-	entered, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
+	held := newHold()
 	rec.mu.Lock()
-	rec.holdEngineCreate = func() {
-		once.Do(func() {
-			close(entered)
-			<-release
-		})
-	}
+	rec.holdEngineCreate = held.hook
 	rec.mu.Unlock()
 	if _, err := tm.c.AttachVolume(ctx, "vol", "n1"); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-entered:
-	case <-ctx.Done():
-		t.Fatal("the attach never created an engine")
-	}
-	if _, err := tm.c.ForceDeleteVolume(ctx, "vol"); err != nil {
-		close(release)
-		t.Fatalf("forced delete while attaching: %v", err)
-	}
-	close(release)
-	last, err := tm.c.WaitVolume(ctx, "vol", func(v api.Volume) bool { return v.Name == "" })
-	if err != nil {
-		t.Fatalf("volume not deleted after a forced delete during its attach: state %s, node %q (%v)", last.Status.State, last.Spec.NodeID, err)
-	}
+	held.forceDelete(t, ctx, tm, "vol", "its attach's engine create")
 	engines, err := tm.c.ListEngines(ctx, "vol")
 	if err != nil || len(engines) != 0 {
 		t.Fatalf("engines left after the delete: %+v, %v", engines, err)
@@ -186,29 +167,50 @@ func TestForceDeleteDuringFailedRestore(t *testing.T) {
 		t.Fatalf("restore volume never attached: %v", err)
 	}
 
-	entered, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
+	held := newHold()
 	rec.mu.Lock()
-	rec.holdEngineDelete = func() {
-		once.Do(func() {
-			close(entered)
-			<-release
-		})
-	}
+	rec.holdEngineDelete = held.hook
 	rec.restoreErr = "backup block corrupt"
 	rec.mu.Unlock()
+	held.forceDelete(t, ctx, tm, "vol", "its failed restore's engine stop")
+}
+
+// hold stops the first call of a recorder hook until it is released, so
+// a test can act while a controller waits in that node call.
+type hold struct {
+	once             sync.Once
+	entered, release chan struct{}
+}
+
+func newHold() *hold {
+	return &hold{entered: make(chan struct{}), release: make(chan struct{})}
+}
+
+// hook is the recorder hook: the first call waits for the release.
+func (h *hold) hook() {
+	h.once.Do(func() {
+		close(h.entered)
+		<-h.release
+	})
+}
+
+// forceDelete waits until the hook holds a call (during), force-deletes
+// volume, releases the call and requires the volume to be gone.
+func (h *hold) forceDelete(t *testing.T, ctx context.Context, tm *testManager, volume, during string) {
+	t.Helper()
 	select {
-	case <-entered:
+	case <-h.entered:
 	case <-ctx.Done():
-		t.Fatal("the failed restore never stopped its engine")
+		t.Fatalf("never held in %s", during)
 	}
-	if _, err := tm.c.ForceDeleteVolume(ctx, "vol"); err != nil {
-		close(release)
-		t.Fatalf("forced delete while the restore is being faulted: %v", err)
-	}
-	close(release)
-	last, err := tm.c.WaitVolume(ctx, "vol", func(v api.Volume) bool { return v.Name == "" })
+	_, err := tm.c.ForceDeleteVolume(ctx, volume)
+	close(h.release)
 	if err != nil {
-		t.Fatalf("volume not deleted after a forced delete during its failed restore: state %s, restore failed %v (%v)", last.Status.State, restoreFailed(last), err)
+		t.Fatalf("forced delete during %s: %v", during, err)
+	}
+	last, err := tm.c.WaitVolume(ctx, volume, func(v api.Volume) bool { return v.Name == "" })
+	if err != nil {
+		t.Fatalf("volume not deleted after a forced delete during %s: state %s, node %q, restore failed %v (%v)",
+			during, last.Status.State, last.Spec.NodeID, restoreFailed(last), err)
 	}
 }
