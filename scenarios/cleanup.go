@@ -21,12 +21,12 @@ import (
 // delete, which users see as a stuck PVC.
 const volumeDeleteLimit = 90 * time.Second
 
-// seedDeleteVolumeOnCleanup deletes the volume when the spec ends and
+// deleteVolumeOnCleanup deletes the volume when the spec ends and
 // waits until it is gone: a failed spec must not leave its volume behind,
 // and a volume that cannot be deleted fails the spec with what still
 // holds it (its engine, its replicas and their nodes), which the report
 // shows beside the manager's log.
-func seedDeleteVolumeOnCleanup(s *Spec, name string) {
+func deleteVolumeOnCleanup(s *Spec, name string) {
 	c := s.Client()
 	DeferCleanup(func(ctx SpecContext) {
 		if _, err := c.GetVolume(ctx, name); api.IsNotFound(err) {

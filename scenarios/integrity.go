@@ -128,7 +128,7 @@ func createAttached(ctx context.Context, s *Spec, req api.VolumeCreateRequest, n
 	req.Frontend = api.FrontendNBD
 	_, err := c.CreateVolume(ctx, req)
 	Expect(err).NotTo(HaveOccurred(), "create volume %s", req.Name)
-	seedDeleteVolumeOnCleanup(s, req.Name)
+	deleteVolumeOnCleanup(s, req.Name)
 	s.WaitVolumeState(ctx, req.Name, api.VolumeDetached, time.Minute)
 	return attachDial(ctx, s, req.Name, node)
 }

@@ -61,7 +61,7 @@ func runBIReplicaRebuild(ctx context.Context, s *Spec) {
 	s.Step(fmt.Sprintf("create volume %s on it (2 replicas)", name))
 	_, err := c.CreateVolume(ctx, api.VolumeCreateRequest{Name: name, Size: biSize, NumberOfReplicas: 2, BackingImage: image, Frontend: api.FrontendNBD})
 	Expect(err).NotTo(HaveOccurred())
-	seedDeleteVolumeOnCleanup(s, name)
+	deleteVolumeOnCleanup(s, name)
 	s.WaitVolumeState(ctx, name, api.VolumeDetached, time.Minute)
 
 	nodes := s.Env.Cluster.Nodes()

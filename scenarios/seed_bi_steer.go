@@ -36,7 +36,7 @@ func biCreateBallast(ctx context.Context, s *Spec, prefix string) {
 		name := fmt.Sprintf("%s%d", prefix, i+1)
 		_, err := c.CreateVolume(ctx, api.VolumeCreateRequest{Name: name, Size: size, NumberOfReplicas: 3, Frontend: api.FrontendNBD})
 		Expect(err).NotTo(HaveOccurred(), "create ballast volume %s", name)
-		seedDeleteVolumeOnCleanup(s, name)
+		deleteVolumeOnCleanup(s, name)
 		s.WaitVolumeState(ctx, name, api.VolumeDetached, time.Minute)
 	}
 }

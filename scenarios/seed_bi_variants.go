@@ -110,7 +110,7 @@ func runBIRebuildVariant(ctx context.Context, s *Spec, v biVariant) {
 	s.Step(fmt.Sprintf("create volume %s (%d MiB on the %d MiB image, %d replicas)", name, biVarVolume>>20, biVarImage>>20, replicas))
 	_, err := c.CreateVolume(ctx, api.VolumeCreateRequest{Name: name, Size: biVarVolume, NumberOfReplicas: replicas, BackingImage: image, Frontend: api.FrontendNBD})
 	Expect(err).NotTo(HaveOccurred())
-	seedDeleteVolumeOnCleanup(s, name)
+	deleteVolumeOnCleanup(s, name)
 	s.WaitVolumeState(ctx, name, api.VolumeDetached, time.Minute)
 	if v == biOtherDisk {
 		s.Step(fmt.Sprintf("ballast volumes of %d and %d MiB (detached): the disk of each replica gets more bytes scheduled than its node's other disk", biBallast()[0]>>20, biBallast()[1]>>20))

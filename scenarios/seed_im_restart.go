@@ -65,7 +65,7 @@ func runIMRestartLoop(ctx context.Context, s *Spec) {
 	s.Step(fmt.Sprintf("create volume %s (%d MiB, 1 replica)", name, imLoopSize>>20))
 	_, err := c.CreateVolume(ctx, api.VolumeCreateRequest{Name: name, Size: imLoopSize, NumberOfReplicas: 1, Frontend: api.FrontendNBD})
 	Expect(err).NotTo(HaveOccurred())
-	seedDeleteVolumeOnCleanup(s, name)
+	deleteVolumeOnCleanup(s, name)
 	s.WaitVolumeState(ctx, name, api.VolumeDetached, time.Minute)
 	reps, err := c.ListReplicas(ctx, name)
 	Expect(err).NotTo(HaveOccurred())

@@ -274,7 +274,7 @@ func imCreate(ctx context.Context, s *Spec, name string, replicas int, image str
 	_, err := s.Client().CreateVolume(ctx, api.VolumeCreateRequest{Name: name, Size: imLoopSize, NumberOfReplicas: replicas,
 		BackingImage: image, Frontend: api.FrontendNBD})
 	Expect(err).NotTo(HaveOccurred())
-	seedDeleteVolumeOnCleanup(s, name)
+	deleteVolumeOnCleanup(s, name)
 	s.WaitVolumeState(ctx, name, api.VolumeDetached, time.Minute)
 }
 

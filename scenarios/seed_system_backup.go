@@ -149,7 +149,7 @@ func runRetainsData(ctx context.Context, s *Spec, r *sbRun) {
 	r.dr = r.names.volume("e")
 	_, err := c.CreateVolume(ctx, api.VolumeCreateRequest{Name: r.dr, FromBackup: bK.Status.URL, Standby: true, NumberOfReplicas: 2})
 	Expect(err).NotTo(HaveOccurred(), "create DR volume %s from %s", r.dr, bK.Name)
-	seedDeleteVolumeOnCleanup(s, r.dr)
+	deleteVolumeOnCleanup(s, r.dr)
 	sbWrite(ctx, s, cv, sbSize/2, sbSize/2, sbWrites, 2)
 	sbDetach(ctx, s, cv)
 

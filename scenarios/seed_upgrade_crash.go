@@ -97,7 +97,7 @@ func runUpgradeCrash(ctx context.Context, s *Spec) {
 	s.Step(fmt.Sprintf("create volume %s (3 replicas, image %s)", name, images[0]))
 	_, err := c.CreateVolume(ctx, api.VolumeCreateRequest{Name: name, Size: upgradeSize, NumberOfReplicas: 3, EngineImage: images[0], Frontend: api.FrontendNBD})
 	Expect(err).NotTo(HaveOccurred())
-	seedDeleteVolumeOnCleanup(s, name)
+	deleteVolumeOnCleanup(s, name)
 	s.WaitVolumeState(ctx, name, api.VolumeDetached, time.Minute)
 
 	nodes := s.Env.Cluster.Nodes()

@@ -49,7 +49,7 @@ func runSmoke(ctx context.Context, s *Spec) {
 	s.Step(fmt.Sprintf("create volume %s (%d MiB, %d replicas)", name, smokeSize>>20, replicas))
 	_, err := c.CreateVolume(ctx, api.VolumeCreateRequest{Name: name, Size: smokeSize, NumberOfReplicas: replicas, Frontend: api.FrontendNBD})
 	Expect(err).NotTo(HaveOccurred())
-	seedDeleteVolumeOnCleanup(s, name)
+	deleteVolumeOnCleanup(s, name)
 	s.WaitVolumeState(ctx, name, api.VolumeDetached, time.Minute)
 
 	node := s.Env.Cluster.Nodes()[s.Rand.Intn(len(s.Env.Cluster.Nodes()))].Name

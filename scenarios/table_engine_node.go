@@ -64,7 +64,7 @@ func runEngineNodeStop(ctx context.Context, s *Spec) {
 	s.Step(fmt.Sprintf("create volume %s (%d MiB, 3 replicas); consumer %s-a uses it on %s", name, enSize>>20, name, nodeA))
 	_, err := c.CreateVolume(ctx, api.VolumeCreateRequest{Name: name, Size: enSize, NumberOfReplicas: 3, Frontend: api.FrontendNBD})
 	Expect(err).NotTo(HaveOccurred())
-	seedDeleteVolumeOnCleanup(s, name)
+	deleteVolumeOnCleanup(s, name)
 	s.WaitVolumeState(ctx, name, api.VolumeDetached, time.Minute)
 	app := name + "-app"
 	consA, err := c.CreateConsumer(ctx, api.ConsumerCreateRequest{Name: name + "-a", Volume: name, Node: nodeA, Workload: app,

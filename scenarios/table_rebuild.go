@@ -84,7 +84,7 @@ func runRebuildUnderFault(ctx context.Context, s *Spec, f rebuildFault) {
 	s.Step(fmt.Sprintf("create volume %s (%d MiB, 3 replicas)", name, rbSize>>20))
 	_, err := c.CreateVolume(ctx, api.VolumeCreateRequest{Name: name, Size: rbSize, NumberOfReplicas: 3, Frontend: api.FrontendNBD})
 	Expect(err).NotTo(HaveOccurred())
-	seedDeleteVolumeOnCleanup(s, name)
+	deleteVolumeOnCleanup(s, name)
 	s.WaitVolumeState(ctx, name, api.VolumeDetached, time.Minute)
 	node := rebuildAttachNode(ctx, s, name)
 	s.Step(fmt.Sprintf("attach %s to %s", name, node))
